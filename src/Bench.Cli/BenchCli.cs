@@ -1,0 +1,48 @@
+using System.CommandLine;
+
+namespace Bench.Cli;
+
+/// <summary>A mistake of the user's (bad option, unreadable file): reported as one line, never as a stack trace.</summary>
+internal sealed class UserErrorException(string message) : Exception(message);
+
+/// <summary>The <c>bench</c> command line.</summary>
+internal static class BenchCli
+{
+    /// <summary>Exit code for a user error (bad input).</summary>
+    public const int UserError = 2;
+
+    /// <summary>Runs <c>bench</c> with <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("Bench: electrophysiology teaching rig controller and Hodgkin-Huxley simulator")
+        {
+            SimulateCommand.Create(output),
+        };
+
+        var parse = root.Parse(args);
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (UserErrorException e)
+        {
+            error.WriteLine($"bench: {e.Message}");
+            return UserError;
+        }
+        catch (ArgumentException e)
+        {
+            error.WriteLine($"bench: {e.Message}");
+            return UserError;
+        }
+        catch (IOException e)
+        {
+            error.WriteLine($"bench: {e.Message}");
+            return UserError;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            error.WriteLine($"bench: {e.Message}");
+            return UserError;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using Bench.Cli;
+
+return BenchCli.Run(args, Console.Out, Console.Error);

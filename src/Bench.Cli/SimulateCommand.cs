@@ -1,0 +1,356 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Bench.Core.Analysis;
+using Bench.Core.Models;
+using Bench.Core.Simulation;
+using Bench.Core.Stimulus;
+
+namespace Bench.Cli;
+
+/// <summary><c>bench simulate</c>: runs a model under a stimulus protocol; CSV trace and/or a JSON summary.</summary>
+internal static class SimulateCommand
+{
+    private static readonly string[] AxonKeys = ["diameter_um", "length_um", "segments", "ra_ohm_cm"];
+
+    public static Command Create(TextWriter output)
+    {
+        var model = new Option<string>("--model") { Description = "model: hh, hh-classic, lif, fhn, morris-lecar, izhikevich (see --list-models)", DefaultValueFactory = _ => "hh" };
+        var stimulus = new Option<FileInfo?>("--stimulus") { Description = "stimulus protocol (JSON); none: no stimulus" };
+        var duration = new Option<double?>("--duration") { Description = "simulated time (ms)" };
+        var dt = new Option<double>("--dt") { Description = "time step (ms)", DefaultValueFactory = _ => 0.025 };
+        var temperature = new Option<double?>("--temperature") { Description = "temperature (degC) for Hodgkin-Huxley models; hh-classic default 6.3" };
+        var param = new Option<string[]>("--param") { Description = "override a model parameter, name=value (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var integrator = new Option<string>("--integrator") { Description = "exp-euler (default, NEURON's scheme) or rk4 (reference)", DefaultValueFactory = _ => "exp-euler" };
+        integrator.AcceptOnlyFromAmong("exp-euler", "rk4");
+        var axon = new Option<string?>("--axon") { Description = "simulate an axon: diameter_um=476,length_um=20000,segments=2000,ra_ohm_cm=35.4 (missing keys: squid giant axon)" };
+        var recordAt = new Option<string?>("--record-at") { Description = "positions along the axon (0..1) to record, comma-separated (default 0.25,0.75)" };
+        var synapse = new Option<string?>("--synapse") { Description = "with --axon: a synapse at the terminal onto a postsynaptic hh cell: excitatory or inhibitory" };
+        synapse.AcceptOnlyFromAmong("excitatory", "inhibitory");
+        var outFile = new Option<FileInfo?>("--out") { Description = "write the trace as CSV (time_ms, v_mV or v_mV@x, further columns)" };
+        var list = new Option<bool>("--list-models") { Description = "list the models and their parameters" };
+
+        var command = new Command("simulate", "Simulate a neuron model (or an HH axon) under a stimulus protocol")
+        {
+            model, stimulus, duration, dt, temperature, param, integrator, axon, recordAt, synapse, outFile, list,
+        };
+
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(list))
+            {
+                ListModels(output);
+                return 0;
+            }
+
+            var request = new Request(
+                parse.GetValue(model)!,
+                parse.GetValue(stimulus),
+                parse.GetValue(duration) ?? throw new UserErrorException("simulate: --duration <ms> is required"),
+                parse.GetValue(dt),
+                parse.GetValue(temperature),
+                parse.GetValue(param) ?? [],
+                parse.GetValue(integrator) == "rk4" ? Integrator.RungeKutta4 : Integrator.ExponentialEuler,
+                parse.GetValue(axon),
+                parse.GetValue(recordAt),
+                parse.GetValue(synapse),
+                parse.GetValue(outFile));
+            Run(request, output);
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed record Request(
+        string Model, FileInfo? Stimulus, double DurationMs, double DtMs, double? TemperatureCelsius, string[] Params,
+        Integrator Integrator, string? Axon, string? RecordAt, string? Synapse, FileInfo? Out);
+
+    private static void ListModels(TextWriter output)
+    {
+        foreach (var m in ModelCatalog.Models)
+        {
+            output.WriteLine($"{m.Name}: {m.Description}");
+            foreach (var p in m.Parameters)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    {p.Name,-10} = {p.DefaultValue,-10} {p.Unit,-7} {p.Description}"));
+            }
+        }
+    }
+
+    private static void Run(Request r, TextWriter output)
+    {
+        var descriptor = ModelCatalog.Get(r.Model);
+        var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var text in r.Params)
+        {
+            var (name, value) = ModelCatalog.ParseAssignment(text);
+            overrides[name] = value;
+        }
+
+        if (r.TemperatureCelsius is double celsius)
+        {
+            if (!descriptor.IsHodgkinHuxley)
+            {
+                throw new UserErrorException($"simulate: --temperature applies to the Hodgkin-Huxley models (hh, hh-classic), not {descriptor.Name}");
+            }
+
+            overrides["celsius"] = celsius;
+        }
+
+        var protocol = r.Stimulus is null ? StimulusProtocol.None : LoadProtocol(r.Stimulus);
+        int steps = Simulator.StepCount(r.DurationMs, r.DtMs);
+        using var csv = r.Out is null ? null : OpenCsv(r.Out);
+
+        if (r.Axon is not null)
+        {
+            RunAxon(r, descriptor, overrides, protocol, steps, csv, output);
+            return;
+        }
+
+        if (r.RecordAt is not null || r.Synapse is not null)
+        {
+            throw new UserErrorException("simulate: --record-at and --synapse need --axon");
+        }
+
+        if (protocol.Unit == StimulusUnit.Nanoamps)
+        {
+            throw new UserErrorException("simulate: stimulus unit nA (injected current) needs --axon; a single compartment takes uA/cm2");
+        }
+
+        var neuron = descriptor.Create(overrides, r.Integrator);
+        var buffer = new double[neuron.ObservableNames.Count];
+        csv?.WriteLine("time_ms,v_mV," + string.Join(',', neuron.ObservableNames));
+        var line = new StringBuilder();
+        var v = Simulator.Run(neuron, protocol, steps * r.DtMs, r.DtMs, csv is null ? null : (k, m) =>
+        {
+            m.ReadObservables(buffer);
+            line.Clear();
+            line.Append(Format(Math.Round(k * r.DtMs, 9))).Append(',').Append(Format(m.VoltageMv));
+            foreach (double x in buffer) line.Append(',').Append(Format(x));
+            csv.WriteLine(line);
+        });
+
+        WriteSummary(output, descriptor.Name, r, steps, v, null);
+    }
+
+    private static void RunAxon(Request r, ModelDescriptor descriptor, Dictionary<string, double> overrides, StimulusProtocol protocol,
+        int steps, StreamWriter? csv, TextWriter output)
+    {
+        if (!descriptor.IsHodgkinHuxley)
+        {
+            throw new UserErrorException($"simulate: --axon has a Hodgkin-Huxley membrane: use --model hh or hh-classic (not {descriptor.Name})");
+        }
+
+        if (r.Integrator != Integrator.ExponentialEuler)
+        {
+            throw new UserErrorException("simulate: the axon is solved with NEURON's implicit scheme; --integrator rk4 is for single compartments");
+        }
+
+        var geometry = ParseAxon(r.Axon!);
+        var membrane = ModelCatalog.ToHodgkinHuxley(descriptor.Resolve(overrides));
+        var axon = new HodgkinHuxleyAxon(geometry, membrane);
+        var positions = ParsePositions(r.RecordAt ?? "0.25,0.75");
+        var segments = positions.Select(axon.SegmentAt).ToArray();
+        TransmissionCircuit? circuit = r.Synapse is null ? null : new TransmissionCircuit(
+            axon, new HodgkinHuxley(HodgkinHuxleyParameters.Teaching),
+            r.Synapse == "excitatory" ? SynapseParameters.Excitatory : SynapseParameters.Inhibitory);
+
+        double toNanoamps = protocol.Unit == StimulusUnit.Nanoamps ? 1 : axon.SegmentAreaUm2 * 1e-5;
+        var traces = positions.Select(_ => new double[steps + 1]).ToArray();
+        var post = circuit is null ? null : new double[steps + 1];
+        csv?.WriteLine("time_ms," + string.Join(',', positions.Select(x => "v_mV@" + Format(x))) + (circuit is null ? "" : ",v_mV@post"));
+        var line = new StringBuilder();
+        for (int k = 0; k <= steps; k++)
+        {
+            if (k > 0)
+            {
+                double injected = protocol.AmplitudeAt((k - 0.5) * r.DtMs) * toNanoamps;
+                if (circuit is null) axon.Step(injected, r.DtMs); else circuit.Step(injected, r.DtMs);
+            }
+
+            for (int s = 0; s < segments.Length; s++) traces[s][k] = axon.VoltageMv(segments[s]);
+            if (post is not null) post[k] = circuit!.Postsynaptic.VoltageMv;
+            if (csv is not null)
+            {
+                line.Clear();
+                line.Append(Format(Math.Round(k * r.DtMs, 9)));
+                foreach (var t in traces) line.Append(',').Append(Format(t[k]));
+                if (post is not null) line.Append(',').Append(Format(post[k]));
+                csv.WriteLine(line);
+            }
+        }
+
+        var sites = positions.Select((x, s) => new Site(x, axon.SegmentCentre(segments[s]), SpikeDetector.Detect(traces[s], r.DtMs))).ToArray();
+        WriteSummary(output, descriptor.Name, r, steps, traces[0], new AxonSummary(geometry, sites, post));
+    }
+
+    private sealed record Site(double X, double SegmentCentre, List<double> SpikeTimesMs);
+
+    private sealed record AxonSummary(AxonGeometry Geometry, Site[] Sites, double[]? Post);
+
+    private static void WriteSummary(TextWriter output, string model, Request r, int steps, double[] v, AxonSummary? axon)
+    {
+        var report = ActionPotentialAnalysis.Analyze(v, r.DtMs);
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", model);
+            w.WriteString("integrator", r.Integrator == Integrator.RungeKutta4 ? "rk4" : "exp-euler");
+            w.WriteNumber("dt_ms", r.DtMs);
+            w.WriteNumber("duration_ms", Math.Round(steps * r.DtMs, 9));
+            w.WriteNumber("steps", steps);
+            WriteArray(w, "spike_times_ms", SpikeDetector.Detect(v, r.DtMs));
+            w.WriteNumber("v_final_mV", v[^1]);
+            w.WriteNumber("rest_mV", report.RestMv);
+            w.WriteStartArray("action_potentials");
+            foreach (var ap in report.Spikes)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("threshold_time_ms", ap.ThresholdTimeMs);
+                w.WriteNumber("threshold_mV", ap.ThresholdMv);
+                w.WriteNumber("peak_time_ms", ap.PeakTimeMs);
+                w.WriteNumber("peak_mV", ap.PeakMv);
+                w.WriteNumber("amplitude_mV", ap.AmplitudeMv);
+                WriteNumberOrNull(w, "half_width_ms", ap.HalfWidthMs);
+                w.WriteNumber("rise_time_ms", ap.RiseTimeMs);
+                w.WriteNumber("ahp_min_mV", ap.AhpMinMv);
+                w.WriteNumber("ahp_time_ms", ap.AhpTimeMs);
+                WriteNumberOrNull(w, "isi_ms", ap.IsiMs);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            if (axon is not null)
+            {
+                w.WriteStartObject("axon");
+                w.WriteNumber("diameter_um", axon.Geometry.DiameterUm);
+                w.WriteNumber("length_um", axon.Geometry.LengthUm);
+                w.WriteNumber("segments", axon.Geometry.Segments);
+                w.WriteNumber("ra_ohm_cm", axon.Geometry.AxialResistivityOhmCm);
+                w.WriteEndObject();
+                w.WriteStartArray("sites");
+                foreach (var s in axon.Sites)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("x", s.X);
+                    w.WriteNumber("segment_centre", s.SegmentCentre);
+                    WriteArray(w, "spike_times_ms", s.SpikeTimesMs);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                var first = axon.Sites[0];
+                var last = axon.Sites[^1];
+                if (axon.Sites.Length > 1 && first.SpikeTimesMs.Count > 0 && last.SpikeTimesMs.Count > 0 && last.SpikeTimesMs[0] != first.SpikeTimesMs[0])
+                {
+                    // µm/ms = mm/s; / 1000 → m/s.
+                    double distanceUm = (last.SegmentCentre - first.SegmentCentre) * axon.Geometry.LengthUm;
+                    w.WriteNumber("conduction_velocity_m_per_s", distanceUm / (last.SpikeTimesMs[0] - first.SpikeTimesMs[0]) / 1000);
+                }
+                else
+                {
+                    w.WriteNull("conduction_velocity_m_per_s");
+                }
+
+                if (axon.Post is not null)
+                {
+                    WriteArray(w, "post_spike_times_ms", SpikeDetector.Detect(axon.Post, r.DtMs));
+                    w.WriteNumber("post_v_max_mV", axon.Post.Max());
+                    w.WriteNumber("post_v_min_mV", axon.Post.Min());
+                }
+            }
+
+            w.WriteEndObject();
+        }
+
+        output.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    private static void WriteArray(Utf8JsonWriter w, string name, IEnumerable<double> values)
+    {
+        w.WriteStartArray(name);
+        foreach (double x in values) w.WriteNumberValue(x);
+        w.WriteEndArray();
+    }
+
+    private static void WriteNumberOrNull(Utf8JsonWriter w, string name, double x)
+    {
+        if (double.IsFinite(x)) w.WriteNumber(name, x); else w.WriteNull(name);
+    }
+
+    private static StimulusProtocol LoadProtocol(FileInfo file)
+    {
+        if (!file.Exists)
+        {
+            throw new UserErrorException($"simulate: stimulus file {file.FullName} does not exist");
+        }
+
+        try
+        {
+            return StimulusProtocol.Parse(File.ReadAllText(file.FullName));
+        }
+        catch (StimulusProtocolException e)
+        {
+            throw new UserErrorException($"simulate: stimulus file {file.Name}: {e.Message}");
+        }
+    }
+
+    private static StreamWriter OpenCsv(FileInfo file)
+    {
+        if (file.Directory is { Exists: false } dir)
+        {
+            throw new UserErrorException($"simulate: cannot write {file.FullName}: folder {dir.FullName} does not exist");
+        }
+
+        return new StreamWriter(file.FullName, append: false, new UTF8Encoding(false), bufferSize: 1 << 16);
+    }
+
+    private static AxonGeometry ParseAxon(string text)
+    {
+        var g = AxonGeometry.SquidGiantAxon;
+        var values = new Dictionary<string, double>
+        {
+            ["diameter_um"] = g.DiameterUm, ["length_um"] = g.LengthUm, ["segments"] = g.Segments, ["ra_ohm_cm"] = g.AxialResistivityOhmCm,
+        };
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var (key, value) = ModelCatalog.ParseAssignment(part);
+            if (!values.ContainsKey(key))
+            {
+                throw new UserErrorException($"simulate: --axon: unknown key '{key}'; valid keys: {string.Join(", ", AxonKeys)}");
+            }
+
+            values[key] = value;
+        }
+
+        double segments = values["segments"];
+        if (segments != Math.Floor(segments) || segments < 1 || segments > 1_000_000)
+        {
+            throw new UserErrorException($"simulate: --axon: segments must be a whole number from 1 to 1000000 (got {Format(segments)})");
+        }
+
+        var geometry = new AxonGeometry(values["diameter_um"], values["length_um"], (int)segments, values["ra_ohm_cm"]);
+        geometry.Validate();
+        return geometry;
+    }
+
+    private static double[] ParsePositions(string text)
+    {
+        var positions = new List<double>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) || !(x >= 0 && x <= 1))
+            {
+                throw new UserErrorException($"simulate: --record-at: '{part}' is not a position between 0 and 1");
+            }
+
+            positions.Add(x);
+        }
+
+        return positions.Count == 0 ? throw new UserErrorException("simulate: --record-at needs at least one position") : [.. positions];
+    }
+
+    private static string Format(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+}

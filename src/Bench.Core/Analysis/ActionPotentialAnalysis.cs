@@ -1,0 +1,246 @@
+namespace Bench.Core.Analysis;
+
+/// <summary>The phases of an action potential as the lab material teaches them.</summary>
+public enum ActionPotentialPhase
+{
+    /// <summary>At rest: the inside is negative because the membrane at rest is mostly permeable to K⁺, which leaks out.</summary>
+    Rest,
+
+    /// <summary>Depolarisation toward threshold (the stimulus charges the membrane).</summary>
+    Depolarisation,
+
+    /// <summary>Rising phase: Na⁺ channels open and Na⁺ rushes in.</summary>
+    Rising,
+
+    /// <summary>Overshoot: the inside becomes positive (V &gt; 0 mV), approaching E_Na.</summary>
+    Overshoot,
+
+    /// <summary>Falling phase: Na⁺ channels inactivate, K⁺ channels open and K⁺ flows out.</summary>
+    Falling,
+
+    /// <summary>After-hyperpolarisation: K⁺ channels still open push V below rest; the cell is refractory.</summary>
+    AfterHyperpolarisation,
+
+    /// <summary>Return to rest as the K⁺ channels close.</summary>
+    ReturnToRest,
+}
+
+/// <summary>Features of one action potential.</summary>
+/// <param name="ThresholdTimeMs">Time of threshold.</param>
+/// <param name="ThresholdMv">Threshold: V where dV/dt first exceeds the criterion on the upstroke.</param>
+/// <param name="PeakTimeMs">Time of the peak.</param>
+/// <param name="PeakMv">Peak potential.</param>
+/// <param name="AmplitudeMv">Peak − threshold.</param>
+/// <param name="HalfWidthMs">Width at half amplitude (threshold + amplitude/2), interpolated.</param>
+/// <param name="RiseTimeMs">10 % to 90 % of the amplitude on the upstroke, interpolated.</param>
+/// <param name="AhpMinMv">Minimum after the peak, before the next spike.</param>
+/// <param name="AhpTimeMs">Time of that minimum.</param>
+/// <param name="IsiMs">Time since the previous spike's peak; NaN for the first.</param>
+public readonly record struct ActionPotentialFeatures(
+    double ThresholdTimeMs, double ThresholdMv, double PeakTimeMs, double PeakMv, double AmplitudeMv,
+    double HalfWidthMs, double RiseTimeMs, double AhpMinMv, double AhpTimeMs, double IsiMs);
+
+/// <summary>A stretch of samples in one phase.</summary>
+/// <param name="Phase">The phase.</param>
+/// <param name="StartMs">First sample's time.</param>
+/// <param name="EndMs">Time just after the last sample (start of the next segment).</param>
+public readonly record struct PhaseSegment(ActionPotentialPhase Phase, double StartMs, double EndMs);
+
+/// <summary>Settings of the action-potential analysis.</summary>
+public sealed record ActionPotentialOptions
+{
+    /// <summary>Spikes are upward crossings of this level (mV).</summary>
+    public double DetectionMv { get; init; }
+
+    /// <summary>Threshold criterion: dV/dt (mV/ms) first exceeding it on the upstroke.</summary>
+    public double ThresholdSlopeMvPerMs { get; init; } = 10;
+
+    /// <summary>Minimum time between spikes (ms).</summary>
+    public double DeadTimeMs { get; init; } = 1;
+
+    /// <summary>How close to rest counts as "at rest" (mV).</summary>
+    public double RestToleranceMv { get; init; } = 1;
+}
+
+/// <summary>Action potentials of a trace, their features and phases.</summary>
+/// <param name="RestMv">Resting potential (median of the quiet samples).</param>
+/// <param name="Spikes">Features of every action potential.</param>
+/// <param name="RateHz">Spikes per second over the trace.</param>
+public sealed record ActionPotentialReport(double RestMv, IReadOnlyList<ActionPotentialFeatures> Spikes, double RateHz);
+
+/// <summary>
+/// Measures action potentials. Threshold is defined as the potential at which dV/dt first exceeds
+/// 10 mV/ms on the upstroke: scanning back from the peak, the start of the last run of samples whose forward
+/// difference is at least the criterion. A stimulus pulse that ends before the upstroke does not count.
+/// </summary>
+public static class ActionPotentialAnalysis
+{
+    /// <summary>Analyses a trace sampled every <paramref name="dtMs"/> from <paramref name="startTimeMs"/>.</summary>
+    public static ActionPotentialReport Analyze(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions? options = null, double startTimeMs = 0)
+    {
+        options ??= new ActionPotentialOptions();
+        double rest = EstimateRest(v, dtMs);
+        var peaks = PeakIndices(v, dtMs, options);
+        var features = new List<ActionPotentialFeatures>(peaks.Count);
+        int lower = 0;
+        for (int k = 0; k < peaks.Count; k++)
+        {
+            int p = peaks[k];
+            // Back from the steepest point of the upstroke to where dV/dt last fell below the criterion.
+            int steepest = p;
+            for (int i = p; i > lower && v[i] >= v[i - 1]; i--)
+            {
+                if (v[i] - v[i - 1] > v[steepest] - v[steepest - 1]) steepest = i;
+            }
+
+            int onset = steepest;
+            while (onset - 1 >= lower && (v[onset] - v[onset - 1]) / dtMs >= options.ThresholdSlopeMvPerMs)
+            {
+                onset--;
+            }
+
+            double threshold = v[onset];
+            double amplitude = v[p] - threshold;
+            int upper = k + 1 < peaks.Count ? peaks[k + 1] : v.Length;
+            int ahp = p;
+            for (int i = p; i < upper; i++)
+            {
+                if (v[i] < v[ahp]) ahp = i;
+            }
+
+            // The AHP ends where the next spike's upstroke begins, not at its peak.
+            if (k + 1 < peaks.Count)
+            {
+                int nextPeak = peaks[k + 1];
+                for (int i = p; i < nextPeak; i++)
+                {
+                    if (v[i] < v[ahp]) ahp = i;
+                    if (v[i] > v[i - 1] && v[i] >= threshold) break;
+                }
+            }
+
+            double half = threshold + (amplitude / 2);
+            double up = CrossingUp(v, onset, p, half);
+            double down = CrossingDown(v, p, upper, half);
+            double r10 = CrossingUp(v, onset, p, threshold + (0.1 * amplitude));
+            double r90 = CrossingUp(v, onset, p, threshold + (0.9 * amplitude));
+            double isi = k == 0 ? double.NaN : (p - peaks[k - 1]) * dtMs;
+            features.Add(new ActionPotentialFeatures(
+                startTimeMs + (onset * dtMs), threshold, startTimeMs + (p * dtMs), v[p], amplitude,
+                (down - up) * dtMs, (r90 - r10) * dtMs, v[ahp], startTimeMs + (ahp * dtMs), isi));
+            lower = p + 1;
+        }
+
+        double duration = (v.Length - 1) * dtMs;
+        return new ActionPotentialReport(rest, features, duration > 0 ? features.Count / (duration / 1000) : 0);
+    }
+
+    /// <summary>Resting potential: the median of samples where |dV/dt| &lt; 0.1 mV/ms; the first sample if none is quiet.</summary>
+    public static double EstimateRest(ReadOnlySpan<double> v, double dtMs)
+    {
+        var quiet = new List<double>();
+        for (int i = 1; i < v.Length; i++)
+        {
+            if (Math.Abs(v[i] - v[i - 1]) / dtMs < 0.1) quiet.Add(v[i]);
+        }
+
+        if (quiet.Count == 0)
+        {
+            return v.Length > 0 ? v[0] : double.NaN;
+        }
+
+        quiet.Sort();
+        return quiet[quiet.Count / 2];
+    }
+
+    /// <summary>Labels the trace with the phases of each action potential.</summary>
+    public static List<PhaseSegment> Phases(ReadOnlySpan<double> v, double dtMs, ActionPotentialReport report, ActionPotentialOptions? options = null, double startTimeMs = 0)
+    {
+        options ??= new ActionPotentialOptions();
+        var labels = new ActionPotentialPhase[v.Length];
+        double rest = report.RestMv, tol = options.RestToleranceMv;
+        foreach (var ap in report.Spikes)
+        {
+            int onset = Index(ap.ThresholdTimeMs, startTimeMs, dtMs, v.Length);
+            int peak = Index(ap.PeakTimeMs, startTimeMs, dtMs, v.Length);
+            int ahp = Index(ap.AhpTimeMs, startTimeMs, dtMs, v.Length);
+            int dep = onset;
+            while (dep > 0 && v[dep - 1] > rest + tol && labels[dep - 1] == ActionPotentialPhase.Rest) dep--;
+            for (int i = dep; i < onset; i++) labels[i] = ActionPotentialPhase.Depolarisation;
+
+            int i2 = onset;
+            for (; i2 <= peak && v[i2] < 0; i2++) labels[i2] = ActionPotentialPhase.Rising;
+            for (; i2 < v.Length && i2 <= ahp && (v[i2] >= 0 || i2 <= peak); i2++) labels[i2] = v[i2] >= 0 ? ActionPotentialPhase.Overshoot : ActionPotentialPhase.Rising;
+            for (; i2 < v.Length && i2 <= ahp && v[i2] >= rest; i2++) labels[i2] = ActionPotentialPhase.Falling;
+            for (; i2 < v.Length && i2 <= ahp; i2++) labels[i2] = ActionPotentialPhase.AfterHyperpolarisation;
+            for (; i2 < v.Length && v[i2] < rest - tol; i2++) labels[i2] = ActionPotentialPhase.ReturnToRest;
+        }
+
+        var segments = new List<PhaseSegment>();
+        int start = 0;
+        for (int i = 1; i <= v.Length; i++)
+        {
+            if (i == v.Length || labels[i] != labels[start])
+            {
+                segments.Add(new PhaseSegment(labels[start], startTimeMs + (start * dtMs), startTimeMs + (i * dtMs)));
+                start = i;
+            }
+        }
+
+        return segments;
+    }
+
+    private static int Index(double tMs, double startMs, double dtMs, int length) =>
+        Math.Clamp((int)Math.Round((tMs - startMs) / dtMs), 0, length - 1);
+
+    private static List<int> PeakIndices(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions options)
+    {
+        var peaks = new List<int>();
+        int i = 1;
+        int lastPeak = int.MinValue / 2;
+        while (i < v.Length)
+        {
+            if (v[i - 1] < options.DetectionMv && v[i] >= options.DetectionMv)
+            {
+                int p = i;
+                while (i < v.Length && v[i] >= options.DetectionMv)
+                {
+                    if (v[i] > v[p]) p = i;
+                    i++;
+                }
+
+                if ((p - lastPeak) * dtMs >= options.DeadTimeMs)
+                {
+                    peaks.Add(p);
+                    lastPeak = p;
+                }
+
+                continue;
+            }
+
+            i++;
+        }
+
+        return peaks;
+    }
+
+    private static double CrossingUp(ReadOnlySpan<double> v, int from, int to, double level)
+    {
+        for (int i = Math.Max(from, 1); i <= to; i++)
+        {
+            if (v[i - 1] < level && v[i] >= level) return i - 1 + ((level - v[i - 1]) / (v[i] - v[i - 1]));
+        }
+
+        return from;
+    }
+
+    private static double CrossingDown(ReadOnlySpan<double> v, int from, int to, double level)
+    {
+        for (int i = from + 1; i < to; i++)
+        {
+            if (v[i - 1] >= level && v[i] < level) return i - 1 + ((v[i - 1] - level) / (v[i - 1] - v[i]));
+        }
+
+        return double.NaN;
+    }
+}

@@ -1,0 +1,26 @@
+namespace Bench.Core.Models;
+
+/// <summary>
+/// A population of independent Hodgkin–Huxley cells (e.g. a class's worth of virtual preparations, or a parameter
+/// sweep), all receiving the same stimulus, stepped together with SIMD.
+/// </summary>
+public sealed class HodgkinHuxleyPopulation
+{
+    /// <summary>Creates <paramref name="count"/> cells at rest.</summary>
+    public HodgkinHuxleyPopulation(int count, HodgkinHuxleyParameters parameters)
+    {
+        Membrane = new HodgkinHuxleyMembrane(count, parameters);
+    }
+
+    /// <summary>The cells' membranes (state arrays).</summary>
+    public HodgkinHuxleyMembrane Membrane { get; }
+
+    /// <summary>Number of cells.</summary>
+    public int Count => Membrane.Count;
+
+    /// <summary>Advances every cell by <paramref name="dtMs"/> with <paramref name="stimulus"/> µA/cm² held over the step.</summary>
+    public void Step(double stimulus, double dtMs) => Membrane.StepIndependent(stimulus, dtMs);
+
+    /// <summary>Potential of cell <paramref name="index"/> (mV).</summary>
+    public double VoltageMv(int index) => Membrane.V[index];
+}
