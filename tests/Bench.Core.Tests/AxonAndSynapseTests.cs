@@ -1,0 +1,156 @@
+using Bench.Core.Analysis;
+using Bench.Core.Models;
+using static Bench.Core.Tests.Helpers;
+
+namespace Bench.Core.Tests;
+
+public class AxonAndSynapseTests
+{
+    private static (double VelocityMPerS, List<double> A, List<double> B) Squid(int segments, double dt, double celsius = 18.5)
+    {
+        var axon = new HodgkinHuxleyAxon(AxonGeometry.SquidGiantAxon with { Segments = segments }, HodgkinHuxleyParameters.Classic with { TemperatureCelsius = celsius });
+        int a = axon.SegmentAt(0.25), b = axon.SegmentAt(0.75);
+        int steps = (int)Math.Round(10 / dt);
+        var va = new double[steps + 1];
+        var vb = new double[steps + 1];
+        va[0] = axon.VoltageMv(a);
+        vb[0] = axon.VoltageMv(b);
+        for (int k = 0; k < steps; k++)
+        {
+            double t = (k + 0.5) * dt;
+            axon.Step(t >= 1 && t < 1.5 ? 5_000 : 0, dt);
+            va[k + 1] = axon.VoltageMv(a);
+            vb[k + 1] = axon.VoltageMv(b);
+        }
+
+        var ta = SpikeDetector.Detect(va, dt);
+        var tb = SpikeDetector.Detect(vb, dt);
+        double distanceUm = (axon.SegmentCentre(b) - axon.SegmentCentre(a)) * 20_000;
+        return (distanceUm / (tb[0] - ta[0]) / 1000, ta, tb);
+    }
+
+    [Fact]
+    public void Squid_giant_axon_conducts_near_18_8_m_per_s()
+    {
+        var (velocity, a, b) = Squid(2000, 0.01);
+        Assert.Single(a);
+        Assert.Single(b);
+        // Hodgkin & Huxley (1952) computed 18.8 m/s; NEURON's discretisation of the same cable gives ≈ 18.4–18.5.
+        Assert.InRange(velocity, 18.0, 19.0);
+    }
+
+    [Fact]
+    public void Velocity_converges_as_the_grid_is_refined()
+    {
+        double coarse = Squid(500, 0.02).VelocityMPerS;
+        double medium = Squid(1000, 0.01).VelocityMPerS;
+        double fine = Squid(2000, 0.005).VelocityMPerS;
+        Assert.True(Math.Abs(fine - medium) < Math.Abs(medium - coarse), $"{coarse} {medium} {fine}");
+    }
+
+    [Fact]
+    public void Colder_axons_conduct_slower()
+    {
+        Assert.True(Squid(1000, 0.01, 6.3).VelocityMPerS < Squid(1000, 0.01, 18.5).VelocityMPerS);
+    }
+
+    [Fact]
+    public void A_one_segment_axon_is_a_single_compartment()
+    {
+        var axon = new HodgkinHuxleyAxon(new AxonGeometry(100 / (Math.PI * 10), 10, 1, 100), HodgkinHuxleyParameters.Classic with { UseRateTable = true });
+        var single = Classic();
+        // Area 100 µm²: 1 µA/cm² = 1e-3 nA.
+        for (int k = 0; k < 2000; k++)
+        {
+            double t = (k + 0.5) * 0.01;
+            double density = t >= 5 && t < 6 ? 20 : 0;
+            axon.Step(density * 1e-3, 0.01);
+            single.Step(density, 0.01);
+            Assert.Equal(single.VoltageMv, axon.VoltageMv(0), 9);
+        }
+    }
+
+    [Fact]
+    public void Population_of_cells_matches_single_compartments_exactly()
+    {
+        var pop = new HodgkinHuxleyPopulation(7, HodgkinHuxleyParameters.Classic);
+        var single = Classic();
+        for (int k = 0; k < 3000; k++)
+        {
+            double s = k >= 500 && k < 600 ? 20 : 0;
+            pop.Step(s, 0.01);
+            single.Step(s, 0.01);
+        }
+
+        for (int i = 0; i < 7; i++) Assert.Equal(single.VoltageMv, pop.VoltageMv(i));
+    }
+
+    [Fact]
+    public void Positions_map_to_segments_as_neuron_does()
+    {
+        var axon = new HodgkinHuxleyAxon(AxonGeometry.SquidGiantAxon, HodgkinHuxleyParameters.Classic);
+        Assert.Equal(500, axon.SegmentAt(0.25));
+        Assert.Equal(0.25025, axon.SegmentCentre(500), 12);
+        Assert.Equal(0, axon.SegmentAt(0));
+        Assert.Equal(1999, axon.SegmentAt(1));
+        Assert.Throws<ArgumentException>(() => axon.SegmentAt(1.5));
+        Assert.Throws<ArgumentException>(() => new HodgkinHuxleyAxon(AxonGeometry.SquidGiantAxon with { DiameterUm = -1 }, HodgkinHuxleyParameters.Classic));
+    }
+
+    private static (List<double> Pre, double[] Post, int Releases) Transmit(SynapseParameters synapse)
+    {
+        var axon = new HodgkinHuxleyAxon(new AxonGeometry(20, 5000, 200, 100), HodgkinHuxleyParameters.Teaching);
+        var circuit = new TransmissionCircuit(axon, new HodgkinHuxley(HodgkinHuxleyParameters.Teaching), synapse);
+        const double dt = 0.01;
+        int steps = 4000;
+        var pre = new double[steps + 1];
+        var post = new double[steps + 1];
+        pre[0] = axon.VoltageMv(199);
+        post[0] = circuit.Postsynaptic.VoltageMv;
+        for (int k = 0; k < steps; k++)
+        {
+            double t = (k + 0.5) * dt;
+            circuit.Step(t >= 1 && t < 2 ? 10 : 0, dt);
+            pre[k + 1] = axon.VoltageMv(199);
+            post[k + 1] = circuit.Postsynaptic.VoltageMv;
+        }
+
+        return (SpikeDetector.Detect(pre, dt), post, circuit.Synapse.Releases);
+    }
+
+    [Fact]
+    public void An_excitatory_synapse_fires_the_next_neuron_after_the_terminal_spike()
+    {
+        var (pre, post, releases) = Transmit(SynapseParameters.Excitatory);
+        double terminal = Assert.Single(pre);
+        Assert.Equal(1, releases);
+        double postSpike = Assert.Single(SpikeDetector.Detect(post, 0.01));
+        // Delay 1 ms, then the EPSP must charge the cell to threshold.
+        Assert.InRange(postSpike - terminal, 1, 6);
+    }
+
+    [Fact]
+    public void An_inhibitory_synapse_hyperpolarises_the_next_neuron()
+    {
+        var (pre, post, _) = Transmit(SynapseParameters.Inhibitory);
+        Assert.Single(pre);
+        Assert.Empty(SpikeDetector.Detect(post, 0.01));
+        Assert.True(post.Min() < -71, $"IPSP minimum {post.Min()} mV below the −70 mV rest");
+    }
+
+    [Fact]
+    public void Dual_exponential_peaks_at_the_given_conductance()
+    {
+        var syn = new DualExponentialSynapse(new SynapseParameters(0, 2, 0.5, 2, 0, 0));
+        syn.Step(0, -70, 0.001);
+        syn.Step(0.001, 10, 0.001);
+        double peak = 0;
+        for (int k = 2; k < 20000; k++)
+        {
+            syn.Step(k * 0.001, -70, 0.001);
+            peak = Math.Max(peak, syn.ConductanceMilliSiemensPerCm2);
+        }
+
+        Assert.InRange(peak, 1.999, 2.0001);
+    }
+}
