@@ -57,7 +57,7 @@ public class AxonAndSynapseTests
     [Fact]
     public void A_one_segment_axon_is_a_single_compartment()
     {
-        var axon = new HodgkinHuxleyAxon(new AxonGeometry(100 / (Math.PI * 10), 10, 1, 100), HodgkinHuxleyParameters.Classic with { UseRateTable = true });
+        var axon = new HodgkinHuxleyAxon(new AxonGeometry(100 / (Math.PI * 10), 10, 1, 100), HodgkinHuxleyParameters.Classic);
         var single = Classic();
         // Area 100 µm²: 1 µA/cm² = 1e-3 nA.
         for (int k = 0; k < 2000; k++)
@@ -83,6 +83,7 @@ public class AxonAndSynapseTests
         }
 
         for (int i = 0; i < 7; i++) Assert.Equal(single.VoltageMv, pop.VoltageMv(i));
+        Assert.Equal(single.M, pop.Membrane.M(6));
     }
 
     [Fact]

@@ -32,5 +32,5 @@ internal static class Helpers
     }
 
     public static HodgkinHuxley Classic(double celsius = 6.3, bool table = true, Integrator integrator = Integrator.ExponentialEuler) =>
-        new(HodgkinHuxleyParameters.Classic with { TemperatureCelsius = celsius, UseRateTable = table }, integrator, "hh-classic");
+        new(HodgkinHuxleyParameters.Classic with { TemperatureCelsius = celsius, Rates = table ? RateEvaluation.NeuronTable : RateEvaluation.Exact }, integrator, "hh-classic");
 }

@@ -29,7 +29,7 @@ public class NeuronReferenceTests
         var parameters = HodgkinHuxleyParameters.Classic with
         {
             TemperatureCelsius = c.GetProperty("celsius_degC").GetDouble(),
-            UseRateTable = c.GetProperty("usetable_hh").GetInt32() == 1,
+            Rates = c.GetProperty("usetable_hh").GetInt32() == 1 ? RateEvaluation.NeuronTable : RateEvaluation.Exact,
         };
         var trains = c.GetProperty("stimuli").EnumerateArray()
             .Select(s => new PulseTrain(s.GetProperty("del_ms").GetDouble(), s.GetProperty("dur_ms").GetDouble(), s.GetProperty("density_uA_per_cm2").GetDouble(), 0, 0, 0, 0, 1))

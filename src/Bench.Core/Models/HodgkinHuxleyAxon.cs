@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Bench.Core.Models;
 
 /// <summary>Geometry and cytoplasm of a uniform unbranched axon.</summary>
@@ -30,14 +32,16 @@ public sealed record AxonGeometry(double DiameterUm, double LengthUm, int Segmen
 /// A uniform axon of N Hodgkin–Huxley compartments with sealed ends, discretised as NEURON does
 /// (nodes at segment centres (i + ½)/N, current injected at x = 0 enters the first segment) and stepped with
 /// NEURON's implicit (backward Euler) scheme: the tridiagonal system of capacitance, axial coupling and the
-/// linearised ionic conductance is solved for ΔV every step (Thomas algorithm), then the gates advance by <c>cnexp</c>.
+/// linearised ionic conductance is solved for ΔV every step (Gaussian elimination from both ends at once),
+/// then the gates advance by <c>cnexp</c>.
 /// </summary>
 public sealed class HodgkinHuxleyAxon
 {
     private readonly double[] iIon;
     private readonly double[] conductance;
+    private readonly double[] diag;
+    private readonly double[] rhs;
     private readonly double[] cPrime;
-    private readonly double[] dPrime;
 
     /// <summary>Creates the axon at rest.</summary>
     public HodgkinHuxleyAxon(AxonGeometry geometry, HodgkinHuxleyParameters membrane)
@@ -50,11 +54,12 @@ public sealed class HodgkinHuxleyAxon
         SegmentAreaUm2 = Math.PI * geometry.DiameterUm * (geometry.LengthUm / geometry.Segments);
         // Conductance between neighbouring centres per unit membrane area: 1 / (R_axial · area), in mS/cm².
         CouplingMilliSiemensPerCm2 = 1000 * dCm / (4 * geometry.AxialResistivityOhmCm * dxCm * dxCm);
-        int n = Membrane.V.Length;
+        int n = geometry.Segments;
         iIon = new double[n];
         conductance = new double[n];
+        diag = new double[n];
+        rhs = new double[n];
         cPrime = new double[n];
-        dPrime = new double[n];
     }
 
     /// <summary>The geometry.</summary>
@@ -95,33 +100,126 @@ public sealed class HodgkinHuxleyAxon
         var v = Membrane.V;
         int n = Geometry.Segments;
         double ga = CouplingMilliSiemensPerCm2;
-        double cmOverDt = Membrane.Parameters.CmMicrofaradsPerCm2 / dtMs;
-        double off = -ga;
+        double cmOverDt = Membrane.Kinetics.CmMicrofaradsPerCm2 / dtMs;
 
-        // Forward sweep of the Thomas algorithm, assembling each row as it goes (one pass over memory).
-        double rhs0 = NanoampsToDensity(injectedNanoamps) - iIon[0] + (n > 1 ? ga * (v[1] - v[0]) : 0);
-        double diag0 = cmOverDt + conductance[0] + (n > 1 ? ga : 0);
-        cPrime[0] = off / diag0;
-        dPrime[0] = rhs0 / diag0;
+        // Row i: −ga·ΔV[i−1] + (Cm/dt + g[i] + ga·neighbours)·ΔV[i] − ga·ΔV[i+1] = I[i] − i_ion[i] + axial current.
+        if (n == 1)
+        {
+            rhs[0] = -iIon[0];
+            diag[0] = cmOverDt + conductance[0];
+        }
+        else
+        {
+            rhs[0] = (ga * (v[1] - v[0])) - iIon[0];
+            diag[0] = cmOverDt + conductance[0] + ga;
+            rhs[n - 1] = (ga * (v[n - 2] - v[n - 1])) - iIon[n - 1];
+            diag[n - 1] = cmOverDt + conductance[n - 1] + ga;
+            AssembleInterior(n, ga, cmOverDt + (2 * ga));
+        }
+
+        rhs[0] += NanoampsToDensity(injectedNanoamps);
+        SolveFromBothEnds(n, -ga);
+        Membrane.AdvanceGates(dtMs);
+    }
+
+    /// <summary>
+    /// Solves the symmetric tridiagonal system (diagonal <see cref="diag"/>, off-diagonal <paramref name="off"/>) in place
+    /// in <see cref="rhs"/>, eliminating from both ends toward the middle at once. The two eliminations do not wait on
+    /// each other, so the processor runs them side by side: each row's division no longer waits on the last row's.
+    /// </summary>
+    private void SolveFromBothEnds(int n, double off)
+    {
+        if (n < 3)
+        {
+            SolveThomas(n, off);
+            return;
+        }
+
+        int p = n / 2;                       // the middle row, solved last
+        // Top: x[i] + c[i]·x[i+1] = r[i] for i < p. Bottom: x[i] + c[i]·x[i−1] = r[i] for i > p.
+        double top = 1 / diag[0];
+        cPrime[0] = off * top;
+        rhs[0] *= top;
+        double bottom = 1 / diag[n - 1];
+        cPrime[n - 1] = off * bottom;
+        rhs[n - 1] *= bottom;
+        int rows = Math.Max(p - 1, n - 2 - p);
+        for (int j = 1; j <= rows; j++)
+        {
+            int i = j;
+            if (i < p)
+            {
+                double inv = 1 / (diag[i] - (off * cPrime[i - 1]));
+                cPrime[i] = off * inv;
+                rhs[i] = (rhs[i] - (off * rhs[i - 1])) * inv;
+            }
+
+            int b = n - 1 - j;
+            if (b > p)
+            {
+                double inv = 1 / (diag[b] - (off * cPrime[b + 1]));
+                cPrime[b] = off * inv;
+                rhs[b] = (rhs[b] - (off * rhs[b + 1])) * inv;
+            }
+        }
+
+        double xp = (rhs[p] - (off * rhs[p - 1]) - (off * rhs[p + 1])) / (diag[p] - (off * cPrime[p - 1]) - (off * cPrime[p + 1]));
+        rhs[p] = xp;
+        var v = Membrane.V;
+        v[p] += xp;
+        for (int j = 1; j <= rows + 1; j++)
+        {
+            int i = p - j;
+            if (i >= 0)
+            {
+                rhs[i] -= cPrime[i] * rhs[i + 1];
+                v[i] += rhs[i];
+            }
+
+            int b = p + j;
+            if (b < n)
+            {
+                rhs[b] -= cPrime[b] * rhs[b - 1];
+                v[b] += rhs[b];
+            }
+        }
+    }
+
+    private void SolveThomas(int n, double off)
+    {
+        double inv = 1 / diag[0];
+        cPrime[0] = off * inv;
+        rhs[0] *= inv;
         for (int i = 1; i < n; i++)
         {
-            bool last = i == n - 1;
-            double axial = ga * (v[i - 1] - v[i]) + (last ? 0 : ga * (v[i + 1] - v[i]));
-            double diag = cmOverDt + conductance[i] + (last ? ga : 2 * ga);
-            double inv = 1 / (diag - (off * cPrime[i - 1]));
+            inv = 1 / (diag[i] - (off * cPrime[i - 1]));
             cPrime[i] = off * inv;
-            dPrime[i] = (axial - iIon[i] - (off * dPrime[i - 1])) * inv;
+            rhs[i] = (rhs[i] - (off * rhs[i - 1])) * inv;
         }
 
-        // Back substitution straight into V (ΔV added as it is found).
-        double dv = dPrime[n - 1];
-        v[n - 1] += dv;
-        for (int i = n - 2; i >= 0; i--)
+        for (int i = n - 2; i >= 0; i--) rhs[i] -= cPrime[i] * rhs[i + 1];
+        for (int i = 0; i < n; i++) Membrane.V[i] += rhs[i];
+    }
+
+    /// <summary>Rows 1 … n−2 (two neighbours each), four at a time.</summary>
+    private void AssembleInterior(int n, double ga, double diagonalBase)
+    {
+        var v = Membrane.V;
+        int i = 1;
+        var vga = Vector256.Create(ga);
+        var vbase = Vector256.Create(diagonalBase);
+        for (; i + 4 <= n - 1; i += 4)
         {
-            dv = dPrime[i] - (cPrime[i] * dv);
-            v[i] += dv;
+            var centre = Vector256.LoadUnsafe(ref v[i]);
+            var axial = vga * ((Vector256.LoadUnsafe(ref v[i - 1]) - centre) + (Vector256.LoadUnsafe(ref v[i + 1]) - centre));
+            (axial - Vector256.LoadUnsafe(ref iIon[i])).StoreUnsafe(ref rhs[i]);
+            (vbase + Vector256.LoadUnsafe(ref conductance[i])).StoreUnsafe(ref diag[i]);
         }
 
-        Membrane.AdvanceGates(dtMs);
+        for (; i < n - 1; i++)
+        {
+            rhs[i] = (ga * ((v[i - 1] - v[i]) + (v[i + 1] - v[i]))) - iIon[i];
+            diag[i] = diagonalBase + conductance[i];
+        }
     }
 }

@@ -5,16 +5,14 @@ using System.Runtime.Intrinsics.X86;
 namespace Bench.Core.Models;
 
 /// <summary>
-/// Many Hodgkin–Huxley membrane patches in structure-of-arrays form, advanced four at a time with AVX2
-/// (gathers for NEURON's rate table, vector exponentials for <c>cnexp</c>). The arithmetic is the same as
-/// <see cref="HodgkinHuxley"/> patch for patch, so a population of one equals the single compartment.
-/// Used by <see cref="HodgkinHuxleyPopulation"/> (independent cells) and <see cref="HodgkinHuxleyAxon"/> (a cable).
+/// Many Hodgkin–Huxley membrane patches: potentials in one array, each patch's gates (m, h, n, 0) in one vector.
+/// Every patch is advanced by exactly the arithmetic of <see cref="HodgkinHuxley"/>, so a population of one equals
+/// the single compartment bit for bit. Used by <see cref="HodgkinHuxleyPopulation"/> (independent cells) and
+/// <see cref="HodgkinHuxleyAxon"/> (a cable).
 /// </summary>
 public sealed class HodgkinHuxleyMembrane
 {
-    private const int Lanes = 4;
-    private readonly double[][] columns = new double[6][];
-    private readonly HodgkinHuxleyRateTable table;
+    private readonly Vector256<double>[] gates;
 
     /// <summary>Creates <paramref name="count"/> patches at the initial state of <paramref name="parameters"/>.</summary>
     public HodgkinHuxleyMembrane(int count, HodgkinHuxleyParameters parameters)
@@ -22,162 +20,155 @@ public sealed class HodgkinHuxleyMembrane
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         Count = count;
         Parameters = parameters;
-        table = new HodgkinHuxleyRateTable(parameters.Q10Factor);
-        for (int q = 0; q < 6; q++) columns[q] = table.Column(q);
-        // Padded to whole vectors; the padding lanes compute harmless values that nobody reads.
-        int padded = (count + Lanes - 1) / Lanes * Lanes;
-        V = new double[padded];
-        M = new double[padded];
-        H = new double[padded];
-        N = new double[padded];
+        Kinetics = new HodgkinHuxleyKinetics(parameters);
+        V = new double[count];
+        gates = new Vector256<double>[count];
         Reset();
     }
 
     /// <summary>Number of patches.</summary>
     public int Count { get; }
 
-    /// <summary>The membrane parameters (rates always come from NEURON's table here).</summary>
+    /// <summary>The membrane parameters.</summary>
     public HodgkinHuxleyParameters Parameters { get; }
 
-    /// <summary>Membrane potentials (mV); length rounded up to a multiple of 4.</summary>
+    /// <summary>Membrane potentials (mV).</summary>
     public double[] V { get; }
 
-    /// <summary>Na⁺ activation per patch.</summary>
-    public double[] M { get; }
+    internal Vector256<double>[] Gates => gates;
 
-    /// <summary>Na⁺ inactivation per patch.</summary>
-    public double[] H { get; }
+    internal HodgkinHuxleyKinetics Kinetics { get; }
 
-    /// <summary>K⁺ activation per patch.</summary>
-    public double[] N { get; }
+    /// <summary>Na⁺ activation of patch <paramref name="i"/>.</summary>
+    public double M(int i) => gates[i].GetElement(0);
+
+    /// <summary>Na⁺ inactivation of patch <paramref name="i"/>.</summary>
+    public double H(int i) => gates[i].GetElement(1);
+
+    /// <summary>K⁺ activation of patch <paramref name="i"/>.</summary>
+    public double N(int i) => gates[i].GetElement(2);
 
     /// <summary>Every patch at the initial potential with gates at steady state.</summary>
     public void Reset()
     {
-        var r = table.At(Parameters.InitialVoltageMv - Parameters.RateShiftMv);
         Array.Fill(V, Parameters.InitialVoltageMv);
-        Array.Fill(M, r.MInf);
-        Array.Fill(H, r.HInf);
-        Array.Fill(N, r.NInf);
+        Array.Fill(gates, Kinetics.SteadyState(Parameters.InitialVoltageMv));
     }
 
-    /// <summary>
-    /// Ionic current density (µA/cm², outward positive) and its conductance dI/dV (mS/cm²) of every patch at the present state.
-    /// </summary>
-    public void Currents(Span<double> iIon, Span<double> conductance)
-    {
-        var p = Parameters;
-        var vgNa = Vector256.Create(p.GNaMilliSiemensPerCm2);
-        var vgK = Vector256.Create(p.GKMilliSiemensPerCm2);
-        var vgL = Vector256.Create(p.GLeakMilliSiemensPerCm2);
-        var eNa = Vector256.Create(p.ENaMv);
-        var eK = Vector256.Create(p.EKMv);
-        var eL = Vector256.Create(p.ELeakMv);
-        for (int i = 0; i < V.Length; i += Lanes)
-        {
-            var v = Vector256.Create(V.AsSpan(i, Lanes));
-            var m = Vector256.Create(M.AsSpan(i, Lanes));
-            var h = Vector256.Create(H.AsSpan(i, Lanes));
-            var n = Vector256.Create(N.AsSpan(i, Lanes));
-            var gna = vgNa * h * (m * m * m);
-            var n2 = n * n;
-            var gk = vgK * n2 * n2;
-            var current = (gna * (v - eNa)) + (gk * (v - eK)) + (vgL * (v - eL));
-            current.CopyTo(iIon.Slice(i, Lanes));
-            (vgL + (gna + gk)).CopyTo(conductance.Slice(i, Lanes));
-        }
-    }
-
-    /// <summary>Advances every gate by <c>cnexp</c> over <paramref name="dtMs"/> at the present potentials.</summary>
-    public void AdvanceGates(double dtMs)
-    {
-        for (int i = 0; i < V.Length; i += Lanes)
-        {
-            var v = Vector256.Create(V.AsSpan(i, Lanes));
-            AdvanceGates(i, v, dtMs);
-        }
-    }
-
-    /// <summary>
-    /// One fused step for independent patches: linearly implicit V, then gates; the stimulus (µA/cm²) is the same
-    /// for every patch.
-    /// </summary>
+    /// <summary>One step of every patch as an independent cell, all with the same stimulus (µA/cm²).</summary>
     public void StepIndependent(double stimulus, double dtMs)
     {
-        var p = Parameters;
-        var vgNa = Vector256.Create(p.GNaMilliSiemensPerCm2);
-        var vgK = Vector256.Create(p.GKMilliSiemensPerCm2);
-        var vgL = Vector256.Create(p.GLeakMilliSiemensPerCm2);
-        var eNa = Vector256.Create(p.ENaMv);
-        var eK = Vector256.Create(p.EKMv);
-        var eL = Vector256.Create(p.ELeakMv);
-        var cmOverDt = Vector256.Create(p.CmMicrofaradsPerCm2 / dtMs);
-        var stim = Vector256.Create(stimulus);
-        for (int i = 0; i < V.Length; i += Lanes)
+        var k = Kinetics;
+        int blocked = 0;
+        if (k.Mode == RateEvaluation.StepTable && Avx.IsSupported)
         {
-            var v = Vector256.Create(V.AsSpan(i, Lanes));
-            var m = Vector256.Create(M.AsSpan(i, Lanes));
-            var h = Vector256.Create(H.AsSpan(i, Lanes));
-            var n = Vector256.Create(N.AsSpan(i, Lanes));
-            var gna = vgNa * h * (m * m * m);
-            var n2 = n * n;
-            var gk = vgK * n2 * n2;
-            var current = (gna * (v - eNa)) + (gk * (v - eK)) + (vgL * (v - eL));
-            v += (stim - current) / (cmOverDt + vgL + (gna + gk));
-            v.CopyTo(V.AsSpan(i, Lanes));
-            AdvanceGates(i, v, dtMs);
+            // Four cells at a time: currents and V as vectors across cells, gates per cell from the step table.
+            blocked = Count & ~3;
+            var cmOverDt = Vector256.Create(k.CmMicrofaradsPerCm2 / dtMs);
+            var stim = Vector256.Create(stimulus);
+            var (decays, offsets) = k.Coefficients(dtMs);
+            for (int c = 0; c < blocked; c += 4)
+            {
+                var v = Vector256.LoadUnsafe(ref V[c]);
+                var current = Currents4(c, v, out var conductance);
+                v += (stim - current) / (cmOverDt + conductance);
+                v.StoreUnsafe(ref V[c]);
+                AdvanceStepTable4(c, v, decays, offsets);
+            }
+        }
+
+        var vs = V.AsSpan();
+        var g = gates.AsSpan(0, vs.Length);
+        for (int i = blocked; i < vs.Length; i++)
+        {
+            vs[i] = k.Step(ref g[i], vs[i], stimulus, dtMs);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void AdvanceGates(int i, Vector256<double> v, double dtMs)
+    /// <summary>Ionic current density (µA/cm²) and conductance (mS/cm²) of every patch at its present state.</summary>
+    internal void Currents(Span<double> iIon, Span<double> conductance)
     {
-        // NEURON's table read: xi = V − (−100) clamped to [0, 200]; NaN goes to the lower end (never out of the table).
-        var xi = v - Vector256.Create(Parameters.RateShiftMv + HodgkinHuxleyRateTable.MinMv);
-        xi = Vector256.ConditionalSelect(Vector256.Equals(xi, xi), xi, Vector256<double>.Zero);
-        xi = Vector256.Min(Vector256.Max(xi, Vector256<double>.Zero), Vector256.Create((double)HodgkinHuxleyRateTable.Intervals));
-        var floor = Vector256.Floor(xi);
-        var theta = xi - floor;
-        var i4 = Avx.IsSupported
-            ? Avx.ConvertToVector128Int32WithTruncation(floor)
-            : Vector128.Create((int)floor[0], (int)floor[1], (int)floor[2], (int)floor[3]);
+        int blocked = Avx.IsSupported ? Count & ~3 : 0;
+        for (int c = 0; c < blocked; c += 4)
+        {
+            Currents4(c, Vector256.LoadUnsafe(ref V[c]), out var g).CopyTo(iIon.Slice(c, 4));
+            g.CopyTo(conductance.Slice(c, 4));
+        }
 
-        var mInf = Lookup(0, i4, theta);
-        var mTau = Lookup(1, i4, theta);
-        var hInf = Lookup(2, i4, theta);
-        var hTau = Lookup(3, i4, theta);
-        var nInf = Lookup(4, i4, theta);
-        var nTau = Lookup(5, i4, theta);
-        var minusDt = Vector256.Create(-dtMs);
-        var one = Vector256<double>.One;
-
-        ref var m = ref Unsafe.As<double, Vector256<double>>(ref M[i]);
-        ref var h = ref Unsafe.As<double, Vector256<double>>(ref H[i]);
-        ref var n = ref Unsafe.As<double, Vector256<double>>(ref N[i]);
-        m += (one - Vector256.Exp(minusDt / mTau)) * (mInf - m);
-        h += (one - Vector256.Exp(minusDt / hTau)) * (hInf - h);
-        n += (one - Vector256.Exp(minusDt / nTau)) * (nInf - n);
+        for (int i = blocked; i < Count; i++)
+        {
+            iIon[i] = Kinetics.Current(gates[i], V[i], out conductance[i]);
+        }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe Vector256<double> Lookup(int q, Vector128<int> index, Vector256<double> theta)
+    /// <summary>Advances every patch's gates over <paramref name="dtMs"/> at its present potential.</summary>
+    internal void AdvanceGates(double dtMs)
     {
-        var column = columns[q];
-        fixed (double* c = column)
+        var k = Kinetics;
+        int blocked = 0;
+        if (k.Mode == RateEvaluation.StepTable && Avx.IsSupported)
         {
-            Vector256<double> a, b;
-            if (Avx2.IsSupported)
+            blocked = Count & ~3;
+            var (decays, offsets) = k.Coefficients(dtMs);
+            for (int c = 0; c < blocked; c += 4)
             {
-                a = Avx2.GatherVector256(c, index, 8);
-                b = Avx2.GatherVector256(c + 1, index, 8);
+                AdvanceStepTable4(c, Vector256.LoadUnsafe(ref V[c]), decays, offsets);
             }
-            else
-            {
-                a = Vector256.Create(c[index[0]], c[index[1]], c[index[2]], c[index[3]]);
-                b = Vector256.Create(c[index[0] + 1], c[index[1] + 1], c[index[2] + 1], c[index[3] + 1]);
-            }
+        }
 
-            return a + (theta * (b - a));
+        for (int i = blocked; i < Count; i++)
+        {
+            gates[i] = k.Advance(gates[i], V[i], dtMs);
+        }
+    }
+
+    /// <summary>
+    /// Currents of patches c…c+3 as one vector: the gates are transposed from per-patch (m, h, n, 0) vectors into
+    /// m, h and n vectors; the arithmetic is <see cref="HodgkinHuxleyKinetics.Current"/>'s, operation for operation.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<double> Currents4(int c, Vector256<double> v, out Vector256<double> conductance)
+    {
+        var k = Kinetics;
+        var t0 = Avx.UnpackLow(gates[c], gates[c + 1]);       // m0 m1 | n0 n1
+        var t1 = Avx.UnpackHigh(gates[c], gates[c + 1]);      // h0 h1 | 0 0
+        var t2 = Avx.UnpackLow(gates[c + 2], gates[c + 3]);
+        var t3 = Avx.UnpackHigh(gates[c + 2], gates[c + 3]);
+        var m = Avx.Permute2x128(t0, t2, 0x20);
+        var n = Avx.Permute2x128(t0, t2, 0x31);
+        var h = Avx.Permute2x128(t1, t3, 0x20);
+        var gNa = Vector256.Create(k.GNa);
+        var gK = Vector256.Create(k.GK);
+        var gL = Vector256.Create(k.GLeak);
+        var gna = (gNa * h) * (m * m * m);
+        var n2 = n * n;
+        var gk = (gK * n2) * n2;
+        conductance = gL + (gna + gk);
+        return (gna * (v - Vector256.Create(k.ENa))) + (gk * (v - Vector256.Create(k.EK))) + (gL * (v - Vector256.Create(k.ELeak)));
+    }
+
+    /// <summary>
+    /// Gates of patches c…c+3 by the step table at potentials <paramref name="v"/>: the table coordinate is found for
+    /// the four at once (clamping as the scalar read does: θ = 0 at either end), then each patch interpolates its row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AdvanceStepTable4(int c, Vector256<double> v, Vector256<double>[] decays, Vector256<double>[] offsets)
+    {
+        var xi = (v - Vector256.Create(Kinetics.TableOrigin)) - Vector256.Create(HodgkinHuxleyRateTable.MinMv);
+        xi = Vector256.ConditionalSelect(Vector256.GreaterThan(xi, Vector256<double>.Zero), xi, Vector256<double>.Zero);
+        xi = Vector256.Min(xi, Vector256.Create((double)HodgkinHuxleyRateTable.Intervals));
+        var floor = Vector256.Floor(xi);
+        var theta = xi - floor;
+        var index = Avx.ConvertToVector128Int32WithTruncation(floor);
+        for (int j = 0; j < 4; j++)
+        {
+            int i = index.GetElement(j);
+            var th = Vector256.Create(theta.GetElement(j));
+            var e0 = decays[i];
+            var b0 = offsets[i];
+            var e = e0 + (th * (decays[i + 1] - e0));
+            var b = b0 + (th * (offsets[i + 1] - b0));
+            gates[c + j] = (e * gates[c + j]) + b;
         }
     }
 }

@@ -1,18 +1,18 @@
 namespace Bench.Core.Models;
 
 /// <summary>
-/// A population of independent Hodgkin–Huxley cells (e.g. a class's worth of virtual preparations, or a parameter
-/// sweep), all receiving the same stimulus, stepped together with SIMD.
+/// A population of independent Hodgkin–Huxley cells (a class's worth of virtual preparations, or a parameter
+/// sweep), all receiving the same stimulus. Cells do not wait on each other, so the processor overlaps their steps.
 /// </summary>
 public sealed class HodgkinHuxleyPopulation
 {
-    /// <summary>Creates <paramref name="count"/> cells at rest.</summary>
+    /// <summary>Creates <paramref name="count"/> cells at their initial state.</summary>
     public HodgkinHuxleyPopulation(int count, HodgkinHuxleyParameters parameters)
     {
         Membrane = new HodgkinHuxleyMembrane(count, parameters);
     }
 
-    /// <summary>The cells' membranes (state arrays).</summary>
+    /// <summary>The cells' membranes (state).</summary>
     public HodgkinHuxleyMembrane Membrane { get; }
 
     /// <summary>Number of cells.</summary>

@@ -86,23 +86,15 @@ public sealed class HodgkinHuxleyRateTable
     /// <summary>The q10 factor the table was built for.</summary>
     public double Q10 { get; }
 
-    /// <summary>Column <paramref name="q"/> (0 minf, 1 mtau, 2 hinf, 3 htau, 4 ninf, 5 ntau) with one extra end entry, for gathers.</summary>
-    internal double[] Column(int q)
-    {
-        var c = new double[Intervals + 2];
-        for (int i = 0; i <= Intervals; i++) c[i] = rows[(i * Stride) + q];
-        c[Intervals + 1] = c[Intervals];
-        return c;
-    }
-
     /// <summary>
     /// The table as vector rows for one compartment: taus (m, h, n, 1) and steady states (m, h, n, 0) at each grid
-    /// point, so one interpolation serves all three gates.
+    /// point, so one interpolation serves all three gates. One extra row repeats the last, so a read of
+    /// rows i and i + 1 with θ = 0 at the top end (i = 200) stays inside and is exact.
     /// </summary>
     internal (Vector256<double>[] Taus, Vector256<double>[] Infs) VectorRows()
     {
-        var taus = new Vector256<double>[Intervals + 1];
-        var infs = new Vector256<double>[Intervals + 1];
+        var taus = new Vector256<double>[Intervals + 2];
+        var infs = new Vector256<double>[Intervals + 2];
         for (int i = 0; i <= Intervals; i++)
         {
             int o = i * Stride;
@@ -110,6 +102,8 @@ public sealed class HodgkinHuxleyRateTable
             infs[i] = Vector256.Create(rows[o], rows[o + 2], rows[o + 4], 0.0);
         }
 
+        taus[Intervals + 1] = taus[Intervals];
+        infs[Intervals + 1] = infs[Intervals];
         return (taus, infs);
     }
 

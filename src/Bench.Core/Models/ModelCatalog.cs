@@ -104,7 +104,15 @@ public static class ModelCatalog
         TemperatureCelsius = v["celsius"],
         RateShiftMv = v["vshift"],
         InitialVoltageMv = v["v_init"],
-        UseRateTable = v["use_table"] != 0,
+        Rates = RateMode(v["use_table"]),
+    };
+
+    private static RateEvaluation RateMode(double value) => value switch
+    {
+        0 => RateEvaluation.Exact,
+        1 => RateEvaluation.NeuronTable,
+        2 => RateEvaluation.StepTable,
+        _ => throw new ArgumentException($"use_table must be 0 (exact rates), 1 (NEURON's table) or 2 (per-dt coefficient table), not {value}"),
     };
 
     private static ModelDescriptor HodgkinHuxleyDescriptor(string name, string description, HodgkinHuxleyParameters d) => new(
@@ -120,7 +128,7 @@ public static class ModelCatalog
             new("celsius", "degC", d.TemperatureCelsius, "temperature (q10 = 3 from 6.3 degC); also --temperature"),
             new("vshift", "mV", d.RateShiftMv, "shift of every gate's voltage dependence (a gate sees V - vshift)"),
             new("v_init", "mV", d.InitialVoltageMv, "initial potential; gates start at steady state"),
-            new("use_table", "0/1", d.UseRateTable ? 1 : 0, "NEURON's 1 mV rate table (1, NEURON's default) or exact rates (0)"),
+            new("use_table", "0/1/2", (double)d.Rates, "rates: 0 exact, 1 NEURON's 1 mV table (NEURON's default), 2 per-dt coefficient table (fastest)"),
         ],
         (v, integrator) => new HodgkinHuxley(ToHodgkinHuxley(v), integrator, name),
         isHodgkinHuxley: true);

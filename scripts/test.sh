@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine with only the .NET SDK: each part installs what it needs
+# (idempotently), then every test runs. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== wire protocol: C library against the golden vectors (CTest + GoogleTest; also on a simulated ATmega328P)"
+BP_AVR=1 bash firmware-protocol/c/run-tests.sh
+
+echo "== .NET: unit, validation and CLI tests (xunit)"
+status=0
+dotnet test Bench.sln -c Release --nologo 2>&1 | tee "$log" || status=$?
+
+# One closing line over all test projects.
+passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+echo "dotnet: $passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,115 @@
+using System.Text.Json;
+using Bench.Core.Analysis;
+using Bench.Core.Models;
+using static Bench.Core.Tests.Helpers;
+
+namespace Bench.Core.Tests;
+
+/// <summary>
+/// The per-dt coefficient table (<see cref="RateEvaluation.StepTable"/>): the fast kernels' mode. States the error
+/// against NEURON 8.2.2 and checks that every kernel (single, population, axon) computes the same thing.
+/// </summary>
+public class StepTableTests
+{
+    private static readonly HodgkinHuxleyParameters Fast = HodgkinHuxleyParameters.Classic with { Rates = RateEvaluation.StepTable };
+
+    [Fact]
+    public void A_single_action_potential_stays_within_a_third_of_a_millivolt_of_neuron()
+    {
+        // NEURON 8.2.2, 20 µA/cm² for 1 ms at 5 ms, dt 0.01, 6.3 °C: spike at 6.299686723277052 ms, peak 40.2967 mV.
+        var v = Run(new HodgkinHuxley(Fast), Pulse(5, 1, 20), 30);
+        Assert.Equal(6.299686723277052, Assert.Single(Spikes(v)), 0.002);
+        Assert.InRange(v.Max(), 40.2967 - 0.3, 40.2967 + 0.3);
+        var exact = Run(Classic(), Pulse(5, 1, 20), 30);
+        double worst = v.Zip(exact, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst < 0.35, $"largest difference from NEURON's table {worst} mV");
+    }
+
+    [Fact]
+    public void Repetitive_firing_drifts_by_under_a_fifth_of_a_millisecond_in_100_ms()
+    {
+        var fast = Spikes(Run(new HodgkinHuxley(Fast), Pulse(5, 100, 10), 120, 0.025), 0.025);
+        var neuron = Spikes(Run(Classic(), Pulse(5, 100, 10), 120, 0.025), 0.025);
+        Assert.Equal(neuron.Count, fast.Count);
+        Assert.True(fast.Zip(neuron, (a, b) => Math.Abs(a - b)).Max() < 0.2);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(11)]
+    public void Population_kernel_equals_the_single_compartment_bit_for_bit(int cells)
+    {
+        var pop = new HodgkinHuxleyPopulation(cells, Fast);
+        var single = new HodgkinHuxley(Fast);
+        for (int k = 0; k < 5000; k++)
+        {
+            double s = k % 1500 < 100 ? 20 : 0;
+            pop.Step(s, 0.01);
+            single.Step(s, 0.01);
+        }
+
+        for (int i = 0; i < cells; i++)
+        {
+            Assert.Equal(single.VoltageMv, pop.VoltageMv(i));
+            Assert.Equal(single.N, pop.Membrane.N(i));
+        }
+    }
+
+    [Fact]
+    public void Table_ends_clamp_like_neuron()
+    {
+        // Far outside −100…100 mV the rows at the ends are used, in both kernels alike.
+        var pop = new HodgkinHuxleyPopulation(4, Fast with { InitialVoltageMv = -150 });
+        var single = new HodgkinHuxley(Fast with { InitialVoltageMv = -150 });
+        double highest = double.MinValue;
+        for (int k = 0; k < 200; k++)
+        {
+            pop.Step(k < 100 ? 10_000 : 0, 0.01);
+            single.Step(k < 100 ? 10_000 : 0, 0.01);
+            Assert.Equal(single.VoltageMv, pop.VoltageMv(3));
+            highest = Math.Max(highest, single.VoltageMv);
+        }
+
+        Assert.True(highest > 100, "a huge current drives V past the table's top end");
+    }
+
+    [Fact]
+    public void Squid_axon_velocity_stays_within_half_a_percent_of_neuron()
+    {
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Reference", "neuron_summary.json"))).RootElement;
+        var run = summary.GetProperty("axon").GetProperty("runs").EnumerateArray()
+            .First(r => r.GetProperty("nseg").GetInt32() == 2000 && r.GetProperty("dt_ms").GetDouble() == 0.01);
+        var axon = new HodgkinHuxleyAxon(AxonGeometry.SquidGiantAxon, Fast with { TemperatureCelsius = 18.5 });
+        int a = axon.SegmentAt(0.25), b = axon.SegmentAt(0.75);
+        var va = new double[1001];
+        var vb = new double[1001];
+        va[0] = axon.VoltageMv(a);
+        vb[0] = axon.VoltageMv(b);
+        for (int k = 0; k < 1000; k++)
+        {
+            double t = (k + 0.5) * 0.01;
+            axon.Step(t >= 1 && t < 1.5 ? 5000 : 0, 0.01);
+            va[k + 1] = axon.VoltageMv(a);
+            vb[k + 1] = axon.VoltageMv(b);
+        }
+
+        double velocity = 10_000 / (SpikeDetector.Detect(vb, 0.01)[0] - SpikeDetector.Detect(va, 0.01)[0]) / 1000;
+        double expected = run.GetProperty("velocity_m_per_s").GetDouble();
+        Assert.InRange(velocity, expected * 0.995, expected * 1.005);
+    }
+
+    [Fact]
+    public void The_coefficient_table_follows_a_change_of_dt()
+    {
+        var a = new HodgkinHuxley(Fast);
+        var b = new HodgkinHuxley(Fast);
+        for (int k = 0; k < 100; k++) a.Step(10, 0.02);
+        for (int k = 0; k < 200; k++) b.Step(10, 0.01);
+        for (int k = 0; k < 100; k++) b.Step(10, 0.02);
+        for (int k = 0; k < 100; k++) a.Step(10, 0.01);
+        for (int k = 0; k < 100; k++) a.Step(10, 0.01);
+        // Same 6 ms of time in different orders of dt: close (first order), not equal.
+        Assert.InRange(Math.Abs(a.VoltageMv - b.VoltageMv), 1e-9, 2);
+    }
+}
