@@ -17,6 +17,7 @@ internal static class BenchCli
         var root = new RootCommand("Bench: electrophysiology teaching rig controller and Hodgkin-Huxley simulator")
         {
             SimulateCommand.Create(output),
+            DecodeCommand.Create(output),
         };
 
         var parse = root.Parse(args);

@@ -78,8 +78,12 @@ internal static class SimulateCommand
         }
     }
 
+    /// <summary>Most compartment-steps one axon run may take (a few minutes on one core).</summary>
+    private const double MaxCompartmentSteps = 2e10;
+
     private static void Run(Request r, TextWriter output)
     {
+        // Everything is checked before anything is written, so a mistake never costs an existing --out file.
         var descriptor = ModelCatalog.Get(r.Model);
         var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var text in r.Params)
@@ -100,11 +104,18 @@ internal static class SimulateCommand
 
         var protocol = r.Stimulus is null ? StimulusProtocol.None : LoadProtocol(r.Stimulus);
         int steps = Simulator.StepCount(r.DurationMs, r.DtMs);
-        using var csv = r.Out is null ? null : OpenCsv(r.Out);
+        try
+        {
+            protocol.CheckResolution(r.DtMs);
+        }
+        catch (StimulusProtocolException e)
+        {
+            throw new UserErrorException($"simulate: stimulus file {r.Stimulus!.Name}: {e.Message}");
+        }
 
         if (r.Axon is not null)
         {
-            RunAxon(r, descriptor, overrides, protocol, steps, csv, output);
+            RunAxon(r, descriptor, overrides, protocol, steps, output);
             return;
         }
 
@@ -120,6 +131,7 @@ internal static class SimulateCommand
 
         var neuron = descriptor.Create(overrides, r.Integrator);
         var buffer = new double[neuron.ObservableNames.Count];
+        using var csv = r.Out is null ? null : new CsvOutput(r.Out);
         csv?.WriteLine("time_ms,v_mV," + string.Join(',', neuron.ObservableNames));
         var line = new StringBuilder();
         var v = Simulator.Run(neuron, protocol, steps * r.DtMs, r.DtMs, csv is null ? null : (k, m) =>
@@ -131,11 +143,21 @@ internal static class SimulateCommand
             csv.WriteLine(line);
         });
 
-        WriteSummary(output, descriptor.Name, r, steps, v, null);
+        var slope = StimulusSlope(protocol, steps, r.DtMs, neuron.StimulusSlopeMvPerMsPerUnit);
+        csv?.Commit();
+        WriteSummary(output, descriptor.Name, r, steps, v, slope, null);
+    }
+
+    /// <summary>The slope (mV/ms) the stimulus alone gives V over each step, for the threshold measurement.</summary>
+    private static double[] StimulusSlope(StimulusProtocol protocol, int steps, double dtMs, double slopePerUnit)
+    {
+        var slope = new double[steps];
+        for (int k = 0; k < steps; k++) slope[k] = protocol.AmplitudeAt((k + 0.5) * dtMs) * slopePerUnit;
+        return slope;
     }
 
     private static void RunAxon(Request r, ModelDescriptor descriptor, Dictionary<string, double> overrides, StimulusProtocol protocol,
-        int steps, StreamWriter? csv, TextWriter output)
+        int steps, TextWriter output)
     {
         if (!descriptor.IsHodgkinHuxley)
         {
@@ -147,30 +169,51 @@ internal static class SimulateCommand
             throw new UserErrorException("simulate: the axon is solved with NEURON's implicit scheme; --integrator rk4 is for single compartments");
         }
 
+        if (protocol.Unit != StimulusUnit.Nanoamps && protocol.Trains.Count > 0)
+        {
+            throw new UserErrorException("simulate: an axon takes injected current: give the stimulus in nA (a density would depend on the segment length)");
+        }
+
         var geometry = ParseAxon(r.Axon!);
+        if ((double)steps * (geometry.Segments + 1) > MaxCompartmentSteps)
+        {
+            throw new UserErrorException($"simulate: {steps} steps x {geometry.Segments} segments is more than {MaxCompartmentSteps:0e0} compartment-steps; use fewer segments, a larger --dt or a shorter --duration");
+        }
+
         var membrane = ModelCatalog.ToHodgkinHuxley(descriptor.Resolve(overrides));
         var axon = new HodgkinHuxleyAxon(geometry, membrane);
         var positions = ParsePositions(r.RecordAt ?? "0.25,0.75");
         var segments = positions.Select(axon.SegmentAt).ToArray();
+        // The postsynaptic cell has the same membrane as the axon (model, parameters, temperature).
         TransmissionCircuit? circuit = r.Synapse is null ? null : new TransmissionCircuit(
-            axon, new HodgkinHuxley(HodgkinHuxleyParameters.Teaching),
+            axon, new HodgkinHuxley(membrane, Integrator.ExponentialEuler, descriptor.Name),
             r.Synapse == "excitatory" ? SynapseParameters.Excitatory : SynapseParameters.Inhibitory);
 
-        double toNanoamps = protocol.Unit == StimulusUnit.Nanoamps ? 1 : axon.SegmentAreaUm2 * 1e-5;
         var traces = positions.Select(_ => new double[steps + 1]).ToArray();
         var post = circuit is null ? null : new double[steps + 1];
+        using var csv = r.Out is null ? null : new CsvOutput(r.Out);
         csv?.WriteLine("time_ms," + string.Join(',', positions.Select(x => "v_mV@" + Format(x))) + (circuit is null ? "" : ",v_mV@post"));
         var line = new StringBuilder();
         for (int k = 0; k <= steps; k++)
         {
             if (k > 0)
             {
-                double injected = protocol.AmplitudeAt((k - 0.5) * r.DtMs) * toNanoamps;
+                double injected = protocol.AmplitudeAt((k - 0.5) * r.DtMs);
                 if (circuit is null) axon.Step(injected, r.DtMs); else circuit.Step(injected, r.DtMs);
             }
 
-            for (int s = 0; s < segments.Length; s++) traces[s][k] = axon.VoltageMv(segments[s]);
-            if (post is not null) post[k] = circuit!.Postsynaptic.VoltageMv;
+            for (int s = 0; s < segments.Length; s++)
+            {
+                traces[s][k] = axon.VoltageMv(segments[s]);
+                Simulator.CheckFinite(traces[s][k], k * r.DtMs, r.DtMs);
+            }
+
+            if (post is not null)
+            {
+                post[k] = circuit!.Postsynaptic.VoltageMv;
+                Simulator.CheckFinite(post[k], k * r.DtMs, r.DtMs);
+            }
+
             if (csv is not null)
             {
                 line.Clear();
@@ -181,17 +224,22 @@ internal static class SimulateCommand
             }
         }
 
+        csv?.Commit();
         var sites = positions.Select((x, s) => new Site(x, axon.SegmentCentre(segments[s]), SpikeDetector.Detect(traces[s], r.DtMs))).ToArray();
-        WriteSummary(output, descriptor.Name, r, steps, traces[0], new AxonSummary(geometry, sites, post));
+        // The injected current only enters the first segment: take it out of the threshold there.
+        double[]? slope = segments[0] == 0
+            ? StimulusSlope(protocol, steps, r.DtMs, axon.NanoampsToDensity(1) / membrane.CmMicrofaradsPerCm2)
+            : null;
+        WriteSummary(output, descriptor.Name, r, steps, traces[0], slope, new AxonSummary(geometry, sites, post));
     }
 
     private sealed record Site(double X, double SegmentCentre, List<double> SpikeTimesMs);
 
     private sealed record AxonSummary(AxonGeometry Geometry, Site[] Sites, double[]? Post);
 
-    private static void WriteSummary(TextWriter output, string model, Request r, int steps, double[] v, AxonSummary? axon)
+    private static void WriteSummary(TextWriter output, string model, Request r, int steps, double[] v, double[]? stimulusSlope, AxonSummary? axon)
     {
-        var report = ActionPotentialAnalysis.Analyze(v, r.DtMs);
+        var report = ActionPotentialAnalysis.Analyze(v, r.DtMs, stimulusSlopeMvPerMs: stimulusSlope);
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
         {
@@ -241,9 +289,9 @@ internal static class SimulateCommand
                 }
 
                 w.WriteEndArray();
-                var first = axon.Sites[0];
-                var last = axon.Sites[^1];
-                if (axon.Sites.Length > 1 && first.SpikeTimesMs.Count > 0 && last.SpikeTimesMs.Count > 0 && last.SpikeTimesMs[0] != first.SpikeTimesMs[0])
+                var first = axon.Sites.MinBy(site => site.SegmentCentre)!;
+                var last = axon.Sites.MaxBy(site => site.SegmentCentre)!;
+                if (first != last && first.SpikeTimesMs.Count > 0 && last.SpikeTimesMs.Count > 0 && last.SpikeTimesMs[0] != first.SpikeTimesMs[0])
                 {
                     // µm/ms = mm/s; / 1000 → m/s.
                     double distanceUm = (last.SegmentCentre - first.SegmentCentre) * axon.Geometry.LengthUm;
@@ -297,16 +345,6 @@ internal static class SimulateCommand
         }
     }
 
-    private static StreamWriter OpenCsv(FileInfo file)
-    {
-        if (file.Directory is { Exists: false } dir)
-        {
-            throw new UserErrorException($"simulate: cannot write {file.FullName}: folder {dir.FullName} does not exist");
-        }
-
-        return new StreamWriter(file.FullName, append: false, new UTF8Encoding(false), bufferSize: 1 << 16);
-    }
-
     private static AxonGeometry ParseAxon(string text)
     {
         var g = AxonGeometry.SquidGiantAxon;
@@ -346,11 +384,62 @@ internal static class SimulateCommand
                 throw new UserErrorException($"simulate: --record-at: '{part}' is not a position between 0 and 1");
             }
 
-            positions.Add(x);
+            if (!positions.Contains(x)) positions.Add(x);
+        }
+
+        if (positions.Count > 100)
+        {
+            throw new UserErrorException("simulate: --record-at takes at most 100 positions");
         }
 
         return positions.Count == 0 ? throw new UserErrorException("simulate: --record-at needs at least one position") : [.. positions];
     }
 
     private static string Format(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// A CSV written beside its destination and moved into place only when the run succeeded, so a failed run leaves
+/// an existing file as it was.
+/// </summary>
+internal sealed class CsvOutput : IDisposable
+{
+    private readonly string destination;
+    private readonly string temporary;
+    private readonly StreamWriter writer;
+    private bool committed;
+
+    public CsvOutput(FileInfo file)
+    {
+        if (Directory.Exists(file.FullName))
+        {
+            throw new UserErrorException($"cannot write {file.FullName}: it is a folder");
+        }
+
+        if (file.Directory is { Exists: false } dir)
+        {
+            throw new UserErrorException($"cannot write {file.FullName}: folder {dir.FullName} does not exist");
+        }
+
+        destination = file.FullName;
+        temporary = destination + ".partial";
+        writer = new StreamWriter(temporary, append: false, new UTF8Encoding(false), bufferSize: 1 << 16);
+    }
+
+    public void WriteLine(string text) => writer.WriteLine(text);
+
+    public void WriteLine(StringBuilder text) => writer.WriteLine(text);
+
+    public void Commit()
+    {
+        writer.Dispose();
+        File.Move(temporary, destination, overwrite: true);
+        committed = true;
+    }
+
+    public void Dispose()
+    {
+        writer.Dispose();
+        if (!committed && File.Exists(temporary)) File.Delete(temporary);
+    }
 }

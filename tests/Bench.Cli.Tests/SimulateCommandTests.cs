@@ -101,6 +101,11 @@ public sealed class SimulateCommandTests : IDisposable
     [InlineData(new[] { "simulate", "--model", "lif", "--duration", "5", "--axon", "segments=10" }, "--axon has a Hodgkin-Huxley membrane")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--axon", "segments=10", "--record-at", "1.5" }, "--record-at: '1.5' is not a position between 0 and 1")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--record-at", "0.5" }, "--record-at and --synapse need --axon")]
+    [InlineData(new[] { "simulate", "--model", "hh", "--duration", "10", "--dt", "0.3" }, "duration 10 ms is not a whole number of 0.3 ms steps")]
+    [InlineData(new[] { "simulate", "--model", "hh", "--duration", "1", "--dt", "5" }, "dt (5 ms) is longer than the duration")]
+    [InlineData(new[] { "simulate", "--model", "lif", "--duration", "5", "--param", "gL=0" }, "parameter 'gL' of model lif must be > 0 (got 0)")]
+    [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--param", "use_table=3" }, "use_table must be 0")]
+    [InlineData(new[] { "simulate", "--model", "hh", "--integrator", "rk4", "--duration", "50", "--dt", "1" }, "the simulation diverged at t = 7 ms")]
     public void User_errors_are_one_clear_line_and_exit_code_2(string[] args, string expected)
     {
         var (code, output, error) = Bench(args);
@@ -118,6 +123,70 @@ public sealed class SimulateCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("trains[0].count: must be an integer ≥ 1 (got 0)", error);
         Assert.False(File.Exists(csv));
+    }
+
+    [Fact]
+    public void A_failed_run_leaves_an_existing_output_file_as_it_was()
+    {
+        string csv = Path.Combine(dir, "keep.csv");
+        File.WriteAllText(csv, "precious");
+        var (code, _, _) = Bench("simulate", "--model", "hh", "--duration", "10", "--param", "gNaa=1", "--out", csv);
+        Assert.Equal(2, code);
+        (code, _, _) = Bench("simulate", "--model", "hh", "--integrator", "rk4", "--duration", "50", "--dt", "1", "--out", csv);
+        Assert.Equal(2, code);
+        Assert.Equal("precious", File.ReadAllText(csv));
+        Assert.Empty(Directory.GetFiles(dir, "*.partial"));
+    }
+
+    [Fact]
+    public void A_phase_shorter_than_dt_is_refused_rather_than_lost()
+    {
+        var protocol = Protocol("""{"unit":"uA/cm2","trains":[{"start_ms":5,"phase1_ms":0.01,"phase1_amplitude":500}]}""");
+        var (code, _, error) = Bench("simulate", "--duration", "10", "--dt", "0.025", "--stimulus", protocol);
+        Assert.Equal(2, code);
+        Assert.Contains("trains[0].phase1_ms: 0.01 ms is shorter than the time step (0.025 ms)", error);
+        Assert.Equal(0, Bench("simulate", "--duration", "10", "--dt", "0.01", "--stimulus", protocol).Code);
+    }
+
+    [Fact]
+    public void Duplicate_keys_in_a_protocol_are_refused()
+    {
+        var (code, _, error) = Bench("simulate", "--duration", "5", "--stimulus", Protocol("""{"unit":"uA/cm2","unit":"nA","trains":[]}"""));
+        Assert.Equal(2, code);
+        Assert.Contains("not valid JSON", error);
+    }
+
+    [Fact]
+    public void Threshold_is_reported_after_the_stimulus_is_taken_out()
+    {
+        var (_, output, _) = Bench("simulate", "--model", "hh", "--stimulus", Protocol(PairedPulse), "--duration", "20", "--dt", "0.01");
+        var ap = JsonDocument.Parse(output).RootElement.GetProperty("action_potentials")[0];
+        // Not the −70 mV at the pulse's onset, where 20 µA/cm² alone drives V at 20 mV/ms.
+        Assert.InRange(ap.GetProperty("threshold_mV").GetDouble(), -56, -48);
+        Assert.InRange(ap.GetProperty("peak_mV").GetDouble(), 38, 46);
+    }
+
+    [Fact]
+    public void An_axon_takes_injected_current_and_the_postsynaptic_cell_shares_its_membrane()
+    {
+        var density = Protocol("""{"unit":"uA/cm2","trains":[{"start_ms":1,"phase1_ms":1,"phase1_amplitude":10}]}""");
+        var (code, _, error) = Bench("simulate", "--model", "hh", "--stimulus", density, "--duration", "5", "--axon", "segments=100");
+        Assert.Equal(2, code);
+        Assert.Contains("give the stimulus in nA", error);
+
+        var protocol = Protocol("""{"unit":"nA","trains":[{"start_ms":1,"phase1_ms":1,"phase1_amplitude":10}]}""");
+        var args = new[] { "simulate", "--stimulus", protocol, "--duration", "40", "--dt", "0.01",
+            "--axon", "diameter_um=20,length_um=5000,segments=200,ra_ohm_cm=100", "--record-at", "1,0,1", "--synapse", "inhibitory" };
+        var classic = JsonDocument.Parse(Bench([.. args, "--model", "hh-classic"]).Out).RootElement;
+        var teaching = JsonDocument.Parse(Bench([.. args, "--model", "hh"]).Out).RootElement;
+        // The postsynaptic cell returns to where its own model rests (−65 classic, −70 teaching) after the IPSP, which
+        // takes it below; positions are taken once each.
+        Assert.InRange(classic.GetProperty("post_v_min_mV").GetDouble(), -76, -66);
+        Assert.InRange(teaching.GetProperty("post_v_min_mV").GetDouble(), -80, -71);
+        Assert.InRange(teaching.GetProperty("post_v_max_mV").GetDouble(), -70.5, -69.5);
+        Assert.True(classic.GetProperty("post_v_max_mV").GetDouble() > -66);
+        Assert.Equal(2, classic.GetProperty("sites").GetArrayLength());
+        Assert.True(classic.GetProperty("conduction_velocity_m_per_s").GetDouble() > 0);
     }
 
     [Fact]
@@ -151,9 +220,12 @@ public sealed class SimulateCommandTests : IDisposable
     {
         foreach (var integrator in new[] { "exp-euler", "rk4" })
         {
-            var (code, output, error) = Bench("simulate", "--model", model, "--integrator", integrator, "--duration", "50", "--dt", "0.01");
+            var stimulus = Protocol("""{"unit":"uA/cm2","trains":[{"start_ms":5,"phase1_ms":200,"phase1_amplitude":100}]}""");
+            var (code, output, error) = Bench("simulate", "--model", model, "--integrator", integrator, "--stimulus", stimulus, "--duration", "300", "--dt", "0.01");
             Assert.True(code == 0, error);
-            Assert.True(double.IsFinite(JsonDocument.Parse(output).RootElement.GetProperty("v_final_mV").GetDouble()));
+            var json = JsonDocument.Parse(output).RootElement;
+            Assert.True(double.IsFinite(json.GetProperty("v_final_mV").GetDouble()));
+            Assert.True(json.GetProperty("spike_times_ms").GetArrayLength() > 0, $"{model} {integrator} fires under a strong step");
         }
     }
 

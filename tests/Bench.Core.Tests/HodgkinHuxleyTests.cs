@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Bench.Core.Analysis;
 using Bench.Core.Models;
 using Bench.Core.Stimulus;
@@ -56,23 +57,30 @@ public class HodgkinHuxleyTests
     [Fact]
     public void Table_matches_exact_rates_on_the_grid_and_closely_between()
     {
-        var table = new HodgkinHuxleyRateTable(1);
+        var table = new HodgkinHuxleyKinetics(HodgkinHuxleyParameters.Classic);
         for (double v = -100; v <= 100; v += 1)
         {
-            Assert.Equal(HodgkinHuxleyRates.At(v, 1).MTauMs, table.At(v).MTauMs, 12);
+            table.Lookup(v, out var tau, out var inf);
+            var exact = HodgkinHuxleyRates.At(v, 1);
+            Assert.Equal(exact.MTauMs, tau.GetElement(0), 12);
+            Assert.Equal(exact.NInf, inf.GetElement(2), 12);
         }
 
         double worst = 0;
         for (double v = -90; v < 50; v += 0.037)
         {
             var exact = HodgkinHuxleyRates.At(v, 1);
-            var t = table.At(v);
-            worst = Math.Max(worst, Math.Abs(t.MInf - exact.MInf));
-            worst = Math.Max(worst, Math.Abs(t.HInf - exact.HInf));
-            worst = Math.Max(worst, Math.Abs(t.NInf - exact.NInf));
+            table.Lookup(v, out _, out var inf);
+            worst = Math.Max(worst, Math.Abs(inf.GetElement(0) - exact.MInf));
+            worst = Math.Max(worst, Math.Abs(inf.GetElement(1) - exact.HInf));
+            worst = Math.Max(worst, Math.Abs(inf.GetElement(2) - exact.NInf));
         }
 
         Assert.InRange(worst, 1e-6, 5e-3);
+        // Outside −100…100 mV NEURON's table holds its end values.
+        table.Lookup(150, out var high, out _);
+        table.Lookup(100, out var end, out _);
+        Assert.Equal(end, high);
     }
 
     [Fact]
@@ -211,6 +219,21 @@ public class HodgkinHuxleyTests
         // Refractory: a second identical pulse 4 ms later does not fire; 25 ms later it does.
         Assert.Single(Spikes(Run(hh.Create(), Pulses(new PulseTrain(5, 1, 20, 0, 0, 0, 4, 2)), 40)));
         Assert.Equal(2, Spikes(Run(hh.Create(), Pulses(new PulseTrain(5, 1, 20, 0, 0, 0, 25, 2)), 60)).Count);
+    }
+
+    [Fact]
+    public void Threshold_of_a_strong_pulse_is_found_once_the_stimulus_slope_is_taken_out()
+    {
+        // 20 µA/cm² into 1 µF/cm² raises V at 20 mV/ms by itself: without the stimulus the criterion would fire at onset.
+        var hh = ModelCatalog.Get("hh").Create();
+        var protocol = Pulse(5, 1, 20);
+        var v = Run(hh, protocol, 30);
+        var slope = Enumerable.Range(0, v.Length - 1).Select(k => protocol.AmplitudeAt((k + 0.5) * 0.01) * hh.StimulusSlopeMvPerMsPerUnit).ToArray();
+        var naive = Assert.Single(ActionPotentialAnalysis.Analyze(v, 0.01).Spikes);
+        var corrected = Assert.Single(ActionPotentialAnalysis.Analyze(v, 0.01, stimulusSlopeMvPerMs: slope).Spikes);
+        Assert.InRange(naive.ThresholdMv, -70.1, -69.9);
+        Assert.InRange(corrected.ThresholdMv, -56, -48);
+        Assert.True(corrected.ThresholdTimeMs > 5.5, $"threshold at {corrected.ThresholdTimeMs} ms, after the pulse has charged the membrane");
     }
 
     [Fact]

@@ -22,6 +22,25 @@ public class TeachingModelsTests
     }
 
     [Fact]
+    public void Lif_refractory_period_lasts_exactly_its_length_on_the_grid()
+    {
+        // A current so strong that the cell fires on the first step it is allowed to: the samples between two
+        // spikes are exactly the refractory period.
+        var lif = new LeakyIntegrateAndFire(new LeakyIntegrateAndFireParameters());
+        var spikeSteps = new List<int>();
+        for (int k = 0; k < 400; k++)
+        {
+            lif.Step(1000, 0.025);
+            if (lif.VoltageMv == 30) spikeSteps.Add(k);
+        }
+
+        Assert.True(spikeSteps.Count > 3);
+        int clamped = spikeSteps[2] - spikeSteps[1] - 1;
+        // 2 ms at dt 0.025 ms is 80 steps clamped at reset, then it charges again.
+        Assert.Equal(80, clamped);
+    }
+
+    [Fact]
     public void Lif_integrators_agree()
     {
         var lif = ModelCatalog.Get("lif");

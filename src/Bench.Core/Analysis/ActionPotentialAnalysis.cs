@@ -69,16 +69,30 @@ public sealed record ActionPotentialOptions
 public sealed record ActionPotentialReport(double RestMv, IReadOnlyList<ActionPotentialFeatures> Spikes, double RateHz);
 
 /// <summary>
-/// Measures action potentials. Threshold is defined as the potential at which dV/dt first exceeds
-/// 10 mV/ms on the upstroke: scanning back from the peak, the start of the last run of samples whose forward
-/// difference is at least the criterion. A stimulus pulse that ends before the upstroke does not count.
+/// Measures action potentials. Threshold is the potential at which the membrane's own dV/dt first exceeds
+/// 10 mV/ms on the upstroke: scanning back from the steepest point of the upstroke, the start of the last run of
+/// samples rising at least that fast. When the stimulus is known, the slope it causes by itself (I/Cm) is taken
+/// out first, so a strong pulse that runs into the upstroke does not pass for the threshold.
 /// </summary>
 public static class ActionPotentialAnalysis
 {
     /// <summary>Analyses a trace sampled every <paramref name="dtMs"/> from <paramref name="startTimeMs"/>.</summary>
-    public static ActionPotentialReport Analyze(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions? options = null, double startTimeMs = 0)
+    /// <param name="v">The potential (mV).</param>
+    /// <param name="dtMs">Sample interval.</param>
+    /// <param name="options">Detection level, threshold criterion, dead time.</param>
+    /// <param name="startTimeMs">Time of the first sample.</param>
+    /// <param name="stimulusSlopeMvPerMs">
+    /// Optional: the slope the stimulus alone gives V over each interval (sample k to k + 1), e.g. I/Cm; empty when unknown.
+    /// </param>
+    public static ActionPotentialReport Analyze(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions? options = null, double startTimeMs = 0,
+        ReadOnlySpan<double> stimulusSlopeMvPerMs = default)
     {
         options ??= new ActionPotentialOptions();
+        if (!stimulusSlopeMvPerMs.IsEmpty && stimulusSlopeMvPerMs.Length < v.Length - 1)
+        {
+            throw new ArgumentException("the stimulus slope needs one value per sample interval");
+        }
+
         double rest = EstimateRest(v, dtMs);
         var peaks = PeakIndices(v, dtMs, options);
         var features = new List<ActionPotentialFeatures>(peaks.Count);
@@ -86,15 +100,18 @@ public static class ActionPotentialAnalysis
         for (int k = 0; k < peaks.Count; k++)
         {
             int p = peaks[k];
-            // Back from the steepest point of the upstroke to where dV/dt last fell below the criterion.
+            // The membrane's own slope over the interval ending at sample i.
+            double Slope(ReadOnlySpan<double> v, ReadOnlySpan<double> stim, int i) =>
+                ((v[i] - v[i - 1]) / dtMs) - (stim.IsEmpty ? 0 : stim[i - 1]);
+
             int steepest = p;
             for (int i = p; i > lower && v[i] >= v[i - 1]; i--)
             {
-                if (v[i] - v[i - 1] > v[steepest] - v[steepest - 1]) steepest = i;
+                if (steepest == p || Slope(v, stimulusSlopeMvPerMs, i) > Slope(v, stimulusSlopeMvPerMs, steepest)) steepest = i;
             }
 
             int onset = steepest;
-            while (onset - 1 >= lower && (v[onset] - v[onset - 1]) / dtMs >= options.ThresholdSlopeMvPerMs)
+            while (onset - 1 >= lower && onset >= 1 && Slope(v, stimulusSlopeMvPerMs, onset) >= options.ThresholdSlopeMvPerMs)
             {
                 onset--;
             }
@@ -106,17 +123,6 @@ public static class ActionPotentialAnalysis
             for (int i = p; i < upper; i++)
             {
                 if (v[i] < v[ahp]) ahp = i;
-            }
-
-            // The AHP ends where the next spike's upstroke begins, not at its peak.
-            if (k + 1 < peaks.Count)
-            {
-                int nextPeak = peaks[k + 1];
-                for (int i = p; i < nextPeak; i++)
-                {
-                    if (v[i] < v[ahp]) ahp = i;
-                    if (v[i] > v[i - 1] && v[i] >= threshold) break;
-                }
             }
 
             double half = threshold + (amplitude / 2);
@@ -135,11 +141,15 @@ public static class ActionPotentialAnalysis
         return new ActionPotentialReport(rest, features, duration > 0 ? features.Count / (duration / 1000) : 0);
     }
 
-    /// <summary>Resting potential: the median of samples where |dV/dt| &lt; 0.1 mV/ms; the first sample if none is quiet.</summary>
+    /// <summary>
+    /// Resting potential: the median of samples where |dV/dt| &lt; 0.1 mV/ms (at most 200,000 of them, evenly spaced);
+    /// the first sample if none is quiet.
+    /// </summary>
     public static double EstimateRest(ReadOnlySpan<double> v, double dtMs)
     {
+        int stride = Math.Max(1, v.Length / 200_000);
         var quiet = new List<double>();
-        for (int i = 1; i < v.Length; i++)
+        for (int i = 1; i < v.Length; i += stride)
         {
             if (Math.Abs(v[i] - v[i - 1]) / dtMs < 0.1) quiet.Add(v[i]);
         }
@@ -193,32 +203,21 @@ public static class ActionPotentialAnalysis
     private static int Index(double tMs, double startMs, double dtMs, int length) =>
         Math.Clamp((int)Math.Round((tMs - startMs) / dtMs), 0, length - 1);
 
+    /// <summary>The peak after each spike that <see cref="SpikeDetector"/>'s rule finds.</summary>
     private static List<int> PeakIndices(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions options)
     {
         var peaks = new List<int>();
-        int i = 1;
-        int lastPeak = int.MinValue / 2;
-        while (i < v.Length)
+        var detector = new OnlineSpikeDetector(options.DetectionMv, options.DeadTimeMs);
+        for (int i = 0; i < v.Length; i++)
         {
-            if (v[i - 1] < options.DetectionMv && v[i] >= options.DetectionMv)
+            if (detector.Add(i * dtMs, v[i], dtMs) is null) continue;
+            int p = i;
+            for (int j = i; j < v.Length && v[j] >= options.DetectionMv; j++)
             {
-                int p = i;
-                while (i < v.Length && v[i] >= options.DetectionMv)
-                {
-                    if (v[i] > v[p]) p = i;
-                    i++;
-                }
-
-                if ((p - lastPeak) * dtMs >= options.DeadTimeMs)
-                {
-                    peaks.Add(p);
-                    lastPeak = p;
-                }
-
-                continue;
+                if (v[j] > v[p]) p = j;
             }
 
-            i++;
+            peaks.Add(p);
         }
 
         return peaks;

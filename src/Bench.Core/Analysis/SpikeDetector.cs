@@ -15,19 +15,10 @@ public static class SpikeDetector
     public static List<double> Detect(ReadOnlySpan<double> voltageMv, double dtMs, double thresholdMv = 0, double deadTimeMs = 1, double startTimeMs = 0)
     {
         var times = new List<double>();
-        double last = double.NegativeInfinity;
-        for (int i = 1; i < voltageMv.Length; i++)
+        var detector = new OnlineSpikeDetector(thresholdMv, deadTimeMs);
+        for (int i = 0; i < voltageMv.Length; i++)
         {
-            double a = voltageMv[i - 1], b = voltageMv[i];
-            if (a < thresholdMv && b >= thresholdMv)
-            {
-                double t = startTimeMs + ((i - 1 + ((thresholdMv - a) / (b - a))) * dtMs);
-                if (t - last >= deadTimeMs)
-                {
-                    times.Add(t);
-                    last = t;
-                }
-            }
+            if (detector.Add(startTimeMs + (i * dtMs), voltageMv[i], dtMs) is double t) times.Add(t);
         }
 
         return times;

@@ -52,6 +52,9 @@ public sealed class FitzHughNagumo : INeuronModel
     public string StimulusUnit => "dimensionless I";
 
     /// <inheritdoc/>
+    public double StimulusSlopeMvPerMsPerUnit => Parameters.VScaleMv;
+
+    /// <inheritdoc/>
     public double VoltageMv => (Parameters.VScaleMv * v) + Parameters.VOffsetMv;
 
     /// <inheritdoc/>

@@ -32,6 +32,9 @@ public sealed class HodgkinHuxley : INeuronModel
     /// <inheritdoc/>
     public string StimulusUnit => "uA/cm2";
 
+    /// <inheritdoc/>
+    public double StimulusSlopeMvPerMsPerUnit => 1 / Parameters.CmMicrofaradsPerCm2;
+
     /// <summary>The parameters.</summary>
     public HodgkinHuxleyParameters Parameters { get; }
 

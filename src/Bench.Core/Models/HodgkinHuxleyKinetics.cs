@@ -122,9 +122,10 @@ internal sealed class HodgkinHuxleyKinetics
 
     private void BuildCoefficients(double dtMs)
     {
-        decays = new Vector256<double>[taus!.Length];
-        offsets = new Vector256<double>[taus.Length];
-        for (int i = 0; i < taus.Length; i++)
+        // Allocated once; a change of dt rewrites them in place.
+        decays ??= new Vector256<double>[taus!.Length];
+        offsets ??= new Vector256<double>[taus!.Length];
+        for (int i = 0; i < taus!.Length; i++)
         {
             var e = Vector256.Exp(Vector256.Create(-dtMs) / taus[i]);
             decays[i] = e;
@@ -134,9 +135,9 @@ internal sealed class HodgkinHuxleyKinetics
         coefficientsDt = dtMs;
     }
 
-    /// <summary>Time constants (m, h, n, 1) and steady states (m, h, n, 0) at <paramref name="vMv"/>.</summary>
+    /// <summary>Time constants (m, h, n, 1) and steady states (m, h, n, 0) at <paramref name="vMv"/>, as this membrane reads them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Lookup(double vMv, out Vector256<double> tau, out Vector256<double> inf)
+    internal void Lookup(double vMv, out Vector256<double> tau, out Vector256<double> inf)
     {
         if (taus is null)
         {

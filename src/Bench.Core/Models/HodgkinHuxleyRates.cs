@@ -106,39 +106,4 @@ public sealed class HodgkinHuxleyRateTable
         infs[Intervals + 1] = infs[Intervals];
         return (taus, infs);
     }
-
-    /// <summary>Interpolated rates at <paramref name="vMv"/> (classic coordinates).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public GateRates At(double vMv)
-    {
-        double xi = vMv - MinMv;
-        ReadOnlySpan<double> t = rows;
-        if (!(xi > 0))
-        {
-            // NaN lands here too, and gets the end value rather than poisoning the state.
-            return Row(t, 0);
-        }
-
-        if (xi >= Intervals)
-        {
-            return Row(t, Intervals);
-        }
-
-        int i = (int)xi;
-        double theta = xi - i;
-        var a = t.Slice(i * Stride, 2 * Stride);
-        return new GateRates(
-            a[0] + (theta * (a[6] - a[0])),
-            a[1] + (theta * (a[7] - a[1])),
-            a[2] + (theta * (a[8] - a[2])),
-            a[3] + (theta * (a[9] - a[3])),
-            a[4] + (theta * (a[10] - a[4])),
-            a[5] + (theta * (a[11] - a[5])));
-    }
-
-    private static GateRates Row(ReadOnlySpan<double> t, int i)
-    {
-        var a = t.Slice(i * Stride, Stride);
-        return new GateRates(a[0], a[1], a[2], a[3], a[4], a[5]);
-    }
 }

@@ -27,6 +27,12 @@ public interface INeuronModel
     /// <summary>The unit the model takes its stimulus in.</summary>
     string StimulusUnit { get; }
 
+    /// <summary>
+    /// How fast the stimulus alone moves the potential: mV/ms per unit of stimulus (1/Cm for current densities).
+    /// The analysis subtracts it to find where the membrane itself takes off (threshold).
+    /// </summary>
+    double StimulusSlopeMvPerMsPerUnit { get; }
+
     /// <summary>Membrane potential now, in mV.</summary>
     double VoltageMv { get; }
 

@@ -65,6 +65,9 @@ public sealed class Izhikevich : INeuronModel
     public string StimulusUnit => "dimensionless I";
 
     /// <inheritdoc/>
+    public double StimulusSlopeMvPerMsPerUnit => 1;
+
+    /// <inheritdoc/>
     public double VoltageMv => v;
 
     /// <inheritdoc/>

@@ -59,6 +59,9 @@ public sealed class LeakyIntegrateAndFire : INeuronModel
     public string StimulusUnit => "uA/cm2";
 
     /// <inheritdoc/>
+    public double StimulusSlopeMvPerMsPerUnit => 1 / Parameters.CmMicrofaradsPerCm2;
+
+    /// <inheritdoc/>
     public double VoltageMv => spikeDrawn ? Parameters.SpikePeakMv : v;
 
     /// <inheritdoc/>
@@ -77,7 +80,8 @@ public sealed class LeakyIntegrateAndFire : INeuronModel
     {
         var p = Parameters;
         spikeDrawn = false;
-        if (refractoryLeftMs > 0)
+        // Half a step of tolerance: 2 ms at dt 0.025 is 80 steps, not 81 from the rounding of repeated subtraction.
+        if (refractoryLeftMs > 0.5 * dtMs)
         {
             refractoryLeftMs -= dtMs;
             v = p.ResetMv;
@@ -109,5 +113,5 @@ public sealed class LeakyIntegrateAndFire : INeuronModel
     }
 
     /// <inheritdoc/>
-    public void ReadObservables(Span<double> destination) => destination[0] = refractoryLeftMs > 0 ? 1 : 0;
+    public void ReadObservables(Span<double> destination) => destination[0] = refractoryLeftMs > 1e-9 ? 1 : 0;
 }

@@ -7,7 +7,19 @@ namespace Bench.Core.Models;
 /// <param name="Unit">Its unit.</param>
 /// <param name="DefaultValue">The model's default.</param>
 /// <param name="Description">One line for <c>--list-models</c>.</param>
-public sealed record ModelParameter(string Name, string Unit, double DefaultValue, string Description);
+/// <param name="Minimum">Smallest value the model can run with.</param>
+/// <param name="MinimumExclusive">True when the minimum itself is not allowed (e.g. a capacitance must be &gt; 0).</param>
+public sealed record ModelParameter(string Name, string Unit, double DefaultValue, string Description,
+    double Minimum = double.NegativeInfinity, bool MinimumExclusive = false)
+{
+    /// <summary>A parameter that must be ≥ 0 (a conductance, a duration).</summary>
+    public static ModelParameter NonNegative(string name, string unit, double defaultValue, string description) =>
+        new(name, unit, defaultValue, description, 0);
+
+    /// <summary>A parameter that must be &gt; 0 (a capacitance, a time constant, a divisor).</summary>
+    public static ModelParameter Positive(string name, string unit, double defaultValue, string description) =>
+        new(name, unit, defaultValue, description, 0, MinimumExclusive: true);
+}
 
 /// <summary>A named model and how to build it with parameter overrides.</summary>
 public sealed class ModelDescriptor
@@ -50,9 +62,11 @@ public sealed class ModelDescriptor
                 throw new ArgumentException($"unknown parameter '{name}' for model {Name}; valid parameters: {string.Join(", ", Parameters.Select(p => p.Name))}");
             }
 
-            if (!double.IsFinite(value))
+            var info = Parameters.First(p => p.Name == name);
+            if (!double.IsFinite(value) || value < info.Minimum || (info.MinimumExclusive && value == info.Minimum))
             {
-                throw new ArgumentException($"parameter '{name}' must be a finite number");
+                string rule = info.MinimumExclusive ? $"> {info.Minimum}" : double.IsNegativeInfinity(info.Minimum) ? "finite" : $">= {info.Minimum}";
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"parameter '{name}' of model {Name} must be {rule} (got {value})"));
             }
 
             values[name] = value;
@@ -118,13 +132,13 @@ public static class ModelCatalog
     private static ModelDescriptor HodgkinHuxleyDescriptor(string name, string description, HodgkinHuxleyParameters d) => new(
         name, description,
         [
-            new("gNa", "mS/cm2", d.GNaMilliSiemensPerCm2, "peak Na+ conductance"),
-            new("gK", "mS/cm2", d.GKMilliSiemensPerCm2, "peak K+ conductance"),
-            new("gL", "mS/cm2", d.GLeakMilliSiemensPerCm2, "leak conductance"),
+            ModelParameter.NonNegative("gNa", "mS/cm2", d.GNaMilliSiemensPerCm2, "peak Na+ conductance"),
+            ModelParameter.NonNegative("gK", "mS/cm2", d.GKMilliSiemensPerCm2, "peak K+ conductance"),
+            ModelParameter.NonNegative("gL", "mS/cm2", d.GLeakMilliSiemensPerCm2, "leak conductance"),
             new("ENa", "mV", d.ENaMv, "Na+ reversal potential"),
             new("EK", "mV", d.EKMv, "K+ reversal potential"),
             new("EL", "mV", d.ELeakMv, "leak reversal potential"),
-            new("Cm", "uF/cm2", d.CmMicrofaradsPerCm2, "membrane capacitance"),
+            ModelParameter.Positive("Cm", "uF/cm2", d.CmMicrofaradsPerCm2, "membrane capacitance"),
             new("celsius", "degC", d.TemperatureCelsius, "temperature (q10 = 3 from 6.3 degC); also --temperature"),
             new("vshift", "mV", d.RateShiftMv, "shift of every gate's voltage dependence (a gate sees V - vshift)"),
             new("v_init", "mV", d.InitialVoltageMv, "initial potential; gates start at steady state"),
@@ -138,12 +152,12 @@ public static class ModelCatalog
         var d = new LeakyIntegrateAndFireParameters();
         return new("lif", "leaky integrate-and-fire with refractory period (Dayan & Abbott 2001)",
         [
-            new("Cm", "uF/cm2", d.CmMicrofaradsPerCm2, "membrane capacitance"),
-            new("gL", "mS/cm2", d.GLeakMilliSiemensPerCm2, "leak conductance (tau = Cm/gL)"),
+            ModelParameter.Positive("Cm", "uF/cm2", d.CmMicrofaradsPerCm2, "membrane capacitance"),
+            ModelParameter.Positive("gL", "mS/cm2", d.GLeakMilliSiemensPerCm2, "leak conductance (tau = Cm/gL)"),
             new("EL", "mV", d.ELeakMv, "leak reversal (rest)"),
             new("Vth", "mV", d.ThresholdMv, "firing threshold"),
             new("Vreset", "mV", d.ResetMv, "reset potential"),
-            new("t_ref", "ms", d.RefractoryMs, "absolute refractory period"),
+            ModelParameter.NonNegative("t_ref", "ms", d.RefractoryMs, "absolute refractory period"),
             new("V_spike", "mV", d.SpikePeakMv, "potential drawn for the spike sample"),
         ],
         (v, integrator) => new LeakyIntegrateAndFire(new LeakyIntegrateAndFireParameters
@@ -159,8 +173,8 @@ public static class ModelCatalog
         return new("fhn", "FitzHugh-Nagumo (FitzHugh 1961), dimensionless, shown in mV",
         [
             new("a", "1", d.A, "FitzHugh's a"),
-            new("b", "1", d.B, "FitzHugh's b"),
-            new("phi", "1", d.Phi, "recovery rate"),
+            ModelParameter.Positive("b", "1", d.B, "FitzHugh's b"),
+            ModelParameter.Positive("phi", "1", d.Phi, "recovery rate"),
             new("v_scale", "mV", d.VScaleMv, "mV per unit v (display)"),
             new("v_offset", "mV", d.VOffsetMv, "mV at v = 0 (display)"),
         ],
@@ -175,18 +189,18 @@ public static class ModelCatalog
         var d = new MorrisLecarParameters();
         return new("morris-lecar", "Morris-Lecar, Hopf set of Rinzel & Ermentrout (1998)",
         [
-            new("Cm", "uF/cm2", d.CmMicrofaradsPerCm2, "membrane capacitance"),
-            new("gCa", "mS/cm2", d.GCaMilliSiemensPerCm2, "Ca2+ conductance"),
-            new("gK", "mS/cm2", d.GKMilliSiemensPerCm2, "K+ conductance"),
-            new("gL", "mS/cm2", d.GLeakMilliSiemensPerCm2, "leak conductance"),
+            ModelParameter.Positive("Cm", "uF/cm2", d.CmMicrofaradsPerCm2, "membrane capacitance"),
+            ModelParameter.NonNegative("gCa", "mS/cm2", d.GCaMilliSiemensPerCm2, "Ca2+ conductance"),
+            ModelParameter.NonNegative("gK", "mS/cm2", d.GKMilliSiemensPerCm2, "K+ conductance"),
+            ModelParameter.NonNegative("gL", "mS/cm2", d.GLeakMilliSiemensPerCm2, "leak conductance"),
             new("ECa", "mV", d.ECaMv, "Ca2+ reversal"),
             new("EK", "mV", d.EKMv, "K+ reversal"),
             new("EL", "mV", d.ELeakMv, "leak reversal"),
             new("V1", "mV", d.V1Mv, "m-inf half-activation"),
-            new("V2", "mV", d.V2Mv, "m-inf slope"),
+            ModelParameter.Positive("V2", "mV", d.V2Mv, "m-inf slope"),
             new("V3", "mV", d.V3Mv, "w-inf half-activation"),
-            new("V4", "mV", d.V4Mv, "w-inf slope"),
-            new("phi", "1/ms", d.Phi, "w rate scale"),
+            ModelParameter.Positive("V4", "mV", d.V4Mv, "w-inf slope"),
+            ModelParameter.Positive("phi", "1/ms", d.Phi, "w rate scale"),
         ],
         (v, integrator) => new MorrisLecar(new MorrisLecarParameters
         {
@@ -199,7 +213,7 @@ public static class ModelCatalog
     private static ModelDescriptor IzhikevichDescriptor(string name, string description, IzhikevichParameters d) => new(
         name, description,
         [
-            new("a", "1/ms", d.A, "recovery time scale"),
+            ModelParameter.NonNegative("a", "1/ms", d.A, "recovery time scale"),
             new("b", "1", d.B, "sensitivity of u to v"),
             new("c", "mV", d.CMv, "reset potential"),
             new("d", "1", d.D, "reset increment of u"),

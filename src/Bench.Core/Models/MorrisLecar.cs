@@ -73,6 +73,9 @@ public sealed class MorrisLecar : INeuronModel
     public string StimulusUnit => "uA/cm2";
 
     /// <inheritdoc/>
+    public double StimulusSlopeMvPerMsPerUnit => 1 / Parameters.CmMicrofaradsPerCm2;
+
+    /// <inheritdoc/>
     public double VoltageMv => v;
 
     /// <inheritdoc/>

@@ -24,7 +24,11 @@ public sealed record SynapseParameters(
 public sealed class DualExponentialSynapse
 {
     private readonly double factor;
-    private readonly Queue<double> pending = new();
+    // Sized for a burst of releases in flight so that stepping does not grow it.
+    private readonly Queue<double> pending = new(64);
+    private double decayDt = double.NaN;
+    private double riseDecay;
+    private double fallDecay;
     private double a;
     private double b;
     private double previousPre = double.NaN;
@@ -66,8 +70,15 @@ public sealed class DualExponentialSynapse
         }
 
         previousPre = preVMv;
-        a *= Math.Exp(-dtMs / Parameters.RiseMs);
-        b *= Math.Exp(-dtMs / Parameters.DecayMs);
+        if (dtMs != decayDt)
+        {
+            riseDecay = Math.Exp(-dtMs / Parameters.RiseMs);
+            fallDecay = Math.Exp(-dtMs / Parameters.DecayMs);
+            decayDt = dtMs;
+        }
+
+        a *= riseDecay;
+        b *= fallDecay;
         while (pending.Count > 0 && pending.Peek() <= timeMs + (dtMs / 2))
         {
             pending.Dequeue();

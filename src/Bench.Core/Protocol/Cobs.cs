@@ -46,6 +46,29 @@ public static class Cobs
     /// </summary>
     public static int Decode(ReadOnlySpan<byte> body, Span<byte> destination)
     {
+        if (body.IsEmpty || body[0] == 0xFF || body.Length - 1 > destination.Length)
+        {
+            return DecodeByGroups(body, destination);
+        }
+
+        // Fast path: shift the body left by one byte in one copy, then turn each following code byte into the zero
+        // it stands for. Only a first code can be 0xFF in a body this short (a later one would need 254 more bytes).
+        body[1..].CopyTo(destination);
+        int r = 0;
+        while (true)
+        {
+            int code = body[r];
+            if (code == 0xFF) return DecodeByGroups(body, destination);
+            int next = r + code;
+            if (next > body.Length) return -1;
+            if (next == body.Length) return body.Length - 1;
+            destination[next - 1] = 0;
+            r = next;
+        }
+    }
+
+    internal static int DecodeByGroups(ReadOnlySpan<byte> body, Span<byte> destination)
+    {
         int r = 0, w = 0;
         while (r < body.Length)
         {

@@ -6,8 +6,11 @@ namespace Bench.Core.Simulation;
 /// <summary>Runs a single-compartment model under a stimulus protocol on a fixed grid.</summary>
 public static class Simulator
 {
-    /// <summary>The largest number of steps one run may take (memory for the trace stays under 1 GB).</summary>
-    public const long MaxSteps = 100_000_000;
+    /// <summary>The largest number of steps one run may take (a trace of 160 MB).</summary>
+    public const long MaxSteps = 20_000_000;
+
+    /// <summary>A potential beyond ±this (mV) means the integration has blown up.</summary>
+    public const double DivergedMv = 1e4;
 
     /// <summary>Number of steps for a duration, checking the arguments.</summary>
     /// <exception cref="ArgumentException">Duration or dt not positive and finite, or too many steps.</exception>
@@ -23,13 +26,34 @@ public static class Simulator
             throw new ArgumentException($"duration must be a positive number of ms (got {durationMs})");
         }
 
+        if (dtMs > durationMs)
+        {
+            throw new ArgumentException($"dt ({dtMs} ms) is longer than the duration ({durationMs} ms)");
+        }
+
         double steps = Math.Round(durationMs / dtMs);
+        if (Math.Abs((steps * dtMs) - durationMs) > 1e-9 * durationMs)
+        {
+            throw new ArgumentException(
+                $"duration {durationMs} ms is not a whole number of {dtMs} ms steps; use e.g. {Math.Floor(durationMs / dtMs) * dtMs:0.######} or {Math.Ceiling(durationMs / dtMs) * dtMs:0.######} ms");
+        }
+
         if (steps > MaxSteps)
         {
             throw new ArgumentException($"duration/dt = {steps:0} steps is more than {MaxSteps}; use a larger dt or a shorter duration");
         }
 
         return Math.Max(1, (int)steps);
+    }
+
+    /// <summary>Throws when <paramref name="vMv"/> shows the integration has blown up (not finite, or beyond ±10 V).</summary>
+    /// <exception cref="SimulationDivergedException">It has.</exception>
+    public static void CheckFinite(double vMv, double timeMs, double dtMs)
+    {
+        if (!(Math.Abs(vMv) < DivergedMv))
+        {
+            throw new SimulationDivergedException(timeMs, dtMs);
+        }
     }
 
     /// <summary>
@@ -41,6 +65,7 @@ public static class Simulator
     /// <param name="durationMs">Simulated time.</param>
     /// <param name="dtMs">Step.</param>
     /// <param name="onSample">Called with the sample index and the model after t = 0 and after every step.</param>
+    /// <exception cref="SimulationDivergedException">The potential left any physical range (dt too large for the model).</exception>
     public static double[] Run(INeuronModel model, StimulusProtocol protocol, double durationMs, double dtMs,
         Action<int, INeuronModel>? onSample = null)
     {
@@ -53,9 +78,35 @@ public static class Simulator
         {
             model.Step(protocol.AmplitudeAt((k + 0.5) * dtMs), dtMs);
             v[k + 1] = model.VoltageMv;
+            CheckFinite(v[k + 1], (k + 1) * dtMs, dtMs);
             onSample?.Invoke(k + 1, model);
         }
 
         return v;
+    }
+}
+
+/// <summary>The integration blew up: the potential became non-finite or left ±10 V.</summary>
+public sealed class SimulationDivergedException : ArgumentException
+{
+    /// <summary>Creates the exception for a blow-up at <paramref name="timeMs"/>.</summary>
+    public SimulationDivergedException(double timeMs, double dtMs)
+        : base($"the simulation diverged at t = {timeMs:0.###} ms (the potential left ±10 V); use a smaller --dt than {dtMs} ms or check the parameters")
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public SimulationDivergedException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public SimulationDivergedException(string message) : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and cause.</summary>
+    public SimulationDivergedException(string message, Exception innerException) : base(message, innerException)
+    {
     }
 }

@@ -124,7 +124,7 @@ public sealed class StimulusProtocol
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Skip });
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Skip, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
@@ -197,6 +197,11 @@ public sealed class StimulusProtocol
             Duration("start_ms"), Duration("phase1_ms"), Amplitude("phase1_amplitude"), Duration("interphase_ms"),
             Duration("phase2_ms"), Amplitude("phase2_amplitude"), Duration("interval_ms"), count);
 
+        if (train.Phase1Ms == 0 && train.Phase2Ms == 0)
+        {
+            throw new StimulusProtocolException($"{path}: the pulse has no duration: phase1_ms (and phase2_ms) are 0");
+        }
+
         if (count > 1 && train.IntervalMs < train.PulseWidthMs)
         {
             throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,
@@ -209,6 +214,27 @@ public sealed class StimulusProtocol
         }
 
         return train;
+    }
+
+    /// <summary>
+    /// Checks that every phase lasts at least one step of <paramref name="dtMs"/>: a shorter phase could fall between
+    /// the steps' midpoints and deliver nothing.
+    /// </summary>
+    /// <exception cref="StimulusProtocolException">A phase is shorter than dt; the message names it.</exception>
+    public void CheckResolution(double dtMs)
+    {
+        for (int i = 0; i < Trains.Count; i++)
+        {
+            var t = Trains[i];
+            foreach (var (field, ms) in new[] { ("phase1_ms", t.Phase1Ms), ("phase2_ms", t.Phase2Ms) })
+            {
+                if (ms > 0 && ms < dtMs)
+                {
+                    throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,
+                        $"trains[{i}].{field}: {ms} ms is shorter than the time step ({dtMs} ms), so the phase could fall between steps; use a smaller dt"));
+                }
+            }
+        }
     }
 
     private static double Number(JsonElement obj, string path, string field, bool allowNegative)

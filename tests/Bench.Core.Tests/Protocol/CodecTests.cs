@@ -54,6 +54,20 @@ public class CodecTests
         Assert.Equal(0xFF, dest[0]);
     }
 
+    [Fact]
+    public void Cobs_fast_path_decodes_exactly_as_the_group_by_group_definition()
+    {
+        Gen.Byte[1, 255].Array[0, 255].Sample(body =>
+        {
+            var fast = new byte[254];
+            var slow = new byte[254];
+            int a = Cobs.Decode(body, fast);
+            int b = Cobs.DecodeByGroups(body, slow);
+            Assert.Equal(b, a);
+            if (a > 0) Assert.Equal(slow[..a], fast[..a]);
+        }, iter: 20000);
+    }
+
     private static readonly Gen<byte[]> Payload = Gen.Byte.Array[0, ProtocolLimits.MaxPayloadLength];
 
     private static readonly Gen<(byte Kind, ushort Seq, byte[] Payload)> AnyFrame = Gen.Select(Gen.Byte, Gen.UShort, Payload);
