@@ -8,25 +8,8 @@ public class AxonAndSynapseTests
 {
     private static (double VelocityMPerS, List<double> A, List<double> B) Squid(int segments, double dt, double celsius = 18.5)
     {
-        var axon = new HodgkinHuxleyAxon(AxonGeometry.SquidGiantAxon with { Segments = segments }, HodgkinHuxleyParameters.Classic with { TemperatureCelsius = celsius });
-        int a = axon.SegmentAt(0.25), b = axon.SegmentAt(0.75);
-        int steps = (int)Math.Round(10 / dt);
-        var va = new double[steps + 1];
-        var vb = new double[steps + 1];
-        va[0] = axon.VoltageMv(a);
-        vb[0] = axon.VoltageMv(b);
-        for (int k = 0; k < steps; k++)
-        {
-            double t = (k + 0.5) * dt;
-            axon.Step(t >= 1 && t < 1.5 ? 5_000 : 0, dt);
-            va[k + 1] = axon.VoltageMv(a);
-            vb[k + 1] = axon.VoltageMv(b);
-        }
-
-        var ta = SpikeDetector.Detect(va, dt);
-        var tb = SpikeDetector.Detect(vb, dt);
-        double distanceUm = (axon.SegmentCentre(b) - axon.SegmentCentre(a)) * 20_000;
-        return (distanceUm / (tb[0] - ta[0]) / 1000, ta, tb);
+        var run = Helpers.Squid(segments, dt, membrane: HodgkinHuxleyParameters.Classic with { TemperatureCelsius = celsius });
+        return (run.VelocityMPerS, run.SpikesA, run.SpikesB);
     }
 
     [Fact]

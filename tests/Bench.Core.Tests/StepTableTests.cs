@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Bench.Core.Analysis;
 using Bench.Core.Models;
 using static Bench.Core.Tests.Helpers;
 
@@ -80,21 +79,7 @@ public class StepTableTests
         var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Reference", "neuron_summary.json"))).RootElement;
         var run = summary.GetProperty("axon").GetProperty("runs").EnumerateArray()
             .First(r => r.GetProperty("nseg").GetInt32() == 2000 && r.GetProperty("dt_ms").GetDouble() == 0.01);
-        var axon = new HodgkinHuxleyAxon(AxonGeometry.SquidGiantAxon, Fast with { TemperatureCelsius = 18.5 });
-        int a = axon.SegmentAt(0.25), b = axon.SegmentAt(0.75);
-        var va = new double[1001];
-        var vb = new double[1001];
-        va[0] = axon.VoltageMv(a);
-        vb[0] = axon.VoltageMv(b);
-        for (int k = 0; k < 1000; k++)
-        {
-            double t = (k + 0.5) * 0.01;
-            axon.Step(t >= 1 && t < 1.5 ? 5000 : 0, 0.01);
-            va[k + 1] = axon.VoltageMv(a);
-            vb[k + 1] = axon.VoltageMv(b);
-        }
-
-        double velocity = 10_000 / (SpikeDetector.Detect(vb, 0.01)[0] - SpikeDetector.Detect(va, 0.01)[0]) / 1000;
+        double velocity = Squid(2000, 0.01, membrane: Fast with { TemperatureCelsius = 18.5 }).VelocityMPerS;
         double expected = run.GetProperty("velocity_m_per_s").GetDouble();
         Assert.InRange(velocity, expected * 0.995, expected * 1.005);
     }
