@@ -1,0 +1,105 @@
+using System.Globalization;
+using Bench.Core.Protocol;
+using Bench.Core.Stimulus;
+
+namespace Bench.Core.Rig;
+
+/// <summary>
+/// Turns a stimulus protocol (ms, nA) into the Stimulus command a rig plays (sample periods, DAC codes), for one
+/// output of one device at its configured sample period. Refuses what the rig could not play exactly.
+/// </summary>
+public static class RigStimulus
+{
+    /// <summary>Converts <paramref name="protocol"/>.</summary>
+    /// <param name="protocol">The protocol; a current output takes <c>nA</c>.</param>
+    /// <param name="device">The rig.</param>
+    /// <param name="output">Which stimulus output.</param>
+    /// <param name="periodTicks">The sample period in device clock ticks (Configure's Ack).</param>
+    /// <param name="stimId">The host's id for this stimulus, echoed in its events.</param>
+    /// <param name="startIndex">Device sample index of the protocol's t = 0, or null to start as soon as the rig can.</param>
+    /// <exception cref="StimulusProtocolException">The protocol cannot be played exactly; the message names the field.</exception>
+    public static StimulusCommand ToCommand(StimulusProtocol protocol, DeviceInfo device, int output, uint periodTicks, ushort stimId, ulong? startIndex)
+    {
+        if (output < 0 || output >= device.Outputs.Count)
+        {
+            throw new StimulusProtocolException($"output {output} does not exist: the rig has {device.Outputs.Count} stimulus output(s)");
+        }
+
+        var o = device.Outputs[output];
+        if (o.Unit == 1 && protocol.Unit != StimulusUnit.Nanoamps)
+        {
+            throw new StimulusProtocolException("unit: the rig's output is a current: give the protocol in \"nA\"");
+        }
+
+        if (protocol.Trains.Count == 0) throw new StimulusProtocolException("trains: a rig needs at least one train");
+        if (protocol.Trains.Count > Math.Min((int)device.MaxTrains, ProtocolLimits.MaxTrains))
+        {
+            throw new StimulusProtocolException($"trains: {protocol.Trains.Count} trains, the rig plays at most {device.MaxTrains}");
+        }
+
+        double periodMs = 1000.0 * periodTicks / device.ClockHz;
+        var ordered = protocol.Trains.Select((t, i) => (Train: t, Index: i)).OrderBy(x => x.Train.StartMs).ToList();
+        var trains = new List<StimulusTrain>();
+        ulong previousSlotEnd = 0;
+        foreach (var (t, i) in ordered)
+        {
+            string path = $"trains[{i}]";
+            ulong start = Samples(t.StartMs, periodMs, path + ".start_ms", allowZero: true);
+            ushort p1 = Short(Samples(t.Phase1Ms, periodMs, path + ".phase1_ms", allowZero: false), path + ".phase1_ms");
+            ushort gap = Short(Samples(t.InterphaseMs, periodMs, path + ".interphase_ms", allowZero: true), path + ".interphase_ms");
+            ushort p2 = Short(Samples(t.Phase2Ms, periodMs, path + ".phase2_ms", allowZero: true), path + ".phase2_ms");
+            ulong width = (ulong)p1 + gap + p2;
+            ulong interval = t.Count == 1 ? width : Samples(t.IntervalMs, periodMs, path + ".interval_ms", allowZero: false);
+            if (start < previousSlotEnd)
+            {
+                throw new StimulusProtocolException($"{path}.start_ms: this train starts before the previous one has ended; a rig output plays one train at a time");
+            }
+
+            if (interval > uint.MaxValue || start - previousSlotEnd > uint.MaxValue || t.Count > ushort.MaxValue)
+            {
+                throw new StimulusProtocolException($"{path}: too long for the rig (interval, delay or count out of range)");
+            }
+
+            trains.Add(new StimulusTrain((uint)(start - previousSlotEnd), Code(t.Phase1Amplitude, o, path + ".phase1_amplitude"), p1, gap,
+                p2 == 0 ? (short)0 : Code(t.Phase2Amplitude, o, path + ".phase2_amplitude"), p2, (uint)interval, (ushort)t.Count));
+            previousSlotEnd = start + ((ulong)t.Count * interval);
+        }
+
+        var command = new StimulusCommand(stimId, (byte)output, startIndex is null ? (byte)0 : StimulusCommand.AtIndex, startIndex ?? 0, trains);
+        if (StimulusLimits.Check(command, device, periodTicks) is { } refusal)
+        {
+            throw new StimulusProtocolException($"the rig's limits refuse it: {refusal.Reason}");
+        }
+
+        return command;
+    }
+
+    private static ulong Samples(double ms, double periodMs, string field, bool allowZero)
+    {
+        double n = ms / periodMs;
+        double rounded = Math.Round(n);
+        if (Math.Abs(n - rounded) > 1e-6 * Math.Max(1, n))
+        {
+            throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,
+                $"{field}: {ms} ms is not a whole number of sample periods ({periodMs} ms); the rig times pulses on its sample clock"));
+        }
+
+        if (!allowZero && rounded < 1) throw new StimulusProtocolException($"{field}: must last at least one sample period ({periodMs.ToString(CultureInfo.InvariantCulture)} ms)");
+        return (ulong)rounded;
+    }
+
+    private static ushort Short(ulong samples, string field) =>
+        samples <= ushort.MaxValue ? (ushort)samples : throw new StimulusProtocolException($"{field}: longer than the rig's 65535 sample periods per phase");
+
+    private static short Code(double amplitudeNanoamps, OutputDescriptor o, string field)
+    {
+        double code = Math.Round(amplitudeNanoamps / o.Scale);
+        if (Math.Abs(code) > o.MaxAmplitudeCode)
+        {
+            throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,
+                $"{field}: {amplitudeNanoamps} nA exceeds the rig's limit of {o.MaxAmplitudeCode * (double)o.Scale} nA"));
+        }
+
+        return (short)code;
+    }
+}

@@ -1,0 +1,451 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Bench.Core.Models;
+using Bench.Core.Protocol;
+using Bench.Core.Rig;
+using Bench.Rig.Transports;
+
+namespace Bench.Rig.Emulation;
+
+/// <summary>
+/// The device side of the protocol, as the reference firmware behaves (PROTOCOL.md §6), with a Bench.Core neuron
+/// model as its preparation: the stimulus it actually plays drives the model, whose potential reaches the ADC through
+/// the front end (gain, offset, seeded noise, ADC bits). It paces itself in device time, sends no faster than its
+/// baud rate allows (so a slow link overruns its sample buffer, reported as on a real board), enforces the stimulus
+/// limits and the heartbeat watchdog, and injects faults on request.
+/// </summary>
+public sealed class EmulatedRig
+{
+    private const uint ClockHz = 16_000_000;
+    private const ushort WatchdogMs = 500;
+    private readonly EmulatorOptions options;
+    private readonly Random random;
+
+    /// <summary>Builds the rig (its model is created on each Start).</summary>
+    public EmulatedRig(EmulatorOptions options)
+    {
+        this.options = options;
+        random = new Random(options.Seed);
+        var descriptor = ModelCatalog.Get(options.Model);
+        descriptor.Resolve(options.Parameters);   // a bad --param fails now, not at Start
+        Info = new DeviceInfo(
+            ProtocolLimits.Version, ProtocolLimits.MinorVersion, 1, 0, 0, "EMU",
+            options.UniqueId ?? (0xB3C4_0000_0000_0000UL | (uint)options.Seed),
+            ClockHz, 1_000_000, (ushort)options.FrontEnd.AdcReferenceMv, (byte)options.FrontEnd.AdcBits, 1, 0, ProtocolLimits.MaxTrains, WatchdogMs,
+            [new OutputDescriptor(Unit: 1, DacBits: 12, MaxAmplitudeCode: 2047, Scale: 1, MaxPhaseUs: 1_000_000, MaxCharge: 500_000)]);
+    }
+
+    /// <summary>What the rig answers to Hello.</summary>
+    public DeviceInfo Info { get; }
+
+    /// <summary>Why the last <see cref="RunAsync"/> returned: "closed" (the host went away), "disconnect" (fault), "cancelled".</summary>
+    public string? EndReason { get; private set; }
+
+    /// <summary>Serves one connection until the host closes it, a disconnect fault fires, or <paramref name="cancellationToken"/> ends it.</summary>
+    public async Task RunAsync(IRigTransport transport, CancellationToken cancellationToken)
+    {
+        var connection = new Connection(this, transport);
+        EndReason = await connection.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private double Gaussian()
+    {
+        double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
+        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
+
+    /// <summary>The state of one connection (the device resets its link state when a host connects).</summary>
+    private sealed class Connection
+    {
+        private readonly EmulatedRig rig;
+        private readonly IRigTransport transport;
+        private readonly FrameDecoder decoder = new();
+        private readonly FrameEncoder encoder = new();
+        private readonly ConcurrentQueue<byte[]> commands = new();
+        private readonly Queue<byte[]> replies = new();
+        // The device's sample buffer: each sample with its index, so that a gap after an overrun starts a new block.
+        private readonly Queue<(ulong Index, ushort Code)> buffer = new();
+        private readonly List<StimulusEvent> ended = [];
+        private readonly Queue<StimulusEvent> events = new();
+        private readonly ArrayBufferWriter<byte> wire = new(1 << 16);
+        private readonly ArrayBufferWriter<byte> scratch = new(ProtocolLimits.MaxWireLength);
+        private readonly Stopwatch clock = Stopwatch.StartNew();
+        private long lastHeartbeatTicks = long.MinValue;
+        private volatile bool stopAllRequested;
+        private PulsePlayer? player;
+        private INeuronModel? model;
+        private bool configured;
+        private bool running;
+        private bool watchdogTripped;
+        private bool hostSpoke;
+        private uint periodTicks;
+        private int blockSamples;
+        private ulong sampleIndex;
+        private double startDeviceSeconds;
+        private double credit;
+        private double lastCreditSeconds;
+        private uint overruns;
+        private uint dropped;
+        private bool inOverrun;
+        private int highWater;
+
+        public Connection(EmulatedRig rig, IRigTransport transport)
+        {
+            this.rig = rig;
+            this.transport = transport;
+        }
+
+        private EmulatorOptions Options => rig.options;
+
+        private double DeviceSeconds => clock.Elapsed.TotalSeconds * Options.Speed * (1 + (Options.Faults.DriftPpm * 1e-6));
+
+        private double SampleRateHz => (double)ClockHz / periodTicks;
+
+        // The device loop has a thread of its own, as a device has its own processor: it must not wait for a busy
+        // thread pool (a starved pool would delay its clock, its watchdog and its link).
+        public Task<string> RunAsync(CancellationToken cancellationToken) =>
+            Task.Factory.StartNew(() => Run(cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        private string Run(CancellationToken cancellationToken)
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var reading = Task.Run(() => ReadLoopAsync(stop.Token), CancellationToken.None);
+            string reason = "cancelled";
+            try
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    if (reading.IsCompleted)
+                    {
+                        reason = "closed";
+                        break;
+                    }
+
+                    double now = DeviceSeconds;
+                    if (running && now - startDeviceSeconds >= Options.Faults.DisconnectAtSeconds)
+                    {
+                        reason = "disconnect";
+                        break;
+                    }
+
+                    Tick(now);
+                    if (!Send(now))
+                    {
+                        reason = "closed";
+                        break;
+                    }
+
+                    Thread.Sleep(1);
+                }
+            }
+            finally
+            {
+                stop.Cancel();
+                transport.Output.Complete();
+                reading.Wait(500, CancellationToken.None);
+            }
+
+            return reason;
+        }
+
+        private async Task ReadLoopAsync(CancellationToken token)
+        {
+            var input = transport.Input;
+            try
+            {
+                while (!token.IsCancellationRequested)
+                {
+                    var result = await input.ReadAsync(token).ConfigureAwait(false);
+                    foreach (var segment in result.Buffer)
+                    {
+                        var span = segment.Span;
+                        while (decoder.TryDecode(ref span, out var frame))
+                        {
+                            // StopAll and Heartbeat act at once (§6.1), whatever the command slot holds.
+                            if (frame.Kind == MessageKind.StopAll) stopAllRequested = true;
+                            if (frame.Kind == MessageKind.Heartbeat) Volatile.Write(ref lastHeartbeatTicks, clock.ElapsedTicks);
+                            var copy = new byte[ProtocolLimits.HeaderLength + frame.Payload.Length];
+                            copy[0] = frame.Version;
+                            copy[1] = frame.KindCode;
+                            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(copy.AsSpan(2), frame.Seq);
+                            frame.Payload.CopyTo(copy.AsSpan(ProtocolLimits.HeaderLength));
+                            commands.Enqueue(copy);
+                        }
+                    }
+
+                    input.AdvanceTo(result.Buffer.End);
+                    if (result.IsCompleted) break;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (IOException)
+            {
+                // The host went away.
+            }
+        }
+
+        private void Tick(double now)
+        {
+            while (commands.TryDequeue(out var frame)) Handle(frame, now);
+            if (stopAllRequested)
+            {
+                stopAllRequested = false;
+                AbortStimulus();
+                watchdogTripped = false;
+            }
+
+            // The watchdog: a stimulus playing or scheduled with no heartbeat for watchdog_ms is stopped.
+            if (player is { Finished: false } && HeartbeatAgeMs() > WatchdogMs)
+            {
+                AbortStimulus();
+                watchdogTripped = true;
+                Reply(StatusNow(reply: false, 0));
+            }
+
+            if (running) Acquire(now);
+        }
+
+        private double HeartbeatAgeMs()
+        {
+            long last = Volatile.Read(ref lastHeartbeatTicks);
+            // Real milliseconds whatever --speed: the watchdog watches the host, which lives in real time.
+            return last == long.MinValue ? double.PositiveInfinity : (clock.ElapsedTicks - last) * 1000.0 / Stopwatch.Frequency;
+        }
+
+        private void Acquire(double now)
+        {
+            ulong due = (ulong)Math.Max(0, Math.Floor((now - startDeviceSeconds) * SampleRateHz));
+            double dtMs = 1000.0 / SampleRateHz;
+            var frontEnd = Options.FrontEnd;
+            double densityPerCode = rig.Info.Outputs[0].Scale * 1e5 / Options.PreparationAreaUm2;
+            // The link runs alongside acquisition in device time: each sample period adds its share of the byte budget,
+            // so catching up after the emulator itself was delayed does not look like a slow link.
+            double bytesPerSample = Options.Baud > 0 ? Options.Baud / 10.0 / SampleRateHz : 0;
+            while (sampleIndex < due)
+            {
+                short code = player is null ? (short)0 : player.CodeAt(sampleIndex, ended);
+                model!.Step(code * densityPerCode, dtMs);
+                double v = model.VoltageMv + (Options.NoiseMv * rig.Gaussian());
+                if (buffer.Count >= Options.BufferCapacitySamples)
+                {
+                    // Overrun: the sample is lost and the next block's first index jumps past it.
+                    dropped++;
+                    if (!inOverrun) overruns++;
+                    inOverrun = true;
+                }
+                else
+                {
+                    inOverrun = false;
+                    buffer.Enqueue((sampleIndex, frontEnd.ToCode(v)));
+                    highWater = Math.Max(highWater, buffer.Count);
+                }
+
+                sampleIndex++;
+                foreach (var e in ended) events.Enqueue(e);
+                ended.Clear();
+                if (player is { Finished: true }) player = null;
+                if (Options.Baud > 0) credit = Math.Min(credit + bytesPerSample, MaxCredit);
+                if (!Stalled(now)) SendBlocks();
+            }
+
+            lastCreditSeconds = now;
+        }
+
+        private double MaxCredit => (Options.Baud / 10.0 * 0.02) + ProtocolLimits.MaxWireLength;
+
+        private bool Stalled(double now)
+        {
+            double acquired = now - startDeviceSeconds;
+            return running && acquired >= Options.Faults.StallAtSeconds && acquired < Options.Faults.StallAtSeconds + Options.Faults.StallSeconds;
+        }
+
+        /// <summary>Moves complete blocks from the sample buffer onto the wire while the byte budget allows.</summary>
+        private void SendBlocks()
+        {
+            Span<ushort> block = stackalloc ushort[ProtocolLimits.MaxSampleValues];
+            while (buffer.Count >= Math.Max(1, blockSamples) && credit >= ProtocolLimits.MaxWireLength)
+            {
+                // A block holds consecutive sample periods only: it ends early where an overrun left a gap.
+                ulong first = buffer.Peek().Index;
+                int n = 0;
+                while (n < blockSamples && buffer.Count > 0 && buffer.Peek().Index == first + (ulong)n) block[n++] = buffer.Dequeue().Code;
+                scratch.ResetWrittenCount();
+                encoder.WriteSampleBlock(scratch, first, 1, block[..n]);
+                Emit(scratch.WrittenSpan);
+            }
+        }
+
+        private void Handle(byte[] frame, double now)
+        {
+            var kind = (MessageKind)frame[1];
+            ushort seq = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(frame.AsSpan(2));
+            var payload = frame.AsSpan(ProtocolLimits.HeaderLength);
+            hostSpoke = true;
+            switch (kind)
+            {
+                case MessageKind.Hello:
+                    Reply(rig.Info);
+                    return;
+                case MessageKind.Heartbeat:
+                    Reply(StatusNow(reply: true, seq));
+                    return;
+                case MessageKind.StopAll:
+                    Ack(seq, kind);
+                    return;
+                case MessageKind.Configure:
+                    if (Configure.TryParse(payload, out var configure) != ParseError.None) { Nack(seq, kind, NackCode.BadLength, Configure.FixedLength); return; }
+                    if (ConfigureRefusal(configure!) is ushort offset) { Nack(seq, kind, NackCode.OutOfRange, offset); return; }
+                    if (running) { Nack(seq, kind, NackCode.Busy, 0); return; }
+                    periodTicks = (uint)Math.Max(1, Math.Round((double)ClockHz / configure!.SampleRateHz));
+                    blockSamples = configure.BlockSamples != 0 ? configure.BlockSamples : (int)Math.Clamp(SampleRateHz / 1000, 1, ProtocolLimits.MaxSampleValues);
+                    configured = true;
+                    Ack(seq, kind, periodTicks);
+                    return;
+                case MessageKind.Start:
+                    if (!configured) { Nack(seq, kind, NackCode.NotConfigured, 0); return; }
+                    if (!running)
+                    {
+                        model = ModelCatalog.Get(Options.Model).Create(Options.Parameters);
+                        sampleIndex = 0;
+                        buffer.Clear();
+                        overruns = dropped = 0;
+                        highWater = 0;
+                        startDeviceSeconds = now;
+                        running = true;
+                    }
+
+                    Ack(seq, kind);
+                    return;
+                case MessageKind.Stop:
+                    AbortStimulus();
+                    running = false;
+                    Ack(seq, kind);
+                    return;
+                case MessageKind.Stimulus:
+                    HandleStimulus(seq, payload);
+                    return;
+                default:
+                    Nack(seq, (MessageKind)frame[1], NackCode.UnknownKind, 0);
+                    return;
+            }
+        }
+
+        private ushort? ConfigureRefusal(Configure c)
+        {
+            if (c.ChannelMask == 0 || (c.ChannelMask >> rig.Info.InputChannels) != 0) return 4;
+            int channels = System.Numerics.BitOperations.PopCount(c.ChannelMask);
+            if (c.SampleRateHz < 1 || (ulong)c.SampleRateHz * (ulong)channels > rig.Info.MaxSampleRateHz) return 0;
+            if (c.BlockSamples * channels > ProtocolLimits.MaxSampleValues) return 6;
+            for (int i = 0; i < c.Gains.Count; i++)
+            {
+                if (c.Gains[i] >= Math.Max((int)rig.Info.GainCount, 1)) return (ushort)(7 + i);
+            }
+
+            return null;
+        }
+
+        private void HandleStimulus(ushort seq, ReadOnlySpan<byte> payload)
+        {
+            var kind = MessageKind.Stimulus;
+            if (StimulusCommand.TryParse(payload, out var stimulus) != ParseError.None) { Nack(seq, kind, NackCode.BadLength, StimulusCommand.FixedLength); return; }
+            if (StimulusLimits.Check(stimulus!, rig.Info, periodTicks == 0 ? 800 : periodTicks) is { } refusal) { Nack(seq, kind, NackCode.OutOfRange, refusal.Offset); return; }
+            if (!running) { Nack(seq, kind, NackCode.NotRunning, 0); return; }
+            if (watchdogTripped || HeartbeatAgeMs() > WatchdogMs) { Nack(seq, kind, NackCode.Watchdog, 0); return; }
+            if (player is { Finished: false }) { Nack(seq, kind, NackCode.Busy, 0); return; }
+            bool atIndex = (stimulus!.Flags & StimulusCommand.AtIndex) != 0;
+            if (atIndex && stimulus.StartIndex < sampleIndex) { Nack(seq, kind, NackCode.TooLate, 0); return; }
+            player = new PulsePlayer(stimulus, atIndex ? stimulus.StartIndex : sampleIndex);
+            Ack(seq, kind);
+        }
+
+        private void AbortStimulus()
+        {
+            if (player is null) return;
+            player.Abort(ended);
+            foreach (var e in ended) events.Enqueue(e);
+            ended.Clear();
+            player = null;
+        }
+
+        private Status StatusNow(bool reply, ushort replySeq)
+        {
+            byte flags = (byte)((reply ? Status.Reply : 0) | (configured ? Status.Configured : 0) | (running ? Status.Running : 0)
+                | (player is { Finished: false } ? Status.Stimulating : 0) | (watchdogTripped ? Status.WatchdogTripped : 0));
+            var c = decoder.Counters;
+            return new Status(sampleIndex, (ulong)(clock.Elapsed.TotalMicroseconds * Options.Speed), reply ? replySeq : (ushort)0, flags,
+                (byte)(player is { Finished: false } ? 1 : 0), (ushort)Math.Min(highWater, ushort.MaxValue),
+                (ushort)Math.Min(Options.BufferCapacitySamples, ushort.MaxValue), overruns, dropped, (ushort)c.CrcErrors,
+                (ushort)(c.CobsErrors + c.ShortFrames + c.Oversized + c.VersionErrors), (ushort)c.FramesLost);
+        }
+
+        private void Ack(ushort seq, MessageKind kind, uint info = 0) => Reply(new Ack(seq, (byte)kind, info));
+
+        private void Nack(ushort seq, MessageKind kind, NackCode code, ushort detail) => Reply(new Nack(seq, (byte)kind, (byte)code, detail));
+
+        private void Reply<T>(T message) where T : IMessage
+        {
+            var bytes = new ArrayBufferWriter<byte>(ProtocolLimits.MaxWireLength);
+            encoder.Write(bytes, message);
+            replies.Enqueue(bytes.WrittenSpan.ToArray());
+        }
+
+        /// <summary>Sends replies and stimulus events within the byte budget, with the blocks acquisition queued, then writes it all.</summary>
+        private bool Send(double now)
+        {
+            if (Options.Baud <= 0)
+            {
+                credit = double.MaxValue;
+            }
+            else if (!running)
+            {
+                // Idle: the budget still refills with time (while running, acquisition refills it sample by sample).
+                credit = Math.Min(credit + (Math.Max(0, now - lastCreditSeconds) * Options.Baud / 10.0), MaxCredit);
+                lastCreditSeconds = now;
+            }
+
+            // A device speaks only after the host has (§6.1); a stall holds everything back.
+            if (Stalled(now) || !hostSpoke) return true;
+            while (replies.Count > 0 && credit >= replies.Peek().Length) Emit(replies.Dequeue());
+            while (events.Count > 0 && credit >= ProtocolLimits.MaxWireLength)
+            {
+                scratch.ResetWrittenCount();
+                encoder.Write(scratch, events.Dequeue());
+                Emit(scratch.WrittenSpan);
+            }
+
+            if (running) SendBlocks();
+            if (wire.WrittenCount == 0) return true;
+            try
+            {
+                var result = transport.Output.WriteAsync(wire.WrittenMemory).AsTask().GetAwaiter().GetResult();
+                wire.ResetWrittenCount();
+                return !result.IsCompleted;
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException)
+            {
+                return false;
+            }
+        }
+
+        private void Emit(ReadOnlySpan<byte> frame)
+        {
+            if (Options.Baud > 0) credit -= frame.Length;
+            var faults = Options.Faults;
+            if (faults.DropProbability > 0 && rig.random.NextDouble() < faults.DropProbability) return;
+            var span = wire.GetSpan(frame.Length);
+            frame.CopyTo(span);
+            if (faults.CorruptProbability > 0)
+            {
+                for (int i = 0; i < frame.Length; i++)
+                {
+                    if (rig.random.NextDouble() < faults.CorruptProbability) span[i] ^= (byte)(1 << rig.random.Next(8));
+                }
+            }
+
+            wire.Advance(frame.Length);
+        }
+    }
+}
