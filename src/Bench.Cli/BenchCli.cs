@@ -18,6 +18,8 @@ internal static class BenchCli
         {
             SimulateCommand.Create(output),
             DecodeCommand.Create(output),
+            EmulateCommand.Create(output),
+            RecordCommand.Create(output, error),
         };
 
         var parse = root.Parse(args);

@@ -19,7 +19,7 @@ public sealed class EmulatedRig
 {
     private const uint ClockHz = 16_000_000;
     private const ushort WatchdogMs = 500;
-    private readonly EmulatorOptions options;
+    private EmulatorOptions options;
     private readonly Random random;
 
     /// <summary>Builds the rig (its model is created on each Start).</summary>
@@ -32,9 +32,15 @@ public sealed class EmulatedRig
         Info = new DeviceInfo(
             ProtocolLimits.Version, ProtocolLimits.MinorVersion, 1, 0, 0, "EMU",
             options.UniqueId ?? (0xB3C4_0000_0000_0000UL | (uint)options.Seed),
-            ClockHz, 1_000_000, (ushort)options.FrontEnd.AdcReferenceMv, (byte)options.FrontEnd.AdcBits, 1, 0, ProtocolLimits.MaxTrains, WatchdogMs,
+            ClockHz, options.MaxSampleRateHz, (ushort)options.FrontEnd.AdcReferenceMv, (byte)options.FrontEnd.AdcBits, 1, 0, ProtocolLimits.MaxTrains, WatchdogMs,
             [new OutputDescriptor(Unit: 1, DacBits: 12, MaxAmplitudeCode: 2047, Scale: 1, MaxPhaseUs: 1_000_000, MaxCharge: 500_000)]);
     }
+
+    /// <summary>How the rig is built.</summary>
+    public EmulatorOptions Options => options;
+
+    /// <summary>After a disconnect fault has fired, the rig that reappears keeps its link (the fault happens once).</summary>
+    public void ClearDisconnectFault() => options = options with { Faults = options.Faults with { DisconnectAtSeconds = double.NaN } };
 
     /// <summary>What the rig answers to Hello.</summary>
     public DeviceInfo Info { get; }
@@ -63,7 +69,8 @@ public sealed class EmulatedRig
         private readonly FrameDecoder decoder = new();
         private readonly FrameEncoder encoder = new();
         private readonly ConcurrentQueue<byte[]> commands = new();
-        private readonly Queue<byte[]> replies = new();
+        // Replies are encoded when they go out, so sequence numbers follow the order on the wire.
+        private readonly Queue<IMessage> replies = new();
         // The device's sample buffer: each sample with its index, so that a gap after an overrun starts a new block.
         private readonly Queue<(ulong Index, ushort Code)> buffer = new();
         private readonly List<StimulusEvent> ended = [];
@@ -385,12 +392,7 @@ public sealed class EmulatedRig
 
         private void Nack(ushort seq, MessageKind kind, NackCode code, ushort detail) => Reply(new Nack(seq, (byte)kind, (byte)code, detail));
 
-        private void Reply<T>(T message) where T : IMessage
-        {
-            var bytes = new ArrayBufferWriter<byte>(ProtocolLimits.MaxWireLength);
-            encoder.Write(bytes, message);
-            replies.Enqueue(bytes.WrittenSpan.ToArray());
-        }
+        private void Reply(IMessage message) => replies.Enqueue(message);
 
         /// <summary>Sends replies and stimulus events within the byte budget, with the blocks acquisition queued, then writes it all.</summary>
         private bool Send(double now)
@@ -408,7 +410,12 @@ public sealed class EmulatedRig
 
             // A device speaks only after the host has (§6.1); a stall holds everything back.
             if (Stalled(now) || !hostSpoke) return true;
-            while (replies.Count > 0 && credit >= replies.Peek().Length) Emit(replies.Dequeue());
+            while (replies.Count > 0 && credit >= ProtocolLimits.MaxWireLength)
+            {
+                scratch.ResetWrittenCount();
+                encoder.Write(scratch, replies.Dequeue());
+                Emit(scratch.WrittenSpan);
+            }
             while (events.Count > 0 && credit >= ProtocolLimits.MaxWireLength)
             {
                 scratch.ResetWrittenCount();

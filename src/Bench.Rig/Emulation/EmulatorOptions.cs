@@ -91,6 +91,9 @@ public sealed record EmulatorOptions
     /// <summary>Samples the rig can hold while the link is slower than acquisition.</summary>
     public int BufferCapacitySamples { get; init; } = 4096;
 
+    /// <summary>The rig's maximum sample rate (Hz), as DeviceInfo announces it.</summary>
+    public uint MaxSampleRateHz { get; init; } = 1_000_000;
+
     /// <summary>The 64-bit identity; derived from the seed unless given.</summary>
     public ulong? UniqueId { get; init; }
 }

@@ -73,6 +73,8 @@ public sealed class RigSession : IAsyncDisposable
     private ushort nextStimId = 1;
     private int disposed;
     private volatile bool heartbeatsPaused;
+    private readonly Dictionary<ushort, double> heartbeatSent = [];
+    private readonly List<double> roundTripsMs = [];
 
     private RigSession(IRigTransport transport, RigSessionOptions options)
     {
@@ -131,6 +133,8 @@ public sealed class RigSession : IAsyncDisposable
 
         await session.SendHeartbeatAsync().ConfigureAwait(false);
         session.heartbeatLoop = session.StartHeartbeats();
+        // A rig a previous host left running (no reset on open, e.g. native USB) starts from a known state.
+        await session.SimpleCommandAsync(MessageKind.Stop, cancellationToken).ConfigureAwait(false);
         return session;
     }
 
@@ -406,8 +410,23 @@ public sealed class RigSession : IAsyncDisposable
     private Task SendHeartbeatAsync() => WriteAsync(w =>
     {
         heartbeatSeq = encoder.NextSeq;
+        lock (heartbeatSent)
+        {
+            if (heartbeatSent.Count > 256) heartbeatSent.Clear();
+            heartbeatSent[heartbeatSeq] = HostSeconds;
+        }
+
         encoder.Write(w, MessageKind.Heartbeat);
     });
+
+    /// <summary>Round trips (ms) of heartbeats answered so far: command latency through the whole link and the rig.</summary>
+    public IReadOnlyList<double> RoundTripsMs
+    {
+        get
+        {
+            lock (heartbeatSent) return [.. roundTripsMs];
+        }
+    }
 
     private async Task WriteAsync(Action<IBufferWriter<byte>> write)
     {
@@ -561,8 +580,18 @@ public sealed class RigSession : IAsyncDisposable
                     DeviceOverruns = status.Overruns, DeviceDroppedSamples = status.DroppedSamples,
                     DeviceCrcErrors = status.RxCrcErrors, DeviceBufferHighWater = status.BufferHighWater,
                 };
-                if ((status.Flags & Status.Reply) == 0) events.Writer.TryWrite(new StatusEvent(now, status));
-                else if (status.ReplySeq == heartbeatSeq) heartbeatReply?.TrySetResult(status);
+                if ((status.Flags & Status.Reply) == 0)
+                {
+                    events.Writer.TryWrite(new StatusEvent(now, status));
+                    break;
+                }
+
+                lock (heartbeatSent)
+                {
+                    if (heartbeatSent.Remove(status.ReplySeq, out double sent) && roundTripsMs.Count < 1_000_000) roundTripsMs.Add((now - sent) * 1000);
+                }
+
+                if (status.ReplySeq == heartbeatSeq) heartbeatReply?.TrySetResult(status);
                 break;
             case MessageKind.DeviceInfo when DeviceInfo.TryParse(frame.Payload, out var info) == ParseError.None:
                 helloReply?.TrySetResult(info!);

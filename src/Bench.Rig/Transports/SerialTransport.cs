@@ -30,10 +30,12 @@ public sealed class SerialTransport : StreamTransport
             throw new RigConnectionException($"port {portName} does not exist; `bench devices` lists the serial ports present");
         }
 
+        // A pseudo-terminal has no modem lines: setting DTR on it fails (ENOTTY), and nothing there resets anyway.
+        bool pseudoTerminal = portName.StartsWith("/dev/pts/", StringComparison.Ordinal);
         var port = new SerialPort(portName, baud, Parity.None, 8, StopBits.One)
         {
             Handshake = Handshake.None,
-            DtrEnable = dtr,
+            DtrEnable = dtr && !pseudoTerminal,
             ReadTimeout = SerialPort.InfiniteTimeout,
             WriteTimeout = 2000,
             ReadBufferSize = 1 << 20,

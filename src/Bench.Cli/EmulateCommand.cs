@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Bench.Core.Models;
+using Bench.Rig.Emulation;
+using Bench.Rig.Transports;
+
+namespace Bench.Cli;
+
+/// <summary>
+/// <c>bench emulate</c>: the emulated rig as its own process, on a pseudo-terminal (opened like a real board's serial
+/// port) or a TCP port. Its first stdout line is JSON naming where to connect; it runs until stopped.
+/// </summary>
+internal static class EmulateCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var pty = new Option<bool>("--pty") { Description = "serve on a pseudo-terminal (/dev/pts/N), opened exactly like a board's serial port (the default)" };
+        var tcp = new Option<string?>("--tcp") { Description = "serve on TCP instead, e.g. 127.0.0.1:7000 (port 0: any free port)" };
+        var model = new Option<string>("--model") { Description = "the preparation's model (see bench simulate --list-models)", DefaultValueFactory = _ => "hh" };
+        var rate = new Option<int>("--rate") { Description = "the rig's maximum sample rate (Hz); the host chooses the rate up to it", DefaultValueFactory = _ => 1_000_000 };
+        var seed = new Option<int>("--seed") { Description = "seed of the noise and of the fault dice; also the rig's unique id", DefaultValueFactory = _ => 1 };
+        var param = new Option<string[]>("--param") { Description = "mismatch a model parameter, name=value (repeatable), for calibration and fitting to find" };
+        var faults = new Option<string?>("--faults") { Description = "inject faults: drop=P,corrupt=P,stall_at=S,stall=S,disconnect_at=S,disconnect=S,drift_ppm=X (times in s of acquisition)" };
+        var speed = new Option<double>("--speed") { Description = "device time per real time (1 = real time)", DefaultValueFactory = _ => 1 };
+        var baud = new Option<int>("--baud") { Description = "the link's baud rate: at most baud/10 bytes/s, so a slow link overruns as on a board (0: unlimited)", DefaultValueFactory = _ => 1_000_000 };
+        var noise = new Option<double>("--noise") { Description = "membrane-referred noise, standard deviation (mV)", DefaultValueFactory = _ => 0.2 };
+        var command = new Command("emulate", "Run the emulated rig (a model preparation behind the wire protocol) until stopped")
+        {
+            pty, tcp, model, rate, seed, param, faults, speed, baud, noise,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var text in parse.GetValue(param) ?? [])
+            {
+                var (name, value) = ModelCatalog.ParseAssignment(text);
+                overrides[name] = value;
+            }
+
+            double s = parse.GetValue(speed);
+            if (!(s > 0) || s > 1000) throw new UserErrorException("emulate: --speed must be above 0 and at most 1000");
+            if (parse.GetValue(rate) is < 1 or > 10_000_000) throw new UserErrorException("emulate: --rate must be 1 to 10000000 Hz");
+            if (parse.GetValue(baud) < 0) throw new UserErrorException("emulate: --baud must not be negative (0: unlimited)");
+            var options = new EmulatorOptions
+            {
+                Model = parse.GetValue(model)!,
+                Parameters = overrides,
+                Seed = parse.GetValue(seed),
+                Speed = s,
+                Baud = parse.GetValue(baud),
+                NoiseMv = parse.GetValue(noise),
+                MaxSampleRateHz = (uint)parse.GetValue(rate),
+                Faults = FaultOptions.Parse(parse.GetValue(faults)),
+            };
+            var rig = new EmulatedRig(options);
+            string? tcpAddress = parse.GetValue(tcp);
+            if (tcpAddress is not null && parse.GetValue(pty)) throw new UserErrorException("emulate: choose --pty or --tcp, not both");
+            if (tcpAddress is not null) await ServeTcpAsync(rig, tcpAddress, output, cancellationToken);
+            else await ServePtyAsync(rig, output, cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    private static void Announce(TextWriter output, string port, string? what = null)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("port", port);
+            if (what is not null) w.WriteString("event", what);
+            w.WriteEndObject();
+        }
+
+        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+        output.Flush();
+    }
+
+    private static async Task ServePtyAsync(EmulatedRig rig, TextWriter output, CancellationToken cancellationToken)
+    {
+        string? announced = null;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            using var terminal = PseudoTerminal.Open();
+            Announce(output, terminal.SlavePath, announced is null ? null : "reappeared");
+            announced = terminal.SlavePath;
+            await using var device = terminal.OpenMaster(terminal.SlavePath);
+            await rig.RunAsync(device, cancellationToken);
+            if (rig.EndReason != "disconnect") continue;   // the host went away: serve the same rig on a fresh line
+            Announce(output, terminal.SlavePath, "disconnected");
+            terminal.Dispose();   // hang up: the host's reads fail as on a pulled cable
+            await Task.Delay(TimeSpan.FromSeconds(rig.Options.Faults.DisconnectSeconds), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            rig.ClearDisconnectFault();
+        }
+    }
+
+    private static async Task ServeTcpAsync(EmulatedRig rig, string address, TextWriter output, CancellationToken cancellationToken)
+    {
+        int colon = address.LastIndexOf(':');
+        if (colon <= 0 || !IPAddress.TryParse(address[..colon], out var ip) || !int.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
+        {
+            throw new UserErrorException($"emulate: --tcp takes address:port, e.g. 127.0.0.1:7000 (got '{address}')");
+        }
+
+        var listener = new TcpListener(ip, port);
+        try
+        {
+            listener.Start();
+        }
+        catch (SocketException e)
+        {
+            throw new UserErrorException($"emulate: cannot listen on {address}: {e.Message}");
+        }
+
+        try
+        {
+            var endpoint = (IPEndPoint)listener.LocalEndpoint;
+            Announce(output, $"tcp://{endpoint.Address}:{endpoint.Port}");
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                TcpClient client;
+                try
+                {
+                    client = await listener.AcceptTcpClientAsync(cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                client.NoDelay = true;
+                await using var device = new StreamTransport(client.GetStream(), $"tcp://{endpoint}", ownsStream: true);
+                await rig.RunAsync(device, cancellationToken);
+                client.Dispose();
+                if (rig.EndReason == "disconnect")
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(rig.Options.Faults.DisconnectSeconds), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                    rig.ClearDisconnectFault();
+                }
+            }
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+}

@@ -1,0 +1,186 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Threading.Channels;
+using System.Text.Json.Nodes;
+using Bench.Core.Protocol;
+using Bench.Core.Rig;
+using Bench.Core.Stimulus;
+using Bench.Rig.Recording;
+using Bench.Rig.Session;
+using Bench.Rig.Transports;
+
+namespace Bench.Cli;
+
+/// <summary>
+/// <c>bench record</c>: connects to a rig, configures it, plays a protocol, records for a duration into a raw capture
+/// with a JSON sidecar, and prints a summary JSON line.
+/// </summary>
+internal static class RecordCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var port = new Option<string>("--port") { Description = "the rig: a serial path, tcp://host:port or usb:VID:PID[:serial]", Required = true };
+        var stimulus = new Option<FileInfo?>("--stimulus") { Description = "stimulus protocol (JSON, in nA) played 200 ms after the start" };
+        var rate = new Option<double>("--rate") { Description = "sample rate (Hz)", DefaultValueFactory = _ => 20_000 };
+        var duration = new Option<double>("--duration") { Description = "how long to record (s)", Required = true };
+        var outFile = new Option<FileInfo>("--out") { Description = "the raw capture to write; its sidecar is <out>.json", Required = true };
+        var baud = new Option<int>("--baud") { Description = "serial baud rate", DefaultValueFactory = _ => SerialTransport.DefaultBaud };
+        var command = new Command("record", "Record from a rig into a raw capture (replayable by bench decode / bench export)")
+        {
+            port, stimulus, rate, duration, outFile, baud,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            double seconds = parse.GetValue(duration);
+            if (!(seconds > 0) || seconds > 86_400) throw new UserErrorException("record: --duration must be between 0 and 86400 s");
+            double hz = parse.GetValue(rate);
+            var file = parse.GetValue(outFile)!;
+            if (file.Directory is { Exists: false } dir) throw new UserErrorException($"record: folder {dir.FullName} does not exist");
+            if (Directory.Exists(file.FullName)) throw new UserErrorException($"record: {file.FullName} is a folder");
+            StimulusProtocol? protocol = null;
+            string? protocolJson = null;
+            if (parse.GetValue(stimulus) is { } stimulusFile)
+            {
+                if (!stimulusFile.Exists) throw new UserErrorException($"record: stimulus file {stimulusFile.FullName} does not exist");
+                protocolJson = File.ReadAllText(stimulusFile.FullName);
+                try
+                {
+                    protocol = StimulusProtocol.Parse(protocolJson);
+                }
+                catch (StimulusProtocolException e)
+                {
+                    throw new UserErrorException($"record: stimulus file {stimulusFile.Name}: {e.Message}");
+                }
+            }
+
+            await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), output, error, cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The calibration of a rig until it has been calibrated (issue 7): its front end's nominal mapping.</summary>
+    internal static (Calibration Calibration, string Source) DefaultCalibration(DeviceInfo device) => device.Board == "EMU"
+        ? (FrontEnd.Emulated.Calibration, "emulated rig front end")
+        : (new FrontEnd(FrontEnd.ReferenceRig.GainVoltsPerVolt, FrontEnd.ReferenceRig.OffsetMv, device.AdcBits, device.AdcRefMv).Calibration, "reference rig front end, nominal (not calibrated)");
+
+    private static async Task RecordAsync(string address, double rateHz, double seconds, string path, StimulusProtocol? protocol, string? protocolJson,
+        int baud, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        IRigTransport opened;
+        try
+        {
+            opened = await RigAddress.OpenAsync(address, baud, cancellationToken);
+        }
+        catch (RigConnectionException e)
+        {
+            throw new UserErrorException($"record: {e.Message}");
+        }
+
+        var capture = new CaptureTransport(opened, path);
+        bool resets = address.StartsWith("/dev/tty", StringComparison.Ordinal);   // an Uno resets when its port opens
+        RigSession session;
+        try
+        {
+            session = await RigSession.ConnectAsync(capture, new RigSessionOptions { ResetDelay = resets ? TimeSpan.FromSeconds(1.5) : TimeSpan.Zero }, cancellationToken);
+        }
+        catch (RigConnectionException e)
+        {
+            await capture.DisposeAsync();
+            throw new UserErrorException($"record: {e.Message}");
+        }
+
+        await using (session)
+        {
+            await session.ConfigureAsync(rateHz, cancellationToken);
+            var (calibration, source) = DefaultCalibration(session.Device);
+            StimulusCommand? played = null;
+            var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, null);
+            RecordingSidecar.Write(path, sidecar);
+            await session.StartAsync(cancellationToken);
+            if (protocol is not null)
+            {
+                try
+                {
+                    played = await session.PlayAsync(protocol, atDeviceSampleIndex: (ulong)Math.Round(0.2 * session.SampleRateHz) + session.Health.Samples, cancellationToken: cancellationToken);
+                }
+                catch (StimulusProtocolException e)
+                {
+                    throw new UserErrorException($"record: the stimulus cannot be played on this rig: {e.Message}");
+                }
+
+                sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, played);
+                RecordingSidecar.Write(path, sidecar);
+            }
+
+            ulong target = (ulong)Math.Round(seconds * session.SampleRateHz);
+            ulong received = 0, lastIndex = 0;
+            int pulses = 0;
+            var gaps = new JsonArray();
+            string? disconnected = null;
+            var wall = Stopwatch.StartNew();
+            var process = Process.GetCurrentProcess();
+            var cpuStart = process.TotalProcessorTime;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds((seconds * 2) + 10));
+            try
+            {
+                while (lastIndex < target)
+                {
+                    var batch = await session.Samples.ReadAsync(timeout.Token);
+                    received += (ulong)batch.Codes.Length;
+                    lastIndex = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
+                    while (session.Events.TryRead(out var e))
+                    {
+                        switch (e)
+                        {
+                            case PulsePlayedEvent: pulses++; break;
+                            case GapEvent g: gaps.Add(new JsonObject { ["start_index"] = g.StartIndex, ["length"] = g.Length, ["cause"] = g.Cause }); break;
+                            case DisconnectedEvent d: disconnected = d.Reason; break;
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                error.WriteLine($"bench: record: the rig stopped delivering samples after {received} of {target}; what arrived is kept");
+            }
+            catch (ChannelClosedException)
+            {
+                disconnected ??= "the link closed";
+                error.WriteLine($"bench: record: the rig disconnected after {received} samples; everything received is kept in {path}");
+            }
+
+            double elapsed = wall.Elapsed.TotalSeconds;
+            double cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
+            await Task.Delay(100, CancellationToken.None);   // the last pulse events
+            while (session.Events.TryRead(out var late)) if (late is PulsePlayedEvent) pulses++;
+            var health = session.Health;
+            var trips = session.RoundTripsMs.Order().ToArray();
+            var summary = new JsonObject
+            {
+                ["samples"] = received,
+                ["gaps"] = gaps.Count,
+                ["lost_samples"] = health.LostSamples,
+                ["stimulus_events"] = pulses,
+                ["crc_errors"] = health.CrcErrors,
+                ["rate_hz"] = session.SampleRateHz,
+                ["frames_lost"] = health.FramesLost,
+                ["device_overruns"] = health.DeviceOverruns,
+                ["duration_s"] = elapsed,
+                ["samples_per_s"] = received / Math.Max(elapsed, 1e-9),
+                ["cpu_s"] = cpu,
+                ["ack_round_trip_ms"] = trips.Length == 0 ? null : new JsonObject
+                {
+                    ["p50"] = trips[trips.Length / 2], ["p99"] = trips[(int)(trips.Length * 0.99)], ["max"] = trips[^1], ["n"] = trips.Length,
+                },
+                ["disconnected"] = disconnected,
+                ["out"] = path,
+            };
+            sidecar["summary"] = summary.DeepClone();
+            sidecar["gaps"] = gaps;
+            RecordingSidecar.Write(path, sidecar);
+            output.WriteLine(summary.ToJsonString());
+        }
+    }
+}

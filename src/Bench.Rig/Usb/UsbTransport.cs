@@ -1,0 +1,275 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Bench.Rig.Transports;
+
+namespace Bench.Rig.Usb;
+
+/// <summary>
+/// An <see cref="IRigTransport"/> over a pair of USB bulk endpoints.
+/// A reader thread turns bulk IN transfers into <see cref="Input"/>; a writer thread turns
+/// <see cref="Output"/> into bulk OUT transfers, each followed by a zero-length packet when its length
+/// is a non-zero multiple of the max packet size (so the device sees where the transfer ends).
+/// </summary>
+/// <remarks>
+/// Errors: a disconnect (<see cref="UsbError.NoDevice"/> or <see cref="UsbError.Io"/>) in either direction
+/// stops both threads; <see cref="Output"/> then throws <see cref="RigDisconnectedException"/> on write and
+/// afterwards <see cref="Input"/> throws it on read (bytes not yet read by then are dropped). A stall or
+/// timeout fails only its own direction with an <see cref="IOException"/>, after one attempt to clear the halt.
+/// After <see cref="DisposeAsync"/>, Input is complete and writes throw <see cref="ObjectDisposedException"/>;
+/// output not yet sent is dropped.
+/// </remarks>
+public sealed class UsbTransport : IRigTransport
+{
+    /// <summary>Default <c>readTimeoutMs</c>: how long one bulk IN transfer waits, which bounds how long Dispose waits for the reader.</summary>
+    public const int DefaultReadTimeoutMs = 100;
+
+    /// <summary>Default <c>writeTimeoutMs</c>: a healthy device takes a 16 KiB transfer in well under this, even at full speed.</summary>
+    public const int DefaultWriteTimeoutMs = 500;
+
+    /// <summary>
+    /// Size of each bulk IN request. A multiple of every legal bulk packet size (so no overflow); large for
+    /// throughput; no latency cost since a transfer ends at the device's short packet or ZLP, and on a
+    /// timeout the bytes received so far are still delivered.
+    /// </summary>
+    internal const int ReadBufferBytes = 16 * 1024;
+
+    /// <summary>Largest bulk OUT transfer; bigger pending output is split.</summary>
+    internal const int MaxWriteTransferBytes = 16 * 1024;
+
+    // Room for ~1 s of a fast ephys stream, so a briefly slow consumer does not stall the USB reads.
+    private const long InputPauseBytes = 1024 * 1024;
+
+    private readonly IUsbBulkEndpoints _endpoints;
+    private readonly bool _ownsEndpoints;
+    private readonly string _label;
+    private readonly int _readTimeoutMs;
+    private readonly int _writeTimeoutMs;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _readerThread;
+    private readonly Thread _writerThread;
+    private readonly TaskCompletionSource _readerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _writerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private RigDisconnectedException? _disconnect; // set once, by whichever thread sees the disconnect first
+    private volatile bool _disposing;
+    private int _disposed;
+
+    /// <summary>
+    /// Runs a transport over <paramref name="endpoints"/>, which the caller keeps ownership of:
+    /// disposing the transport does not dispose them.
+    /// </summary>
+    /// <param name="endpoints">The claimed bulk endpoint pair.</param>
+    /// <param name="address">The device, used for <see cref="Name"/> and in messages.</param>
+    /// <param name="readTimeoutMs">Timeout of each bulk IN transfer (a timeout just repeats the read).</param>
+    /// <param name="writeTimeoutMs">Timeout of each bulk OUT transfer (a timeout fails <see cref="Output"/>).</param>
+    public UsbTransport(IUsbBulkEndpoints endpoints, UsbAddress address,
+        int readTimeoutMs = DefaultReadTimeoutMs, int writeTimeoutMs = DefaultWriteTimeoutMs)
+        : this(endpoints, address, ownsEndpoints: false, readTimeoutMs, writeTimeoutMs)
+    {
+    }
+
+    internal UsbTransport(IUsbBulkEndpoints endpoints, UsbAddress address, bool ownsEndpoints, int readTimeoutMs, int writeTimeoutMs)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(readTimeoutMs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(writeTimeoutMs);
+        if (endpoints.MaxPacketSize <= 0)
+            throw new ArgumentException($"MaxPacketSize must be positive, was {endpoints.MaxPacketSize}", nameof(endpoints));
+        _endpoints = endpoints;
+        _ownsEndpoints = ownsEndpoints;
+        _readTimeoutMs = readTimeoutMs;
+        _writeTimeoutMs = writeTimeoutMs;
+        Name = address.ToString();
+        _label = address.Label;
+        _input = new Pipe(new PipeOptions(pauseWriterThreshold: InputPauseBytes, resumeWriterThreshold: InputPauseBytes / 2, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(useSynchronizationContext: false));
+
+        // Dedicated threads, because libusb's synchronous transfers block for up to their timeout.
+        _readerThread = new Thread(ReadLoop) { IsBackground = true, Name = $"USB IN {_label}" };
+        _writerThread = new Thread(WriteLoop) { IsBackground = true, Name = $"USB OUT {_label}" };
+        _writerThread.Start();
+        _readerThread.Start();
+    }
+
+    /// <summary>Opens the device with libusb and runs a transport over it; the transport owns and releases the device.</summary>
+    /// <exception cref="UsbException">See <see cref="LibUsbBulkEndpoints.Open"/>.</exception>
+    /// <exception cref="IOException">Several devices match and no serial was given.</exception>
+    public static UsbTransport Open(ushort vid, ushort pid, string? serial = null) => Open(new UsbAddress(vid, pid, serial));
+
+    /// <summary>Opens the device at <paramref name="address"/> (e.g. from <see cref="UsbAddress.Parse"/>); the transport owns it.</summary>
+    /// <exception cref="UsbException">See <see cref="LibUsbBulkEndpoints.Open"/>.</exception>
+    /// <exception cref="IOException">Several devices match and no serial was given.</exception>
+    public static UsbTransport Open(UsbAddress address)
+    {
+        var endpoints = LibUsbBulkEndpoints.Open(address.Vid, address.Pid, address.Serial);
+        try
+        {
+            // Name the device by the serial it reported, so logs identify it even if none was asked for.
+            return new UsbTransport(endpoints, endpoints.Address, ownsEndpoints: true, DefaultReadTimeoutMs, DefaultWriteTimeoutMs);
+        }
+        catch
+        {
+            endpoints.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>"usb:vvvv:pppp[:serial]", hex in lower case.</summary>
+    public string Name { get; }
+
+    /// <inheritdoc/>
+    public PipeReader Input => _input.Reader;
+
+    /// <inheritdoc/>
+    public PipeWriter Output => _output.Writer;
+
+    /// <summary>Stops both threads (within about the read timeout) and, if this transport opened the device, releases it. Idempotent.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _disposing = true;
+        _stop.Cancel(); // wakes a writer waiting for output and a reader blocked on a full Input pipe
+        await Task.WhenAll(_readerExited.Task, _writerExited.Task).ConfigureAwait(false);
+        if (_ownsEndpoints)
+            _endpoints.Dispose();
+        _stop.Dispose();
+    }
+
+    private void ReadLoop()
+    {
+        Exception? error = null;
+        byte[] buffer = new byte[ReadBufferBytes];
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                int received = _endpoints.Read(buffer, _readTimeoutMs);
+                if (received == 0)
+                    continue; // a timeout or a zero-length packet: no bytes, and neither ends the stream
+                _input.Writer.Write(buffer.AsSpan(0, received));
+                FlushResult flushed = Wait(_input.Writer.FlushAsync(_stop.Token)); // blocks while the consumer lags
+                if (flushed.IsCompleted)
+                    break; // the consumer completed Input: nobody wants more bytes
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // Disposing, or the writer saw a disconnect.
+        }
+        catch (UsbException e) when (e.Error == UsbError.Pipe)
+        {
+            error = Stalled(UsbEndpointDirection.In, "bytes from the device may have been lost", e);
+        }
+        catch (Exception e)
+        {
+            error = IsDisconnect(e) ? Disconnected(e) : e;
+        }
+        finally
+        {
+            if (Volatile.Read(ref _disconnect) is not null)
+            {
+                // Fail Output before Input, so a consumer that sees Input fail finds writes failing too.
+                _stop.Cancel();
+                _writerThread.Join();
+                error = Volatile.Read(ref _disconnect);
+            }
+            _input.Writer.Complete(error);
+            _readerExited.SetResult();
+        }
+    }
+
+    private void WriteLoop()
+    {
+        Exception? error = null;
+        byte[] chunk = new byte[MaxWriteTransferBytes];
+        int maxPacket = _endpoints.MaxPacketSize;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = Wait(_output.Reader.ReadAsync(_stop.Token));
+                ReadOnlySequence<byte> pending = result.Buffer;
+                try
+                {
+                    while (!pending.IsEmpty && !_stop.IsCancellationRequested)
+                    {
+                        int length = (int)Math.Min(pending.Length, MaxWriteTransferBytes);
+                        pending.Slice(0, length).CopyTo(chunk); // pipe segments are not contiguous; a transfer must be
+                        _endpoints.Write(chunk.AsSpan(0, length), _writeTimeoutMs);
+                        // Bulk OUT ends at a short packet; a transfer filling whole packets needs a ZLP to end it.
+                        if (length % maxPacket == 0)
+                            _endpoints.Write(ReadOnlySpan<byte>.Empty, _writeTimeoutMs);
+                        pending = pending.Slice(length);
+                    }
+                }
+                finally
+                {
+                    _output.Reader.AdvanceTo(pending.Start);
+                }
+                if (result.IsCompleted && pending.IsEmpty)
+                    break; // the consumer completed Output and everything was sent
+                if (_stop.IsCancellationRequested)
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // Disposing, or the reader saw a disconnect.
+        }
+        catch (UsbException e) when (e.Error == UsbError.Pipe)
+        {
+            error = Stalled(UsbEndpointDirection.Out, "bytes sent to the device were lost", e);
+        }
+        catch (UsbException e) when (e.Error == UsbError.Timeout)
+        {
+            error = new IOException($"USB device {_label} did not accept data within {_writeTimeoutMs} ms (write timeout): it is not reading; reopen the transport", e);
+        }
+        catch (Exception e)
+        {
+            error = IsDisconnect(e) ? Disconnected(e) : e;
+        }
+        finally
+        {
+            error ??= (Exception?)Volatile.Read(ref _disconnect) ?? (_disposing ? new ObjectDisposedException(Name, $"USB transport {Name} is disposed") : null);
+            _output.Reader.Complete(error); // later Output writes throw this
+            _writerExited.SetResult();
+        }
+    }
+
+    /// <summary>Tries once to clear the halt, then returns the exception that fails this direction.</summary>
+    private IOException Stalled(UsbEndpointDirection direction, string consequence, UsbException stall)
+    {
+        string outcome;
+        try
+        {
+            _endpoints.ClearHalt(direction);
+            outcome = "the halt was cleared";
+        }
+        catch (Exception e) when (IsDisconnect(e))
+        {
+            return Disconnected(e);
+        }
+        catch (UsbException e)
+        {
+            outcome = $"clearing the halt failed too ({e.Message})";
+        }
+        string endpoint = direction == UsbEndpointDirection.In ? "IN" : "OUT";
+        return new IOException($"USB device {_label} stalled its bulk {endpoint} endpoint: {consequence}; {outcome}; reopen the transport", stall);
+    }
+
+    private static bool IsDisconnect(Exception e) => e is UsbException { Error: UsbError.NoDevice or UsbError.Io };
+
+    /// <summary>Records the disconnect (first one wins) and stops the other thread.</summary>
+    private RigDisconnectedException Disconnected(Exception cause)
+    {
+        Interlocked.CompareExchange(ref _disconnect, new RigDisconnectedException($"USB device {_label} disconnected", cause), null);
+        _stop.Cancel();
+        return _disconnect;
+    }
+
+    // Blocking waits are right here: these run on the transport's own threads, never on a caller's.
+    private static T Wait<T>(ValueTask<T> pending) =>
+        pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+}
