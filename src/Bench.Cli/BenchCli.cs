@@ -20,6 +20,7 @@ internal static class BenchCli
             DecodeCommand.Create(output),
             EmulateCommand.Create(output),
             RecordCommand.Create(output, error),
+            ExportCommand.Create(output),
         };
 
         var parse = root.Parse(args);

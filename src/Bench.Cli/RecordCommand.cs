@@ -93,6 +93,21 @@ internal static class RecordCommand
         await using (session)
         {
             await session.ConfigureAsync(rateHz, cancellationToken);
+            if (protocol is not null)
+            {
+                try
+                {
+                    // Checked against this rig before anything starts: a protocol it cannot play costs no recording.
+                    RigStimulus.ToCommand(protocol, session.Device, 0, session.PeriodTicks, 0, 0);
+                }
+                catch (StimulusProtocolException e)
+                {
+                    await session.DisposeAsync();
+                    File.Delete(path);
+                    throw new UserErrorException($"record: the stimulus cannot be played on this rig: {e.Message}");
+                }
+            }
+
             var (calibration, source) = DefaultCalibration(session.Device);
             StimulusCommand? played = null;
             var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, null);

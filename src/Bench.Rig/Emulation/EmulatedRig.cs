@@ -117,7 +117,8 @@ public sealed class EmulatedRig
         private string Run(CancellationToken cancellationToken)
         {
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var reading = Task.Run(() => ReadLoopAsync(stop.Token), CancellationToken.None);
+            // The rig's receiver has a thread of its own too: heartbeats must be seen on time whatever the pool is doing.
+            var reading = Task.Factory.StartNew(() => ReadLoop(stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             string reason = "cancelled";
             try
             {
@@ -156,14 +157,15 @@ public sealed class EmulatedRig
             return reason;
         }
 
-        private async Task ReadLoopAsync(CancellationToken token)
+        private void ReadLoop(CancellationToken token)
         {
             var input = transport.Input;
             try
             {
                 while (!token.IsCancellationRequested)
                 {
-                    var result = await input.ReadAsync(token).ConfigureAwait(false);
+                    // Synchronous on purpose: this loop owns its thread (see Run).
+                    var result = input.ReadAsync(token).AsTask().GetAwaiter().GetResult();
                     foreach (var segment in result.Buffer)
                     {
                         var span = segment.Span;
@@ -255,7 +257,8 @@ public sealed class EmulatedRig
                 ended.Clear();
                 if (player is { Finished: true }) player = null;
                 if (Options.Baud > 0) credit = Math.Min(credit + bytesPerSample, MaxCredit);
-                if (!Stalled(now)) SendBlocks();
+                // Answers and pulse reports go before samples (see Send): blocks wait while any are queued.
+                if (!Stalled(now) && replies.Count == 0 && events.Count == 0) SendBlocks();
             }
 
             lastCreditSeconds = now;

@@ -12,7 +12,7 @@ public sealed class CaptureTransport : IRigTransport
 {
     private readonly IRigTransport inner;
     private readonly FileStream capture;
-    private readonly Pipe input = new(new PipeOptions(useSynchronizationContext: false, pauseWriterThreshold: 0));
+    private readonly Pipe input = new(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, pauseWriterThreshold: 0));
     private readonly Task copying;
     private long lastFlushTicks;
 

@@ -400,6 +400,7 @@ public sealed class RigSession : IAsyncDisposable
             {
                 SendHeartbeatAsync().GetAwaiter().GetResult();
             }
+
             catch (IOException)
             {
                 // The read loop reports the disconnect.

@@ -28,7 +28,7 @@ public sealed class InMemoryTransport : IRigTransport
     public static (InMemoryTransport Host, InMemoryTransport Device) CreatePair(string name = "memory")
     {
         // No back-pressure: like a real link's OS buffers, a writer never waits on a slow reader.
-        var options = new PipeOptions(useSynchronizationContext: false, pauseWriterThreshold: 0);
+        var options = new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, pauseWriterThreshold: 0);
         var toDevice = new Pipe(options);
         var toHost = new Pipe(options);
         return (new InMemoryTransport(name, toHost, toDevice), new InMemoryTransport(name + ":device", toDevice, toHost));

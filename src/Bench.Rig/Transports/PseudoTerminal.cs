@@ -61,7 +61,7 @@ public sealed partial class PseudoTerminal : IDisposable
 
     /// <summary>A transport on the master end (the device side of the line).</summary>
     public StreamTransport OpenMaster(string name) =>
-        new(new FileStream(master, FileAccess.ReadWrite, bufferSize: 0), name, ownsStream: false, blockingReads: true);
+        new(new FileStream(master, FileAccess.ReadWrite, bufferSize: 0), name, ownsStream: false, blocking: true);
 
     /// <inheritdoc/>
     public void Dispose()

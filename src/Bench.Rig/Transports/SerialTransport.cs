@@ -13,7 +13,7 @@ public sealed class SerialTransport : StreamTransport
 
     private readonly SerialPort port;
 
-    private SerialTransport(SerialPort port) : base(port.BaseStream, port.PortName, ownsStream: true, blockingReads: true)
+    private SerialTransport(SerialPort port) : base(port.BaseStream, port.PortName, ownsStream: true, blocking: true)
     {
         this.port = port;
     }

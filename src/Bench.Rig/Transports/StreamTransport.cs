@@ -12,8 +12,10 @@ public class StreamTransport : IRigTransport
 {
     private readonly Stream stream;
     private readonly bool ownsStream;
-    private readonly Pipe input = new(new PipeOptions(useSynchronizationContext: false, pauseWriterThreshold: 0));
-    private readonly Pipe output = new(new PipeOptions(useSynchronizationContext: false));
+    // Inline schedulers: a waiting reader resumes on the thread that flushed, never through the thread pool, so a busy
+    // pool cannot hold back bytes (a heartbeat held back trips the rig's watchdog).
+    private readonly Pipe input = new(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, pauseWriterThreshold: 0));
+    private readonly Pipe output = new(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, pauseWriterThreshold: 0));
     private readonly CancellationTokenSource stopping = new();
     private readonly Task reading;
     private readonly Task writing;
@@ -23,16 +25,19 @@ public class StreamTransport : IRigTransport
     /// <param name="stream">The byte stream.</param>
     /// <param name="name">What to call it in messages.</param>
     /// <param name="ownsStream">Dispose the stream with the transport (only when this transport created it).</param>
-    /// <param name="blockingReads">The stream's reads block a thread (serial ports, terminals): read on a dedicated thread.</param>
-    public StreamTransport(Stream stream, string name, bool ownsStream, bool blockingReads = false)
+    /// <param name="blocking">The stream's reads and writes block a thread (serial ports, terminals): each direction gets a
+    /// thread of its own rather than tying up the thread pool, which must stay free for the timing-critical loops.</param>
+    public StreamTransport(Stream stream, string name, bool ownsStream, bool blocking = false)
     {
         this.stream = stream;
         this.ownsStream = ownsStream;
         Name = name;
-        reading = blockingReads
+        reading = blocking
             ? Task.Factory.StartNew(ReadLoopBlocking, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
             : Task.Run(ReadLoopAsync);
-        writing = Task.Run(WriteLoopAsync);
+        writing = blocking
+            ? Task.Factory.StartNew(WriteLoopBlocking, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : Task.Run(WriteLoopAsync);
     }
 
     /// <inheritdoc/>
@@ -100,6 +105,32 @@ public class StreamTransport : IRigTransport
         }
 
         input.Writer.Complete(error);
+    }
+
+    private void WriteLoopBlocking()
+    {
+        var reader = output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = reader.ReadAsync(stopping.Token).AsTask().GetAwaiter().GetResult();
+                foreach (var segment in result.Buffer) stream.Write(segment.Span);
+                stream.Flush();
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted) break;
+            }
+
+            reader.Complete();
+        }
+        catch (OperationCanceledException)
+        {
+            reader.Complete();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or UnauthorizedAccessException or InvalidOperationException or TimeoutException)
+        {
+            reader.Complete(new RigDisconnectedException($"{Name} disconnected: {e.Message}", e));
+        }
     }
 
     private async Task WriteLoopAsync()

@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Bench.Core.Rig;
+using Bench.Core.Stimulus;
+using Bench.Rig.Session;
+using Bench.Rig.Transports;
+
+namespace Bench.Rig.Tests;
+
+/// <summary>
+/// The host's serial transport against <c>bench emulate --pty</c> running as a separate process, over a real
+/// pseudo-terminal: exactly how Bench talks to a board on /dev/ttyACM0.
+/// </summary>
+public class PseudoTerminalTests
+{
+    private static async Task<List<SampleBatch>> Collect(RigSession session, ulong samples, TimeSpan timeout)
+    {
+        var batches = new List<SampleBatch>();
+        ulong got = 0;
+        using var cts = new CancellationTokenSource(timeout);
+        while (got < samples)
+        {
+            var b = await session.Samples.ReadAsync(cts.Token);
+            batches.Add(b);
+            got += (ulong)b.Codes.Length;
+        }
+
+        return batches;
+    }
+
+    private static List<RigEvent> Drain(RigSession session)
+    {
+        var list = new List<RigEvent>();
+        while (session.Events.TryRead(out var e)) list.Add(e);
+        return list;
+    }
+
+    [Fact]
+    public async Task Ten_seconds_at_20_kHz_arrive_with_no_sample_lost_and_a_stimulus_lands_on_its_sample()
+    {
+        // --speed 2: ten seconds of rig time in five of ours; the link budget (1 Mbaud) follows rig time.
+        await using var emulator = await EmulatorProcess.StartAsync("--pty", "--speed", "2", "--seed", "7");
+        Assert.StartsWith("/dev/pts/", emulator.Port);
+        await using var session = await RigSession.ConnectAsync(SerialTransport.Open(emulator.Port));
+        Assert.Equal("EMU", session.Device.Board);
+        Assert.Equal(0xB3C4_0000_0000_0007UL, session.Device.UniqueId);
+        await session.ConfigureAsync(20_000);
+        await session.StartAsync();
+        var protocol = StimulusProtocol.Parse("""{"unit":"nA","trains":[{"phase1_ms":0.5,"phase1_amplitude":1000,"interphase_ms":0.1,"phase2_ms":0.5,"phase2_amplitude":-1000,"interval_ms":20,"count":3}]}""");
+        await session.PlayAsync(protocol, atDeviceSampleIndex: 60_000);
+        var batches = await Collect(session, 200_000, TimeSpan.FromSeconds(30));
+        await Task.Delay(100);
+        var events = Drain(session);
+        ulong expected = 0;
+        foreach (var b in batches)
+        {
+            Assert.Equal(expected, b.FirstSampleIndex);
+            expected += (ulong)b.Codes.Length;
+        }
+
+        Assert.Equal(0UL, session.Health.LostSamples);
+        Assert.Equal(0, session.Health.CrcErrors);
+        Assert.DoesNotContain(events, e => e is GapEvent);
+        var pulses = events.OfType<PulsePlayedEvent>().ToList();
+        Assert.Equal([60_000UL, 60_400UL, 60_800UL], pulses.Select(p => p.SessionOnsetIndex));
+        Assert.All(pulses, p => Assert.Equal((short)1000, p.Pulse.Phase1Code));
+        Assert.All(pulses, p => Assert.Equal((short)-1000, p.Pulse.Phase2Code));
+        // The charge-balanced biphasic pulse (+100 then −100 µA/cm²) excites the model: an action potential in the samples.
+        var calibration = FrontEnd.Emulated.Calibration;
+        var v = batches.SelectMany(b => b.Codes).Select(c => calibration.ToMillivolts(c)).ToArray();
+        Assert.True(v[60_000..60_200].Max() > 20, $"peak {v[60_000..60_200].Max()} mV after the first pulse");
+        Assert.True(session.Clock!.IsFitted);
+        // --speed 2 makes the rig's clock run twice as fast as ours: +100 %, i.e. +1,000,000 ppm, which the fit must see.
+        Assert.InRange(session.Clock.DriftPpm, 980_000, 1_020_000);
+    }
+
+    [Fact]
+    public async Task Injected_drops_appear_as_gaps_of_exactly_their_length()
+    {
+        await using var emulator = await EmulatorProcess.StartAsync("--pty", "--speed", "2", "--faults", "drop=0.02", "--seed", "11");
+        await using var session = await RigSession.ConnectAsync(SerialTransport.Open(emulator.Port));
+        await session.ConfigureAsync(20_000);
+        await session.StartAsync();
+        var batches = await Collect(session, 60_000, TimeSpan.FromSeconds(30));
+        await session.StopAsync();
+        await Task.Delay(200);
+        while (session.Samples.TryRead(out var more)) batches.Add(more);
+        var gaps = Drain(session).OfType<GapEvent>().ToList();
+        Assert.NotEmpty(gaps);
+        int jumps = 0;
+        for (int i = 1; i < batches.Count; i++)
+        {
+            ulong end = batches[i - 1].FirstSampleIndex + (ulong)batches[i - 1].Codes.Length;
+            ulong jump = batches[i].FirstSampleIndex - end;
+            if (jump == 0) continue;
+            jumps++;
+            Assert.Contains(gaps, g => g.StartIndex == end && g.Length == jump && jump % 20 == 0);
+        }
+
+        Assert.Equal(jumps, gaps.Count);
+    }
+
+    [Fact]
+    public async Task A_pulled_cable_is_reported_and_the_same_rig_is_resumed_on_its_new_port()
+    {
+        await using var emulator = await EmulatorProcess.StartAsync("--pty", "--faults", "disconnect_at=1,disconnect=0.5", "--seed", "5");
+        var firstPort = emulator.Port;
+        var session = await RigSession.ConnectAsync(SerialTransport.Open(firstPort), new RigSessionOptions
+        {
+            // Look for the rig where the emulator says it reappeared (a real host scans every serial port).
+            Reconnect = async token =>
+            {
+                var line = await emulator.NextAsync(TimeSpan.FromSeconds(10));
+                return line.TryGetProperty("event", out var e) && e.GetString() == "reappeared" ? SerialTransport.Open(line.GetProperty("port").GetString()!) : null;
+            },
+        });
+        await using (session)
+        {
+            await session.ConfigureAsync(20_000);
+            await session.StartAsync();
+            var batches = await Collect(session, 50_000, TimeSpan.FromSeconds(30));
+            var events = Drain(session);
+            Assert.Contains(events, e => e is DisconnectedEvent);
+            var back = Assert.Single(events.OfType<ReconnectedEvent>());
+            Assert.StartsWith("/dev/pts/", back.Port);
+            var gap = Assert.Single(events.OfType<GapEvent>());
+            Assert.Equal("disconnected", gap.Cause);
+            // About half a second of samples, counted by the host's clock; the indices jump by exactly that much.
+            Assert.InRange((double)gap.Length, 0.3 * 20_000, 2.0 * 20_000);
+            Assert.Contains(batches, b => b.FirstSampleIndex == gap.StartIndex + gap.Length);
+            Assert.Equal(1, session.Health.Disconnects);
+        }
+    }
+
+    [Fact]
+    public async Task Record_export_and_decode_work_from_the_command_line()
+    {
+        await using var emulator = await EmulatorProcess.StartAsync("--pty");
+        string dir = Directory.CreateTempSubdirectory("bench-record-").FullName;
+        try
+        {
+            string protocol = Path.Combine(dir, "p.json");
+            File.WriteAllText(protocol, """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2}]}""");
+            string capture = Path.Combine(dir, "rec.bin");
+            var (code, output, error) = await RunBench("record", "--port", emulator.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "1", "--out", capture);
+            Assert.True(code == 0, error);
+            var summary = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+            Assert.True(summary.GetProperty("samples").GetInt64() >= 20_000);
+            Assert.Equal(0, summary.GetProperty("lost_samples").GetInt64());
+            Assert.Equal(2, summary.GetProperty("stimulus_events").GetInt32());
+            Assert.Equal(20_000, summary.GetProperty("rate_hz").GetDouble());
+            Assert.True(File.Exists(capture + ".json"));
+
+            (code, output, error) = await RunBench("export", capture, "--format", "csv");
+            Assert.True(code == 0, error);
+            var rows = File.ReadAllLines(Path.ChangeExtension(capture, ".csv"));
+            Assert.Equal("time_ms,v_mV,stimulus_nA", rows[0]);
+            var onsets = rows.Skip(1).Select(r => r.Split(',')).Where((r, i) => i > 0 && r[2] != "0").Select(r => double.Parse(r[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            Assert.Equal(200.0, onsets[0]);   // the protocol starts 200 ms (4000 samples) after the start
+
+            (code, output, _) = await RunBench("decode", capture);
+            Assert.Equal(0, code);
+            var last = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
+            Assert.Equal(0, last.GetProperty("crc_errors").GetInt32());
+            Assert.Equal(0, last.GetProperty("sequence_gaps").GetInt32());
+
+            // A protocol the rig cannot play is refused before anything is recorded.
+            string bad = Path.Combine(dir, "bad.json");
+            File.WriteAllText(bad, """{"unit":"uA/cm2","trains":[{"phase1_ms":1,"phase1_amplitude":30}]}""");
+            (code, _, error) = await RunBench("record", "--port", emulator.Port, "--stimulus", bad, "--duration", "1", "--out", Path.Combine(dir, "bad.bin"));
+            Assert.Equal(2, code);
+            Assert.Contains("give the protocol in \"nA\"", error);
+            Assert.False(File.Exists(Path.Combine(dir, "bad.bin")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_missing_or_silent_port_is_a_clear_error()
+    {
+        var (code, _, error) = await RunBench("record", "--port", "/dev/ttyACM9", "--duration", "1", "--out", "/tmp/never.bin");
+        Assert.Equal(2, code);
+        Assert.Contains("port /dev/ttyACM9 does not exist", error);
+        (code, _, error) = await RunBench("record", "--port", "tcp://127.0.0.1:1", "--duration", "1", "--out", "/tmp/never.bin");
+        Assert.Equal(2, code);
+        Assert.Contains("cannot connect to tcp://127.0.0.1:1", error);
+    }
+
+    internal static async Task<(int Code, string Output, string Error)> RunBench(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet", [EmulatorProcess.BenchDll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await output, await error);
+    }
+}
