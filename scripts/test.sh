@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# Debian packages the .NET tests need: libusb-1.0 (the USB transport's native library, loaded for real).
+need=()
+for pkg in libusb-1.0-0; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+if ((${#need[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}"; }
+fi
+
 echo "== wire protocol: C library against the golden vectors (CTest + GoogleTest; also on a simulated ATmega328P)"
 BP_AVR=1 bash firmware-protocol/c/run-tests.sh
 

@@ -21,6 +21,7 @@ internal static class BenchCli
             EmulateCommand.Create(output),
             RecordCommand.Create(output, error),
             ExportCommand.Create(output),
+            DevicesCommand.Create(output),
         };
 
         var parse = root.Parse(args);

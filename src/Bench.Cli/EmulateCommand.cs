@@ -26,10 +26,11 @@ internal static class EmulateCommand
         var faults = new Option<string?>("--faults") { Description = "inject faults: drop=P,corrupt=P,stall_at=S,stall=S,disconnect_at=S,disconnect=S,drift_ppm=X (times in s of acquisition)" };
         var speed = new Option<double>("--speed") { Description = "device time per real time (1 = real time)", DefaultValueFactory = _ => 1 };
         var baud = new Option<int>("--baud") { Description = "the link's baud rate: at most baud/10 bytes/s, so a slow link overruns as on a board (0: unlimited)", DefaultValueFactory = _ => 1_000_000 };
+        var buffer = new Option<int>("--buffer-samples") { Description = "samples the rig can hold while its link is busy (an overrun loses the rest)", DefaultValueFactory = _ => 4096 };
         var noise = new Option<double>("--noise") { Description = "membrane-referred noise, standard deviation (mV)", DefaultValueFactory = _ => 0.2 };
         var command = new Command("emulate", "Run the emulated rig (a model preparation behind the wire protocol) until stopped")
         {
-            pty, tcp, model, rate, seed, param, faults, speed, baud, noise,
+            pty, tcp, model, rate, seed, param, faults, speed, baud, noise, buffer,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -44,6 +45,7 @@ internal static class EmulateCommand
             if (!(s > 0) || s > 1000) throw new UserErrorException("emulate: --speed must be above 0 and at most 1000");
             if (parse.GetValue(rate) is < 1 or > 10_000_000) throw new UserErrorException("emulate: --rate must be 1 to 10000000 Hz");
             if (parse.GetValue(baud) < 0) throw new UserErrorException("emulate: --baud must not be negative (0: unlimited)");
+            if (parse.GetValue(buffer) is < 16 or > 16_777_216) throw new UserErrorException("emulate: --buffer-samples must be 16 to 16777216");
             var options = new EmulatorOptions
             {
                 Model = parse.GetValue(model)!,
@@ -52,6 +54,7 @@ internal static class EmulateCommand
                 Speed = s,
                 Baud = parse.GetValue(baud),
                 NoiseMv = parse.GetValue(noise),
+                BufferCapacitySamples = parse.GetValue(buffer),
                 MaxSampleRateHz = (uint)parse.GetValue(rate),
                 Faults = FaultOptions.Parse(parse.GetValue(faults)),
             };

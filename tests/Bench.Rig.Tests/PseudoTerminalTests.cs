@@ -179,6 +179,21 @@ public class PseudoTerminalTests
     }
 
     [Fact]
+    public async Task Devices_finds_the_rig_by_its_unique_id_and_reports_what_does_not_answer()
+    {
+        await using var emulator = await EmulatorProcess.StartAsync("--pty", "--seed", "42");
+        var (code, output, error) = await RunBench("devices", "--json", "--port", emulator.Port, "--port", "/dev/ttyACM9", "--timeout", "1");
+        Assert.True(code == 0, error);
+        var list = JsonDocument.Parse(output).RootElement.EnumerateArray().ToList();
+        var rig = list.Single(d => d.GetProperty("port").GetString() == emulator.Port);
+        Assert.Equal("rig", rig.GetProperty("status").GetString());
+        Assert.Equal("EMU", rig.GetProperty("board").GetString());
+        Assert.Equal("b3c400000000002a", rig.GetProperty("unique_id").GetString());
+        var missing = list.Single(d => d.GetProperty("port").GetString() == "/dev/ttyACM9");
+        Assert.Contains("does not exist", missing.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task A_missing_or_silent_port_is_a_clear_error()
     {
         var (code, _, error) = await RunBench("record", "--port", "/dev/ttyACM9", "--duration", "1", "--out", "/tmp/never.bin");

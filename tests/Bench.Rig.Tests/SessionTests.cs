@@ -178,6 +178,44 @@ public sealed class SessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Corrupted_bytes_are_counted_as_crc_errors_and_their_samples_as_gaps()
+    {
+        var (host, _) = StartRig(new EmulatorOptions { Speed = 10, Baud = 0, Faults = new FaultOptions(CorruptProbability: 0.0005), Seed = 4 });
+        await using var session = await RigSession.ConnectAsync(host);
+        await session.ConfigureAsync(20_000);
+        await session.StartAsync();
+        await Collect(session, 40_000, TimeSpan.FromSeconds(20));
+        Assert.True(session.Health.CrcErrors + session.Health.FramingErrors > 0, "damaged frames are counted");
+        Assert.True(session.Health.LostSamples > 0, "and the samples they carried are reported lost, not invented");
+    }
+
+    [Fact]
+    public async Task A_stall_overruns_the_rig_and_the_lost_stretch_is_one_gap()
+    {
+        var (host, _) = StartRig(new EmulatorOptions { Speed = 1, Baud = 0, BufferCapacitySamples = 2000, Faults = new FaultOptions(StallAtSeconds: 0.3, StallSeconds: 0.5) });
+        await using var session = await RigSession.ConnectAsync(host);
+        await session.ConfigureAsync(20_000);
+        await session.StartAsync();
+        await Collect(session, 20_000, TimeSpan.FromSeconds(20));
+        var gap = Assert.Single(Drain(session).OfType<GapEvent>());
+        // 0.5 s of samples (10,000) less the 2,000 the rig could hold.
+        Assert.InRange((double)gap.Length, 7_000, 9_000);
+        Assert.True(session.Health.DeviceOverruns >= 1);
+    }
+
+    [Fact]
+    public async Task The_clock_mapping_measures_the_rigs_drift()
+    {
+        var (host, _) = StartRig(new EmulatorOptions { Speed = 1, Baud = 0, Faults = new FaultOptions(DriftPpm: 20_000) });
+        await using var session = await RigSession.ConnectAsync(host);
+        await session.ConfigureAsync(20_000);
+        await session.StartAsync();
+        await Collect(session, 75_000, TimeSpan.FromSeconds(20));
+        Assert.True(session.Clock!.IsFitted);
+        Assert.InRange(session.Clock.DriftPpm, 15_000, 25_000);
+    }
+
+    [Fact]
     public async Task A_slow_link_overruns_the_rig_which_reports_it()
     {
         // 100 kbaud carries 10 kB/s; 20 kHz of samples needs about 60 kB/s.
