@@ -4,6 +4,7 @@ using Bench.Core.Rig;
 using Bench.Core.Stimulus;
 using Bench.Rig.Session;
 using Bench.Rig.Transports;
+using static Bench.Rig.Tests.RigTestHelpers;
 
 namespace Bench.Rig.Tests;
 
@@ -13,28 +14,6 @@ namespace Bench.Rig.Tests;
 /// </summary>
 public class PseudoTerminalTests
 {
-    private static async Task<List<SampleBatch>> Collect(RigSession session, ulong samples, TimeSpan timeout)
-    {
-        var batches = new List<SampleBatch>();
-        ulong got = 0;
-        using var cts = new CancellationTokenSource(timeout);
-        while (got < samples)
-        {
-            var b = await session.Samples.ReadAsync(cts.Token);
-            batches.Add(b);
-            got += (ulong)b.Codes.Length;
-        }
-
-        return batches;
-    }
-
-    private static List<RigEvent> Drain(RigSession session)
-    {
-        var list = new List<RigEvent>();
-        while (session.Events.TryRead(out var e)) list.Add(e);
-        return list;
-    }
-
     [Fact]
     public async Task Ten_seconds_at_20_kHz_arrive_with_no_sample_lost_and_a_stimulus_lands_on_its_sample()
     {
@@ -87,17 +66,7 @@ public class PseudoTerminalTests
         while (session.Samples.TryRead(out var more)) batches.Add(more);
         var gaps = Drain(session).OfType<GapEvent>().ToList();
         Assert.NotEmpty(gaps);
-        int jumps = 0;
-        for (int i = 1; i < batches.Count; i++)
-        {
-            ulong end = batches[i - 1].FirstSampleIndex + (ulong)batches[i - 1].Codes.Length;
-            ulong jump = batches[i].FirstSampleIndex - end;
-            if (jump == 0) continue;
-            jumps++;
-            Assert.Contains(gaps, g => g.StartIndex == end && g.Length == jump && jump % 20 == 0);
-        }
-
-        Assert.Equal(jumps, gaps.Count);
+        AssertGapsMatchJumps(batches, gaps, 20);
     }
 
     [Fact]

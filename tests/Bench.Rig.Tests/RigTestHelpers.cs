@@ -1,0 +1,50 @@
+using Bench.Rig.Session;
+
+namespace Bench.Rig.Tests;
+
+internal static class RigTestHelpers
+{
+    /// <summary>Reads sample batches until at least <paramref name="samples"/> have arrived.</summary>
+    public static async Task<List<SampleBatch>> Collect(RigSession session, ulong samples, TimeSpan timeout)
+    {
+        var batches = new List<SampleBatch>();
+        ulong got = 0;
+        using var cts = new CancellationTokenSource(timeout);
+        while (got < samples)
+        {
+            var b = await session.Samples.ReadAsync(cts.Token);
+            batches.Add(b);
+            got += (ulong)b.Codes.Length;
+        }
+
+        return batches;
+    }
+
+    /// <summary>Every event queued so far.</summary>
+    public static List<RigEvent> Drain(RigSession session)
+    {
+        var list = new List<RigEvent>();
+        while (session.Events.TryRead(out var e)) list.Add(e);
+        return list;
+    }
+
+    /// <summary>
+    /// Wherever consecutive batches' indices jump, a gap of exactly that start and length was reported, and no gap was
+    /// reported anywhere else.
+    /// </summary>
+    public static void AssertGapsMatchJumps(List<SampleBatch> batches, List<GapEvent> gaps, ulong blockSamples)
+    {
+        int jumps = 0;
+        for (int i = 1; i < batches.Count; i++)
+        {
+            ulong end = batches[i - 1].FirstSampleIndex + (ulong)batches[i - 1].Codes.Length;
+            ulong jump = batches[i].FirstSampleIndex - end;
+            if (jump == 0) continue;
+            jumps++;
+            Assert.Contains(gaps, g => g.StartIndex == end && g.Length == jump);
+            Assert.Equal(0UL, jump % blockSamples);
+        }
+
+        Assert.Equal(jumps, gaps.Count);
+    }
+}
