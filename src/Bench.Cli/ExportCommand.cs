@@ -39,7 +39,16 @@ internal static class ExportCommand
 
             if (sidecar["format"]?.GetValue<string>() != RecordingSidecar.Format) throw new UserErrorException($"export: {sidecarPath} is not a {RecordingSidecar.Format} sidecar");
             string target = parse.GetValue(outFile)?.FullName ?? Path.ChangeExtension(file.FullName, ".csv");
-            var (rows, lost) = Export(file.FullName, sidecar, target);
+            long rows;
+            ulong lost;
+            try
+            {
+                (rows, lost) = Export(file.FullName, sidecar, target);
+            }
+            catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException)
+            {
+                throw new UserErrorException($"export: the sidecar {sidecarPath} lacks the sample rate or calibration this needs ({e.Message})");
+            }
             output.WriteLine($$"""{"rows":{{rows}},"lost_samples":{{lost}},"out":"{{target.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}}"}""");
             return 0;
         });

@@ -77,6 +77,8 @@ internal static class RecordCommand
             throw new UserErrorException($"record: {e.Message}");
         }
 
+        // A stale sidecar from an earlier recording must never describe this capture.
+        File.Delete(RecordingSidecar.PathFor(path));
         var capture = new CaptureTransport(opened, path);
         bool resets = address.StartsWith("/dev/tty", StringComparison.Ordinal);   // an Uno resets when its port opens
         RigSession session;
@@ -84,7 +86,7 @@ internal static class RecordCommand
         {
             session = await RigSession.ConnectAsync(capture, new RigSessionOptions { ResetDelay = resets ? TimeSpan.FromSeconds(1.5) : TimeSpan.Zero }, cancellationToken);
         }
-        catch (RigConnectionException e)
+        catch (Exception e) when (e is RigConnectionException or TimeoutException or RigCommandRefusedException or IOException)
         {
             await capture.DisposeAsync();
             throw new UserErrorException($"record: {e.Message}");
@@ -92,7 +94,15 @@ internal static class RecordCommand
 
         await using (session)
         {
-            await session.ConfigureAsync(rateHz, cancellationToken);
+            try
+            {
+                await session.ConfigureAsync(rateHz, cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or RigCommandRefusedException or ArgumentException or IOException)
+            {
+                throw new UserErrorException($"record: {e.Message}");
+            }
+
             if (protocol is not null)
             {
                 try
@@ -117,11 +127,16 @@ internal static class RecordCommand
             {
                 try
                 {
-                    played = await session.PlayAsync(protocol, atDeviceSampleIndex: (ulong)Math.Round(0.2 * session.SampleRateHz) + session.Health.Samples, cancellationToken: cancellationToken);
+                    // 200 ms after the start, in the rig's own sample index (it restarted at 0 with Start).
+                    played = await session.PlayAsync(protocol, atDeviceSampleIndex: (ulong)Math.Round(0.2 * session.SampleRateHz), cancellationToken: cancellationToken);
                 }
                 catch (StimulusProtocolException e)
                 {
                     throw new UserErrorException($"record: the stimulus cannot be played on this rig: {e.Message}");
+                }
+                catch (RigCommandRefusedException e)
+                {
+                    throw new UserErrorException($"record: {e.Message}; what was recorded so far is kept in {path}");
                 }
 
                 sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, played);
@@ -160,10 +175,10 @@ internal static class RecordCommand
             {
                 error.WriteLine($"bench: record: the rig stopped delivering samples after {received} of {target}; what arrived is kept");
             }
-            catch (ChannelClosedException)
+            catch (ChannelClosedException e)
             {
-                disconnected ??= "the link closed";
-                error.WriteLine($"bench: record: the rig disconnected after {received} samples; everything received is kept in {path}");
+                disconnected ??= e.InnerException?.Message ?? "the link closed";
+                error.WriteLine($"bench: record: the recording stopped after {received} samples ({disconnected}); everything received is kept in {path}");
             }
 
             double elapsed = wall.Elapsed.TotalSeconds;
@@ -180,6 +195,7 @@ internal static class RecordCommand
                 ["stimulus_events"] = pulses,
                 ["crc_errors"] = health.CrcErrors,
                 ["rate_hz"] = session.SampleRateHz,
+                ["drift_ppm"] = session.Clock is { IsFitted: true } clock ? clock.DriftPpm : null,
                 ["frames_lost"] = health.FramesLost,
                 ["device_overruns"] = health.DeviceOverruns,
                 ["duration_s"] = elapsed,
@@ -192,6 +208,11 @@ internal static class RecordCommand
                 ["disconnected"] = disconnected,
                 ["out"] = path,
             };
+            if (session.Clock is { IsFitted: true } fitted && Math.Abs(fitted.DriftPpm) > 10_000)
+            {
+                error.WriteLine($"bench: record: the rig's clock differs from this computer's by {fitted.DriftPpm:0} ppm: a wrong clock setting or a bad fit (PROTOCOL.md §8)");
+            }
+
             sidecar["summary"] = summary.DeepClone();
             sidecar["gaps"] = gaps;
             RecordingSidecar.Write(path, sidecar);

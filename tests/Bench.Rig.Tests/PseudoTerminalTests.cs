@@ -56,7 +56,7 @@ public class PseudoTerminalTests
     [Fact]
     public async Task Injected_drops_appear_as_gaps_of_exactly_their_length()
     {
-        await using var emulator = await EmulatorProcess.StartAsync("--pty", "--speed", "2", "--faults", "drop=0.02", "--seed", "11");
+        await using var emulator = await EmulatorProcess.StartAsync("--pty", "--speed", "2", "--faults", "drop=0.02", "--seed", "11", "--buffer-samples", "1000000");
         await using var session = await RigSession.ConnectAsync(SerialTransport.Open(emulator.Port));
         await session.ConfigureAsync(20_000);
         await session.StartAsync();

@@ -42,7 +42,7 @@ internal static class RigTestHelpers
             if (jump == 0) continue;
             jumps++;
             Assert.Contains(gaps, g => g.StartIndex == end && g.Length == jump);
-            Assert.Equal(0UL, jump % blockSamples);
+            Assert.True(jump % blockSamples == 0, $"jump of {jump} at {end}: batches {string.Join(" ", batches.Skip(Math.Max(0, i - 3)).Take(6).Select(b => $"{b.FirstSampleIndex}+{b.Codes.Length}"))}");
         }
 
         Assert.Equal(jumps, gaps.Count);

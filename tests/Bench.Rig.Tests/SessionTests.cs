@@ -13,7 +13,7 @@ namespace Bench.Rig.Tests;
 public sealed class SessionTests : IAsyncLifetime
 {
     private readonly CancellationTokenSource stop = new();
-    private readonly List<Task> devices = [];
+    private readonly System.Collections.Concurrent.ConcurrentBag<Task> devices = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -128,7 +128,8 @@ public sealed class SessionTests : IAsyncLifetime
     [Fact]
     public async Task Dropped_frames_appear_as_gaps_of_exactly_their_length()
     {
-        var (host, rig) = StartRig(new EmulatorOptions { Speed = 10, Baud = 0, Faults = new FaultOptions(DropProbability: 0.05), Seed = 3 });
+        // A large buffer: only the drop fault may lose samples here (an overrun under CI load would add gaps of its own).
+        var (host, rig) = StartRig(new EmulatorOptions { Speed = 10, Baud = 0, BufferCapacitySamples = 1 << 20, Faults = new FaultOptions(DropProbability: 0.05), Seed = 3 });
         await using var session = await RigSession.ConnectAsync(host);
         await session.ConfigureAsync(20_000);
         await session.StartAsync();
@@ -141,6 +142,15 @@ public sealed class SessionTests : IAsyncLifetime
         // Between consecutive batches, the indices jump by exactly the gap reported there (whole 1 ms blocks of 20
         // samples at 20 kHz), and nowhere else.
         AssertGapsMatchJumps(batches, gaps, 20);
+        // And the gaps are exactly the blocks the rig's drop fault threw away (runs of adjacent lost blocks merge).
+        var dropped = new List<(ulong Start, ulong Length)>();
+        foreach (var (first, n) in rig.DroppedBlocks.Where(d => d.FirstIndex < batches[^1].FirstSampleIndex).OrderBy(d => d.FirstIndex))
+        {
+            if (dropped.Count > 0 && dropped[^1].Start + dropped[^1].Length == first) dropped[^1] = (dropped[^1].Start, dropped[^1].Length + (ulong)n);
+            else dropped.Add((first, (ulong)n));
+        }
+
+        Assert.Equal(dropped, gaps.Where(g => g.StartIndex < batches[^1].FirstSampleIndex).Select(g => (g.StartIndex, g.Length)));
         Assert.Equal((ulong)gaps.Sum(g => (long)g.Length), session.Health.LostSamples);
         Assert.True(session.Health.FramesLost > 0);
     }
@@ -219,9 +229,10 @@ public sealed class SessionTests : IAsyncLifetime
             if (e is StatusEvent s && (s.Status.Flags & Status.WatchdogTripped) != 0) tripped = s;
         }
 
-        // The last heartbeat left at most 100 ms before the pause; the rig stops 500 ms after it.
+        // The last heartbeat left at most 100 ms before the pause (later on a loaded machine); the rig stops 500 ms
+        // after it. The window is wide for CI; the firmware's tests measure this to the cycle.
         double ms = (tripped.HostSeconds - pausedAt) * 1000;
-        Assert.InRange(ms, 350, 900);
+        Assert.InRange(ms, 150, 1500);
         Assert.Equal(0, tripped.Status.StimActiveMask);
         await session.DisposeAsync();
     }

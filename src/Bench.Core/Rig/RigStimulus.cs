@@ -93,7 +93,14 @@ public static class RigStimulus
 
     private static short Code(double amplitudeNanoamps, OutputDescriptor o, string field)
     {
-        double code = Math.Round(amplitudeNanoamps / o.Scale);
+        double exact = amplitudeNanoamps / o.Scale;
+        double code = Math.Round(exact);
+        if (Math.Abs(exact - code) > 1e-6 * Math.Max(1, Math.Abs(exact)))
+        {
+            throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,
+                $"{field}: {amplitudeNanoamps} nA is not a whole number of the rig's DAC steps ({o.Scale} nA)"));
+        }
+
         if (Math.Abs(code) > o.MaxAmplitudeCode)
         {
             throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,

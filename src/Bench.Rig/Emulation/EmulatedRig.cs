@@ -42,6 +42,9 @@ public sealed class EmulatedRig
     /// <summary>After a disconnect fault has fired, the rig that reappears keeps its link (the fault happens once).</summary>
     public void ClearDisconnectFault() => options = options with { Faults = options.Faults with { DisconnectAtSeconds = double.NaN } };
 
+    /// <summary>Sample blocks the drop fault threw away (first index, samples), for tests that check what the host reports.</summary>
+    public ConcurrentQueue<(ulong FirstIndex, int Samples)> DroppedBlocks { get; } = new();
+
     /// <summary>What the rig answers to Hello.</summary>
     public DeviceInfo Info { get; }
 
@@ -79,11 +82,11 @@ public sealed class EmulatedRig
         private readonly ArrayBufferWriter<byte> scratch = new(ProtocolLimits.MaxWireLength);
         private readonly Stopwatch clock = Stopwatch.StartNew();
         private long lastHeartbeatTicks = long.MinValue;
-        private volatile bool stopAllRequested;
         private PulsePlayer? player;
         private INeuronModel? model;
         private bool configured;
         private bool running;
+        private bool draining;
         private bool watchdogTripped;
         private bool hostSpoke;
         private uint periodTicks;
@@ -172,7 +175,6 @@ public sealed class EmulatedRig
                         while (decoder.TryDecode(ref span, out var frame))
                         {
                             // StopAll and Heartbeat act at once (§6.1), whatever the command slot holds.
-                            if (frame.Kind == MessageKind.StopAll) stopAllRequested = true;
                             if (frame.Kind == MessageKind.Heartbeat) Volatile.Write(ref lastHeartbeatTicks, clock.ElapsedTicks);
                             var copy = new byte[ProtocolLimits.HeaderLength + frame.Payload.Length];
                             copy[0] = frame.Version;
@@ -199,12 +201,6 @@ public sealed class EmulatedRig
         private void Tick(double now)
         {
             while (commands.TryDequeue(out var frame)) Handle(frame, now);
-            if (stopAllRequested)
-            {
-                stopAllRequested = false;
-                AbortStimulus();
-                watchdogTripped = false;
-            }
 
             // The watchdog: a stimulus playing or scheduled with no heartbeat for watchdog_ms is stopped.
             if (player is { Finished: false } && HeartbeatAgeMs() > WatchdogMs)
@@ -235,9 +231,11 @@ public sealed class EmulatedRig
             double bytesPerSample = Options.Baud > 0 ? Options.Baud / 10.0 / SampleRateHz : 0;
             while (sampleIndex < due)
             {
+                // §5.6: the output change and the period's ADC conversion start together, so sample k is the potential
+                // at the start of period k; the period's stimulus then acts over it.
                 short code = player is null ? (short)0 : player.CodeAt(sampleIndex, ended);
-                model!.Step(code * densityPerCode, dtMs);
-                double v = model.VoltageMv + (Options.NoiseMv * rig.Gaussian());
+                double v = model!.VoltageMv + (Options.NoiseMv * rig.Gaussian());
+                model.Step(code * densityPerCode, dtMs);
                 if (buffer.Count >= Options.BufferCapacitySamples)
                 {
                     // Overrun: the sample is lost and the next block's first index jumps past it.
@@ -276,7 +274,8 @@ public sealed class EmulatedRig
         private void SendBlocks()
         {
             Span<ushort> block = stackalloc ushort[ProtocolLimits.MaxSampleValues];
-            while (buffer.Count >= Math.Max(1, blockSamples) && credit >= ProtocolLimits.MaxWireLength)
+            int minimum = draining ? 1 : Math.Max(1, blockSamples);
+            while (buffer.Count >= minimum && credit >= ProtocolLimits.MaxWireLength)
             {
                 // A block holds consecutive sample periods only: it ends early where an overrun left a gap.
                 ulong first = buffer.Peek().Index;
@@ -284,7 +283,7 @@ public sealed class EmulatedRig
                 while (n < blockSamples && buffer.Count > 0 && buffer.Peek().Index == first + (ulong)n) block[n++] = buffer.Dequeue().Code;
                 scratch.ResetWrittenCount();
                 encoder.WriteSampleBlock(scratch, first, 1, block[..n]);
-                Emit(scratch.WrittenSpan);
+                if (!Emit(scratch.WrittenSpan)) rig.DroppedBlocks.Enqueue((first, n));
             }
         }
 
@@ -303,6 +302,9 @@ public sealed class EmulatedRig
                     Reply(StatusNow(reply: true, seq));
                     return;
                 case MessageKind.StopAll:
+                    // In wire order with the other commands: a Stimulus sent after it is judged after it.
+                    AbortStimulus();
+                    watchdogTripped = false;
                     Ack(seq, kind);
                     return;
                 case MessageKind.Configure:
@@ -321,6 +323,7 @@ public sealed class EmulatedRig
                         model = ModelCatalog.Get(Options.Model).Create(Options.Parameters);
                         sampleIndex = 0;
                         buffer.Clear();
+                        draining = false;
                         overruns = dropped = 0;
                         highWater = 0;
                         startDeviceSeconds = now;
@@ -332,6 +335,7 @@ public sealed class EmulatedRig
                 case MessageKind.Stop:
                     AbortStimulus();
                     running = false;
+                    draining = true;   // the samples still buffered go out in a last, shorter block
                     Ack(seq, kind);
                     return;
                 case MessageKind.Stimulus:
@@ -426,7 +430,8 @@ public sealed class EmulatedRig
                 Emit(scratch.WrittenSpan);
             }
 
-            if (running) SendBlocks();
+            if (running || draining) SendBlocks();
+            if (draining && buffer.Count == 0) draining = false;
             if (wire.WrittenCount == 0) return true;
             try
             {
@@ -440,11 +445,12 @@ public sealed class EmulatedRig
             }
         }
 
-        private void Emit(ReadOnlySpan<byte> frame)
+        /// <summary>Puts a frame on the wire (unless the drop fault loses it: then false).</summary>
+        private bool Emit(ReadOnlySpan<byte> frame)
         {
             if (Options.Baud > 0) credit -= frame.Length;
             var faults = Options.Faults;
-            if (faults.DropProbability > 0 && rig.random.NextDouble() < faults.DropProbability) return;
+            if (faults.DropProbability > 0 && rig.random.NextDouble() < faults.DropProbability) return false;
             var span = wire.GetSpan(frame.Length);
             frame.CopyTo(span);
             if (faults.CorruptProbability > 0)
@@ -456,6 +462,7 @@ public sealed class EmulatedRig
             }
 
             wire.Advance(frame.Length);
+            return true;
         }
     }
 }

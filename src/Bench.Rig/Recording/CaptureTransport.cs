@@ -46,7 +46,15 @@ public sealed class CaptureTransport : IRigTransport
                 var result = await inner.Input.ReadAsync().ConfigureAwait(false);
                 foreach (var segment in result.Buffer)
                 {
-                    capture.Write(segment.Span);
+                    try
+                    {
+                        capture.Write(segment.Span);
+                    }
+                    catch (IOException e)
+                    {
+                        throw new CaptureWriteException($"cannot write the capture {capture.Name}: {e.Message}", e);
+                    }
+
                     BytesCaptured += segment.Length;
                     await input.Writer.WriteAsync(segment).ConfigureAwait(false);
                 }
@@ -55,6 +63,7 @@ public sealed class CaptureTransport : IRigTransport
                 long now = Environment.TickCount64;
                 if (now - lastFlushTicks >= 200)
                 {
+                    // To the OS every 200 ms (a crash of Bench loses nothing the OS has); to the disk with it.
                     capture.Flush(flushToDisk: true);
                     lastFlushTicks = now;
                 }
@@ -62,13 +71,27 @@ public sealed class CaptureTransport : IRigTransport
                 if (result.IsCompleted) break;
             }
         }
+        catch (CaptureWriteException e)
+        {
+            error = e;
+        }
         catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
         {
             error = e is RigDisconnectedException ? e : new RigDisconnectedException($"{inner.Name} disconnected: {e.Message}", e);
         }
+        finally
+        {
+            try
+            {
+                capture.Flush(flushToDisk: true);
+            }
+            catch (IOException e)
+            {
+                error ??= new CaptureWriteException($"cannot write the capture {capture.Name}: {e.Message}", e);
+            }
 
-        capture.Flush(flushToDisk: true);
-        await input.Writer.CompleteAsync(error).ConfigureAwait(false);
+            await input.Writer.CompleteAsync(error).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc/>
@@ -77,5 +100,24 @@ public sealed class CaptureTransport : IRigTransport
         await inner.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAny(copying, Task.Delay(1000)).ConfigureAwait(false);
         await capture.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>The capture file could not be written (disk full, removed): the recording stops and says so.</summary>
+public sealed class CaptureWriteException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    public CaptureWriteException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public CaptureWriteException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public CaptureWriteException(string message) : base(message)
+    {
     }
 }

@@ -62,7 +62,10 @@ public sealed class RigSession : IAsyncDisposable
     private TaskCompletionSource<Status>? heartbeatReply;
     private ushort heartbeatSeq;
     private Task readLoop = Task.CompletedTask;
+    private int generation;
+    private int reconnecting;
     private Task heartbeatLoop = Task.CompletedTask;
+    private readonly object healthLock = new();
     private RigHealth health = new();
     private long previousCrc, previousFraming, previousLost, previousGaps;
     private double sampleRateHz;
@@ -70,7 +73,9 @@ public sealed class RigSession : IAsyncDisposable
     private ulong sessionOffset;
     private ulong nextExpected;
     private double lastRefit;
+    private double lastBatchHostSeconds;
     private ushort nextStimId = 1;
+    private readonly HashSet<ushort> stimIdsPlayed = [];
     private int disposed;
     private volatile bool heartbeatsPaused;
     private readonly Dictionary<ushort, double> heartbeatSent = [];
@@ -111,7 +116,19 @@ public sealed class RigSession : IAsyncDisposable
     public double HostSeconds => clock.Elapsed.TotalSeconds;
 
     /// <summary>Health counters now.</summary>
-    public RigHealth Health => health;
+    public RigHealth Health
+    {
+        get
+        {
+            lock (healthLock) return health;
+        }
+    }
+
+    // Health is updated from the read loop, the command caller and the reconnect task: one lock keeps every update.
+    private void UpdateHealth(Func<RigHealth, RigHealth> change)
+    {
+        lock (healthLock) health = change(health);
+    }
 
     /// <summary>The rig's last Status.</summary>
     public Status? LastStatus { get; private set; }
@@ -124,18 +141,18 @@ public sealed class RigSession : IAsyncDisposable
         try
         {
             session.Device = await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
+            await session.SendHeartbeatAsync().ConfigureAwait(false);
+            session.heartbeatLoop = session.StartHeartbeats();
+            // A rig a previous host left running (no reset on open, e.g. native USB) starts from a known state.
+            await session.SimpleCommandAsync(MessageKind.Stop, cancellationToken).ConfigureAwait(false);
+            return session;
         }
         catch
         {
             await session.lifetime.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAny(Task.WhenAll(session.readLoop, session.heartbeatLoop), Task.Delay(1000, CancellationToken.None)).ConfigureAwait(false);
             throw;
         }
-
-        await session.SendHeartbeatAsync().ConfigureAwait(false);
-        session.heartbeatLoop = session.StartHeartbeats();
-        // A rig a previous host left running (no reset on open, e.g. native USB) starts from a known state.
-        await session.SimpleCommandAsync(MessageKind.Stop, cancellationToken).ConfigureAwait(false);
-        return session;
     }
 
     private async Task<DeviceInfo> HandshakeAsync(CancellationToken cancellationToken)
@@ -145,9 +162,22 @@ public sealed class RigSession : IAsyncDisposable
             await Task.Delay(options.ResetDelay, cancellationToken).ConfigureAwait(false);
         }
 
-        decoder = new FrameDecoder();
-        encoder = new FrameEncoder();
-        readLoop = Task.Run(ReadLoopAsync, CancellationToken.None);
+        await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // A new link: a new receiver and sender, and the link counters start again from zero.
+            decoder = new FrameDecoder();
+            encoder = new FrameEncoder();
+            (previousCrc, previousFraming, previousLost, previousGaps) = (0, 0, 0, 0);
+            int current = Interlocked.Increment(ref generation);
+            var link = transport;
+            readLoop = Task.Run(() => ReadLoopAsync(link, current), CancellationToken.None);
+        }
+        finally
+        {
+            writeLock.Release();
+        }
+
         await WriteAsync(Resync).ConfigureAwait(false);
         for (int attempt = 0; attempt < 8; attempt++)
         {
@@ -276,8 +306,35 @@ public sealed class RigSession : IAsyncDisposable
         await SimpleCommandAsync(MessageKind.Stop, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Every output to zero now.</summary>
-    public Task StopAllAsync(CancellationToken cancellationToken = default) => SimpleCommandAsync(MessageKind.StopAll, cancellationToken);
+    /// <summary>
+    /// Every output to zero now. Sent at once, beside any command in progress (§6.1 allows StopAll at any time), and
+    /// resent until the rig confirms it.
+    /// </summary>
+    public async Task StopAllAsync(CancellationToken cancellationToken = default)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var reply = new TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+            ushort seq = 0;
+            await WriteAsync(w =>
+            {
+                seq = encoder.NextSeq;
+                lock (pendingLock) pending[seq] = reply;
+                encoder.Write(w, MessageKind.StopAll);
+            }).ConfigureAwait(false);
+            var done = await Task.WhenAny(reply.Task, Task.Delay(options.CommandTimeout, cancellationToken)).ConfigureAwait(false);
+            lock (pendingLock) pending.Remove(seq);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (done == reply.Task)
+            {
+                if (await reply.Task.ConfigureAwait(false) is Nack nack) throw Refused(MessageKind.StopAll, nack);
+                return;
+            }
+
+            if (attempt >= options.Attempts) throw new TimeoutException($"the rig on {transport.Name} did not confirm StopAll; its watchdog stops the outputs within {Device.WatchdogMs} ms of the last heartbeat");
+            UpdateHealth(h => h with { CommandRetries = h.CommandRetries + 1 });
+        }
+    }
 
     /// <summary>
     /// Plays <paramref name="protocol"/> (in nA) on an output, from the rig's sample index <paramref name="atDeviceSampleIndex"/>
@@ -333,11 +390,18 @@ public sealed class RigSession : IAsyncDisposable
                 }
 
                 if (readLoop.IsCompleted) throw new RigDisconnectedException($"{transport.Name} is disconnected");
-                if (!idempotent)
+                if (!idempotent && message is StimulusCommand stim)
                 {
-                    // Never resend a stimulus blindly (§6.1): ask the rig whether it is playing it.
+                    // Never resend a stimulus blindly (§6.1): ask the rig whether it took it.
                     var status = await HeartbeatAsync(cancellationToken).ConfigureAwait(false);
-                    if (status is { } s && message is StimulusCommand stim && (s.StimActiveMask & (1 << stim.Output)) != 0) return new Ack(seq, (byte)message.Kind, 0);
+                    bool played;
+                    lock (stimIdsPlayed) played = stimIdsPlayed.Contains(stim.StimId);
+                    if (status is null)
+                    {
+                        throw new TimeoutException($"the rig on {transport.Name} did not answer the stimulus nor a heartbeat: it is unknown whether it plays it; send StopAll");
+                    }
+
+                    if (played || (status.Value.StimActiveMask & (1 << stim.Output)) != 0) return new Ack(seq, (byte)message.Kind, 0);
                 }
 
                 if (attempt >= (idempotent ? options.Attempts : 2))
@@ -345,7 +409,7 @@ public sealed class RigSession : IAsyncDisposable
                     throw new TimeoutException($"the rig on {transport.Name} did not answer {message.Kind} ({attempt} attempts of {options.CommandTimeout.TotalMilliseconds:0} ms)");
                 }
 
-                health = health with { CommandRetries = health.CommandRetries + 1 };
+                UpdateHealth(h => h with { CommandRetries = h.CommandRetries + 1 });
             }
         }
         finally
@@ -448,9 +512,9 @@ public sealed class RigSession : IAsyncDisposable
         }
     }
 
-    private async Task ReadLoopAsync()
+    private async Task ReadLoopAsync(IRigTransport link, int myGeneration)
     {
-        var input = transport.Input;
+        var input = link.Input;
         string reason = "the rig closed the connection";
         try
         {
@@ -477,17 +541,22 @@ public sealed class RigSession : IAsyncDisposable
         {
             reason = e.Message;
         }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            reason = $"the link failed: {e.Message}";
+        }
 
-        if (lifetime.IsCancellationRequested) return;
-        health = health with { Disconnects = health.Disconnects + 1 };
+        // Only the current link's loop reports: one replaced or probed during a reconnect ends quietly.
+        if (lifetime.IsCancellationRequested || myGeneration != Volatile.Read(ref generation)) return;
+        UpdateHealth(h => h with { Disconnects = h.Disconnects + 1 });
         events.Writer.TryWrite(new DisconnectedEvent(HostSeconds, reason));
         lock (pendingLock)
         {
             foreach (var p in pending.Values) p.TrySetException(new RigDisconnectedException(reason));
         }
 
-        if (options.Reconnect is not null) _ = Task.Run(ReconnectAsync, CancellationToken.None);
-        else Complete();
+        if (options.Reconnect is not null && Interlocked.Exchange(ref reconnecting, 1) == 0) _ = Task.Run(ReconnectAsync, CancellationToken.None);
+        else if (options.Reconnect is null) Complete();
     }
 
     private void Complete()
@@ -499,63 +568,70 @@ public sealed class RigSession : IAsyncDisposable
 
     private async Task ReconnectAsync()
     {
-        double lostAt = HostSeconds;
+        // Samples stopped arriving with the last batch, whenever the loss was noticed.
+        double lostAt = lastBatchHostSeconds > 0 ? lastBatchHostSeconds : HostSeconds;
         var deadline = Stopwatch.StartNew();
-        var old = transport;
-        await old.DisposeAsync().ConfigureAwait(false);
-        while (!lifetime.IsCancellationRequested && deadline.Elapsed < options.ReconnectTimeout)
+        bool resumed = false;
+        try
         {
-            IRigTransport? candidate = null;
-            try
+            await transport.DisposeAsync().ConfigureAwait(false);
+            while (!lifetime.IsCancellationRequested && deadline.Elapsed < options.ReconnectTimeout)
             {
-                candidate = await options.Reconnect!(lifetime.Token).ConfigureAwait(false);
-                if (candidate is null)
+                IRigTransport? candidate = null;
+                try
                 {
-                    await Task.Delay(200, lifetime.Token).ConfigureAwait(false);
-                    continue;
-                }
+                    candidate = await options.Reconnect!(lifetime.Token).ConfigureAwait(false);
+                    if (candidate is null)
+                    {
+                        await Task.Delay(200, lifetime.Token).ConfigureAwait(false);
+                        continue;
+                    }
 
-                var probed = await ProbeAsync(candidate, TimeSpan.FromSeconds(2), lifetime.Token).ConfigureAwait(false);
-                if (probed?.UniqueId != Device.UniqueId)
+                    var probed = await ProbeAsync(candidate, TimeSpan.FromSeconds(2), lifetime.Token).ConfigureAwait(false);
+                    if (probed?.UniqueId != Device.UniqueId)
+                    {
+                        // Nothing, or another rig: not ours. Leave it alone and keep looking.
+                        await candidate.DisposeAsync().ConfigureAwait(false);
+                        await Task.Delay(200, lifetime.Token).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    transport = candidate;
+                    await HandshakeAsync(lifetime.Token).ConfigureAwait(false);
+                    // A rig without reset-on-open may still be running from before: stop it, then configure again.
+                    await SimpleCommandAsync(MessageKind.Stop, lifetime.Token).ConfigureAwait(false);
+                    events.Writer.TryWrite(new ReconnectedEvent(HostSeconds, candidate.Name));
+                    if (PeriodTicks != 0) await ConfigureAsync(sampleRateHz, lifetime.Token).ConfigureAwait(false);
+                    if (running)
+                    {
+                        // Samples the rig took while away are lost; account for them by the host's clock, then resume.
+                        ulong missed = (ulong)Math.Round((HostSeconds - lostAt) * sampleRateHz);
+                        ulong start = nextExpected;
+                        nextExpected += missed;
+                        RecordGap(start, missed, "disconnected", HostSeconds);
+                        await StartAsync(lifetime.Token).ConfigureAwait(false);
+                    }
+
+                    resumed = true;
+                    return;
+                }
+                catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
                 {
-                    // Nothing, or another rig: not ours. Leave it alone and keep looking.
-                    await candidate.DisposeAsync().ConfigureAwait(false);
-                    await Task.Delay(200, lifetime.Token).ConfigureAwait(false);
-                    continue;
+                    return;
                 }
-
-                transport = candidate;
-                await HandshakeAsync(lifetime.Token).ConfigureAwait(false);
-                events.Writer.TryWrite(new ReconnectedEvent(HostSeconds, candidate.Name));
-                if (PeriodTicks != 0)
+                catch (Exception e) when (e is IOException or TimeoutException or RigCommandRefusedException or OperationCanceledException)
                 {
-                    await ConfigureAsync(sampleRateHz, lifetime.Token).ConfigureAwait(false);
+                    if (candidate is not null) await candidate.DisposeAsync().ConfigureAwait(false);
+                    await Task.Delay(200, CancellationToken.None).ConfigureAwait(false);
                 }
-
-                if (running)
-                {
-                    // Samples the rig took while away are lost; account for them by the host's clock, then resume.
-                    ulong missed = (ulong)Math.Round((HostSeconds - lostAt) * sampleRateHz);
-                    ulong start = nextExpected;
-                    nextExpected += missed;
-                    RecordGap(start, missed, "disconnected", HostSeconds);
-                    await StartAsync(lifetime.Token).ConfigureAwait(false);
-                }
-
-                return;
-            }
-            catch (Exception e) when (e is IOException or TimeoutException or RigCommandRefusedException)
-            {
-                if (candidate is not null) await candidate.DisposeAsync().ConfigureAwait(false);
-                await Task.Delay(200, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
             }
         }
-
-        Complete();
+        finally
+        {
+            Volatile.Write(ref reconnecting, 0);
+            // Whatever ended the search, readers of the channels must not wait for ever.
+            if (!resumed) Complete();
+        }
     }
 
     private void Dispatch(Frame frame, double now)
@@ -566,6 +642,7 @@ public sealed class RigSession : IAsyncDisposable
                 OnSamples(block, now);
                 break;
             case MessageKind.StimulusEvent when StimulusEvent.TryParse(frame.Payload, out var pulse) == ParseError.None:
+                lock (stimIdsPlayed) stimIdsPlayed.Add(pulse.StimId);
                 events.Writer.TryWrite(new PulsePlayedEvent(now, pulse, ToSessionIndex(pulse.OnsetIndex)));
                 break;
             case MessageKind.Ack when Ack.TryParse(frame.Payload, out var ack) == ParseError.None:
@@ -576,11 +653,11 @@ public sealed class RigSession : IAsyncDisposable
                 break;
             case MessageKind.Status when Status.TryParse(frame.Payload, out var status) == ParseError.None:
                 LastStatus = status;
-                health = health with
+                UpdateHealth(h => h with
                 {
                     DeviceOverruns = status.Overruns, DeviceDroppedSamples = status.DroppedSamples,
                     DeviceCrcErrors = status.RxCrcErrors, DeviceBufferHighWater = status.BufferHighWater,
-                };
+                });
                 if ((status.Flags & Status.Reply) == 0)
                 {
                     events.Writer.TryWrite(new StatusEvent(now, status));
@@ -619,8 +696,10 @@ public sealed class RigSession : IAsyncDisposable
         var codes = new ushort[count];
         block.CopyTo(codes);
         nextExpected = first + (ulong)block.SampleCount;
-        health = health with { Samples = health.Samples + (ulong)block.SampleCount };
+        ulong periods = block.SampleCount;
+        UpdateHealth(h => h with { Samples = h.Samples + periods });
         var batch = new SampleBatch(first, codes, now);
+        lastBatchHostSeconds = now;
         lossless.Writer.TryWrite(batch);
         preview.Writer.TryWrite(batch);
         if (Clock is { } mapping)
@@ -637,7 +716,7 @@ public sealed class RigSession : IAsyncDisposable
     private void RecordGap(ulong start, ulong length, string cause, double now)
     {
         if (length == 0) return;
-        health = health with { LostSamples = health.LostSamples + length, Gaps = health.Gaps + 1 };
+        UpdateHealth(h => h with { LostSamples = h.LostSamples + length, Gaps = h.Gaps + 1 });
         events.Writer.TryWrite(new GapEvent(now, start, length, cause));
     }
 
@@ -646,13 +725,12 @@ public sealed class RigSession : IAsyncDisposable
         // The decoder is per connection; the session's counters add up across reconnects.
         var c = decoder.Counters;
         long framing = c.CobsErrors + c.ShortFrames + c.Oversized + c.VersionErrors;
-        health = health with
+        long crc = c.CrcErrors - previousCrc, frameErrors = framing - previousFraming, lost = c.FramesLost - previousLost, gaps = c.SequenceGaps - previousGaps;
+        UpdateHealth(h => h with
         {
-            CrcErrors = health.CrcErrors + (c.CrcErrors - previousCrc),
-            FramingErrors = health.FramingErrors + (framing - previousFraming),
-            FramesLost = health.FramesLost + (c.FramesLost - previousLost),
-            SequenceGaps = health.SequenceGaps + (c.SequenceGaps - previousGaps),
-        };
+            CrcErrors = h.CrcErrors + crc, FramingErrors = h.FramingErrors + frameErrors,
+            FramesLost = h.FramesLost + lost, SequenceGaps = h.SequenceGaps + gaps,
+        });
         (previousCrc, previousFraming, previousLost, previousGaps) = (c.CrcErrors, framing, c.FramesLost, c.SequenceGaps);
     }
 

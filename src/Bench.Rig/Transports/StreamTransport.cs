@@ -15,7 +15,9 @@ public class StreamTransport : IRigTransport
     // Inline schedulers: a waiting reader resumes on the thread that flushed, never through the thread pool, so a busy
     // pool cannot hold back bytes (a heartbeat held back trips the rig's watchdog).
     private readonly Pipe input = new(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, pauseWriterThreshold: 0));
-    private readonly Pipe output = new(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, pauseWriterThreshold: 0));
+    // Output is bounded: when nobody drains the line (a host that died on a pseudo-terminal), the writer waits
+    // rather than buffering without end.
+    private readonly Pipe output = new(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19));
     private readonly CancellationTokenSource stopping = new();
     private readonly Task reading;
     private readonly Task writing;

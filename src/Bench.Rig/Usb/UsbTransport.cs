@@ -82,8 +82,9 @@ public sealed class UsbTransport : IRigTransport
         _writeTimeoutMs = writeTimeoutMs;
         Name = address.ToString();
         _label = address.Label;
-        _input = new Pipe(new PipeOptions(pauseWriterThreshold: InputPauseBytes, resumeWriterThreshold: InputPauseBytes / 2, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(useSynchronizationContext: false));
+        // Inline schedulers, as StreamTransport: a busy thread pool must not hold back a heartbeat or a sample.
+        _input = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: InputPauseBytes, resumeWriterThreshold: InputPauseBytes / 2, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
 
         // Dedicated threads, because libusb's synchronous transfers block for up to their timeout.
         _readerThread = new Thread(ReadLoop) { IsBackground = true, Name = $"USB IN {_label}" };
