@@ -312,25 +312,12 @@ public sealed class RigSession : IAsyncDisposable
     /// </summary>
     public async Task StopAllAsync(CancellationToken cancellationToken = default)
     {
+        var stopAll = new EmptyCommand(MessageKind.StopAll);
         for (int attempt = 1; ; attempt++)
         {
-            var reply = new TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-            ushort seq = 0;
-            await WriteAsync(w =>
-            {
-                seq = encoder.NextSeq;
-                lock (pendingLock) pending[seq] = reply;
-                encoder.Write(w, MessageKind.StopAll);
-            }).ConfigureAwait(false);
-            var done = await Task.WhenAny(reply.Task, Task.Delay(options.CommandTimeout, cancellationToken)).ConfigureAwait(false);
-            lock (pendingLock) pending.Remove(seq);
-            cancellationToken.ThrowIfCancellationRequested();
-            if (done == reply.Task)
-            {
-                if (await reply.Task.ConfigureAwait(false) is Nack nack) throw Refused(MessageKind.StopAll, nack);
-                return;
-            }
-
+            var (_, answer) = await SendAndAwaitAsync(stopAll, cancellationToken).ConfigureAwait(false);
+            if (answer is Nack nack) throw Refused(MessageKind.StopAll, nack);
+            if (answer is not null) return;
             if (attempt >= options.Attempts) throw new TimeoutException($"the rig on {transport.Name} did not confirm StopAll; its watchdog stops the outputs within {Device.WatchdogMs} ms of the last heartbeat");
             UpdateHealth(h => h with { CommandRetries = h.CommandRetries + 1 });
         }
@@ -371,23 +358,9 @@ public sealed class RigSession : IAsyncDisposable
         {
             for (int attempt = 1; ; attempt++)
             {
-                var reply = new TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-                ushort seq = 0;
-                await WriteAsync(w =>
-                {
-                    seq = encoder.NextSeq;
-                    lock (pendingLock) pending[seq] = reply;
-                    encoder.Write(w, message);
-                }).ConfigureAwait(false);
-                var done = await Task.WhenAny(reply.Task, Task.Delay(options.CommandTimeout, cancellationToken)).ConfigureAwait(false);
-                lock (pendingLock) pending.Remove(seq);
-                cancellationToken.ThrowIfCancellationRequested();
-                if (done == reply.Task)
-                {
-                    var answer = await reply.Task.ConfigureAwait(false);
-                    if (answer is Nack nack) throw Refused(message.Kind, nack);
-                    return (Ack)answer;
-                }
+                var (seq, answer) = await SendAndAwaitAsync(message, cancellationToken).ConfigureAwait(false);
+                if (answer is Nack nack) throw Refused(message.Kind, nack);
+                if (answer is Ack ack) return ack;
 
                 if (readLoop.IsCompleted) throw new RigDisconnectedException($"{transport.Name} is disconnected");
                 if (!idempotent && message is StimulusCommand stim)
@@ -416,6 +389,23 @@ public sealed class RigSession : IAsyncDisposable
         {
             commandLock.Release();
         }
+    }
+
+    /// <summary>Sends one frame of <paramref name="message"/> and waits one command timeout for its Ack or Nack (null: none came).</summary>
+    private async Task<(ushort Seq, IMessage? Answer)> SendAndAwaitAsync<T>(T message, CancellationToken cancellationToken) where T : IMessage
+    {
+        var reply = new TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ushort seq = 0;
+        await WriteAsync(w =>
+        {
+            seq = encoder.NextSeq;
+            lock (pendingLock) pending[seq] = reply;
+            encoder.Write(w, message);
+        }).ConfigureAwait(false);
+        var done = await Task.WhenAny(reply.Task, Task.Delay(options.CommandTimeout, cancellationToken)).ConfigureAwait(false);
+        lock (pendingLock) pending.Remove(seq);
+        cancellationToken.ThrowIfCancellationRequested();
+        return (seq, done == reply.Task ? await reply.Task.ConfigureAwait(false) : null);
     }
 
     private static RigCommandRefusedException Refused(MessageKind kind, Nack nack)
