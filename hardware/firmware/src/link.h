@@ -9,8 +9,10 @@
 
 void link_init(void);
 
-/* Receive ring: returns 1 and the next byte, 0 when empty. */
-uint8_t link_get(uint8_t *byte);
+/* Receive ring: copies up to max received bytes to dst, returns how many. */
+uint8_t link_read(uint8_t *dst, uint8_t max);
+/* True while received bytes wait in the ring. */
+uint8_t link_rx_pending(void);
 /* Bytes lost because the receive ring was full (counted, never silent). */
 extern volatile uint16_t link_rx_dropped;
 

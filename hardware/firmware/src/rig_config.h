@@ -32,10 +32,11 @@
 #define RIG_CLOCK_HZ 16000000UL
 
 /* ---- Acquisition --------------------------------------------------------- */
-/* Highest accepted sample_rate_hz x channels. Measured sustained without overrun
- * at 1 Mbaud under simavr (hardware/README.md, "Figures"). */
+/* Highest accepted sample_rate_hz x channels. The link and CPU sustain 25 kHz
+ * without stimulation (hardware/README.md, "Figures"); 20 kHz leaves the stimulus
+ * interrupt the margin it needs to arm every edge in time. */
 #ifndef RIG_MAX_SAMPLE_RATE_HZ
-#define RIG_MAX_SAMPLE_RATE_HZ 25000UL
+#define RIG_MAX_SAMPLE_RATE_HZ 20000UL
 #endif
 #define RIG_ADC_REF_MV 5000u /* AVcc reference */
 #define RIG_ADC_BITS 10u
@@ -74,12 +75,12 @@
 #define RIG_UBRR 1u /* 16 MHz / (8 x (1 + 1)) = 1 000 000 baud with U2X */
 /* UART rings (powers of two, at most 256). */
 #ifndef RIG_RX_RING
-#define RIG_RX_RING 256u
+#define RIG_RX_RING 128u
 #endif
 #ifndef RIG_TX_RING
 #define RIG_TX_RING 128u
 #endif
-#define RIG_EVENT_QUEUE 4u /* StimulusEvents waiting to be sent (power of two) */
+#define RIG_EVENT_QUEUE 8u /* StimulusEvents waiting to be sent (power of two) */
 
 /* ---- Pins ------------------------------------------------------------- */
 #define EN_BIT PB1   /* OC1A */
