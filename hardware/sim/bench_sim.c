@@ -14,8 +14,11 @@
  * SPI transfers take 8 SCK periods (simavr: a fixed 100 us per byte); the UART sends
  * 10-bit frames from a double-buffered transmitter (simavr: 11 bits, no buffer);
  * Timer1 compare match B auto-triggers the ADC (simavr: not implemented); the
- * FOC1A/FOC1B strobes force the compare outputs (simavr: ignored); the ADC result
- * is the input sampled when the conversion started (simavr: when ADCL is read).
+ * FOC1A/FOC1B strobes force the compare outputs (simavr: ignored); writing TIFR1
+ * clears only the flags written as 1 (simavr: all of them); enabling a Timer1
+ * interrupt whose flag is set fires it (simavr: not until the flag is raised again);
+ * the ADC result is the input sampled when the conversion started (simavr: when
+ * ADCL is read).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,6 +52,8 @@
 
 #define F_CPU 16000000u
 /* ATmega328P data-space addresses */
+#define R_TIFR1 0x36
+#define R_TIMSK1 0x6F
 #define R_TCCR1A 0x80
 #define R_TCCR1C 0x82
 #define R_ADCSRA 0x7A
@@ -62,6 +67,7 @@
 #define R_UCSR0B 0xC1
 #define R_UCSR0C 0xC2
 #define VEC_TIMER1_COMPB 12
+#define VEC_USART_RX 18
 
 /* ---- options --------------------------------------------------------------- */
 static struct {
@@ -72,6 +78,7 @@ static struct {
     const char *profile;
     int log_adc;
     int isr_stats;
+    int stack_report;
     double speed;        /* 1 = real time, 0 = as fast as possible */
     double exit_after;   /* simulated seconds, 0 = run until stopped */
     uint64_t seed;
@@ -493,6 +500,39 @@ static void tccr1c_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
     }
 }
 
+/* TIFR1: writing 1 clears a flag, writing 0 leaves it (simavr 1.6 clears them all,
+ * which loses a pending sample-clock interrupt when the firmware clears OCF1A) */
+static void tifr1_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
+{
+    avr_timer_t *t = param;
+    avr_int_vector_t *vecs[4] = {&t->overflow, &t->comp[0].interrupt, &t->comp[1].interrupt, &t->icr};
+    for (int i = 0; i < 4; i++) {
+        avr_int_vector_t *vec = vecs[i];
+        if (vec->raised.reg == addr && (v & (1u << vec->raised.bit)) && avr_regbit_get(a, vec->raised))
+            avr_clear_interrupt(a, vec);
+    }
+}
+
+/* TIMSK1: enabling an interrupt whose flag is already set fires it (simavr 1.6
+ * only queues an interrupt when its flag is raised while enabled) */
+static avr_io_write_t timsk1_orig;
+static void *timsk1_orig_param;
+static void timsk1_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
+{
+    avr_timer_t *t = param;
+    avr_int_vector_t *vecs[4] = {&t->overflow, &t->comp[0].interrupt, &t->comp[1].interrupt, &t->icr};
+    uint8_t was[4];
+    for (int i = 0; i < 4; i++)
+        was[i] = avr_regbit_get(a, vecs[i]->enable);
+    if (timsk1_orig)
+        timsk1_orig(a, addr, v, timsk1_orig_param);
+    else
+        a->data[addr] = v;
+    for (int i = 0; i < 4; i++)
+        if (!was[i] && avr_regbit_get(a, vecs[i]->enable) && avr_regbit_get(a, vecs[i]->raised) && !vecs[i]->pending)
+            avr_raise_interrupt(a, vecs[i]);
+}
+
 /* ---- SPI master: 8 SCK periods per byte ----------------------------------------------- */
 static avr_spi_t *spi;
 static int spi_busy;
@@ -534,8 +574,6 @@ static void spdr_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
 
 /* ---- UART: double-buffered transmitter, 10-bit frames, pty bridge -------------------- */
 static avr_uart_t *uart;
-static avr_io_read_t udr_read_orig;
-static void *udr_read_param;
 static struct {
     int shift_busy, udr_full;
     uint8_t shift, udr;
@@ -604,13 +642,17 @@ static void udr_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
     }
 }
 
-static uint8_t udr_read(avr_t *a, avr_io_addr_t addr, void *param)
+/* Entry into the receive interrupt that takes a frame delimiter (the byte at the
+ * head of the receive FIFO, which that interrupt reads from UDR0). Logged at the
+ * entry rather than at the UDR0 read: no acquisition interrupt can run between the
+ * two, so the firmware's arrival stamp (acq_ticks, read in that interrupt) counts
+ * exactly the sample edges before this cycle, and the byte had arrived by then. */
+static void on_rx_isr(avr_irq_t *irq, uint32_t value, void *param)
 {
+    (void)irq;
     (void)param;
-    uint8_t v = udr_read_orig(a, addr, udr_read_param);
-    if (v == 0) /* a frame delimiter reached the firmware */
-        log_signal(a->cycle, "rx_frame", (long)++rx_frames);
-    return v;
+    if (value && uart->input.read != uart->input.write && (uart->input.buffer[uart->input.read] & 0xFF) == 0)
+        log_signal(avr->cycle, "rx_frame", (long)++rx_frames);
 }
 
 static void on_xon(avr_irq_t *irq, uint32_t value, void *param)
@@ -844,20 +886,21 @@ static void usage(void)
             "                        --noise-mv 0.1 --rset-kohm 500 --no-spikes\n"
             "  --profile FILE       cycles spent at each flash address (byte address, cycles), for CPU load figures\n"
             "  --isr-stats          at exit: duration and latency of each interrupt (cycles)\n"
+            "  --stack-report       at exit: the deepest stack use (the firmware paints free RAM with 0xA5)\n"
             "  --verbose            simavr's trace messages on stderr\n");
     exit(2);
 }
 
 static void parse_args(int argc, char **argv)
 {
-    enum { O_PIN = 1, O_SOCK, O_SPEED, O_NOPACE, O_EXIT, O_EE, O_SEED, O_REST, O_TAU, O_R, O_TH, O_NOISE, O_RSET, O_NOSPIKE, O_VERB, O_HELP, O_PROF, O_LOGADC, O_ISR };
+    enum { O_PIN = 1, O_SOCK, O_SPEED, O_NOPACE, O_EXIT, O_EE, O_SEED, O_REST, O_TAU, O_R, O_TH, O_NOISE, O_RSET, O_NOSPIKE, O_VERB, O_HELP, O_PROF, O_LOGADC, O_ISR, O_STACK };
     static const struct option lo[] = {
         {"pin-log", 1, 0, O_PIN}, {"analog-socket", 1, 0, O_SOCK}, {"speed", 1, 0, O_SPEED},
         {"no-pace", 0, 0, O_NOPACE}, {"exit-after", 1, 0, O_EXIT}, {"eeprom", 1, 0, O_EE},
         {"seed", 1, 0, O_SEED}, {"rest-mv", 1, 0, O_REST}, {"tau-ms", 1, 0, O_TAU},
         {"r-mohm", 1, 0, O_R}, {"threshold-mv", 1, 0, O_TH}, {"noise-mv", 1, 0, O_NOISE},
         {"rset-kohm", 1, 0, O_RSET}, {"no-spikes", 0, 0, O_NOSPIKE}, {"verbose", 0, 0, O_VERB},
-        {"help", 0, 0, O_HELP}, {"profile", 1, 0, O_PROF}, {"log-adc", 0, 0, O_LOGADC}, {"isr-stats", 0, 0, O_ISR}, {0, 0, 0, 0}};
+        {"help", 0, 0, O_HELP}, {"profile", 1, 0, O_PROF}, {"log-adc", 0, 0, O_LOGADC}, {"isr-stats", 0, 0, O_ISR}, {"stack-report", 0, 0, O_STACK}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -879,6 +922,7 @@ static void parse_args(int argc, char **argv)
         case O_PROF: opt.profile = optarg; break;
         case O_LOGADC: opt.log_adc = 1; break;
         case O_ISR: opt.isr_stats = 1; break;
+        case O_STACK: opt.stack_report = 1; break;
         default: usage();
         }
     }
@@ -942,6 +986,12 @@ int main(int argc, char **argv)
     oc1_irq[0] = avr_io_getirq(avr, AVR_IOCTL_TIMER_GETIRQ('1'), TIMER_IRQ_OUT_COMP + 0);
     oc1_irq[1] = avr_io_getirq(avr, AVR_IOCTL_TIMER_GETIRQ('1'), TIMER_IRQ_OUT_COMP + 1);
     avr_register_io_write(avr, R_TCCR1C, tccr1c_write, NULL);
+    avr->io[AVR_DATA_TO_IO(R_TIFR1)].w.c = tifr1_write;
+    avr->io[AVR_DATA_TO_IO(R_TIFR1)].w.param = timer1;
+    timsk1_orig = avr->io[AVR_DATA_TO_IO(R_TIMSK1)].w.c;
+    timsk1_orig_param = avr->io[AVR_DATA_TO_IO(R_TIMSK1)].w.param;
+    avr->io[AVR_DATA_TO_IO(R_TIMSK1)].w.c = timsk1_write;
+    avr->io[AVR_DATA_TO_IO(R_TIMSK1)].w.param = timer1;
     /* SPI */
     avr->io[AVR_DATA_TO_IO(R_SPDR)].w.c = spdr_write;
     avr->io[AVR_DATA_TO_IO(R_SPDR)].w.param = spi;
@@ -954,13 +1004,9 @@ int main(int argc, char **argv)
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
     avr->io[AVR_DATA_TO_IO(R_UDR0)].w.c = udr_write;
     avr->io[AVR_DATA_TO_IO(R_UDR0)].w.param = NULL;
-    udr_read_orig = avr->io[AVR_DATA_TO_IO(R_UDR0)].r.c;
-    udr_read_param = avr->io[AVR_DATA_TO_IO(R_UDR0)].r.param;
-    avr->io[AVR_DATA_TO_IO(R_UDR0)].r.c = udr_read;
+    avr_irq_register_notify(avr_get_interrupt_irq(avr, VEC_USART_RX) + AVR_INT_IRQ_RUNNING, on_rx_isr, NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), on_xon, NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF), on_xoff, NULL);
-    if (!udr_read_orig)
-        die("unexpected simavr UART layout");
 
     if (opt.isr_stats)
         isr_stats_init();
@@ -996,7 +1042,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     uint64_t *profile = opt.profile ? calloc(32768, sizeof *profile) : NULL;
-    const avr_cycle_count_t slice = F_CPU / 5000; /* 200 us */
+    /* the pseudo-terminal is served every 3203 cycles (~200 us): not a multiple of a
+     * sample period, so host bytes reach the UART at every phase of the sample clock */
+    const avr_cycle_count_t slice = 3203;
     const avr_cycle_count_t end = opt.exit_after > 0 ? (avr_cycle_count_t)(opt.exit_after * F_CPU) : 0;
     double wall0 = wall_now(), lagged = 0;
     avr_cycle_count_t cyc0 = avr->cycle;
@@ -1049,6 +1097,18 @@ int main(int argc, char **argv)
             adc_conversions, prep.spikes, resets);
     if (opt.isr_stats)
         isr_stats_print();
+    if (opt.stack_report) { /* the longest run of paint is the RAM never used */
+        int best = 0, best_end = 0, run = 0;
+        for (int a = 0x100; a <= avr->ramend; a++) {
+            run = avr->data[a] == 0xA5 ? run + 1 : 0;
+            if (run > best) {
+                best = run;
+                best_end = a;
+            }
+        }
+        fprintf(stderr, "bench-sim: stack: deepest use %d bytes (below 0x%04x); %d bytes of RAM never used\n",
+                avr->ramend - best_end, avr->ramend + 1, best);
+    }
     eeprom_file(1);
     if (profile) {
         FILE *f = fopen(opt.profile, "w");

@@ -20,8 +20,8 @@ REPO = os.path.dirname(HW)
 sys.path.insert(0, os.path.join(REPO, "firmware-protocol", "vectors"))
 import make_vectors as mv  # noqa: E402
 
-SIM = os.path.join(HW, "sim", "build", "bench-sim")
-ELF = os.path.join(HW, "firmware", "build", "bench_rig.elf")
+SIM = os.environ.get("BENCH_SIM") or os.path.join(HW, "sim", "build", "bench-sim")
+ELF = os.environ.get("BENCH_ELF") or os.path.join(HW, "firmware", "build", "bench_rig.elf")
 CLOCK_HZ = 16_000_000
 
 

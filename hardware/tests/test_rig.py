@@ -72,7 +72,7 @@ def test_identity(tmp):
 class Session:
     def __init__(self, tmp):
         self.pin_log = os.path.join(tmp, "pins.csv")
-        self.h = rc.Harness("--log-adc", "--isr-stats", pin_log=self.pin_log)
+        self.h = rc.Harness("--log-adc", "--isr-stats", "--stack-report", pin_log=self.pin_log)
         self.r = rc.Rig(self.h.port)
 
     def close(self):
@@ -239,6 +239,7 @@ def test_session(tmp):
         time.sleep(0.1)
         frames = r.since(n0)
     finally:
+        host_dec = dict(r.dec.c)
         stderr = s.close()
 
     # ---- acquisition: contiguity, no loss --------------------------------------------
@@ -247,14 +248,20 @@ def test_session(tmp):
     expect = 0
     jumps = 0
     total = 0
+    first_jumps = []
     for b in blocks:
         if b["first_sample_index"] != expect:
             jumps += 1
+            if len(first_jumps) < 4:
+                first_jumps.append((expect, b["first_sample_index"]))
         expect = b["first_sample_index"] + b["sample_count"]
         total += b["sample_count"]
     secs = total / 20000.0
     check(jumps == 0 and blocks and blocks[0]["first_sample_index"] == 0,
-          "SampleBlocks contiguous from index 0 (%d blocks, %d samples = %.1f s)" % (len(blocks), total, secs))
+          "SampleBlocks contiguous from index 0 (%d blocks, %d samples = %.1f s)" % (len(blocks), total, secs),
+          ("jumps (expected, got): %s; host decoder %s; harness: %s"
+           % (first_jumps, {k: v for k, v in host_dec.items() if v and k != "frames_ok"},
+              " | ".join(l for l in stderr.splitlines() if "dropped" in l))) if jumps else "")
     check(st["overruns"] == 0 and st["dropped_samples"] == 0, "Status: no overrun, no dropped sample",
           "high water %d of %d" % (st["buffer_high_water"], st["buffer_capacity"]))
     check(total >= st["sample_index"] - 200, "every sample period acquired was delivered",
@@ -302,6 +309,14 @@ def test_session(tmp):
     check(j0 is not None, "ADC log aligned with the recorded samples (conversion of sample k = log entry k + %s)" % j0)
     if j0 is None:
         return stderr
+    # no sample-clock edge lost: one conversion per period, and the alignment holds to the end
+    ac = [c for c, _ in adc]
+    gaps = [(ac[i], ac[i + 1] - ac[i]) for i in range(len(ac) - 1) if ac[i + 1] - ac[i] != T]
+    check(not gaps, "one ADC conversion every 800 cycles, none missed (%d conversions)" % len(ac), str(gaps[:3]))
+    last = max(samples)
+    ends = [k for k in (1000, S2, mark_idx, S3, last - 300) if all(samples.get(k + i) is not None for i in range(200))]
+    drift = [k for k in ends if codes[k + j0:k + j0 + 200] != [samples[k + i] for i in range(200)]]
+    check(not drift, "every sample labelled with its own period, start to end (checked at %d points)" % len(ends), str(drift))
 
     def edge_cycle(k):
         return adc[k + j0][0]
@@ -348,7 +363,7 @@ def test_session(tmp):
     check(peak > 640, "model action potential in the samples after the pulse (peak code %d > 640 = 0 mV)" % peak)
     figures["model_ap_peak_mv"] = round(peak * 5000.0 / 1024 * 160 / 5000 - 100, 1)
 
-    # watchdog timing: last heartbeat delimiter read by the firmware -> outputs off
+    # watchdog timing: receive interrupt that took the last heartbeat's delimiter -> outputs off
     rx = [c for c, _, sig, v in rows if sig == "rx_frame"]
     c_on = edge_cycle(S3)  # the pulses are back to back: enable stays high until the trip
     offs = [c for c, s_, v in outs if s_ == "enable" and v == 0 and c > c_on]
@@ -360,7 +375,7 @@ def test_session(tmp):
         ddac_us = (dac_offs[0] - last_hb) / 16.0
         figures["watchdog_off_after_last_heartbeat_us"] = {"enable": dt_us, "dac": ddac_us}
         check(500_000 < dt_us <= 500_000 + T / 16.0 and dac_offs[0] == c_off,
-              "outputs off %.1f us after the last heartbeat's final byte (limit 500 000 + one period %d us), enable and DAC together"
+              "outputs off %.1f us after the firmware took the last heartbeat's final byte (limits: more than 500 000, at most + one period %d us), enable and DAC together"
               % (dt_us, T // 16))
         grid = (c_off - edge_cycle(0)) % T
         check(grid == 0, "the trip edge is on the sample grid", "offset %d cycles" % grid)
@@ -368,7 +383,59 @@ def test_session(tmp):
         check(False, "watchdog: outputs went off in the pin log")
     isr = [l for l in stderr.splitlines() if "isr " in l]
     figures["isr"] = isr
+    stack = [l for l in stderr.splitlines() if "stack: deepest" in l]
+    if stack:
+        used = int(stack[0].split("deepest use ")[1].split()[0])
+        free = int(stack[0].split("; ")[1].split()[0])
+        figures["stack_deepest_bytes"] = used
+        figures["ram_never_used_bytes"] = free
+        check(free >= 128, "RAM headroom: the stack reached %d bytes deep, %d bytes never used" % (used, free))
+    compb = [l for l in isr if "COMPB" in l]
+    if compb:
+        lat = int(compb[0].split("max latency ")[1].split()[0])
+        figures["acquisition_isr_max_latency_cycles"] = lat
+        check(lat < T, "the acquisition interrupt always ran before the next edge (max latency %d < %d cycles)" % (lat, T))
     return stderr
+
+
+# --------------------------------------------------------------------------------------
+def test_arming(tmp):
+    print("\n== arming: 30 stimuli, immediate and AT_INDEX, each onset on its reported index")
+    pin_log = os.path.join(tmp, "arm.csv")
+    h = rc.Harness("--log-adc", pin_log=pin_log)
+    r = rc.Rig(h.port)
+    try:
+        r.hello()
+        r.command("Configure", sample_rate_hz=20000, channel_mask=1, block_samples=0, gains=[0])
+        n0 = r.count()
+        r.command("Start")
+        r.heartbeats = True
+        time.sleep(0.2)
+        acks = 0
+        for i in range(30):
+            at = i % 2 == 0
+            now = r.heartbeat()["sample_index"]
+            a = r.command("Stimulus", stim_id=200 + i, output=0, flags=1 if at else 0, start_index=now + 300 + 7 * i if at else 0,
+                          train_count=1, trains=[rc.train(c1=200, n1=3)])
+            acks += a["kind"] == "Ack"
+            time.sleep(0.03 + 0.002 * (i % 7))
+        time.sleep(0.1)
+        frames = r.since(n0)
+    finally:
+        r.close()
+        h.stop()
+    samples = samples_by_index(frames)
+    events = [f for f in frames if f["kind"] == "StimulusEvent"]
+    rows = rc.read_pin_log(pin_log)
+    adc = [(c, v) for c, _, sig, v in rows if sig == "adc"]
+    codes = [v for _, v in adc]
+    win = [samples[k] for k in range(1000, 1200)]
+    j0 = next((j - 1000 for j in range(len(codes) - 200) if codes[j:j + 200] == win), None)
+    ons = [c for c, _, sig, v in rows if sig == "enable" and v == 1 and c > 1000]
+    offs = [(c - adc[e["onset_index"] + j0][0]) // T for e, c in zip(events, ons)] if j0 is not None else []
+    check(acks == 30 and len(events) == 30 and len(ons) == 30, "30 Acks, 30 StimulusEvents, 30 onsets")
+    check(offs and all(o == 0 for o in offs), "every onset on the sample edge of its reported index",
+          "off by %s" % sorted(set(offs)))
 
 
 # --------------------------------------------------------------------------------------
@@ -477,6 +544,7 @@ def main():
         t0 = time.monotonic()
         test_identity(tmp)
         test_session(tmp)
+        test_arming(tmp)
         test_analog_socket(tmp)
         test_unpaced(tmp)
         figures["test_wall_s"] = round(time.monotonic() - t0, 1)

@@ -100,6 +100,10 @@ static uint16_t s_pulse;
 static const bp_train_t *cur_t;
 static uint32_t left;            /* compare-A interrupts until the next segment starts, */
 static uint32_t far_hi;          /* plus this many times 2^32 */
+static uint64_t onset_tick;      /* a new stimulus: tick of its first onset edge, */
+static uint8_t fresh;            /* from which compare A's first run sets its countdown */
+static uint8_t fresh_far;        /* the onset is 2^31 edges away or more (rare: 64-bit) */
+static uint32_t onset_lo;        /* low word of onset_tick (the usual, 32-bit case) */
 static uint32_t wake;            /* while compare A sleeps: edges until it is needed */
 static uint32_t pulse_tick;      /* edge of the current pulse's onset */
 static uint32_t p2_tick;         /* edge of its phase 2 */
@@ -393,6 +397,22 @@ ISR(TIMER1_COMPA_vect)
         queue_event(pend);
         pend_valid = 0;
     }
+    if (fresh) { /* first run for a new stimulus: count down to its onset from here */
+        if (!fresh_far) {
+            left = onset_lo - arm_tick + 1u; /* >= 1: acq_stim_arm checked */
+            far_hi = 0;
+        } else {
+            u64_halves dd, now;
+            now.w[0] = acq_ticks;
+            now.w[1] = acq_ticks_hi;
+            dd.u = onset_tick - (now.u + 2u) + 1u;
+            left = dd.w[0];
+            far_hi = dd.w[1];
+            if (left == 0)
+                far_hi--; /* left = 0 counts 2^32 */
+        }
+        fresh = 0;
+    }
     if (stim_on) {
         if ((int32_t)(arm_tick - wd_deadline) >= 0) {
             /* no heartbeat for watchdog_ms at the edge being armed: outputs off at
@@ -552,10 +572,15 @@ void acq_start(void)
 {
     cli();
     if (!acq_running) {
-        start_tick = now_tick_locked() + 1u; /* the next edge */
+        /* Period 0 starts at the edge whose interrupt runs next: tick acq_ticks + 1,
+         * whether that edge is still to come or has already happened (OCF1B
+         * pending). No look at OCF1B here: the flag can rise between two reads of
+         * it, and a second read would then label every sample one index late. */
+        u64_halves t;
+        t.w[0] = acq_ticks;
+        t.w[1] = acq_ticks_hi;
+        start_tick = t.u + 1u;
         acq_running = 2;
-        if (TIFR1 & _BV(OCF1B)) /* that edge already happened: its interrupt starts period 0 */
-            start_tick--;
         acq_r_head = acq_r_tail = 0;
         acq_dropping = gap_pending = 0;
         acq_high_water = 0;
@@ -604,7 +629,7 @@ uint8_t acq_stim_arm(const acq_stim_t *s)
 {
     uint64_t rel[RIG_MAX_TRAINS], start, cur;
     u64_halves d;
-    uint32_t tick, moved;
+    uint32_t cur_tick, moved;
     uint8_t i, at_index = (s->flags & BP_STIM_FLAG_AT_INDEX) != 0;
     /* busy only ever ends by itself: once seen idle, the player stays idle until
      * stim_on is set below, so its state can be written without a lock. The caller
@@ -633,35 +658,34 @@ uint8_t acq_stim_arm(const acq_stim_t *s)
     /* the last stimulus's compare A turns itself off at the next edge */
     while (TIMSK1 & _BV(OCIE1A))
         ;
-    /* The 64-bit work happens with interrupts on, from a snapshot of the clock
-     * (an interrupt held off for a whole period would lose a sample-clock edge). */
+    /* Compare A, at its first run (the next edge, or an edge that comes while we
+     * arm), counts down to the onset tick from wherever it is, so no edge can be
+     * miscounted here; interrupts are off only for a few 32-bit operations (held
+     * off for a whole period, the acquisition interrupt would lose an edge). */
     cli();
-    tick = now_tick32_locked();
     cur = cur_index_locked();
     sei();
-    /* period cur + 1 is armed already: cur + 2 is the first one free, and the
-     * first compare-A interrupt (at the next edge) arms it */
     start = at_index ? s->start_index : cur + 2u;
     if (start < cur + 2u)
         return BP_NACK_TOO_LATE;
-    d.u = start + rel[0] - (cur + 2u) + 1u; /* compare-A interrupts until the onset */
+    onset_tick = start_tick + start + rel[0];
+    fresh_far = (start + rel[0] - cur) >= 0x80000000ULL;
+    onset_lo = (uint32_t)onset_tick;
+    cur_tick = (uint32_t)start_tick + (uint32_t)cur;
     cli();
-    moved = now_tick32_locked() - tick; /* edges since the snapshot */
-    if (at_index && moved) {            /* a fixed start comes closer */
-        if (d.w[1] == 0 && d.w[0] <= moved) {
-            sei();
-            return BP_NACK_TOO_LATE;
-        }
-        if (d.w[0] < moved)
-            d.w[1]--;
-        d.w[0] -= moved;
-    } /* an immediate start moves with the clock */
-    left = d.w[0];
-    far_hi = d.w[1];
-    if (left == 0)
-        far_hi--; /* left = 0 counts 2^32 */
+    TIFR1 = _BV(OCF1A); /* stale flag: edges before now are not ours */
+    /* after the clear, an edge from here on runs compare A for it */
+    moved = now_tick32_locked() - cur_tick;
+    if (!at_index) {
+        onset_lo += moved; /* immediately: the first period free now */
+        if (fresh_far)
+            onset_tick += moved; /* (rel[0] >= 2^31: rare) */
+    } else if (!fresh_far && (int32_t)(onset_lo - (cur_tick + moved + 2u)) < 0) {
+        sei(); /* the clock passed the onset meanwhile */
+        return BP_NACK_TOO_LATE;
+    }
+    fresh = 1;
     acq_stim_sleeping = 0;
-    TIFR1 = _BV(OCF1A); /* stale flag: ignore edges before now */
     TIMSK1 |= _BV(OCIE1A);
     stim_on = 1;
     sei();
@@ -728,11 +752,11 @@ void acq_heartbeat(uint32_t stamp)
 
 uint8_t acq_heartbeat_fresh(void)
 {
-    uint8_t fresh;
+    uint8_t ok;
     cli();
-    fresh = hb_valid && (int32_t)(now_tick32_locked() - wd_deadline) < 0;
+    ok = hb_valid && (int32_t)(now_tick32_locked() - wd_deadline) < 0;
     sei();
-    return fresh;
+    return ok;
 }
 
 uint8_t acq_watchdog_tripped(void)

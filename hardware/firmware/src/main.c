@@ -437,6 +437,14 @@ int main(void)
     bp_stimulus_event_t e;
     clock_init();
     unique_id = ident_load(); /* first: the free RAM still holds its power-up pattern */
+    {
+        /* paint the free RAM, so that the deepest stack use can be read back
+         * (bench-sim --stack-report; on a board, with a debugger) */
+        extern uint8_t __heap_start;
+        uint8_t *p = &__heap_start;
+        while (p < (uint8_t *)(SP - 32))
+            *p++ = 0xA5;
+    }
     bp_decoder_init(&dec, rx_frame, sizeof rx_frame);
     compute_limits();
     link_init();

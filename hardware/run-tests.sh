@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the rig firmware and the simavr harness, then runs the host <-> firmware
+# tests (hardware/tests/test_rig.py) on the unmodified firmware ELF. Idempotent:
+# installs the Debian packages it needs only when they are missing.
+#
+#   hardware/run-tests.sh            the whole suite (about 30 s)
+#   hardware/run-tests.sh --quick    4 s of streaming instead of 10
+#   ARDUINO=1 hardware/run-tests.sh  also build the folder as an Arduino sketch
+#                                    (arduino-builder, Debian's arduino-core-avr) and
+#                                    run the suite on that build too
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+args=("$@")
+
+need=(gcc-avr avr-libc binutils-avr simavr libsimavr-dev libelf-dev gcc make pkg-config)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+[[ "${ARDUINO:-0}" == 1 ]] && need+=(arduino-builder arduino-core-avr)
+missing=()
+for pkg in "${need[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "run-tests.sh: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y "${missing[@]}" >/dev/null 2>&1 || {
+    $SUDO apt-get update >/dev/null
+    $SUDO apt-get install -y "${missing[@]}"
+  }
+fi
+
+echo "== firmware (avr-gcc $(avr-gcc -dumpversion))"
+make -C "$here/firmware" -j2 check-protocol
+make -C "$here/firmware" -j2 --no-print-directory
+echo "== harness (simavr $(pkg-config --modversion simavr))"
+make -C "$here/sim" -j2 --no-print-directory
+
+echo "== tests"
+status=0
+PYTHONPATH="$here/tests" python3 "$here/tests/test_rig.py" "${args[@]}" || status=1
+
+if [[ "${ARDUINO:-0}" == 1 ]]; then
+  echo "== the same folder built as an Arduino sketch (arduino-builder, board arduino:avr:uno)"
+  ab="$here/firmware/build/arduino"
+  mkdir -p "$ab/build" "$ab/cache"
+  # -DDECIMAL_DIG: Debian's arduino-core-avr 1.8.7 core (WString.cpp, not this sketch)
+  # does not build with Debian's avr-gcc 5.4 without it.
+  arduino-builder -compile -hardware /usr/share/arduino/hardware -hardware /usr/share/arduino-builder \
+    -tools /usr/bin -tools /usr/share/arduino-builder -fqbn arduino:avr:uno \
+    -build-path "$ab/build" -build-cache "$ab/cache" -prefs=compiler.cpp.extra_flags=-DDECIMAL_DIG=17 \
+    "$here/firmware/firmware.ino" | grep -E "^(Sketch|Global)" || status=1
+  BENCH_ELF="$ab/build/firmware.ino.elf" PYTHONPATH="$here/tests" \
+    python3 "$here/tests/test_rig.py" --quick || status=1
+fi
+exit $status
