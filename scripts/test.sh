@@ -17,7 +17,11 @@ fi
 echo "== wire protocol: C library against the golden vectors (CTest + GoogleTest; also on a simulated ATmega328P)"
 BP_AVR=1 bash firmware-protocol/c/run-tests.sh
 
-echo "== .NET: unit, validation and CLI tests (xunit)"
+echo "== reference rig firmware: built with gcc-avr, run unmodified on simavr, checked cycle by cycle (installs its packages)"
+hardware=0
+bash hardware/run-tests.sh || hardware=$?
+
+echo "== .NET: unit, validation, CLI and host <-> firmware tests (xunit)"
 status=0
 dotnet test Bench.sln -c Release --nologo 2>&1 | tee "$log" || status=$?
 
@@ -25,4 +29,5 @@ dotnet test Bench.sln -c Release --nologo 2>&1 | tee "$log" || status=$?
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
 failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
 echo "dotnet: $passed passed, $failed failed"
+((hardware == 0)) || { echo "hardware/run-tests.sh failed (status $hardware)"; exit "$hardware"; }
 exit "$status"

@@ -28,9 +28,16 @@ internal static class EmulateCommand
         var baud = new Option<int>("--baud") { Description = "the link's baud rate: at most baud/10 bytes/s, so a slow link overruns as on a board (0: unlimited)", DefaultValueFactory = _ => 1_000_000 };
         var buffer = new Option<int>("--buffer-samples") { Description = "samples the rig can hold while its link is busy (an overrun loses the rest)", DefaultValueFactory = _ => 4096 };
         var noise = new Option<double>("--noise") { Description = "membrane-referred noise, standard deviation (mV)", DefaultValueFactory = _ => 0.2 };
+        var firmware = new Option<string?>("--firmware")
+        {
+            Description = "run the reference rig's real firmware on a simulated ATmega328P (simavr) instead; optionally the ELF to run (default: hardware/firmware, built if needed)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var pinLog = new Option<string?>("--pin-log") { Description = "with --firmware: log every change of the stimulus outputs to this CSV (cycle,time_us,signal,value)" };
+        var eeprom = new Option<string?>("--eeprom") { Description = "with --firmware: keep the board's EEPROM (its unique id) in this file across runs" };
         var command = new Command("emulate", "Run the emulated rig (a model preparation behind the wire protocol) until stopped")
         {
-            pty, tcp, model, rate, seed, param, faults, speed, baud, noise, buffer,
+            pty, tcp, model, rate, seed, param, faults, speed, baud, noise, buffer, firmware, pinLog, eeprom,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -42,6 +49,33 @@ internal static class EmulateCommand
             }
 
             double s = parse.GetValue(speed);
+            if (parse.GetResult(firmware) is not null)
+            {
+                foreach (Option other in new Option[] { tcp, rate, faults, baud, buffer })
+                {
+                    if (parse.GetResult(other) is { Implicit: false }) throw new UserErrorException($"emulate: {other.Name} is for the emulated rig, not with --firmware (the firmware has its own rate limit, link and buffer)");
+                }
+
+                if (s is < 0 or > 1000 || !double.IsFinite(s)) throw new UserErrorException("emulate: --speed must be 0 (as fast as possible) to 1000 with --firmware");
+                await RunFirmwareAsync(new FirmwareEmulatorOptions
+                {
+                    FirmwareElf = parse.GetValue(firmware),
+                    Model = parse.GetValue(model)!,
+                    Parameters = overrides,
+                    Seed = parse.GetValue(seed),
+                    NoiseMv = parse.GetValue(noise),
+                    PinLogPath = parse.GetValue(pinLog),
+                    EepromPath = parse.GetValue(eeprom),
+                    Speed = s,
+                }, output, cancellationToken);
+                return 0;
+            }
+
+            foreach (Option firmwareOnly in new Option[] { pinLog, eeprom })
+            {
+                if (parse.GetResult(firmwareOnly) is not null) throw new UserErrorException($"emulate: {firmwareOnly.Name} needs --firmware");
+            }
+
             if (!(s > 0) || s > 1000) throw new UserErrorException("emulate: --speed must be above 0 and at most 1000");
             if (parse.GetValue(rate) is < 1 or > 10_000_000) throw new UserErrorException("emulate: --rate must be 1 to 10000000 Hz");
             if (parse.GetValue(baud) < 0) throw new UserErrorException("emulate: --baud must not be negative (0: unlimited)");
@@ -81,6 +115,42 @@ internal static class EmulateCommand
 
         output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
         output.Flush();
+    }
+
+    private static async Task RunFirmwareAsync(FirmwareEmulatorOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        Bench.Core.Models.ModelCatalog.Get(options.Model).Resolve(options.Parameters);   // a bad --model or --param fails before anything is built
+        FirmwareEmulator emulator;
+        try
+        {
+            emulator = await FirmwareEmulator.StartAsync(options, cancellationToken);
+        }
+        catch (FirmwareEmulatorException e)
+        {
+            throw new UserErrorException("emulate --firmware: " + e.Message);
+        }
+
+        await using (emulator)
+        {
+            foreach (string line in emulator.HarnessMessages) Console.Error.WriteLine(line);
+            emulator.HarnessMessage += line => Console.Error.WriteLine(line);
+            Announce(output, emulator.Port);
+            int exit;
+            try
+            {
+                exit = await emulator.WaitForExitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;   // stopped by the user: disposing stops the harness, which flushes the pin log
+            }
+            catch (FirmwareEmulatorException e)
+            {
+                throw new UserErrorException("emulate --firmware: " + e.Message);
+            }
+
+            if (exit != 0) throw new UserErrorException($"emulate --firmware: the harness stopped with status {exit}: {string.Join(" / ", emulator.HarnessMessages.TakeLast(3))}");
+        }
     }
 
     private static async Task ServePtyAsync(EmulatedRig rig, TextWriter output, CancellationToken cancellationToken)

@@ -41,6 +41,22 @@ internal sealed class EmulatorProcess : IAsyncDisposable
         return await announcements.Reader.ReadAsync(cts.Token);
     }
 
+    /// <summary>Stops the emulator as Ctrl+C or a service manager would (SIGTERM), so it flushes what it writes; killed after 10 s.</summary>
+    public async Task StopAsync()
+    {
+        if (process.HasExited) return;
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await process.WaitForExitAsync(grace.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!process.HasExited)
