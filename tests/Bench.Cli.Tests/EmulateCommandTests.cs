@@ -1,0 +1,52 @@
+namespace Bench.Cli.Tests;
+
+/// <summary><c>bench emulate</c>'s option checks: mistakes are one clear line and exit code 2, before anything starts.</summary>
+public sealed class EmulateCommandTests
+{
+    private static (int Code, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = BenchCli.Run(["emulate", .. args], output, error);
+        return (code, error.ToString());
+    }
+
+    [Theory]
+    [InlineData("--tcp", "127.0.0.1:0")]
+    [InlineData("--faults", "drop=0.1")]
+    [InlineData("--rate", "50000")]
+    [InlineData("--buffer-samples", "100")]
+    public void Emulated_rig_options_are_refused_with_the_firmware(string option, string value)
+    {
+        var (code, err) = Run("--firmware", option, value);
+        Assert.Equal(2, code);
+        Assert.Contains($"{option} is for the emulated rig, not with --firmware", err);
+    }
+
+    [Theory]
+    [InlineData("--pin-log", "pins.csv")]
+    [InlineData("--eeprom", "rig.eep")]
+    public void Firmware_options_need_the_firmware(string option, string value)
+    {
+        var (code, err) = Run("--pty", option, value);
+        Assert.Equal(2, code);
+        Assert.Contains($"{option} needs --firmware", err);
+    }
+
+    [Fact]
+    public void A_missing_firmware_file_is_named()
+    {
+        var (code, err) = Run("--firmware", "/nonexistent/rig.elf");
+        Assert.Equal(2, code);
+        Assert.Contains("/nonexistent/rig.elf does not exist", err);
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Fact]
+    public void A_bad_model_parameter_fails_before_anything_is_built()
+    {
+        var (code, err) = Run("--firmware", "--param", "gNa=-5");
+        Assert.Equal(2, code);
+        Assert.Contains("gNa", err);
+    }
+}
