@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# Debian packages the .NET tests need: libusb-1.0 (the USB transport's native library, loaded for real).
+# Debian packages the .NET tests need: libusb-1.0 (the USB transport's native library, loaded for real) and h5py
+# (Bench.Storage.Tests reads the NWB files it writes back with this independent HDF5 reader, under /usr/bin/python3).
 need=()
-for pkg in libusb-1.0-0; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for pkg in libusb-1.0-0 python3-h5py; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}"; }
