@@ -6,13 +6,16 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# Debian packages the .NET tests need: libusb-1.0 (the USB transport's native library, loaded for real) and h5py
-# (Bench.Storage.Tests reads the NWB files it writes back with this independent HDF5 reader, under /usr/bin/python3).
+# Debian packages the .NET tests need: libusb-1.0 (the USB transport's native library, loaded for real), h5py
+# (the NWB files are read back with this independent HDF5 reader, under /usr/bin/python3), Chromium (the page's
+# browser test, driven by Playwright with this executable). Node.js and npm, which the build needs to vendor uPlot, are
+# installed by src/Bench.Service/web/vendor.sh when npm is missing.
 need=()
-for pkg in libusb-1.0-0 python3-h5py; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for pkg in libusb-1.0-0 python3-h5py chromium; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}"; }
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get install -y "${need[@]}" >/dev/null 2>&1 || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "${need[@]}"; }
 fi
 
 echo "== wire protocol: C library against the golden vectors (CTest + GoogleTest; also on a simulated ATmega328P)"

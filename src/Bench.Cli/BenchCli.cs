@@ -22,6 +22,8 @@ internal static class BenchCli
             RecordCommand.Create(output, error),
             ExportCommand.Create(output),
             DevicesCommand.Create(output),
+            ServeCommand.Create(output),
+            RecoverCommand.Create(output),
         };
 
         var parse = root.Parse(args);

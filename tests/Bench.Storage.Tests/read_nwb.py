@@ -1,6 +1,7 @@
 """Reads an NWB file written by Bench with h5py (an independent HDF5 reader) and prints one JSON object of what it
 found, for Bench.Storage.Tests to assert on. Usage: read_nwb.py FILE.nwb"""
 import json
+import math
 import sys
 
 import h5py
@@ -16,7 +17,9 @@ def plain(value):
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        return plain(value.item())
+    if isinstance(value, float) and math.isnan(value):
+        return None  # JSON has no NaN: a model value never computed reads as null
     return value
 
 
@@ -49,7 +52,8 @@ def series(group, rate):
         "shuffle": bool(data.shuffle),
         "first": plain(values[:3]),
         "last": plain(values[-1]) if len(values) else None,
-        "sum": float(np.sum(values, dtype=np.float64)),
+        "sum": float(np.nansum(values, dtype=np.float64)),
+        "nan_count": int(np.count_nonzero(np.isnan(values))) if values.dtype.kind == "f" else 0,
         "timestamps_dtype": str(ts.dtype),
         "timestamps_length": int(ts.shape[0]),
         "timestamps_attrs": attrs(ts),

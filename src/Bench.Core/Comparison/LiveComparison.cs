@@ -122,6 +122,9 @@ public sealed class LiveComparison
     /// <summary>How the comparison was set up.</summary>
     public ComparisonSetup Setup { get; }
 
+    /// <summary>The model as it stands at <see cref="ComparedThrough"/> (read its observables; do not step it).</summary>
+    public INeuronModel Model => model;
+
     /// <summary>The published updates (bounded: a slow reader loses the oldest, never stalls the comparison).</summary>
     public ChannelReader<ComparisonUpdate> Updates => updates.Reader;
 

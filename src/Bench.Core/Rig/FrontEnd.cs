@@ -16,6 +16,14 @@ public sealed record FrontEnd(double GainVoltsPerVolt, double OffsetMv, int AdcB
     /// <summary>The emulated rig's default: the same range on a 12-bit ADC.</summary>
     public static FrontEnd Emulated { get; } = ReferenceRig with { AdcBits = 12 };
 
+    /// <summary>
+    /// The calibration to use for a rig nobody has calibrated: the emulated rig's own front end for the emulator
+    /// (board <c>EMU</c>), else the reference rig's nominal front end on the rig's ADC.
+    /// </summary>
+    public static (Calibration Calibration, string Source) NominalCalibration(Protocol.DeviceInfo device) => device.Board == "EMU"
+        ? (Emulated.Calibration, "emulated rig front end")
+        : (new FrontEnd(ReferenceRig.GainVoltsPerVolt, ReferenceRig.OffsetMv, device.AdcBits, device.AdcRefMv).Calibration, "reference rig front end, nominal (not calibrated)");
+
     /// <summary>Largest ADC code.</summary>
     public int MaxCode => (1 << AdcBits) - 1;
 

@@ -1,0 +1,310 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Bench.Core.Rig;
+using Bench.Core.Stimulus;
+using Bench.Rig.Session;
+using Bench.Rig.Transports;
+using Bench.Storage.Catalog;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Logging;
+
+namespace Bench.Service;
+
+/// <summary>
+/// The Bench service: the HTTP API (REST and a server-sent-event stream), the OpenAPI document and the page, over one
+/// <see cref="RigHost"/>. Loopback by default; any other address needs a token, generated and printed at start.
+/// </summary>
+public static class BenchServer
+{
+    /// <summary>Builds the web application for <paramref name="urls"/> (e.g. <c>http://127.0.0.1:5080</c>).</summary>
+    /// <exception cref="ArgumentException">A URL is not valid, or binds beyond loopback without a token.</exception>
+    public static WebApplication Build(ServiceOptions options, string urls)
+    {
+        bool loopbackOnly = urls.Split(';', StringSplitOptions.RemoveEmptyEntries).All(IsLoopback);
+        if (!loopbackOnly && options.Token is null) throw new ArgumentException("binding beyond loopback needs a token (the service makes one with --token auto)");
+        Directory.CreateDirectory(options.DataDirectory);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot") });
+        builder.WebHost.UseUrls(urls);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.Services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals;
+        });
+        builder.Services.AddOpenApi();
+        var hub = new LiveHub();
+        var catalog = new BenchCatalog(options.DataDirectory);
+        foreach (var r in ActiveRecording.RecoverInterrupted(catalog)) Console.Error.WriteLine($"bench: recovered '{r.Name}' ({r.Samples} samples) interrupted by an earlier crash");
+        var host = new RigHost(options, hub, catalog);
+        var protocols = new ProtocolLibrary(options.DataDirectory);
+        builder.Services.AddSingleton(options).AddSingleton(hub).AddSingleton(catalog).AddSingleton(host).AddSingleton(protocols);
+        var app = builder.Build();
+
+        app.Use(async (context, next) =>
+        {
+            // Every failure of a request is one JSON line naming the problem: never a stack trace.
+            try
+            {
+                await next(context);
+            }
+            catch (Exception e) when (Status(e) is int status && !context.Response.HasStarted)
+            {
+                context.Response.StatusCode = status;
+                await context.Response.WriteAsJsonAsync(new ErrorView(e.Message));
+            }
+        });
+        if (options.Token is { } token) app.Use(async (context, next) => await RequireTokenAsync(context, next, token));
+        app.UseDefaultFiles();
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")) });
+        app.MapOpenApi("/api/openapi.json");
+        MapApi(app, options, host, hub, catalog, protocols);
+        app.Lifetime.ApplicationStopping.Register(() => host.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        return app;
+    }
+
+    /// <summary>A fresh random token for binding beyond loopback.</summary>
+    public static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    private static bool IsLoopback(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) throw new ArgumentException($"--urls: '{url}' is not an http:// or https:// URL");
+        return uri.Host == "localhost" || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
+    }
+
+    private static int? Status(Exception e) => e switch
+    {
+        BadHttpRequestException b => b.StatusCode,
+        JsonException or StimulusProtocolException or ArgumentException or FormatException => 400,
+        RecordingNotFoundException => 404,
+        InvalidOperationException or RigCommandRefusedException => 409,
+        RigConnectionException or RigDisconnectedException => 502,
+        TimeoutException => 504,
+        IOException or UnauthorizedAccessException => 500,
+        _ => null,
+    };
+
+    private static async Task RequireTokenAsync(HttpContext context, RequestDelegate next, string token)
+    {
+        if (!context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal) || context.Request.Path.Equals("/api/health", StringComparison.Ordinal))
+        {
+            await next(context);
+            return;
+        }
+
+        string? given = context.Request.Headers.Authorization.FirstOrDefault() is { } auth && auth.StartsWith("Bearer ", StringComparison.Ordinal)
+            ? auth["Bearer ".Length..]
+            : context.Request.Query["token"].FirstOrDefault();
+        if (given is null || !CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(token)))
+        {
+            context.Response.StatusCode = 401;
+            await context.Response.WriteAsJsonAsync(new ErrorView("this service needs its token: Authorization: Bearer <token>, or ?token=<token> (printed when the service started)"));
+            return;
+        }
+
+        await next(context);
+    }
+
+    private static void MapApi(WebApplication app, ServiceOptions options, RigHost host, LiveHub hub, BenchCatalog catalog, ProtocolLibrary protocols)
+    {
+        var api = app.MapGroup("/api");
+        api.MapGet("/health", () =>
+        {
+            var status = host.Status;
+            return new HealthResponse(status.State == "connected" ? "ok" : "degraded", status, hub.ViewerCount, options.Model);
+        }).WithSummary("Service and rig health");
+
+        api.MapGet("/devices", async (CancellationToken ct) =>
+        {
+            var (candidates, usb) = await RigDiscovery.ListAsync([], TimeSpan.FromSeconds(1.5), ct);
+            var list = new JsonArray { new JsonObject { ["port"] = RigHost.EmulatedAddress, ["status"] = "rig", ["board"] = "EMU", ["description"] = "the embedded emulated rig" } };
+            foreach (var c in candidates) list.Add(c);
+            return Results.Json(new JsonObject { ["devices"] = list, ["usb_unavailable"] = usb, ["connected"] = host.Status.Address });
+        }).WithSummary("Serial ports and USB rigs, each probed with Hello");
+        api.MapPost("/devices/connect", async (ConnectRequest request, CancellationToken ct) =>
+        {
+            string address = string.IsNullOrWhiteSpace(request.Address) ? RigHost.EmulatedAddress : request.Address.Trim();
+            double rate = request.SampleRateHz ?? options.SampleRateHz;
+            if (!(rate > 0) || rate > 1_000_000) throw new ArgumentException("sample_rate_hz must be above 0 and at most 1000000");
+            return await host.ConnectAsync(address, rate, ct);
+        }).WithSummary("Connect a rig (\"emulated\", a serial path, tcp://host:port or usb:VID:PID[:serial])");
+        api.MapPost("/devices/disconnect", async () =>
+        {
+            await host.DisconnectAsync();
+            return host.Status;
+        }).WithSummary("Stop stimulation and let the rig go");
+
+        api.MapGet("/config", () => new ConfigView(host.Status.SampleRateHz, options.Model, options.ModelParameters)).WithSummary("Acquisition and comparison settings");
+        api.MapPut("/config", async (ConfigRequest request, CancellationToken ct) =>
+        {
+            if (request.SampleRateHz is not { } rate || !(rate > 0) || rate > 1_000_000) throw new ArgumentException("sample_rate_hz is required: above 0 and at most 1000000");
+            await host.ConfigureAsync(rate, ct);
+            return new ConfigView(host.Status.SampleRateHz, options.Model, options.ModelParameters);
+        }).WithSummary("Change the sample rate (acquisition restarts)");
+
+        api.MapGet("/protocols", () => protocols.List()).WithSummary("Built-in and saved stimulus protocols");
+        api.MapPut("/protocols/{name}", async (string name, HttpRequest request) =>
+        {
+            using var reader = new StreamReader(request.Body);
+            return protocols.Save(name, await reader.ReadToEndAsync());
+        }).WithSummary("Validate and save a protocol (JSON body, in nA)");
+        api.MapDelete("/protocols/{name}", (string name) => protocols.Delete(name) ? Results.NoContent() : Results.NotFound(new ErrorView($"no saved protocol '{name}'")));
+        api.MapPost("/protocols/validate", async (HttpRequest request) =>
+        {
+            using var reader = new StreamReader(request.Body);
+            return Validate(await reader.ReadToEndAsync(), host);
+        }).WithSummary("Check a protocol against the connected rig without playing it");
+        api.MapPost("/stimulus/play", async (PlayRequest request, CancellationToken ct) =>
+        {
+            string json = request.Protocol?.ToJsonString()
+                ?? protocols.Find(request.Name ?? throw new ArgumentException("give name (a listed protocol) or protocol (JSON)"))?.Json
+                ?? throw new ArgumentException($"no protocol '{request.Name}': GET /api/protocols lists them");
+            var protocol = StimulusProtocol.Parse(json);
+            var command = await host.PlayAsync(protocol, request.Name ?? protocol.Name, ct);
+            return new PlayResponse(command.StimId, command.Trains.Sum(t => (int)t.PulseCount), protocol.EndMs);
+        }).WithSummary("Play a protocol now");
+        api.MapPost("/stimulus/stop-all", async (CancellationToken ct) =>
+        {
+            await host.StopAllAsync(ct);
+            return Results.NoContent();
+        }).WithSummary("Stop every stimulus at once");
+
+        RecordingRecord Find(string name) => catalog.GetRecording(RecordingNames.Validate(name)) ?? throw new RecordingNotFoundException($"no recording '{name}': GET /api/recordings lists them");
+        api.MapGet("/recordings", () => catalog.ListRecordings().Select(RecordingInfo.From).ToList()).WithSummary("Recordings in the catalog");
+        api.MapPost("/recordings", (StartRecordingRequest request) =>
+        {
+            string name = string.IsNullOrWhiteSpace(request.Name) ? $"rec-{DateTime.UtcNow:yyyyMMdd-HHmmss}" : request.Name.Trim();
+            return host.StartRecording(name);
+        }).WithSummary("Start recording (name: letters, digits, '.', '_', '-')");
+        api.MapPost("/recordings/stop", async () => await host.StopRecordingAsync()).WithSummary("Stop recording and write the NWB file");
+        api.MapGet("/recordings/{name}", (string name) => RecordingInfo.From(Find(name))).WithSummary("One recording");
+        api.MapGet("/recordings/{name}/download", (string name) =>
+        {
+            var r = Find(name);
+            string path = catalog.FullPathOf(r);
+            if (!File.Exists(path)) throw new RecordingNotFoundException($"recording '{name}' has no NWB file yet ({r.Status.ToString().ToLowerInvariant()})");
+            return Results.File(path, "application/x-hdf5", Path.GetFileName(path));
+        }).WithSummary("The recording's NWB file");
+        api.MapDelete("/recordings/{name}", (string name) =>
+        {
+            if (host.Status.Recording?.Name == name) throw new InvalidOperationException($"'{name}' is being recorded: stop it first");
+            Find(name);
+            string? path = catalog.DeleteRecording(name);
+            if (path is not null)
+            {
+                File.Delete(path);
+                File.Delete(Bench.Storage.Journal.JournalConverter.JournalPathFor(path));
+            }
+
+            return Results.NoContent();
+        }).WithSummary("Delete a recording and its files");
+
+        api.MapGet("/calibration", () => host.Status.Device is { } d ? Results.Json(catalog.ListCalibrations(d.UniqueId), LiveHub.Json) : throw new InvalidOperationException("no rig is connected"))
+            .WithSummary("The connected rig's calibrations, newest first");
+        api.MapPost("/calibration", (CalibrationRequest request) =>
+        {
+            var d = host.Status.Device ?? throw new InvalidOperationException("no rig is connected");
+            if (request.MvPerCount is not { } gain || !double.IsFinite(gain) || gain == 0 || request.OffsetMv is not { } offset || !double.IsFinite(offset))
+            {
+                throw new ArgumentException("mv_per_count (not 0) and offset_mv are required numbers");
+            }
+
+            catalog.SaveCalibration(d.UniqueId, gain, offset, request.NanoampsPerCode, string.IsNullOrWhiteSpace(request.Source) ? "manual" : request.Source, request.Notes);
+            return Results.Json(catalog.ListCalibrations(d.UniqueId), LiveHub.Json);
+        }).WithSummary("Store a calibration for the connected rig (applied at its next connect)");
+
+        api.MapGet("/comparison", () => host.Comparison is { } c ? Results.Json(c, LiveHub.Json) : Results.NotFound(new ErrorView("no model comparison (no rig, or the service runs without a model)")))
+            .WithSummary("The live comparison's latest figures");
+
+        api.MapGet("/stream", async (HttpContext context, CancellationToken ct) =>
+        {
+            context.Response.Headers.ContentType = "text/event-stream";
+            context.Response.Headers.CacheControl = "no-cache";
+            context.Response.Headers["X-Accel-Buffering"] = "no";
+            var reader = hub.Subscribe(out var unsubscribe);
+            try
+            {
+                hub.Publish("status", host.Status, remember: true);
+                await context.Response.WriteAsync(": bench live stream\n\n", ct);
+                await context.Response.Body.FlushAsync(ct);
+                await foreach (var message in reader.ReadAllAsync(ct))
+                {
+                    await context.Response.WriteAsync($"event: {message.Event}\ndata: {message.Json}\n\n", ct);
+                    if (reader.Count == 0) await context.Response.Body.FlushAsync(ct);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The viewer went away.
+            }
+            finally
+            {
+                unsubscribe();
+            }
+        }).WithSummary("Server-sent events: trace, model, stimulus, gap, metrics, health, status");
+    }
+
+    private static ValidationResponse Validate(string json, RigHost host)
+    {
+        StimulusProtocol protocol;
+        try
+        {
+            protocol = StimulusProtocol.Parse(json);
+        }
+        catch (StimulusProtocolException e)
+        {
+            return new ValidationResponse(false, e.Message, null);
+        }
+
+        if (host.Session is not { } session) return new ValidationResponse(true, null, "valid JSON; not checked against a rig (none connected)");
+        try
+        {
+            var command = RigStimulus.ToCommand(protocol, session.Device, 0, session.PeriodTicks, 0, 0);
+            return new ValidationResponse(true, null, $"{command.Trains.Sum(t => (int)t.PulseCount)} pulses, {protocol.EndMs} ms, playable on {session.Device.Board}");
+        }
+        catch (StimulusProtocolException e)
+        {
+            return new ValidationResponse(false, e.Message, null);
+        }
+    }
+}
+
+/// <summary>An error, as every failing request answers.</summary>
+public sealed record ErrorView(string Error);
+
+/// <summary>GET /api/health.</summary>
+public sealed record HealthResponse(string Status, RigStatus Rig, int Viewers, string? Model);
+
+/// <summary>POST /api/devices/connect.</summary>
+public sealed record ConnectRequest(string? Address, double? SampleRateHz);
+
+/// <summary>GET and PUT /api/config.</summary>
+public sealed record ConfigView(double SampleRateHz, string? Model, IReadOnlyDictionary<string, double> ModelParameters);
+
+/// <summary>PUT /api/config.</summary>
+public sealed record ConfigRequest(double? SampleRateHz);
+
+/// <summary>POST /api/stimulus/play: a listed protocol by name, or a protocol given inline.</summary>
+public sealed record PlayRequest(string? Name, JsonObject? Protocol);
+
+/// <summary>What was sent to the rig.</summary>
+public sealed record PlayResponse(int StimId, int Pulses, double DurationMs);
+
+/// <summary>POST /api/protocols/validate.</summary>
+public sealed record ValidationResponse(bool Valid, string? Error, string? Summary);
+
+/// <summary>POST /api/recordings.</summary>
+public sealed record StartRecordingRequest(string? Name);
+
+/// <summary>POST /api/calibration.</summary>
+public sealed record CalibrationRequest(double? MvPerCount, double? OffsetMv, double? NanoampsPerCode, string? Source, string? Notes);
+
+/// <summary>No such recording.</summary>
+public sealed class RecordingNotFoundException(string message) : Exception(message);

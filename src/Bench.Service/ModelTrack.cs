@@ -1,0 +1,150 @@
+using Bench.Core.Comparison;
+using Bench.Core.Protocol;
+using Bench.Core.Rig;
+
+namespace Bench.Service;
+
+/// <summary>The live comparison's latest figures, as the API and the page show them.</summary>
+public sealed record ComparisonView(
+    string Model, double ThroughMs, double? WindowRmseMv, double? WindowCorrelation, double? RmseMv, double? Correlation,
+    int SpikesRecorded, int SpikesModel, double? Gamma, double? VictorPurpura, double? MeanSpikeTimeErrorMs, int Epochs,
+    ulong ExcludedSamples, ulong HeldBackSamples, IReadOnlyList<FeatureRow> Features);
+
+/// <summary>One action-potential feature, recorded against predicted.</summary>
+public sealed record FeatureRow(string Name, double? Recorded, double? Model, double? Difference);
+
+/// <summary>The model's currents and gates over recent time, for the page's model panel.</summary>
+public sealed record ModelObservables(double[] TimeMs,
+    [property: System.Text.Json.Serialization.JsonPropertyName("i_na")] double?[] INa,
+    [property: System.Text.Json.Serialization.JsonPropertyName("i_k")] double?[] IK,
+    double?[] M, double?[] H, double?[] N);
+
+/// <summary>
+/// The service's side of the live comparison: feeds <see cref="LiveComparison"/> with the pipeline's samples, gaps,
+/// pulses and commands (in session indices), and hands on the model's prediction as it catches up with the samples
+/// (it may wait at a pulse for the pulse's report) together with its currents and gates.
+/// </summary>
+internal sealed class ModelTrack
+{
+    private readonly string modelName;
+    private readonly IReadOnlyDictionary<string, double> parameters;
+    private readonly DeviceInfo device;
+    private readonly double areaUm2;
+    private readonly Calibration calibration;
+    private LiveComparison comparison;
+    private ulong delivered;
+    private double[] scratch = new double[4096];
+    private readonly List<(double T, double INa, double IK, double M, double H, double N)> observables = [];
+    private readonly double[] observableValues;
+    private readonly int iNa, iK, gateM, gateH, gateN;
+
+    public ModelTrack(string modelName, IReadOnlyDictionary<string, double> parameters, double sampleRateHz, DeviceInfo device, double areaUm2, Calibration calibration)
+    {
+        this.modelName = modelName;
+        this.parameters = parameters;
+        this.device = device;
+        this.areaUm2 = areaUm2;
+        this.calibration = calibration;
+        comparison = Create(sampleRateHz);
+        var names = comparison.Model.ObservableNames;
+        observableValues = new double[names.Count];
+        iNa = IndexOf(names, "i_na");
+        iK = IndexOf(names, "i_k_");
+        gateM = IndexOf(names, "m");
+        gateH = IndexOf(names, "h");
+        gateN = IndexOf(names, "n");
+    }
+
+    private static int IndexOf(IReadOnlyList<string> names, string prefix)
+    {
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (names[i] == prefix || (prefix.Length > 1 && names[i].StartsWith(prefix, StringComparison.Ordinal))) return i;
+        }
+
+        return -1;
+    }
+
+    private LiveComparison Create(double sampleRateHz) => LiveComparison.Create(modelName, parameters, new ComparisonSetup
+    {
+        SampleRateHz = sampleRateHz,
+        Calibration = calibration,
+        NanoampsPerCode = device.Outputs.Count > 0 ? device.Outputs[0].Scale : 1,
+        PreparationAreaUm2 = areaUm2,
+    });
+
+    /// <summary>Starts over (a new acquisition run from sample 0).</summary>
+    public void Reset(double sampleRateHz)
+    {
+        comparison = Create(sampleRateHz);
+        delivered = 0;
+        observables.Clear();
+    }
+
+    /// <summary>A command the rig accepted; the model plays it as the rig reports its pulses.</summary>
+    public void AddCommand(StimulusCommand command, ulong nextIndex) => comparison.AddStimulus(command, nextIndex);
+
+    /// <summary>A pulse as played, its onset in session indices.</summary>
+    public void OnPulse(StimulusEvent pulse, ulong sessionOnsetIndex) => comparison.OnStimulusEvent(pulse with { OnsetIndex = sessionOnsetIndex });
+
+    /// <summary>Samples lost.</summary>
+    public void OnGap(ulong first, ulong length) => comparison.OnGap(first, length);
+
+    /// <summary>
+    /// Samples received; then <paramref name="onPredicted"/> gets each run of newly predicted samples (first index and
+    /// mV), which may lag the samples while the model waits for a pulse's report.
+    /// </summary>
+    public void OnSamples(ulong first, ReadOnlySpan<ushort> codes, Action<ulong, ReadOnlySpan<double>> onPredicted)
+    {
+        comparison.OnSamples(first, codes);
+        if (delivered < first && comparison.ComparedThrough > first) delivered = first;
+        ulong through = comparison.ComparedThrough;
+        if (through <= delivered) return;
+        int n = (int)Math.Min(through - delivered, int.MaxValue / 2);
+        if (scratch.Length < n) scratch = new double[Math.Max(n, scratch.Length * 2)];
+        int real = comparison.CopyPredicted(delivered, scratch.AsSpan(0, n));
+        if (real > 0) onPredicted(delivered, scratch.AsSpan(0, real));
+        delivered = through;
+        comparison.Model.ReadObservables(observableValues);
+        observables.Add((comparison.ComparedThrough * comparison.DtMs, Read(iNa), Read(iK), Read(gateM), Read(gateH), Read(gateN)));
+    }
+
+    private double Read(int index) => index < 0 ? double.NaN : observableValues[index];
+
+    /// <summary>The currents and gates collected since the last call.</summary>
+    public ModelObservables DrainObservables()
+    {
+        static double? V(double x) => double.IsFinite(x) ? Math.Round(x, 4) : null;
+        var o = new ModelObservables([.. observables.Select(x => Math.Round(x.T, 3))], [.. observables.Select(x => V(x.INa))], [.. observables.Select(x => V(x.IK))],
+            [.. observables.Select(x => V(x.M))], [.. observables.Select(x => V(x.H))], [.. observables.Select(x => V(x.N))]);
+        observables.Clear();
+        return o;
+    }
+
+    /// <summary>The figures now.</summary>
+    public ComparisonView Snapshot()
+    {
+        var u = comparison.GetUpdate();
+        static double? F(double x) => double.IsFinite(x) ? Math.Round(x, 4) : null;
+        var features = new List<FeatureRow>();
+        if (u.LastEpoch is not null || u.WholeSpikes.SpikesRecorded > 0)
+        {
+            var report = comparison.GetReport();
+            var last = report.ActionPotentials.LastOrDefault(a => a.Recorded is not null && a.Model is not null);
+            if (last is not null)
+            {
+                var r = last.Recorded!.Value;
+                var m = last.Model!.Value;
+                features.Add(new("threshold (mV)", F(r.ThresholdMv), F(m.ThresholdMv), F(m.ThresholdMv - r.ThresholdMv)));
+                features.Add(new("peak (mV)", F(r.PeakMv), F(m.PeakMv), F(m.PeakMv - r.PeakMv)));
+                features.Add(new("amplitude (mV)", F(r.AmplitudeMv), F(m.AmplitudeMv), F(m.AmplitudeMv - r.AmplitudeMv)));
+                features.Add(new("half-width (ms)", F(r.HalfWidthMs), F(m.HalfWidthMs), F(m.HalfWidthMs - r.HalfWidthMs)));
+                features.Add(new("AHP (mV)", F(r.AhpMinMv), F(m.AhpMinMv), F(m.AhpMinMv - r.AhpMinMv)));
+            }
+        }
+
+        return new ComparisonView(modelName, Math.Round(u.TimeMs, 3), F(u.Window.RmseMv), F(u.Window.PearsonR), F(u.Whole.RmseMv), F(u.Whole.PearsonR),
+            u.WholeSpikes.SpikesRecorded, u.WholeSpikes.SpikesModel, F(u.WholeSpikes.Gamma), F(u.WholeSpikes.VictorPurpura), F(u.WholeSpikes.MeanSpikeTimeErrorMs),
+            u.Epochs, u.ExcludedSamples, u.HeldBackSamples, features);
+    }
+}

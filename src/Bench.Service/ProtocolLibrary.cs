@@ -1,0 +1,91 @@
+using Bench.Core.Stimulus;
+
+namespace Bench.Service;
+
+/// <summary>A stimulus protocol the page offers: its name, a line on what it shows, and the protocol (JSON).</summary>
+public sealed record ProtocolEntry(string Name, string Description, bool BuiltIn, string Json);
+
+/// <summary>
+/// The protocols the page offers: a built-in set that shows the classic phenomena on the emulated rig's preparation
+/// (10⁶ µm², so 100 nA = 10 µA/cm²), and the lab's own, saved as JSON files in the data directory's <c>protocols/</c>.
+/// </summary>
+public sealed class ProtocolLibrary
+{
+    private static readonly ProtocolEntry[] BuiltIns =
+    [
+        new("single-pulse", "One 1 ms pulse of 200 nA: a single action potential.", true,
+            """{"name":"single-pulse","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":200,"count":1}]}"""),
+        new("subthreshold", "One 1 ms pulse of 30 nA: a passive response, no action potential (below threshold).", true,
+            """{"name":"subthreshold","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":30,"count":1}]}"""),
+        new("paired-pulse", "Two 1 ms pulses of 300 nA 25 ms apart: two action potentials.", true,
+            """{"name":"paired-pulse","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2}]}"""),
+        new("refractory", "Two 1 ms pulses of 200 nA 4 ms apart: the second falls in the refractory period and fails.", true,
+            """{"name":"refractory","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":200,"interval_ms":4,"count":2}]}"""),
+        new("biphasic-train", "Ten charge-balanced biphasic pulses (0.5 ms at ±400 nA) at 50 Hz: repetitive firing.", true,
+            """{"name":"biphasic-train","unit":"nA","trains":[{"phase1_ms":0.5,"phase1_amplitude":400,"interphase_ms":0.1,"phase2_ms":0.5,"phase2_amplitude":-400,"interval_ms":20,"count":10}]}"""),
+    ];
+
+    private readonly string directory;
+
+    /// <summary>Keeps saved protocols in <paramref name="dataDirectory"/>/protocols.</summary>
+    public ProtocolLibrary(string dataDirectory) => directory = Path.Combine(dataDirectory, "protocols");
+
+    /// <summary>Built-in and saved protocols.</summary>
+    public IReadOnlyList<ProtocolEntry> List()
+    {
+        var list = new List<ProtocolEntry>(BuiltIns);
+        if (Directory.Exists(directory))
+        {
+            foreach (var file in Directory.GetFiles(directory, "*.json").Order(StringComparer.Ordinal))
+            {
+                string name = Path.GetFileNameWithoutExtension(file);
+                if (BuiltIns.Any(b => b.Name == name)) continue;
+                list.Add(new ProtocolEntry(name, "saved", false, File.ReadAllText(file)));
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>The protocol called <paramref name="name"/>, or null.</summary>
+    public ProtocolEntry? Find(string name) => List().FirstOrDefault(p => p.Name == name);
+
+    /// <summary>Validates and saves a protocol under <paramref name="name"/> (built-in names cannot be replaced).</summary>
+    /// <exception cref="StimulusProtocolException">The JSON is not a valid protocol (the message names the field).</exception>
+    /// <exception cref="ArgumentException">The name is not allowed.</exception>
+    public ProtocolEntry Save(string name, string json)
+    {
+        Names.Validate(name, "protocol");
+        if (BuiltIns.Any(b => b.Name == name)) throw new ArgumentException($"'{name}' is a built-in protocol: save yours under another name");
+        var protocol = StimulusProtocol.Parse(json);
+        if (protocol.Unit != StimulusUnit.Nanoamps) throw new StimulusProtocolException("unit: a rig's output is a current: give the protocol in nA");
+        Directory.CreateDirectory(directory);
+        string path = Path.Combine(directory, name + ".json");
+        File.WriteAllText(path + ".partial", json);
+        File.Move(path + ".partial", path, overwrite: true);
+        return new ProtocolEntry(name, "saved", false, json);
+    }
+
+    /// <summary>Deletes a saved protocol; false if there was none.</summary>
+    public bool Delete(string name)
+    {
+        Names.Validate(name, "protocol");
+        string path = Path.Combine(directory, name + ".json");
+        if (!File.Exists(path)) return false;
+        File.Delete(path);
+        return true;
+    }
+}
+
+/// <summary>Names of things kept in the data directory follow the recordings' rule, so none can escape it.</summary>
+public static class Names
+{
+    /// <summary>Throws <see cref="ArgumentException"/> naming the rule unless <paramref name="name"/> is a safe name.</summary>
+    public static void Validate(string? name, string what)
+    {
+        if (!Bench.Storage.Catalog.RecordingNames.IsValid(name))
+        {
+            throw new ArgumentException($"{what} name '{name}' is not allowed: use 1 to 100 letters, digits, '.', '_' or '-', not starting with '.'");
+        }
+    }
+}

@@ -1,0 +1,535 @@
+using System.Diagnostics;
+using System.Globalization;
+using Bench.Core.Protocol;
+using Bench.Core.Rig;
+using Bench.Core.Stimulus;
+using Bench.Rig.Emulation;
+using Bench.Rig.Session;
+using Bench.Rig.Transports;
+using Bench.Storage.Catalog;
+using Bench.Storage.Journal;
+
+namespace Bench.Service;
+
+/// <summary>
+/// The service's one rig: connects it (the embedded emulated rig by default, or a port), keeps it acquiring, and runs
+/// the one-way pipeline on every sample batch: calibration → model comparison → recording journal → decimated live
+/// view. Acquisition never waits for a viewer; a lost rig is reported and the service keeps running.
+/// </summary>
+public sealed class RigHost : IAsyncDisposable
+{
+    private readonly ServiceOptions options;
+    private readonly LiveHub hub;
+    private readonly BenchCatalog catalog;
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private readonly Lock pipeline = new();
+    private Connection? connection;
+    private string? lastError;
+
+    /// <summary>Builds the host (nothing is connected until <see cref="ConnectAsync"/>).</summary>
+    public RigHost(ServiceOptions options, LiveHub hub, BenchCatalog catalog)
+    {
+        this.options = options;
+        this.hub = hub;
+        this.catalog = catalog;
+    }
+
+    /// <summary>The address of the embedded emulated rig.</summary>
+    public const string EmulatedAddress = "emulated";
+
+    /// <summary>The rig's state for the API and the page.</summary>
+    public RigStatus Status
+    {
+        get
+        {
+            var c = connection;
+            if (c is null) return new RigStatus("disconnected", null, null, null, 0, null, null, lastError);
+            var s = c.Session;
+            return new RigStatus(c.Lost ? "lost" : "connected", c.Address, DeviceView.From(s.Device), CalibrationView.From(c.Calibration, c.CalibrationSource),
+                s.SampleRateHz, HealthView.From(s.Health, c), c.Recording?.Info, lastError);
+        }
+    }
+
+    /// <summary>The connected session, if any.</summary>
+    internal RigSession? Session => connection?.Session;
+
+    /// <summary>
+    /// Connects <paramref name="address"/> (<see cref="EmulatedAddress"/>, a serial path, <c>tcp://</c> or <c>usb:</c>),
+    /// replacing any current rig, and starts acquiring at <paramref name="sampleRateHz"/>.
+    /// </summary>
+    /// <exception cref="RigConnectionException">Nothing answers there; the message says why.</exception>
+    public async Task<RigStatus> ConnectAsync(string address, double sampleRateHz, CancellationToken cancellationToken)
+    {
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CloseAsync().ConfigureAwait(false);
+            lastError = null;
+            EmulatedRig? emulated = null;
+            Task? emulatorTask = null;
+            var stopEmulator = new CancellationTokenSource();
+            IRigTransport transport;
+            if (address == EmulatedAddress)
+            {
+                emulated = new EmulatedRig(options.Emulator);
+                var (host, device) = InMemoryTransport.CreatePair("emulated");
+                emulatorTask = Task.Run(() => emulated.RunAsync(device, stopEmulator.Token), CancellationToken.None);
+                transport = host;
+            }
+            else
+            {
+                transport = await RigAddress.OpenAsync(address, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            RigSession session;
+            try
+            {
+                session = await RigSession.ConnectAsync(transport, new RigSessionOptions { ResetDelay = address.StartsWith("/dev/ttyACM", StringComparison.Ordinal) ? TimeSpan.FromSeconds(1.5) : TimeSpan.Zero }, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await stopEmulator.CancelAsync().ConfigureAwait(false);
+                await transport.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            catalog.UpsertRig(session.Device, address);
+            var (calibration, source) = CalibrationFor(session.Device);
+            await session.ConfigureAsync(sampleRateHz, cancellationToken).ConfigureAwait(false);
+            var c = new Connection(this, address, session, calibration, source, stopEmulator, emulatorTask);
+            connection = c;
+            await session.StartAsync(cancellationToken).ConfigureAwait(false);
+            c.Pump = Task.Run(() => c.PumpAsync(), CancellationToken.None);
+            hub.Publish("status", Status, remember: true);
+            return Status;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            lastError = e.Message;
+            hub.Publish("status", Status, remember: true);
+            throw;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Stops stimulation and acquisition and lets the rig go (an open recording is finished first).</summary>
+    public async Task DisconnectAsync()
+    {
+        await gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await CloseAsync().ConfigureAwait(false);
+            hub.Publish("status", Status, remember: true);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Changes the sample rate (acquisition restarts; an open recording must be stopped first).</summary>
+    public async Task<RigStatus> ConfigureAsync(double sampleRateHz, CancellationToken cancellationToken)
+    {
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var c = RequireConnection();
+            if (c.Recording is not null) throw new InvalidOperationException("a recording is running: stop it before changing the sample rate");
+            await c.Session.StopAsync(cancellationToken).ConfigureAwait(false);
+            await c.Session.ConfigureAsync(sampleRateHz, cancellationToken).ConfigureAwait(false);
+            c.ResetModel();
+            await c.Session.StartAsync(cancellationToken).ConfigureAwait(false);
+            hub.Publish("status", Status, remember: true);
+            return Status;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Plays a protocol now (at the next sample the rig can arm); the comparison's model receives it as played.</summary>
+    /// <exception cref="StimulusProtocolException">The rig cannot play it exactly; nothing was sent.</exception>
+    public async Task<StimulusCommand> PlayAsync(StimulusProtocol protocol, string name, CancellationToken cancellationToken)
+    {
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var c = RequireConnection();
+            // The pipeline pauses while the command is sent, so the pulse's report cannot be processed before the
+            // comparison and the recording know the command (acquisition goes on; its batches wait in the session).
+            await c.Processing.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var command = await c.Session.PlayAsync(protocol, cancellationToken: cancellationToken).ConfigureAwait(false);
+                c.OnPlayed(command, protocol, name);
+                return command;
+            }
+            finally
+            {
+                c.Processing.Release();
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Stops every stimulus at once.</summary>
+    public async Task StopAllAsync(CancellationToken cancellationToken)
+    {
+        var c = RequireConnection();
+        await c.Session.StopAllAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts recording into the data directory under <paramref name="name"/> (validated).</summary>
+    public RecordingInfo StartRecording(string name)
+    {
+        var c = RequireConnection();
+        lock (pipeline)
+        {
+            if (c.Recording is not null) throw new InvalidOperationException($"already recording '{c.Recording.Info.Name}': stop it first");
+            var view = new RigSessionView(c.Session.Device, c.Address, c.Calibration, c.CalibrationSource, c.Session.SampleRateHz);
+            c.Recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view, c.NextIndex);
+            var info = c.Recording.Info;
+            hub.Publish("status", Status, remember: true);
+            return info;
+        }
+    }
+
+    /// <summary>Stops the recording and writes its NWB file.</summary>
+    public async Task<RecordingInfo> StopRecordingAsync()
+    {
+        var c = RequireConnection();
+        ActiveRecording recording;
+        lock (pipeline)
+        {
+            recording = c.Recording ?? throw new InvalidOperationException("nothing is being recorded");
+            c.Recording = null;
+        }
+
+        var info = await Task.Run(recording.Finish).ConfigureAwait(false);
+        hub.Publish("status", Status, remember: true);
+        return info;
+    }
+
+    /// <summary>The comparison's latest figures, or null when there is no model to compare with.</summary>
+    public ComparisonView? Comparison => connection?.ComparisonSnapshot();
+
+    /// <summary>The rig's latest stored calibration (applied automatically on connect), else its front end's nominal one.</summary>
+    private (Calibration Calibration, string Source) CalibrationFor(DeviceInfo device)
+    {
+        if (catalog.TryGetLatestCalibration(RigIds.Format(device.UniqueId), out var stored) && stored is not null)
+        {
+            return (new Calibration(stored.MillivoltsPerCount, stored.OffsetMv), $"{stored.Source}, stored {stored.CreatedUtc:yyyy-MM-dd HH:mm} UTC");
+        }
+
+        return FrontEnd.NominalCalibration(device);
+    }
+
+    private Connection RequireConnection() => connection is { Lost: false } c ? c : throw new InvalidOperationException(connection is null ? "no rig is connected: connect one first (POST /api/devices/connect)" : "the rig's connection was lost: reconnect it");
+
+    private async Task CloseAsync()
+    {
+        var c = connection;
+        if (c is null) return;
+        connection = null;
+        await c.CloseAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Disconnects.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await DisconnectAsync().ConfigureAwait(false);
+        gate.Dispose();
+    }
+
+    /// <summary>One connected rig and its pipeline.</summary>
+    internal sealed class Connection
+    {
+        private readonly RigHost host;
+        private readonly CancellationTokenSource stopEmulator;
+        private readonly Task? emulatorTask;
+        private readonly TraceDecimator recordedTrace, modelTrace;
+        private readonly ModelTrack? model;
+        private readonly Action<ulong, ReadOnlySpan<double>> onPredicted;
+        private long lastTraceTicks, lastHealthTicks;
+
+        public Connection(RigHost host, string address, RigSession session, Calibration calibration, string calibrationSource, CancellationTokenSource stopEmulator, Task? emulatorTask)
+        {
+            this.host = host;
+            Address = address;
+            Session = session;
+            Calibration = calibration;
+            CalibrationSource = calibrationSource;
+            this.stopEmulator = stopEmulator;
+            this.emulatorTask = emulatorTask;
+            // ~1 ms buckets: a thousand points a second per trace whatever the rate.
+            int bucket = Math.Max(1, (int)Math.Round(session.SampleRateHz / 1000));
+            recordedTrace = new TraceDecimator(bucket);
+            modelTrace = new TraceDecimator(bucket);
+            model = host.options.Model is null ? null : new ModelTrack(host.options.Model, host.options.ModelParameters, session.SampleRateHz, session.Device, host.options.Emulator.PreparationAreaUm2, calibration);
+            onPredicted = OnPredicted;
+        }
+
+        public string Address { get; }
+
+        public RigSession Session { get; }
+
+        public Calibration Calibration { get; }
+
+        public string CalibrationSource { get; }
+
+        public Task? Pump { get; set; }
+
+        public bool Lost { get; private set; }
+
+        public ActiveRecording? Recording { get; set; }
+
+        /// <summary>Held while the pipeline processes a turn, or while a stimulus command is being sent.</summary>
+        public SemaphoreSlim Processing { get; } = new(1, 1);
+
+        public ulong SamplesReceived { get; private set; }
+
+        /// <summary>The session index of the next sample to arrive.</summary>
+        public ulong NextIndex { get; private set; }
+
+        public List<(StimulusCommand Command, string Name)> Played { get; } = [];
+
+        public void ResetModel() => model?.Reset(Session.SampleRateHz);
+
+        public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name)
+        {
+            lock (host.pipeline)
+            {
+                Played.Add((command, name));
+                model?.AddCommand(command, NextIndex);
+                Recording?.OnPlayed(command, protocol, name);
+            }
+        }
+
+        public ComparisonView? ComparisonSnapshot()
+        {
+            lock (host.pipeline) return model?.Snapshot();
+        }
+
+        public async Task PumpAsync()
+        {
+            var samples = Session.Samples;
+            var events = Session.Events;
+            try
+            {
+                while (true)
+                {
+                    var waitSamples = samples.WaitToReadAsync().AsTask();
+                    var waitEvents = events.WaitToReadAsync().AsTask();
+                    var tick = Task.Delay(250);
+                    await Task.WhenAny(waitSamples, waitEvents, tick).ConfigureAwait(false);
+                    if (waitSamples.IsCompleted && !waitSamples.Result && waitEvents.IsCompleted && !waitEvents.Result) break;
+                    await Processing.WaitAsync().ConfigureAwait(false);
+                    try
+                    {
+                        lock (host.pipeline)
+                        {
+                            while (events.TryRead(out var e)) OnEvent(e);
+                            while (samples.TryRead(out var batch))
+                            {
+                                while (events.TryRead(out var e)) OnEvent(e);   // a pulse is reported before the samples after it
+                                OnBatch(batch);
+                            }
+
+                            PublishPeriodic();
+                        }
+                    }
+                    finally
+                    {
+                        Processing.Release();
+                    }
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                host.lastError = "the acquisition pipeline failed: " + e.Message;
+            }
+
+            Lost = true;
+            host.hub.Publish("status", host.Status, remember: true);
+        }
+
+        private void OnEvent(RigEvent e)
+        {
+            switch (e)
+            {
+                case GapEvent gap:
+                    recordedTrace.Gap(gap.StartIndex, gap.Length);
+                    modelTrace.Gap(gap.StartIndex, gap.Length);
+                    model?.OnGap(gap.StartIndex, gap.Length);
+                    Recording?.OnGap(gap.StartIndex, gap.Length);
+                    host.hub.Publish("gap", new { start_ms = gap.StartIndex * 1000.0 / Session.SampleRateHz, length_samples = gap.Length });
+                    break;
+                case PulsePlayedEvent pulse:
+                    {
+                        var command = Played.LastOrDefault(p => p.Command.StimId == pulse.Pulse.StimId);
+                        if (command.Command is null) break;
+                        var t = command.Command.Trains[pulse.Pulse.Train];
+                        double perCode = Session.Device.Outputs[command.Command.Output].Scale;
+                        model?.OnPulse(pulse.Pulse, pulse.SessionOnsetIndex);
+                        var journalPulse = new JournalPulse(pulse.SessionOnsetIndex, pulse.Pulse.StimId, pulse.Pulse.Train, pulse.Pulse.Pulse,
+                            pulse.Pulse.Phase1Code * perCode, t.Phase1Samples, t.InterphaseSamples, pulse.Pulse.Phase2Code * perCode, t.Phase2Samples);
+                        Recording?.Journal.WritePulse(journalPulse);
+                        host.hub.Publish("stimulus", new StimulusMarker(
+                            pulse.SessionOnsetIndex * 1000.0 / Session.SampleRateHz, command.Name, pulse.Pulse.Train, pulse.Pulse.Pulse,
+                            journalPulse.Phase1Nanoamps, t.Phase1Samples * 1000.0 / Session.SampleRateHz,
+                            journalPulse.Phase2Nanoamps, t.Phase2Samples * 1000.0 / Session.SampleRateHz));
+                        break;
+                    }
+
+                case DisconnectedEvent d:
+                    host.lastError = $"the rig was lost: {d.Reason}";
+                    Recording?.Journal.Flush();
+                    host.hub.Publish("status", host.Status, remember: true);
+                    break;
+                case ReconnectedEvent:
+                    host.lastError = null;
+                    host.hub.Publish("status", host.Status, remember: true);
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        private void OnBatch(SampleBatch batch)
+        {
+            var codes = batch.Codes;
+            Recording?.OnSamples(batch.FirstSampleIndex, codes, []);
+            for (int i = 0; i < codes.Length; i++) recordedTrace.Add(batch.FirstSampleIndex + (ulong)i, Calibration.ToMillivolts(codes[i]));
+            SamplesReceived += (ulong)codes.Length;
+            NextIndex = batch.FirstSampleIndex + (ulong)codes.Length;
+            model?.OnSamples(batch.FirstSampleIndex, codes, onPredicted);
+        }
+
+        /// <summary>The model's prediction, as it catches up with the samples.</summary>
+        private void OnPredicted(ulong first, ReadOnlySpan<double> mv)
+        {
+            for (int i = 0; i < mv.Length; i++) modelTrace.Add(first + (ulong)i, mv[i]);
+            Recording?.OnModel(first, mv);
+        }
+
+        private void PublishPeriodic()
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (Stopwatch.GetElapsedTime(lastTraceTicks, now).TotalMilliseconds >= 50)
+            {
+                lastTraceTicks = now;
+                var recorded = recordedTrace.Drain(Session.SampleRateHz);
+                if (recorded.TimeMs.Length > 0) host.hub.Publish("trace", new { series = "recorded", recorded.BucketMs, recorded.TimeMs, recorded.MinMv, recorded.MaxMv });
+                var predicted = modelTrace.Drain(Session.SampleRateHz);
+                if (predicted.TimeMs.Length > 0) host.hub.Publish("trace", new { series = "model", predicted.BucketMs, predicted.TimeMs, predicted.MinMv, predicted.MaxMv });
+                if (model is not null) host.hub.Publish("model", model.DrainObservables());
+            }
+
+            if (Stopwatch.GetElapsedTime(lastHealthTicks, now).TotalMilliseconds >= 500)
+            {
+                lastHealthTicks = now;
+                host.hub.Publish("health", HealthView.From(Session.Health, this), remember: true);
+                if (model is not null) host.hub.Publish("metrics", model.Snapshot(), remember: true);
+            }
+        }
+
+        public async Task CloseAsync()
+        {
+            ActiveRecording? recording;
+            lock (host.pipeline)
+            {
+                recording = Recording;
+                Recording = null;
+            }
+
+            try
+            {
+                await Session.StopAllAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or RigDisconnectedException or RigCommandRefusedException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The rig is gone or refused: disposing the session below still stops what can be stopped.
+            }
+
+            await Session.DisposeAsync().ConfigureAwait(false);
+            if (Pump is not null) await Pump.ConfigureAwait(false);
+            recording?.Finish();
+            await stopEmulator.CancelAsync().ConfigureAwait(false);
+            if (emulatorTask is not null)
+            {
+                try
+                {
+                    await emulatorTask.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The emulator's normal way out.
+                }
+            }
+
+            stopEmulator.Dispose();
+        }
+    }
+}
+
+/// <summary>A pulse as played, for the page's markers: onset (ms of session time), its protocol, and its phases.</summary>
+public sealed record StimulusMarker(double OnsetMs, string Protocol, int Train, int Pulse,
+    [property: System.Text.Json.Serialization.JsonPropertyName("phase1_nA")] double Phase1Nanoamps, double Phase1Ms,
+    [property: System.Text.Json.Serialization.JsonPropertyName("phase2_nA")] double Phase2Nanoamps, double Phase2Ms);
+
+/// <summary>The rig's state: <c>disconnected</c>, <c>connected</c> or <c>lost</c>, and what is known about it.</summary>
+public sealed record RigStatus(string State, string? Address, DeviceView? Device, CalibrationView? Calibration, double SampleRateHz, HealthView? Health, RecordingInfo? Recording, string? Error);
+
+/// <summary>A rig's identity for the API.</summary>
+public sealed record DeviceView(string Board, string UniqueId, string Firmware, string Protocol, uint MaxSampleRateHz, int AdcBits)
+{
+    /// <summary>From the rig's DeviceInfo.</summary>
+    public static DeviceView From(DeviceInfo d) => new(d.Board, d.UniqueId.ToString("x16", CultureInfo.InvariantCulture),
+        $"{d.FirmwareMajor}.{d.FirmwareMinor}.{d.FirmwarePatch}", $"{d.ProtocolMajor}.{d.ProtocolMinor}", d.MaxSampleRateHz, d.AdcBits);
+}
+
+/// <summary>ADC counts → mV in use, and where it came from.</summary>
+public sealed record CalibrationView(double MvPerCount, double OffsetMv, string Source)
+{
+    /// <summary>From a calibration.</summary>
+    public static CalibrationView From(Calibration c, string source) => new(c.MillivoltsPerCount, c.OffsetMv, source);
+}
+
+/// <summary>Link health for the page.</summary>
+public sealed record HealthView(ulong SamplesReceived, long Gaps, ulong LostSamples, long CrcErrors, long FramingErrors, long FramesLost, long DeviceOverruns, double? DriftPpm)
+{
+    internal static HealthView From(RigHealth h, RigHost.Connection c) =>
+        new(c.SamplesReceived, h.Gaps, h.LostSamples, h.CrcErrors, h.FramingErrors, h.FramesLost, h.DeviceOverruns, c.Session.Clock is { IsFitted: true } clock ? Math.Round(clock.DriftPpm, 1) : null);
+}
+
+/// <summary>Everything the service is started with.</summary>
+public sealed record ServiceOptions
+{
+    /// <summary>Where recordings and the catalog live.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>The rig to connect at start (<see cref="RigHost.EmulatedAddress"/> by default; null: none).</summary>
+    public string? Rig { get; init; } = RigHost.EmulatedAddress;
+
+    /// <summary>The sample rate to acquire at (Hz).</summary>
+    public double SampleRateHz { get; init; } = 20_000;
+
+    /// <summary>The embedded emulated rig.</summary>
+    public EmulatorOptions Emulator { get; init; } = new();
+
+    /// <summary>The model the recording is compared with (null: no comparison).</summary>
+    public string? Model { get; init; } = "hh";
+
+    /// <summary>Parameter overrides of the comparison's model.</summary>
+    public IReadOnlyDictionary<string, double> ModelParameters { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>The API token (null: none needed, only allowed on loopback).</summary>
+    public string? Token { get; init; }
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Bench.Core.Rig;
+using Bench.Storage.Nwb;
+
+namespace Bench.Storage.Journal;
+
+/// <summary>What converting a journal produced.</summary>
+/// <param name="Nwb">The NWB file written.</param>
+/// <param name="Complete">True when the journal ended normally; false when it was cut short (a crash) and the file holds what reached the disk.</param>
+/// <param name="DiscardedBytes">Bytes of a last record cut short by the crash, which were left out.</param>
+/// <param name="DurationS">Device time from the first sample to the last, in seconds.</param>
+/// <param name="RmseMv">The model comparison's RMSE over the recording (mV), if there was a model.</param>
+public sealed record JournalConversion(NwbWriteSummary Nwb, bool Complete, long DiscardedBytes, double DurationS, double? RmseMv);
+
+/// <summary>
+/// Writes the NWB file of a recording from its journal: at the normal end of a recording, and by <c>bench recover</c>
+/// after a crash (then up to the last intact record). Sample indices are counted from the recording's first sample, so
+/// its timestamps start at 0 s at <c>session_start_time</c>.
+/// </summary>
+public static class JournalConverter
+{
+    /// <summary>The journal beside an NWB file.</summary>
+    public static string JournalPathFor(string nwbPath) => nwbPath + ".journal";
+
+    /// <summary>Reads <paramref name="journalPath"/> and writes <paramref name="nwbPath"/> (replacing it if <paramref name="overwrite"/>).</summary>
+    /// <exception cref="InvalidDataException">The journal is not one, or its header is damaged.</exception>
+    public static JournalConversion Convert(string journalPath, string nwbPath, bool overwrite = false)
+    {
+        var journal = RecordingJournal.Read(journalPath);
+        var h = journal.Header;
+        double rate = h["sample_rate_hz"]!.GetValue<double>();
+        var device = h["device"]!.AsObject();
+        var calibration = h["calibration"]!.AsObject();
+        ulong origin = journal.Samples.Count > 0 ? journal.Samples[0].FirstIndex : 0;
+        var gaps = journal.Gaps.Where(g => g.FirstLost >= origin).Select(g => new NwbGap(g.FirstLost - origin, g.Length)).ToList();
+        // A gap the journal recorded after its last sample (the stream ended in it) is still a loss worth listing.
+        var pulses = journal.Pulses.Where(p => p.OnsetIndex >= origin).OrderBy(p => p.OnsetIndex).ToList();
+        var events = pulses.Select(p => new NwbStimulusEvent(
+            p.OnsetIndex - origin, p.Phase1Samples + (p.Phase2Samples > 0 ? p.InterphaseSamples + p.Phase2Samples : 0), p.Train, p.Pulse, p.Phase1Nanoamps, p.Phase2Nanoamps)).ToList();
+        var modelRuns = ModelRuns(journal);
+        bool hasModel = journal.Samples.Count > 0 && modelRuns.Count > 0;
+        var protocols = new JsonArray([.. journal.Protocols.Select(p => (JsonNode)p.DeepClone())]);
+        DateTimeOffset started = DateTimeOffset.Parse(h["started_utc"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+        string? model = hasModel ? h["model"]?.GetValue<string>() : null;
+        var recording = new NwbRecording(
+            h["name"]?.GetValue<string>() ?? Path.GetFileNameWithoutExtension(nwbPath),
+            $"Bench recording '{h["name"]}' of rig {device["board"]} {device["unique_id"]}" + (journal.End is null ? " (recovered after an interruption: up to the last samples that reached the disk)" : ""),
+            started.AddSeconds(origin / rate),
+            new NwbDevice(device["board"]!.GetValue<string>(), device["firmware"]!.GetValue<string>(), device["protocol"]!.GetValue<string>(),
+                ulong.Parse(device["unique_id"]!.GetValue<string>(), NumberStyles.HexNumber, CultureInfo.InvariantCulture)),
+            new Calibration(calibration["mv_per_count"]!.GetValue<double>(), calibration["offset_mv"]!.GetValue<double>()),
+            calibration["source"]?.GetValue<string>() ?? "unknown",
+            rate,
+            journal.SampleCount,
+            protocols.Count == 0 ? null : new JsonObject { ["played"] = protocols }.ToJsonString(),
+            events,
+            gaps)
+        {
+            ModelName = model,
+            HasStimulusCurrent = true,
+            StimulusNanoampsPerCode = h["nanoamps_per_code"]?.GetValue<double>(),
+        };
+
+        double sumSquares = 0;
+        long compared = 0;
+        var chunks = Chunks(journal, origin, pulses, recording.Calibration, hasModel ? modelRuns : null, (recorded, predicted) =>
+        {
+            double d = recorded - predicted;
+            sumSquares += d * d;
+            compared++;
+        });
+        var summary = NwbWriter.Write(nwbPath, recording, chunks, overwrite);
+        ulong last = journal.Samples.Count == 0 ? origin : journal.Samples[^1].FirstIndex + (ulong)journal.Samples[^1].Codes.Length;
+        return new JournalConversion(summary, journal.End is not null, journal.DiscardedBytes, (last - origin) / rate,
+            hasModel && compared > 0 ? Math.Sqrt(sumSquares / compared) : null);
+    }
+
+    /// <summary>
+    /// The model's values in sample order: written with the samples, or in model records that follow them (both in
+    /// increasing index order, so one cursor walks them). A sample the model never reached (the recording was cut short
+    /// while the model waited) gets NaN: no prediction, none invented.
+    /// </summary>
+    private static List<(ulong FirstIndex, float[] ModelMv)> ModelRuns(RecordingJournal journal) =>
+        [.. journal.Samples.Where(s => s.ModelMv.Length > 0).Select(s => (s.FirstIndex, s.ModelMv)).Concat(journal.Model).OrderBy(r => r.Item1)];
+
+    private static IEnumerable<SampleChunk> Chunks(RecordingJournal journal, ulong origin, List<JournalPulse> pulses, Calibration calibration, List<(ulong FirstIndex, float[] ModelMv)>? model, Action<double, double> compare)
+    {
+        int next = 0, run = 0;
+        foreach (var (first, codes, _) in journal.Samples)
+        {
+            var modelMv = model is null ? null : new float[codes.Length];
+            var counts = new short[codes.Length];
+            var current = new float[codes.Length];
+            for (int i = 0; i < codes.Length; i++)
+            {
+                counts[i] = (short)codes[i];
+                ulong index = first + (ulong)i;
+                // The current as played at this sample: phase 1, the interphase gap (0), phase 2.
+                while (next < pulses.Count && End(pulses[next]) <= index) next++;
+                current[i] = next < pulses.Count ? (float)CurrentAt(pulses[next], index) : 0;
+                if (modelMv is not null)
+                {
+                    while (run < model!.Count && model[run].FirstIndex + (ulong)model[run].ModelMv.Length <= index) run++;
+                    modelMv[i] = run < model.Count && model[run].FirstIndex <= index ? model[run].ModelMv[index - model[run].FirstIndex] : float.NaN;
+                    if (!float.IsNaN(modelMv[i])) compare(calibration.ToMillivolts(codes[i]), modelMv[i]);
+                }
+            }
+
+            yield return new SampleChunk(first - origin, counts, modelMv ?? default(ReadOnlyMemory<float>), current);
+        }
+    }
+
+    private static ulong End(JournalPulse p) => p.OnsetIndex + p.Phase1Samples + (p.Phase2Samples > 0 ? p.InterphaseSamples + p.Phase2Samples : 0);
+
+    private static double CurrentAt(JournalPulse p, ulong index)
+    {
+        if (index < p.OnsetIndex) return 0;
+        ulong k = index - p.OnsetIndex;
+        if (k < p.Phase1Samples) return p.Phase1Nanoamps;
+        k -= p.Phase1Samples;
+        if (k < p.InterphaseSamples) return 0;
+        k -= p.InterphaseSamples;
+        return k < p.Phase2Samples ? p.Phase2Nanoamps : 0;
+    }
+}

@@ -1,0 +1,311 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json.Nodes;
+using Bench.Core.Protocol;
+
+namespace Bench.Storage.Journal;
+
+/// <summary>What a journal record is.</summary>
+public enum JournalRecordKind : byte
+{
+    /// <summary>The recording's metadata (UTF-8 JSON): device, calibration, rate, model, start time.</summary>
+    Header = 1,
+
+    /// <summary>Consecutive samples: first session index, raw ADC counts, and the model's prediction (mV) when there is one.</summary>
+    Samples = 2,
+
+    /// <summary>Samples that never arrived: first index and count.</summary>
+    Gap = 3,
+
+    /// <summary>A pulse as the rig played it.</summary>
+    Pulse = 4,
+
+    /// <summary>A stimulus protocol as sent (UTF-8 JSON with its stimulus id).</summary>
+    Protocol = 5,
+
+    /// <summary>The recording ended normally (UTF-8 JSON summary).</summary>
+    End = 6,
+
+    /// <summary>
+    /// The model's prediction (mV) for samples written earlier: first session index and one value per sample. The
+    /// comparison may hold the model back (waiting for a pulse's report), so its values follow the samples they belong to.
+    /// </summary>
+    Model = 7,
+}
+
+/// <summary>A pulse as played: onset (session sample index), its train, and its phases in nA and samples.</summary>
+public readonly record struct JournalPulse(ulong OnsetIndex, ushort StimId, byte Train, ushort Pulse,
+    double Phase1Nanoamps, uint Phase1Samples, uint InterphaseSamples, double Phase2Nanoamps, uint Phase2Samples);
+
+/// <summary>
+/// The append-only journal written beside every recording while it runs (<c>x.nwb.journal</c>). Each record is
+/// <c>kind (1 byte), length (4, little-endian), payload, CRC-16/CCITT-FALSE of kind+length+payload (2)</c>; the
+/// writer hands its buffer to the operating system every <see cref="FlushInterval"/>, so a crash of the program (or
+/// a pulled cable, which only ends the stream) loses at most that interval's samples. The NWB file is written from the
+/// journal when the recording stops, or by <c>bench recover</c> after a crash, up to the last intact record.
+/// </summary>
+public sealed class RecordingJournalWriter : IDisposable
+{
+    /// <summary>The journal's first bytes.</summary>
+    public static ReadOnlySpan<byte> Magic => "BENCHJ1\n"u8;
+
+    /// <summary>How often buffered records reach the file.</summary>
+    public static TimeSpan FlushInterval { get; } = TimeSpan.FromMilliseconds(200);
+
+    private readonly FileStream file;
+    private readonly byte[] scratch = new byte[16 + (ProtocolLimits.MaxSampleValues * 6)];
+    private long lastFlushTicks = Environment.TickCount64;
+
+    /// <summary>Creates the journal (it must not exist) and writes its header.</summary>
+    public RecordingJournalWriter(string path, JsonObject header)
+    {
+        file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
+        file.Write(Magic);
+        WriteRecord(JournalRecordKind.Header, Encoding.UTF8.GetBytes(header.ToJsonString()));
+        Flush();
+    }
+
+    /// <summary>The journal's path.</summary>
+    public string Path => file.Name;
+
+    /// <summary>Samples written.</summary>
+    public long SampleCount { get; private set; }
+
+    /// <summary>Appends consecutive samples; <paramref name="modelMv"/> is empty or one value per sample.</summary>
+    public void WriteSamples(ulong firstIndex, ReadOnlySpan<ushort> codes, ReadOnlySpan<float> modelMv)
+    {
+        if (!modelMv.IsEmpty && modelMv.Length != codes.Length) throw new ArgumentException("one model value per sample, or none", nameof(modelMv));
+        // Records stay small enough for the scratch buffer: long batches are split.
+        const int Most = ProtocolLimits.MaxSampleValues;
+        for (int start = 0; start < codes.Length; start += Most)
+        {
+            int n = Math.Min(Most, codes.Length - start);
+            var p = scratch.AsSpan();
+            BinaryPrimitives.WriteUInt64LittleEndian(p, firstIndex + (ulong)start);
+            BinaryPrimitives.WriteUInt16LittleEndian(p[8..], (ushort)n);
+            p[10] = modelMv.IsEmpty ? (byte)0 : (byte)1;
+            int at = 11;
+            for (int i = 0; i < n; i++, at += 2) BinaryPrimitives.WriteUInt16LittleEndian(p[at..], codes[start + i]);
+            if (!modelMv.IsEmpty)
+            {
+                for (int i = 0; i < n; i++, at += 4) BinaryPrimitives.WriteSingleLittleEndian(p[at..], modelMv[start + i]);
+            }
+
+            WriteRecord(JournalRecordKind.Samples, p[..at]);
+        }
+
+        SampleCount += codes.Length;
+        MaybeFlush();
+    }
+
+    /// <summary>Appends the model's prediction for samples already written.</summary>
+    public void WriteModel(ulong firstIndex, ReadOnlySpan<float> modelMv)
+    {
+        const int Most = ProtocolLimits.MaxSampleValues;
+        for (int start = 0; start < modelMv.Length; start += Most)
+        {
+            int n = Math.Min(Most, modelMv.Length - start);
+            var p = scratch.AsSpan();
+            BinaryPrimitives.WriteUInt64LittleEndian(p, firstIndex + (ulong)start);
+            BinaryPrimitives.WriteUInt16LittleEndian(p[8..], (ushort)n);
+            int at = 10;
+            for (int i = 0; i < n; i++, at += 4) BinaryPrimitives.WriteSingleLittleEndian(p[at..], modelMv[start + i]);
+            WriteRecord(JournalRecordKind.Model, p[..at]);
+        }
+
+        MaybeFlush();
+    }
+
+    /// <summary>Appends a gap.</summary>
+    public void WriteGap(ulong firstLost, ulong length)
+    {
+        Span<byte> p = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt64LittleEndian(p, firstLost);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[8..], length);
+        WriteRecord(JournalRecordKind.Gap, p);
+        MaybeFlush();
+    }
+
+    /// <summary>Appends a pulse as played.</summary>
+    public void WritePulse(in JournalPulse pulse)
+    {
+        Span<byte> p = stackalloc byte[41];
+        BinaryPrimitives.WriteUInt64LittleEndian(p, pulse.OnsetIndex);
+        BinaryPrimitives.WriteUInt16LittleEndian(p[8..], pulse.StimId);
+        p[10] = pulse.Train;
+        BinaryPrimitives.WriteUInt16LittleEndian(p[11..], pulse.Pulse);
+        BinaryPrimitives.WriteDoubleLittleEndian(p[13..], pulse.Phase1Nanoamps);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[21..], pulse.Phase1Samples);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[25..], pulse.InterphaseSamples);
+        BinaryPrimitives.WriteDoubleLittleEndian(p[29..], pulse.Phase2Nanoamps);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[37..], pulse.Phase2Samples);
+        WriteRecord(JournalRecordKind.Pulse, p);
+        MaybeFlush();
+    }
+
+    /// <summary>Appends a protocol as sent.</summary>
+    public void WriteProtocol(JsonObject protocol)
+    {
+        WriteRecord(JournalRecordKind.Protocol, Encoding.UTF8.GetBytes(protocol.ToJsonString()));
+        Flush();
+    }
+
+    /// <summary>Marks the normal end, with the summary, and flushes.</summary>
+    public void WriteEnd(JsonObject summary)
+    {
+        WriteRecord(JournalRecordKind.End, Encoding.UTF8.GetBytes(summary.ToJsonString()));
+        Flush();
+    }
+
+    /// <summary>Hands everything written so far to the operating system (it then survives a crash of this process).</summary>
+    public void Flush()
+    {
+        file.Flush(flushToDisk: false);
+        lastFlushTicks = Environment.TickCount64;
+    }
+
+    private void MaybeFlush()
+    {
+        if (Environment.TickCount64 - lastFlushTicks >= FlushInterval.TotalMilliseconds) Flush();
+    }
+
+    private void WriteRecord(JournalRecordKind kind, ReadOnlySpan<byte> payload)
+    {
+        Span<byte> head = stackalloc byte[5];
+        head[0] = (byte)kind;
+        BinaryPrimitives.WriteInt32LittleEndian(head[1..], payload.Length);
+        ushort crc = Crc16.Update(Crc16.Compute(head), payload);
+        Span<byte> tail = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(tail, crc);
+        file.Write(head);
+        file.Write(payload);
+        file.Write(tail);
+    }
+
+    /// <summary>Flushes and closes.</summary>
+    public void Dispose()
+    {
+        file.Flush(flushToDisk: true);
+        file.Dispose();
+    }
+}
+
+/// <summary>Everything a journal holds, read back up to its last intact record.</summary>
+public sealed class RecordingJournal
+{
+    /// <summary>The header.</summary>
+    public required JsonObject Header { get; init; }
+
+    /// <summary>Sample records in order: first index, counts, model mV (empty if none).</summary>
+    public required List<(ulong FirstIndex, ushort[] Codes, float[] ModelMv)> Samples { get; init; }
+
+    /// <summary>Model predictions written after their samples, by first index.</summary>
+    public required List<(ulong FirstIndex, float[] ModelMv)> Model { get; init; }
+
+    /// <summary>Gaps.</summary>
+    public required List<(ulong FirstLost, ulong Length)> Gaps { get; init; }
+
+    /// <summary>Pulses as played.</summary>
+    public required List<JournalPulse> Pulses { get; init; }
+
+    /// <summary>Protocols as sent.</summary>
+    public required List<JsonObject> Protocols { get; init; }
+
+    /// <summary>The end summary, or null when the recording did not end normally (a crash).</summary>
+    public JsonObject? End { get; init; }
+
+    /// <summary>Bytes of the file that were read as intact records.</summary>
+    public long IntactBytes { get; init; }
+
+    /// <summary>Bytes after the last intact record (a record cut short by the crash), which were ignored.</summary>
+    public long DiscardedBytes { get; init; }
+
+    /// <summary>Samples in all.</summary>
+    public long SampleCount => Samples.Sum(s => (long)s.Codes.Length);
+
+    /// <summary>Reads a journal up to its last intact record.</summary>
+    /// <exception cref="InvalidDataException">Not a journal, or its header is damaged (nothing can be recovered).</exception>
+    public static RecordingJournal Read(string path)
+    {
+        byte[] bytes;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite)) // a live recording may be appending
+        {
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
+
+        if (!bytes.AsSpan().StartsWith(RecordingJournalWriter.Magic)) throw new InvalidDataException($"{path} is not a Bench recording journal");
+        JsonObject? header = null, end = null;
+        var samples = new List<(ulong, ushort[], float[])>();
+        var gaps = new List<(ulong, ulong)>();
+        var model = new List<(ulong, float[])>();
+        var pulses = new List<JournalPulse>();
+        var protocols = new List<JsonObject>();
+        int at = RecordingJournalWriter.Magic.Length;
+        while (at + 7 <= bytes.Length)
+        {
+            var kind = (JournalRecordKind)bytes[at];
+            int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at + 1));
+            if (length < 0 || at + 5 + length + 2 > bytes.Length) break;
+            var payload = bytes.AsSpan(at + 5, length);
+            ushort crc = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(at + 5 + length));
+            if (Crc16.Update(Crc16.Compute(bytes.AsSpan(at, 5)), payload) != crc) break;
+            switch (kind)
+            {
+                case JournalRecordKind.Header:
+                    header = JsonNode.Parse(payload)!.AsObject();
+                    break;
+                case JournalRecordKind.Samples:
+                    {
+                        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(payload);
+                        int n = BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]);
+                        bool withModel = payload[10] == 1;
+                        var codes = new ushort[n];
+                        var mv = withModel ? new float[n] : [];
+                        for (int i = 0; i < n; i++) codes[i] = BinaryPrimitives.ReadUInt16LittleEndian(payload[(11 + (2 * i))..]);
+                        for (int i = 0; withModel && i < n; i++) mv[i] = BinaryPrimitives.ReadSingleLittleEndian(payload[(11 + (2 * n) + (4 * i))..]);
+                        samples.Add((first, codes, mv));
+                        break;
+                    }
+
+                case JournalRecordKind.Model:
+                    {
+                        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(payload);
+                        int n = BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]);
+                        var mv = new float[n];
+                        for (int i = 0; i < n; i++) mv[i] = BinaryPrimitives.ReadSingleLittleEndian(payload[(10 + (4 * i))..]);
+                        model.Add((first, mv));
+                        break;
+                    }
+
+                case JournalRecordKind.Gap:
+                    gaps.Add((BinaryPrimitives.ReadUInt64LittleEndian(payload), BinaryPrimitives.ReadUInt64LittleEndian(payload[8..])));
+                    break;
+                case JournalRecordKind.Pulse:
+                    pulses.Add(new JournalPulse(
+                        BinaryPrimitives.ReadUInt64LittleEndian(payload), BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]), payload[10],
+                        BinaryPrimitives.ReadUInt16LittleEndian(payload[11..]), BinaryPrimitives.ReadDoubleLittleEndian(payload[13..]),
+                        BinaryPrimitives.ReadUInt32LittleEndian(payload[21..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[25..]),
+                        BinaryPrimitives.ReadDoubleLittleEndian(payload[29..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[37..])));
+                    break;
+                case JournalRecordKind.Protocol:
+                    protocols.Add(JsonNode.Parse(payload)!.AsObject());
+                    break;
+                case JournalRecordKind.End:
+                    end = JsonNode.Parse(payload)!.AsObject();
+                    break;
+                default:
+                    throw new InvalidDataException($"{path}: unknown record kind {(byte)kind} at byte {at}");
+            }
+
+            at += 5 + length + 2;
+        }
+
+        return new RecordingJournal
+        {
+            Header = header ?? throw new InvalidDataException($"{path}: the journal's header is damaged; nothing can be recovered"),
+            Samples = samples, Model = model, Gaps = gaps, Pulses = pulses, Protocols = protocols, End = end,
+            IntactBytes = at, DiscardedBytes = bytes.Length - at,
+        };
+    }
+}

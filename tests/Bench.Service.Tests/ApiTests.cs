@@ -1,0 +1,210 @@
+using System.Text.Json.Nodes;
+using Bench.Storage.Tests;
+
+namespace Bench.Service.Tests;
+
+/// <summary>The REST API and the live stream, against the service on the emulated rig.</summary>
+public sealed class ApiTests
+{
+    [Fact]
+    public async Task Health_names_the_connected_rig_and_the_openapi_document_lists_the_api()
+    {
+        await using var service = await RunningService.StartAsync();
+        var health = await service.GetJsonAsync("/api/health");
+        Assert.Equal("ok", (string?)health["status"]);
+        Assert.Equal("connected", (string?)health["rig"]!["state"]);
+        Assert.Equal("EMU", (string?)health["rig"]!["device"]!["board"]);
+        Assert.Equal("b3c4000000000001", (string?)health["rig"]!["device"]!["unique_id"]);
+        Assert.Equal(20_000, (double)health["rig"]!["sample_rate_hz"]!);
+        var openapi = await service.GetJsonAsync("/api/openapi.json");
+        var paths = openapi["paths"]!.AsObject().Select(p => p.Key).ToList();
+        foreach (var p in new[] { "/api/health", "/api/devices/connect", "/api/protocols", "/api/stimulus/play", "/api/stimulus/stop-all", "/api/recordings", "/api/recordings/{name}/download", "/api/calibration", "/api/comparison", "/api/stream" })
+        {
+            Assert.Contains(p, paths);
+        }
+    }
+
+    [Fact]
+    public async Task Protocols_are_listed_validated_saved_and_bad_ones_refused_with_the_field_named()
+    {
+        await using var service = await RunningService.StartAsync();
+        var list = (await service.GetJsonAsync("/api/protocols")).AsArray();
+        Assert.Contains(list, p => (string?)p!["name"] == "paired-pulse");
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/protocols/validate", """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":99999,"count":1}]}""");
+        Assert.Equal(200, status);
+        Assert.False((bool)body!["valid"]!);
+        Assert.Contains("limit", (string?)body["error"], StringComparison.OrdinalIgnoreCase);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/protocols/validate", """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitde":100}]}""");
+        Assert.False((bool)body!["valid"]!);
+        Assert.Contains("phase1_amplitde", (string?)body["error"]);
+        (status, body) = await service.SendAsync(HttpMethod.Put, "/api/protocols/my-test", """{"unit":"nA","trains":[{"phase1_ms":0.5,"phase1_amplitude":250,"count":1}]}""");
+        Assert.Equal(200, status);
+        Assert.Contains((await service.GetJsonAsync("/api/protocols")).AsArray(), p => (string?)p!["name"] == "my-test");
+        (status, body) = await service.SendAsync(HttpMethod.Put, "/api/protocols/..hidden", """{"unit":"nA","trains":[]}""");
+        Assert.Equal(400, status);
+        Assert.Contains("not allowed", (string?)body!["error"]);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "no-such-protocol" });
+        Assert.Equal(400, status);
+        Assert.Contains("no protocol 'no-such-protocol'", (string?)body!["error"]);
+    }
+
+    [Fact]
+    public async Task The_live_stream_carries_both_traces_and_the_markers_of_a_protocol_played()
+    {
+        await using var service = await RunningService.StartAsync();
+        using var stream = await service.Client.GetStreamAsync("/api/stream");
+        using var reader = new StreamReader(stream);
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        JsonNode? stimulus = null;
+        bool played = false;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        string? eventName = null;
+        while (!(seen.GetValueOrDefault("trace:recorded") > 3 && seen.GetValueOrDefault("trace:model") > 3 && stimulus is not null && seen.ContainsKey("health")))
+        {
+            string? line;
+            try
+            {
+                line = await reader.ReadLineAsync(timeout.Token) ?? throw new Xunit.Sdk.XunitException("the stream ended");
+            }
+            catch (OperationCanceledException)
+            {
+                throw new Xunit.Sdk.XunitException("in 20 s the stream carried only " + string.Join(", ", seen.Select(kv => $"{kv.Key} ×{kv.Value}")));
+            }
+
+            if (line.StartsWith("event: ", StringComparison.Ordinal)) eventName = line[7..];
+            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+            var data = JsonNode.Parse(line[6..])!;
+            string key = eventName == "trace" ? $"trace:{data["series"]}" : eventName!;
+            seen[key] = seen.GetValueOrDefault(key) + 1;
+            if (eventName == "stimulus") stimulus = data;
+            if (eventName == "trace" && !played)
+            {
+                played = true;
+                var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "single-pulse" });
+                Assert.True(status == 200, body?.ToJsonString());
+            }
+        }
+
+        Assert.Equal("single-pulse", (string?)stimulus!["protocol"]);
+        Assert.Equal(200, (double)stimulus["phase1_nA"]!);
+        Assert.Equal(1, (double)stimulus["phase1_ms"]!);
+    }
+
+    [Fact]
+    public async Task A_recording_is_written_as_NWB_that_h5py_reads_with_the_model_and_the_stimulus_as_played()
+    {
+        await using var service = await RunningService.StartAsync();
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "practical-1" });
+        Assert.True(status == 200, body?.ToJsonString());
+        await Task.Delay(300);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "paired-pulse" });
+        Assert.Equal(200, status);
+        await Task.Delay(1200);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal("complete", (string?)body!["status"]);
+        long samples = (long)body["samples"]!;
+        Assert.InRange(samples, 20_000, 60_000);
+        Assert.NotNull(body["rmse_mv"]);
+
+        string path = Path.Combine(service.DataDirectory, "recordings", "practical-1.nwb");
+        Assert.True(File.Exists(path));
+        Assert.False(File.Exists(path + ".journal"));
+        var nwb = H5py.Read(path);
+        Assert.Equal(samples, (long)nwb["membrane"]!["length"]!);
+        Assert.Equal(0.0, (double)nwb["membrane"]!["first_time"]!);
+        Assert.Equal("CurrentClampSeries", (string?)nwb["types"]!["/acquisition/membrane_potential"]);
+        Assert.Equal(samples, (long)nwb["model"]!["length"]!);
+        // The comparison's model waits at a pulse for its report; by the stop it has caught up with every sample.
+        Assert.True((long)nwb["model"]!["nan_count"]! < 2000, $"model values missing: {nwb["model"]!["nan_count"]}");
+        var events = nwb["intervals"]!["stimulus_events"]!["rows"]!.AsArray();
+        Assert.Equal(2, events.Count);
+        Assert.All(events, e => Assert.Equal(300.0, (double)e!["phase1_nA"]!));
+        Assert.Equal(0.025, (double)events[1]!["start_time"]! - (double)events[0]!["start_time"]!, 9);
+        Assert.Contains("paired-pulse", (string?)nwb["protocol"]);
+        Assert.Equal("emulated rig front end", (string?)nwb["data_collection_attrs"]!["calibration_source"]);
+        // The stimulus as played, sample by sample: 2 pulses × 20 samples × 300 nA.
+        Assert.Equal(2 * 20 * 300.0, (double)nwb["stimulus"]!["sum"]!, 3);
+
+        using var download = await service.Client.GetAsync("/api/recordings/practical-1/download");
+        Assert.True(download.IsSuccessStatusCode);
+        byte[] bytes = await download.Content.ReadAsByteArrayAsync();
+        Assert.Equal(new FileInfo(path).Length, bytes.Length);
+        Assert.Equal([0x89, (byte)'H', (byte)'D', (byte)'F'], bytes[..4]);
+
+        var listed = (await service.GetJsonAsync("/api/recordings")).AsArray();
+        Assert.Single(listed);
+        (status, _) = await service.SendAsync(HttpMethod.Delete, "/api/recordings/practical-1");
+        Assert.Equal(204, status);
+        Assert.False(File.Exists(path));
+        Assert.Empty((await service.GetJsonAsync("/api/recordings")).AsArray());
+    }
+
+    [Theory]
+    [InlineData("../escape")]
+    [InlineData("/etc/passwd")]
+    [InlineData(".hidden")]
+    [InlineData("a/b")]
+    public async Task A_recording_name_cannot_escape_the_data_directory(string name)
+    {
+        await using var service = await RunningService.StartAsync();
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name });
+        Assert.Equal(400, status);
+        Assert.NotNull((string?)body!["error"]);
+        Assert.Null(service.Host.Status.Recording);
+        Assert.False(Directory.Exists(Path.Combine(service.DataDirectory, "recordings")) && Directory.EnumerateFiles(Path.Combine(service.DataDirectory, "recordings")).Any());
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(service.DataDirectory)!, "escape.nwb.journal")));
+    }
+
+    [Fact]
+    public async Task Mistakes_are_answered_with_one_clear_error_and_the_service_keeps_running()
+    {
+        await using var service = await RunningService.StartAsync();
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+        Assert.Equal(409, status);
+        Assert.Equal("nothing is being recorded", (string?)body!["error"]);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", "{not json");
+        Assert.Equal(400, status);
+        (status, body) = await service.SendAsync(HttpMethod.Get, "/api/recordings/none-such");
+        Assert.Equal(404, status);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = "/dev/ttyNOPE0" });
+        Assert.Equal(502, status);
+        Assert.Contains("/dev/ttyNOPE0", (string?)body!["error"]);
+        // The failed connect left no rig; the service still answers and can connect the emulated rig again.
+        var health = await service.GetJsonAsync("/api/health");
+        Assert.Equal("degraded", (string?)health["status"]);
+        Assert.Equal("disconnected", (string?)health["rig"]!["state"]);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = "emulated" });
+        Assert.Equal(200, status);
+        Assert.Equal("connected", (string?)body!["state"]);
+    }
+
+    [Fact]
+    public async Task A_token_guards_the_api_and_binding_beyond_loopback_requires_one()
+    {
+        await using var service = await RunningService.StartAsync(token: "s3cret", connect: false);
+        using var anonymous = new HttpClient { BaseAddress = service.BaseAddress };
+        Assert.Equal(401, (int)(await anonymous.GetAsync("/api/recordings")).StatusCode);
+        Assert.Equal(401, (int)(await anonymous.GetAsync("/api/recordings?token=wrong")).StatusCode);
+        Assert.Equal(200, (int)(await anonymous.GetAsync("/api/recordings?token=s3cret")).StatusCode);
+        Assert.Equal(200, (int)(await service.Client.GetAsync("/api/recordings")).StatusCode);
+        Assert.Equal(200, (int)(await anonymous.GetAsync("/api/health")).StatusCode);
+        Assert.Equal(200, (int)(await anonymous.GetAsync("/")).StatusCode);   // the page itself, which then asks for ?token=
+        var e = Assert.Throws<ArgumentException>(() => BenchServer.Build(new ServiceOptions { DataDirectory = service.DataDirectory }, "http://0.0.0.0:0"));
+        Assert.Contains("token", e.Message);
+    }
+
+    [Fact]
+    public async Task Calibrations_are_stored_per_rig_and_applied_at_the_next_connect()
+    {
+        await using var service = await RunningService.StartAsync();
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/calibration", new { mv_per_count = 0.04, offset_mv = -101.5, source = "two-point" });
+        Assert.Equal(200, status);
+        Assert.Equal(0.04, (double)body!.AsArray()[0]!["millivolts_per_count"]!);
+        Assert.Equal(400, (await service.SendAsync(HttpMethod.Post, "/api/calibration", new { mv_per_count = 0, offset_mv = 1 })).Status);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = "emulated" });
+        Assert.Equal(200, status);
+        Assert.Equal(0.04, (double)body!["calibration"]!["mv_per_count"]!);
+        Assert.StartsWith("two-point", (string?)body["calibration"]!["source"]);
+    }
+}

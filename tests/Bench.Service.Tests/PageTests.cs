@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Microsoft.Playwright;
+
+namespace Bench.Service.Tests;
+
+/// <summary>
+/// The page in a real browser: Debian's Chromium, headless, driven by Playwright (its own browser download is not
+/// used: the executable path is set). scripts/test.sh installs chromium.
+/// </summary>
+public sealed class PageTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    [Fact]
+    public async Task The_page_draws_the_live_trace_and_the_model_plays_a_protocol_and_shows_its_markers()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (scripts/test.sh does)");
+        await using var service = await RunningService.StartAsync();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            // This machine's network is closed: Chromium's background connections would only fail.
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
+        var errors = new List<string>();
+        page.PageError += (_, e) => errors.Add(e);
+        await page.GotoAsync(service.BaseAddress.ToString());
+
+        // The live trace and the model's prediction are drawn.
+        await page.WaitForFunctionAsync("() => window.benchView && window.benchView.tracePoints > 200 && window.benchView.modelPoints > 200", null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        Assert.Contains("EMU", await page.InnerTextAsync("#status"));
+
+        // Play a protocol from the picker: its markers appear on the trace, and the action potential's phases are labelled.
+        await page.SelectOptionAsync("#protocol-select", "paired-pulse");
+        await page.ClickAsync("#play");
+        await page.WaitForFunctionAsync("() => window.benchView.markersDrawn >= 2", null, new PageWaitForFunctionOptions { Timeout = 10_000 });
+        await page.WaitForFunctionAsync("() => window.benchView.phases.length >= 6", null, new PageWaitForFunctionOptions { Timeout = 10_000 });
+        var phases = JsonDocument.Parse(await page.EvaluateAsync<string>("() => JSON.stringify(window.benchView.phases)")).RootElement;
+        var byName = phases.EnumerateArray().ToDictionary(p => p.GetProperty("phase").GetString()!, p => p.GetProperty("v").GetDouble());
+        Assert.InRange(byName["rest"], -75, -65);
+        Assert.True(byName["overshoot"] > 0, $"overshoot {byName["overshoot"]} mV");
+        Assert.True(byName["ahp"] < byName["rest"], $"AHP {byName["ahp"]} below rest {byName["rest"]}");
+        Assert.Contains("seen", await page.GetAttributeAsync("#phase-list li[data-phase=overshoot]", "class") ?? "");
+        Assert.Contains("negative", await page.InnerTextAsync(".phases"));
+        // Freeze the view on the action potentials for the screenshot a teacher would show.
+        await page.CheckAsync("#freeze");
+        await page.WaitForFunctionAsync("() => document.querySelector('#metrics tbody').innerText.includes('RMSE')", null, new PageWaitForFunctionOptions { Timeout = 10_000 });
+        string artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(artifacts);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(artifacts, "live-page.png"), FullPage = true });
+        await page.UncheckAsync("#freeze");
+
+        // The comparison and the rig's health are shown.
+        Assert.Contains("samples received", await page.InnerTextAsync("#health"));
+
+        // Record from the page, stop, and the recording is listed for download.
+        await page.FillAsync("#record-name", "from-the-page");
+        await page.ClickAsync("#record");
+        await page.WaitForFunctionAsync("() => document.querySelector('#record-state').innerText.includes('recording')", null, new PageWaitForFunctionOptions { Timeout = 5_000 });
+        await page.WaitForTimeoutAsync(700);
+        await page.ClickAsync("#stop-record");
+        await page.WaitForSelectorAsync("#recordings a[download]", new PageWaitForSelectorOptions { Timeout = 20_000 });
+        Assert.Contains("from-the-page", await page.InnerTextAsync("#recordings"));
+        Assert.True(File.Exists(Path.Combine(service.DataDirectory, "recordings", "from-the-page.nwb")));
+
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+    }
+}
