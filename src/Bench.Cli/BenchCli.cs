@@ -12,7 +12,7 @@ internal static class BenchCli
     public const int UserError = 2;
 
     /// <summary>Runs <c>bench</c> with <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error, TextReader? input = null)
     {
         var root = new RootCommand("Bench: electrophysiology teaching rig controller and Hodgkin-Huxley simulator")
         {
@@ -24,6 +24,7 @@ internal static class BenchCli
             DevicesCommand.Create(output),
             ServeCommand.Create(output),
             RecoverCommand.Create(output),
+            CalibrateCommand.Create(output, error, input ?? Console.In),
         };
 
         var parse = root.Parse(args);

@@ -1,0 +1,291 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Bench.Core.Comparison;
+using Bench.Core.Models;
+using Bench.Core.Protocol;
+using Bench.Core.Rig;
+using Bench.Core.Stimulus;
+using Bench.Rig.Session;
+using Bench.Rig.Transports;
+using Bench.Storage.Catalog;
+
+namespace Bench.Cli;
+
+/// <summary>
+/// <c>bench calibrate --port X [--reference model | --reference MV1,MV2] [--output CODE=NA,CODE=NA]</c>: calibrates a
+/// connected rig's input (ADC counts → mV) against the model or two known reference potentials, and optionally its
+/// output (nA per DAC code) from two measured currents, and stores the result in the catalog under the rig's unique
+/// id, where the service and <c>bench record</c> find it at the rig's next connect.
+/// </summary>
+internal static class CalibrateCommand
+{
+    public static Command Create(TextWriter output, TextWriter error, TextReader input)
+    {
+        var port = new Option<string>("--port") { Description = "the rig: a serial path, tcp://host:port or usb:VID:PID[:serial]", Required = true };
+        var reference = new Option<string>("--reference")
+        {
+            Description = "model: fit gain and offset so rest and AP peak match the model; MV1,MV2: two known potentials applied in turn (you are asked to apply each)",
+            DefaultValueFactory = _ => "model",
+        };
+        var outputPoints = new Option<string?>("--output") { Description = "also calibrate the stimulus output: two DAC codes and the currents measured at them, CODE=NA,CODE=NA (e.g. 500=498.7,-500=-501.2)" };
+        var model = new Option<string>("--model") { Description = "the model for --reference model", DefaultValueFactory = _ => "hh" };
+        var param = new Option<string[]>("--param") { Description = "a parameter of that model, name=value (repeatable)" };
+        var stimulus = new Option<FileInfo?>("--stimulus") { Description = "for --reference model: the protocol to evoke action potentials (default: two 1 ms pulses of 300 nA, 25 ms apart)" };
+        var rate = new Option<double>("--rate") { Description = "sample rate (Hz)", DefaultValueFactory = _ => 20_000 };
+        var seconds = new Option<double>("--seconds") { Description = "how long to read at each reference, or to record for the model (s)", DefaultValueFactory = _ => 1 };
+        var dataDir = new Option<string?>("--data-dir") { Description = "the catalog to store the calibration in (default: the usual data directory)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "measure and print, store nothing" };
+        var command = new Command("calibrate", "Calibrate a rig (input counts → mV, and optionally output codes → nA) and store the result for it")
+        {
+            port, reference, outputPoints, model, param, stimulus, rate, seconds, dataDir, dryRun,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            string how = parse.GetValue(reference)!;
+            double rateHz = parse.GetValue(rate);
+            double span = parse.GetValue(seconds);
+            if (!(rateHz > 0) || rateHz > 1_000_000) throw new UserErrorException("calibrate: --rate must be above 0 and at most 1000000 Hz");
+            if (!(span >= 0.1) || span > 60) throw new UserErrorException("calibrate: --seconds must be 0.1 to 60");
+            (double Mv1, double Mv2)? points = how == "model" ? null : ParsePair(how);
+            var outputs = parse.GetValue(outputPoints) is { } o ? ParseOutput(o) : ((short, double, short, double)?)null;
+            var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var text in parse.GetValue(param) ?? [])
+            {
+                var (name, value) = ModelCatalog.ParseAssignment(text);
+                overrides[name] = value;
+            }
+
+            string modelName = parse.GetValue(model)!;
+            if (points is null) ModelCatalog.Get(modelName).Resolve(overrides);
+            var protocol = points is null ? LoadProtocol(parse.GetValue(stimulus)) : null;
+
+            IRigTransport transport;
+            try
+            {
+                transport = await RigAddress.OpenAsync(parse.GetValue(port)!, cancellationToken: cancellationToken);
+            }
+            catch (RigConnectionException e)
+            {
+                throw new UserErrorException($"calibrate: {e.Message}");
+            }
+
+            RigSession session;
+            try
+            {
+                session = await RigSession.ConnectAsync(transport, null, cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or RigConnectionException or RigDisconnectedException or InvalidDataException)
+            {
+                await transport.DisposeAsync();
+                throw new UserErrorException($"calibrate: {e.Message}");
+            }
+
+            await using (session)
+            {
+                await session.ConfigureAsync(rateHz, cancellationToken);
+                var device = session.Device;
+                var (nominal, _) = FrontEnd.NominalCalibration(device);
+                var result = new JsonObject { ["unique_id"] = RigIds.Format(device.UniqueId), ["board"] = device.Board };
+                Calibration calibration;
+                string source, notes;
+                if (points is { } p)
+                {
+                    output.WriteLine($"apply {p.Mv1.ToString(CultureInfo.InvariantCulture)} mV to the rig's input, then press Enter");
+                    output.Flush();
+                    input.ReadLine();
+                    double counts1 = await MeanCountsAsync(session, span, cancellationToken);
+                    output.WriteLine($"apply {p.Mv2.ToString(CultureInfo.InvariantCulture)} mV to the rig's input, then press Enter");
+                    output.Flush();
+                    input.ReadLine();
+                    double counts2 = await MeanCountsAsync(session, span, cancellationToken);
+                    try
+                    {
+                        calibration = TwoPointCalibration.ForInput(p.Mv1, counts1, p.Mv2, counts2, (1 << device.AdcBits) - 1);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw new UserErrorException($"calibrate: {e.Message} (read {counts1:0.#} and {counts2:0.#} counts)");
+                    }
+
+                    source = CalibrationSources.TwoPoint;
+                    notes = string.Create(CultureInfo.InvariantCulture, $"{p.Mv1} mV → {counts1:0.##} counts, {p.Mv2} mV → {counts2:0.##} counts");
+                    result["counts"] = new JsonArray(counts1, counts2);
+                }
+                else
+                {
+                    var fit = await AgainstModelAsync(session, nominal, modelName, overrides, protocol!, span, cancellationToken);
+                    calibration = fit.Calibration;
+                    source = CalibrationSources.ModelFit;
+                    notes = string.Create(CultureInfo.InvariantCulture, $"model {modelName}: {fit.ActionPotentials} APs, residual {fit.ResidualRmseMv:0.###} mV RMS") + (fit.Warning is null ? "" : "; " + fit.Warning);
+                    result["action_potentials"] = fit.ActionPotentials;
+                    result["residual_rmse_mV"] = fit.ResidualRmseMv;
+                    result["good"] = fit.IsGood;
+                    result["warning"] = fit.Warning;
+                    if (fit.Warning is not null) error.WriteLine($"bench: calibrate: warning: {fit.Warning}");
+                }
+
+                double? nanoampsPerCode = null;
+                if (outputs is { } q)
+                {
+                    try
+                    {
+                        nanoampsPerCode = TwoPointCalibration.ForOutput(q.Item1, q.Item2, q.Item3, q.Item4).NanoampsPerCode;
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw new UserErrorException($"calibrate: --output: {e.Message}");
+                    }
+                }
+
+                result["mv_per_count"] = calibration.MillivoltsPerCount;
+                result["offset_mv"] = calibration.OffsetMv;
+                result["nominal_mv_per_count"] = nominal.MillivoltsPerCount;
+                result["nominal_offset_mv"] = nominal.OffsetMv;
+                result["nanoamps_per_code"] = nanoampsPerCode;
+                result["source"] = source;
+                bool store = !parse.GetValue(dryRun) && (points is not null || result["good"]!.GetValue<bool>());
+                if (store)
+                {
+                    var catalog = new BenchCatalog(Path.GetFullPath(parse.GetValue(dataDir) ?? BenchDataDirectory.Default));
+                    catalog.UpsertRig(device, session.PortName);
+                    var saved = catalog.SaveCalibration(RigIds.Format(device.UniqueId), calibration.MillivoltsPerCount, calibration.OffsetMv, nanoampsPerCode, source, notes);
+                    result["stored"] = saved.Id;
+                }
+                else
+                {
+                    result["stored"] = null;
+                    if (!parse.GetValue(dryRun)) error.WriteLine("bench: calibrate: not stored: the fit against the model is poor (see the warning); fix the cause and calibrate again, or use --reference MV1,MV2");
+                }
+
+                output.WriteLine(result.ToJsonString());
+                return store || parse.GetValue(dryRun) ? 0 : BenchCli.UserError;
+            }
+        });
+        return command;
+    }
+
+    private static (double, double) ParsePair(string text)
+    {
+        var parts = text.Split(',');
+        if (parts.Length == 2 && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double a) && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double b)
+            && double.IsFinite(a) && double.IsFinite(b))
+        {
+            return (a, b);
+        }
+
+        throw new UserErrorException($"calibrate: --reference takes 'model' or two potentials in mV, e.g. -60,40 (got '{text}')");
+    }
+
+    private static (short, double, short, double) ParseOutput(string text)
+    {
+        var parts = text.Split(',');
+        var parsed = parts.Select(p => p.Split('=')).ToArray();
+        if (parsed.Length == 2 && parsed.All(x => x.Length == 2)
+            && short.TryParse(parsed[0][0], NumberStyles.Integer, CultureInfo.InvariantCulture, out short c1) && double.TryParse(parsed[0][1], NumberStyles.Float, CultureInfo.InvariantCulture, out double n1)
+            && short.TryParse(parsed[1][0], NumberStyles.Integer, CultureInfo.InvariantCulture, out short c2) && double.TryParse(parsed[1][1], NumberStyles.Float, CultureInfo.InvariantCulture, out double n2))
+        {
+            return (c1, n1, c2, n2);
+        }
+
+        throw new UserErrorException($"calibrate: --output takes two DAC codes and the currents measured at them, CODE=NA,CODE=NA, e.g. 500=498.7,-500=-501.2 (got '{text}')");
+    }
+
+    private static StimulusProtocol LoadProtocol(FileInfo? file)
+    {
+        if (file is null) return StimulusProtocol.Parse("""{"name":"calibration","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2}]}""");
+        if (!file.Exists) throw new UserErrorException($"calibrate: stimulus file {file.FullName} does not exist");
+        try
+        {
+            return StimulusProtocol.Parse(File.ReadAllText(file.FullName));
+        }
+        catch (StimulusProtocolException e)
+        {
+            throw new UserErrorException($"calibrate: stimulus file {file.Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>The mean ADC counts over <paramref name="seconds"/> of acquisition.</summary>
+    private static async Task<double> MeanCountsAsync(RigSession session, double seconds, CancellationToken cancellationToken)
+    {
+        await session.StartAsync(cancellationToken);
+        ulong want = (ulong)Math.Max(1, seconds * session.SampleRateHz);
+        double sum = 0;
+        ulong n = 0;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds((seconds * 3) + 5));
+        while (n < want)
+        {
+            var batch = await session.Samples.ReadAsync(timeout.Token);
+            foreach (ushort c in batch.Codes) sum += c;
+            n += (ulong)batch.Codes.Length;
+        }
+
+        await session.StopAsync(cancellationToken);
+        await Task.Delay(50, cancellationToken);
+        while (session.Samples.TryRead(out _))
+        {
+            // Samples of the stopped run: not part of the next reference.
+        }
+
+        return sum / n;
+    }
+
+    /// <summary>Records with a stimulus, drives the model with it, and fits gain and offset.</summary>
+    private static async Task<ModelCalibrationResult> AgainstModelAsync(RigSession session, Calibration nominal, string modelName, IReadOnlyDictionary<string, double> parameters,
+        StimulusProtocol protocol, double seconds, CancellationToken cancellationToken)
+    {
+        await session.StartAsync(cancellationToken);
+        ulong onset = (ulong)Math.Round(0.1 * session.SampleRateHz);
+        StimulusCommand command;
+        try
+        {
+            command = await session.PlayAsync(protocol, atDeviceSampleIndex: onset, cancellationToken: cancellationToken);
+        }
+        catch (StimulusProtocolException e)
+        {
+            throw new UserErrorException($"calibrate: the stimulus cannot be played on this rig: {e.Message}");
+        }
+
+        // The model is stepped on the same clock with the same pulses; it does not depend on the calibration.
+        var comparison = LiveComparison.Create(modelName, parameters, new ComparisonSetup
+        {
+            SampleRateHz = session.SampleRateHz,
+            Calibration = nominal,
+            Stimulus = command,
+            NanoampsPerCode = session.Device.Outputs[command.Output].Scale,
+        }, new ComparisonOptions { RetainTrace = true, PublishIntervalMs = double.PositiveInfinity });
+        ulong want = (ulong)Math.Round((0.1 + seconds) * session.SampleRateHz);
+        var counts = new double[want];
+        Array.Fill(counts, double.NaN);
+        ulong end = 0;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds((seconds * 3) + 5));
+        while (end < want)
+        {
+            var batch = await session.Samples.ReadAsync(timeout.Token);
+            while (session.Events.TryRead(out var e))
+            {
+                if (e is PulsePlayedEvent pulse) comparison.OnStimulusEvent(pulse.Pulse);
+                else if (e is GapEvent gap) comparison.OnGap(gap.StartIndex, gap.Length);
+            }
+
+            comparison.OnSamples(batch.FirstSampleIndex, batch.Codes);
+            for (int i = 0; i < batch.Codes.Length && batch.FirstSampleIndex + (ulong)i < want; i++) counts[batch.FirstSampleIndex + (ulong)i] = batch.Codes[i];
+            end = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
+        }
+
+        await session.StopAsync(cancellationToken);
+        comparison.Complete();
+        var trace = comparison.GetTrace();
+        int n = (int)Math.Min((ulong)trace.PredictedMv.Length, want);
+        try
+        {
+            return ModelCalibration.Fit(counts.AsSpan(0, n), trace.PredictedMv.AsSpan(0, n), 1000.0 / session.SampleRateHz);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserErrorException($"calibrate: {e.Message}");
+        }
+    }
+}
