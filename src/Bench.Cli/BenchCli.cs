@@ -22,6 +22,8 @@ internal static class BenchCli
             RecordCommand.Create(output, error),
             ExportCommand.Create(output),
             DevicesCommand.Create(output),
+            CompareCommand.Create(output),
+            FitCommand.Create(output),
         };
 
         var parse = root.Parse(args);
