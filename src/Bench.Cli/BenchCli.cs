@@ -25,6 +25,8 @@ internal static class BenchCli
             ServeCommand.Create(output),
             RecoverCommand.Create(output),
             CalibrateCommand.Create(output, error, input ?? Console.In),
+            CompareCommand.Create(output),
+            FitCommand.Create(output),
         };
 
         var parse = root.Parse(args);

@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
-using Bench.Core.Protocol;
 using Bench.Rig.Recording;
 
 namespace Bench.Cli;
@@ -24,97 +22,75 @@ internal static class ExportCommand
         command.SetAction(parse =>
         {
             var file = parse.GetValue(capture)!;
-            if (!file.Exists) throw new UserErrorException($"export: capture {file.FullName} does not exist");
-            string sidecarPath = RecordingSidecar.PathFor(file.FullName);
-            if (!File.Exists(sidecarPath)) throw new UserErrorException($"export: the sidecar {sidecarPath} is missing: it holds the sample rate and calibration");
-            JsonNode sidecar;
+            RecordingReader reader;
             try
             {
-                sidecar = JsonNode.Parse(File.ReadAllText(sidecarPath))!;
+                reader = RecordingReader.Open(file.FullName);
             }
-            catch (System.Text.Json.JsonException e)
+            catch (RecordingFormatException e)
             {
-                throw new UserErrorException($"export: the sidecar {sidecarPath} is not valid JSON: {e.Message}");
+                throw new UserErrorException($"export: {e.Message}");
             }
 
-            if (sidecar["format"]?.GetValue<string>() != RecordingSidecar.Format) throw new UserErrorException($"export: {sidecarPath} is not a {RecordingSidecar.Format} sidecar");
             string target = parse.GetValue(outFile)?.FullName ?? Path.ChangeExtension(file.FullName, ".csv");
-            long rows;
-            ulong lost;
-            try
-            {
-                (rows, lost) = Export(file.FullName, sidecar, target);
-            }
-            catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException)
-            {
-                throw new UserErrorException($"export: the sidecar {sidecarPath} lacks the sample rate or calibration this needs ({e.Message})");
-            }
+            var (rows, lost) = Export(reader, target);
             output.WriteLine($$"""{"rows":{{rows}},"lost_samples":{{lost}},"out":"{{target.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}}"}""");
             return 0;
         });
         return command;
     }
 
-    private static (long Rows, ulong Lost) Export(string capturePath, JsonNode sidecar, string target)
+    private static (long Rows, ulong Lost) Export(RecordingReader reader, string target)
     {
-        double rate = sidecar["configuration"]!["sample_rate_hz"]!.GetValue<double>();
-        double mvPerCount = sidecar["calibration"]!["mv_per_count"]!.GetValue<double>();
-        double offsetMv = sidecar["calibration"]!["offset_mv"]!.GetValue<double>();
+        var info = reader.Info;
+        double rate = info.SampleRateHz;
+        var calibration = info.Calibration;
         // Pass 1: the pulses as played (onset and train from each StimulusEvent, phase lengths from the command).
         var pulses = new List<(ulong Start, ulong End, double Nanoamps)>();
-        var trains = sidecar["stimulus_command"]?["trains"]?.AsArray();
-        double perCode = sidecar["stimulus_command"]?["amplitude_nA_per_code"]?.GetValue<double>() ?? 0;
-        Decode(capturePath, frame =>
+        var trains = info.Stimulus?.Trains;
+        double perCode = info.NanoampsPerCode;
+        foreach (var e in reader.Pulses())
         {
-            if (frame.Kind != MessageKind.StimulusEvent || trains is null || StimulusEvent.TryParse(frame.Payload, out var e) != ParseError.None || e.Train >= trains.Count) return;
-            var t = trains[e.Train]!;
-            ulong p1 = t["phase1_samples"]!.GetValue<ulong>(), gap = t["interphase_samples"]!.GetValue<ulong>(), p2 = t["phase2_samples"]!.GetValue<ulong>();
+            if (trains is null || e.Train >= trains.Count) continue;
+            var t = trains[e.Train];
+            ulong p1 = t.Phase1Samples, gap = t.InterphaseSamples, p2 = t.Phase2Samples;
             pulses.Add((e.OnsetIndex, e.OnsetIndex + p1, e.Phase1Code * perCode));
             if (p2 > 0) pulses.Add((e.OnsetIndex + p1 + gap, e.OnsetIndex + p1 + gap + p2, e.Phase2Code * perCode));
-        });
+        }
+
         pulses.Sort((a, b) => a.Start.CompareTo(b.Start));
 
         long rows = 0;
-        ulong lost = 0, expected = 0;
+        ulong lost = 0;
         int next = 0;
         using var writer = new StreamWriter(target + ".partial", false, new UTF8Encoding(false), 1 << 16);
         writer.WriteLine("time_ms,v_mV,stimulus_nA");
         var line = new StringBuilder();
-        Decode(capturePath, frame =>
+        foreach (var item in reader.Read())
         {
-            if (frame.Kind != MessageKind.SampleBlock || SampleBlock.TryParse(frame.Payload, out var block) != ParseError.None) return;
-            if (block.FirstSampleIndex < expected) return;
-            lost += block.FirstSampleIndex - expected;
-            for (int i = 0; i < block.SampleCount; i++)
+            if (item is RecordedGap gap)
             {
-                ulong index = block.FirstSampleIndex + (ulong)i;
+                lost += gap.Length;
+                continue;
+            }
+
+            if (item is not RecordedSamples block) continue;
+            for (int i = 0; i < block.Codes.Length; i++)
+            {
+                ulong index = block.FirstIndex + (ulong)i;
                 while (next < pulses.Count && pulses[next].End <= index) next++;
                 double current = next < pulses.Count && pulses[next].Start <= index ? pulses[next].Nanoamps : 0;
                 line.Clear();
                 line.Append((index * 1000.0 / rate).ToString("R", CultureInfo.InvariantCulture)).Append(',')
-                    .Append(((mvPerCount * block[i, 0]) + offsetMv).ToString("0.####", CultureInfo.InvariantCulture)).Append(',')
+                    .Append(((calibration.MillivoltsPerCount * block.Codes[i]) + calibration.OffsetMv).ToString("0.####", CultureInfo.InvariantCulture)).Append(',')
                     .Append(current.ToString("R", CultureInfo.InvariantCulture));
                 writer.WriteLine(line);
                 rows++;
             }
+        }
 
-            expected = block.FirstSampleIndex + block.SampleCount;
-        });
         writer.Close();
         File.Move(target + ".partial", target, overwrite: true);
         return (rows, lost);
-    }
-
-    private static void Decode(string path, Action<Frame> onFrame)
-    {
-        var decoder = new FrameDecoder();
-        using var stream = File.OpenRead(path);
-        var buffer = new byte[1 << 16];
-        int n;
-        while ((n = stream.Read(buffer)) > 0)
-        {
-            ReadOnlySpan<byte> span = buffer.AsSpan(0, n);
-            while (decoder.TryDecode(ref span, out var frame)) onFrame(frame);
-        }
     }
 }

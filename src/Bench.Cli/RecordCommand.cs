@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Threading.Channels;
 using System.Text.Json.Nodes;
+using Bench.Core.Comparison;
+using Bench.Core.Models;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
@@ -25,9 +27,13 @@ internal static class RecordCommand
         var duration = new Option<double>("--duration") { Description = "how long to record (s)", Required = true };
         var outFile = new Option<FileInfo>("--out") { Description = "the raw capture to write; its sidecar is <out>.json", Required = true };
         var baud = new Option<int>("--baud") { Description = "serial baud rate", DefaultValueFactory = _ => SerialTransport.DefaultBaud };
+        var compare = new Option<bool>("--compare") { Description = "compare with a model while recording: a JSON line of live metrics every 0.5 s of samples" };
+        var model = new Option<string?>("--model") { Description = "with --compare: the model (default hh)" };
+        var param = new Option<string[]>("--param") { Description = "with --compare: set a model parameter, name=value (repeatable)" };
+        var area = new Option<double?>("--area-um2") { Description = "with --compare: membrane area the stimulus current spreads over (µm²; the emulated rig's: 1000000)" };
         var command = new Command("record", "Record from a rig into a raw capture (replayable by bench decode / bench export)")
         {
-            port, stimulus, rate, duration, outFile, baud,
+            port, stimulus, rate, duration, outFile, baud, compare, model, param, area,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -53,7 +59,18 @@ internal static class RecordCommand
                 }
             }
 
-            await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), output, error, cancellationToken);
+            LiveModel? live = null;
+            if (parse.GetValue(compare))
+            {
+                var (descriptor, parameters) = ComparisonOutput.Model("record", null, parse.GetValue(model), parse.GetValue(param) ?? []);
+                live = new LiveModel(descriptor, parameters, ComparisonOutput.Area("record", parse.GetValue(area), null));
+            }
+            else if (parse.GetValue(model) is not null || (parse.GetValue(param) ?? []).Length > 0 || parse.GetValue(area) is not null)
+            {
+                throw new UserErrorException("record: --model, --param and --area-um2 go with --compare");
+            }
+
+            await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), live, output, error, cancellationToken);
             return 0;
         });
         return command;
@@ -64,8 +81,11 @@ internal static class RecordCommand
         ? (FrontEnd.Emulated.Calibration, "emulated rig front end")
         : (new FrontEnd(FrontEnd.ReferenceRig.GainVoltsPerVolt, FrontEnd.ReferenceRig.OffsetMv, device.AdcBits, device.AdcRefMv).Calibration, "reference rig front end, nominal (not calibrated)");
 
+    /// <summary>The model <c>--compare</c> compares with.</summary>
+    private sealed record LiveModel(ModelDescriptor Model, Dictionary<string, double> Parameters, double AreaUm2);
+
     private static async Task RecordAsync(string address, double rateHz, double seconds, string path, StimulusProtocol? protocol, string? protocolJson,
-        int baud, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        int baud, LiveModel? live, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         IRigTransport opened;
         try
@@ -143,6 +163,47 @@ internal static class RecordCommand
                 RecordingSidecar.Write(path, sidecar);
             }
 
+            LiveComparison? comparison = null;
+            var liveOptions = new ComparisonOptions { PublishIntervalMs = 500 };
+            if (live is not null)
+            {
+                var setup = new ComparisonSetup
+                {
+                    SampleRateHz = session.SampleRateHz, Calibration = calibration, Stimulus = played,
+                    NanoampsPerCode = session.Device.Outputs.Count > 0 ? session.Device.Outputs[0].Scale : 1, PreparationAreaUm2 = live.AreaUm2,
+                };
+                comparison = new LiveComparison(live.Model.Create(live.Parameters), setup, liveOptions);
+                sidecar["model"] = new JsonObject
+                {
+                    ["name"] = live.Model.Name,
+                    ["parameters"] = new JsonObject(live.Parameters.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+                    ["preparation_area_um2"] = live.AreaUm2,
+                };
+                RecordingSidecar.Write(path, sidecar);
+            }
+
+            void Feed(RigEvent e)
+            {
+                switch (e)
+                {
+                    case PulsePlayedEvent p: comparison?.OnStimulusEvent(p.Pulse with { OnsetIndex = p.SessionOnsetIndex }); break;
+                    case GapEvent g: comparison?.OnGap(g.StartIndex, g.Length); break;
+                }
+            }
+
+            void PrintLive()
+            {
+                while (comparison is not null && comparison.Updates.TryRead(out var u))
+                {
+                    var line = new JsonObject { ["t_s"] = u.TimeMs / 1000 };
+                    line["window_rmse_mV"] = ComparisonOutput.Number(u.Window.RmseMv);
+                    line["window_r"] = ComparisonOutput.Number(u.Window.PearsonR);
+                    line["window_gamma"] = ComparisonOutput.Number(u.WindowSpikes.Gamma);
+                    foreach (var (k, v) in ComparisonOutput.Summary(u, liveOptions)) line[k] = v?.DeepClone();
+                    output.WriteLine(line.ToJsonString());
+                }
+            }
+
             ulong target = (ulong)Math.Round(seconds * session.SampleRateHz);
             ulong received = 0, lastIndex = 0;
             int pulses = 0;
@@ -160,6 +221,7 @@ internal static class RecordCommand
                     var batch = await session.Samples.ReadAsync(timeout.Token);
                     received += (ulong)batch.Codes.Length;
                     lastIndex = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
+                    comparison?.OnSamples(batch.FirstSampleIndex, batch.Codes);
                     while (session.Events.TryRead(out var e))
                     {
                         switch (e)
@@ -168,7 +230,11 @@ internal static class RecordCommand
                             case GapEvent g: gaps.Add(new JsonObject { ["start_index"] = g.StartIndex, ["length"] = g.Length, ["cause"] = g.Cause }); break;
                             case DisconnectedEvent d: disconnected = d.Reason; break;
                         }
+
+                        Feed(e);
                     }
+
+                    PrintLive();
                 }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -184,7 +250,21 @@ internal static class RecordCommand
             double elapsed = wall.Elapsed.TotalSeconds;
             double cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
             await Task.Delay(100, CancellationToken.None);   // the last pulse events
-            while (session.Events.TryRead(out var late)) if (late is PulsePlayedEvent) pulses++;
+            while (session.Events.TryRead(out var late))
+            {
+                if (late is PulsePlayedEvent) pulses++;
+                Feed(late);
+            }
+
+            if (comparison is not null)
+            {
+                comparison.Complete();
+                while (comparison.Updates.TryRead(out _))
+                {
+                    // The final state is in the summary.
+                }
+            }
+
             var health = session.Health;
             var trips = session.RoundTripsMs.Order().ToArray();
             var summary = new JsonObject
@@ -211,6 +291,14 @@ internal static class RecordCommand
             if (session.Clock is { IsFitted: true } fitted && Math.Abs(fitted.DriftPpm) > 10_000)
             {
                 error.WriteLine($"bench: record: the rig's clock differs from this computer's by {fitted.DriftPpm:0} ppm: a wrong clock setting or a bad fit (PROTOCOL.md §8)");
+            }
+
+            if (comparison is not null)
+            {
+                var result = ComparisonOutput.Summary(comparison.GetUpdate(), liveOptions);
+                result["model"] = live!.Model.Name;
+                summary["comparison"] = result;
+                sidecar["comparison"] = result.DeepClone();
             }
 
             sidecar["summary"] = summary.DeepClone();

@@ -33,6 +33,9 @@ public sealed record FitOptions
     /// <summary>Nelder–Mead stops when the simplex's cost values differ by less than this (relative).</summary>
     public double Tolerance { get; init; } = 1e-7;
 
+    /// <summary>Fresh starts of the simplex from the best point (each with a smaller simplex) while they still improve the cost.</summary>
+    public int MaxRestarts { get; init; } = 4;
+
     /// <summary>Estimate standard errors from the curvature of the squared error at the optimum (costs 1 + 2p² evaluations).</summary>
     public bool EstimateUncertainty { get; init; } = true;
 }
@@ -142,10 +145,21 @@ public static class ModelFitter
         string? warning = null;
         try
         {
-            var simplex = new NelderMeadSimplex(options.Tolerance, options.MaxEvaluations);
-            var result = simplex.FindMinimum(ObjectiveFunction.Value(Objective), Vector<double>.Build.DenseOfArray(x0),
-                Vector<double>.Build.DenseOfArray([.. axes.Select(a => a.Step)]));
-            if (result.FunctionInfoAtMinimum.Value <= bestCost) bestX = result.MinimizingPoint.ToArray();
+            // Nelder–Mead can stall in a narrow valley with a collapsed simplex: start it again from its result with a
+            // fresh simplex until a restart no longer improves the cost (the usual remedy).
+            double[] from = x0;
+            double scale = 1;
+            for (int restart = 0; restart < options.MaxRestarts + 1; restart++)
+            {
+                double previous = bestCost;
+                var simplex = new NelderMeadSimplex(options.Tolerance, options.MaxEvaluations);
+                var result = simplex.FindMinimum(ObjectiveFunction.Value(Objective), Vector<double>.Build.DenseOfArray(from),
+                    Vector<double>.Build.DenseOfArray([.. axes.Select(a => a.Step * scale)]));
+                if (result.FunctionInfoAtMinimum.Value <= bestCost) bestX = result.MinimizingPoint.ToArray();
+                if (restart > 0 && previous - bestCost <= options.Tolerance * Math.Abs(bestCost)) break;
+                from = bestX;
+                scale *= 0.3;
+            }
         }
         catch (MaximumIterationsException)
         {
@@ -313,8 +327,15 @@ public static class ModelFitter
                 }
 
                 if (detector.Add(k * dt, v[k], dt) is not double t || k == 0 || double.IsNaN(recorded[k]) || double.IsNaN(recorded[k - 1])) continue;
-                double peak = v[k];
-                for (int j = k; j < v.Length && v[j] >= options.DetectionMv; j++) peak = Math.Max(peak, v[j]);
+                // The highest 5-sample mean above the detection level: noise does not inflate it, and both traces
+                // are measured alike.
+                double peak = double.NegativeInfinity;
+                for (int j = Math.Max(k, 2); j + 2 < v.Length && v[j] >= options.DetectionMv; j++)
+                {
+                    peak = Math.Max(peak, (v[j - 2] + v[j - 1] + v[j] + v[j + 1] + v[j + 2]) / 5);
+                }
+
+                if (double.IsNaN(peak) || double.IsNegativeInfinity(peak)) peak = v[k];
                 times.Add(t);
                 peaks.Add(peak);
             }
