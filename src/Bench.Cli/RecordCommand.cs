@@ -8,6 +8,8 @@ using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
 using Bench.Rig.Recording;
+using Bench.Storage.Catalog;
+using Bench.Storage.Journal;
 using Bench.Rig.Session;
 using Bench.Rig.Transports;
 
@@ -30,10 +32,11 @@ internal static class RecordCommand
         var compare = new Option<bool>("--compare") { Description = "compare with a model while recording: a JSON line of live metrics every 0.5 s of samples" };
         var model = new Option<string?>("--model") { Description = "with --compare: the model (default hh)" };
         var param = new Option<string[]>("--param") { Description = "with --compare: set a model parameter, name=value (repeatable)" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "where the rig's stored calibration is looked up (default: the usual data directory)" };
         var area = new Option<double?>("--area-um2") { Description = "with --compare: membrane area the stimulus current spreads over (µm²; the emulated rig's: 1000000)" };
         var command = new Command("record", "Record from a rig into a raw capture (replayable by bench decode / bench export)")
         {
-            port, stimulus, rate, duration, outFile, baud, compare, model, param, area,
+            port, stimulus, rate, duration, outFile, baud, compare, model, param, area, dataDir,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -70,23 +73,29 @@ internal static class RecordCommand
                 throw new UserErrorException("record: --model, --param and --area-um2 go with --compare");
             }
 
-            await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), live, output, error, cancellationToken);
+            string catalogDirectory = Path.GetFullPath(parse.GetValue(dataDir) ?? BenchDataDirectory.Default);
+            // Only read a catalog that exists: recording does not create one.
+            var catalog = File.Exists(Path.Combine(catalogDirectory, BenchCatalog.FileName)) ? new BenchCatalog(catalogDirectory) : null;
+            await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), live, catalog, output, error, cancellationToken);
             return 0;
         });
         return command;
     }
 
-    /// <summary>The calibration of a rig until it has been calibrated (issue 7): its front end's nominal mapping.</summary>
-    internal static (Calibration Calibration, string Source) DefaultCalibration(DeviceInfo device) => device.Board == "EMU"
-        ? (FrontEnd.Emulated.Calibration, "emulated rig front end")
-        : (new FrontEnd(FrontEnd.ReferenceRig.GainVoltsPerVolt, FrontEnd.ReferenceRig.OffsetMv, device.AdcBits, device.AdcRefMv).Calibration, "reference rig front end, nominal (not calibrated)");
-
     /// <summary>The model <c>--compare</c> compares with.</summary>
     private sealed record LiveModel(ModelDescriptor Model, Dictionary<string, double> Parameters, double AreaUm2);
 
     private static async Task RecordAsync(string address, double rateHz, double seconds, string path, StimulusProtocol? protocol, string? protocolJson,
-        int baud, LiveModel? live, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        int baud, LiveModel? live, BenchCatalog? catalog, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        // x.nwb: the decoded stream goes to a journal beside it (crash-proof), written out as NWB at the end;
+        // anything else: the raw bytes as received, with a JSON sidecar.
+        bool nwb = path.EndsWith(".nwb", StringComparison.OrdinalIgnoreCase);
+        if (nwb && (File.Exists(path) || File.Exists(JournalConverter.JournalPathFor(path))))
+        {
+            throw new UserErrorException($"record: {path} (or its journal) exists: choose another name, or delete it (a journal left by a crash: bench recover {path})");
+        }
+
         IRigTransport opened;
         try
         {
@@ -98,8 +107,8 @@ internal static class RecordCommand
         }
 
         // A stale sidecar from an earlier recording must never describe this capture.
-        File.Delete(RecordingSidecar.PathFor(path));
-        var capture = new CaptureTransport(opened, path);
+        if (!nwb) File.Delete(RecordingSidecar.PathFor(path));
+        IRigTransport capture = nwb ? opened : new CaptureTransport(opened, path);
         bool resets = address.StartsWith("/dev/tty", StringComparison.Ordinal);   // an Uno resets when its port opens
         RigSession session;
         try
@@ -138,10 +147,11 @@ internal static class RecordCommand
                 }
             }
 
-            var (calibration, source) = DefaultCalibration(session.Device);
+            var (calibration, source) = RigCalibrations.For(catalog, session.Device);
             StimulusCommand? played = null;
             var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, null);
-            RecordingSidecar.Write(path, sidecar);
+            using var journal = nwb ? NwbJournal.Start(path, session, calibration, source, live?.Model.Name, live?.Parameters) : null;
+            if (!nwb) RecordingSidecar.Write(path, sidecar);
             await session.StartAsync(cancellationToken);
             if (protocol is not null)
             {
@@ -160,7 +170,8 @@ internal static class RecordCommand
                 }
 
                 sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, played);
-                RecordingSidecar.Write(path, sidecar);
+                if (!nwb) RecordingSidecar.Write(path, sidecar);
+                journal?.Writer.WriteProtocol(new JsonObject { ["stim_id"] = played.StimId, ["name"] = protocol.Name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
             }
 
             LiveComparison? comparison = null;
@@ -179,15 +190,21 @@ internal static class RecordCommand
                     ["parameters"] = new JsonObject(live.Parameters.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
                     ["preparation_area_um2"] = live.AreaUm2,
                 };
-                RecordingSidecar.Write(path, sidecar);
+                if (!nwb) RecordingSidecar.Write(path, sidecar);
             }
 
             void Feed(RigEvent e)
             {
                 switch (e)
                 {
-                    case PulsePlayedEvent p: comparison?.OnStimulusEvent(p.Pulse with { OnsetIndex = p.SessionOnsetIndex }); break;
-                    case GapEvent g: comparison?.OnGap(g.StartIndex, g.Length); break;
+                    case PulsePlayedEvent p:
+                        comparison?.OnStimulusEvent(p.Pulse with { OnsetIndex = p.SessionOnsetIndex });
+                        if (played is not null && p.Pulse.StimId == played.StimId) journal?.WritePulse(p, played, session.Device);
+                        break;
+                    case GapEvent g:
+                        comparison?.OnGap(g.StartIndex, g.Length);
+                        journal?.Writer.WriteGap(g.StartIndex, g.Length);
+                        break;
                 }
             }
 
@@ -221,7 +238,9 @@ internal static class RecordCommand
                     var batch = await session.Samples.ReadAsync(timeout.Token);
                     received += (ulong)batch.Codes.Length;
                     lastIndex = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
+                    journal?.Writer.WriteSamples(batch.FirstSampleIndex, batch.Codes, []);
                     comparison?.OnSamples(batch.FirstSampleIndex, batch.Codes);
+                    if (comparison is not null) journal?.WriteModel(comparison);
                     while (session.Events.TryRead(out var e))
                     {
                         switch (e)
@@ -259,6 +278,7 @@ internal static class RecordCommand
             if (comparison is not null)
             {
                 comparison.Complete();
+                journal?.WriteModel(comparison);
                 while (comparison.Updates.TryRead(out _))
                 {
                     // The final state is in the summary.
@@ -301,10 +321,98 @@ internal static class RecordCommand
                 sidecar["comparison"] = result.DeepClone();
             }
 
-            sidecar["summary"] = summary.DeepClone();
-            sidecar["gaps"] = gaps;
-            RecordingSidecar.Write(path, sidecar);
+            if (journal is not null)
+            {
+                var written = journal.Finish(summary);
+                summary["nwb_bytes"] = written.Nwb.FileBytes;
+            }
+            else
+            {
+                sidecar["summary"] = summary.DeepClone();
+                sidecar["gaps"] = gaps;
+                RecordingSidecar.Write(path, sidecar);
+            }
+
             output.WriteLine(summary.ToJsonString());
+        }
+    }
+
+    /// <summary>The journal of a <c>bench record --out x.nwb</c>, written out as NWB at the end.</summary>
+    private sealed class NwbJournal : IDisposable
+    {
+        private readonly string nwbPath;
+        private ulong delivered;
+        private double[] scratch = new double[4096];
+        private bool finished;
+
+        private NwbJournal(string nwbPath, RecordingJournalWriter writer)
+        {
+            this.nwbPath = nwbPath;
+            Writer = writer;
+        }
+
+        public RecordingJournalWriter Writer { get; }
+
+        public static NwbJournal Start(string nwbPath, RigSession session, Calibration calibration, string source, string? model, IReadOnlyDictionary<string, double>? parameters)
+        {
+            var d = session.Device;
+            var header = new JsonObject
+            {
+                ["format"] = "bench-journal-1",
+                ["name"] = Path.GetFileNameWithoutExtension(nwbPath),
+                ["started_utc"] = DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                ["port"] = session.PortName,
+                ["device"] = new JsonObject
+                {
+                    ["board"] = d.Board, ["unique_id"] = RigIds.Format(d.UniqueId),
+                    ["firmware"] = $"{d.FirmwareMajor}.{d.FirmwareMinor}.{d.FirmwarePatch}", ["protocol"] = $"{d.ProtocolMajor}.{d.ProtocolMinor}",
+                    ["clock_hz"] = d.ClockHz, ["adc_bits"] = d.AdcBits, ["adc_ref_mv"] = d.AdcRefMv,
+                },
+                ["calibration"] = new JsonObject { ["mv_per_count"] = calibration.MillivoltsPerCount, ["offset_mv"] = calibration.OffsetMv, ["source"] = source },
+                ["sample_rate_hz"] = session.SampleRateHz,
+                ["first_sample_index"] = 0,
+                ["nanoamps_per_code"] = d.Outputs.Count > 0 ? d.Outputs[0].Scale : null,
+                ["model"] = model,
+                ["model_parameters"] = parameters is null ? null : new JsonObject(parameters.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            };
+            return new NwbJournal(nwbPath, new RecordingJournalWriter(JournalConverter.JournalPathFor(nwbPath), header));
+        }
+
+        public void WritePulse(PulsePlayedEvent p, StimulusCommand command, DeviceInfo device)
+        {
+            var t = command.Trains[p.Pulse.Train];
+            double perCode = device.Outputs[command.Output].Scale;
+            Writer.WritePulse(new JournalPulse(p.SessionOnsetIndex, p.Pulse.StimId, p.Pulse.Train, p.Pulse.Pulse,
+                p.Pulse.Phase1Code * perCode, t.Phase1Samples, t.InterphaseSamples, p.Pulse.Phase2Code * perCode, t.Phase2Samples));
+        }
+
+        /// <summary>The model's prediction as far as the comparison has caught up.</summary>
+        public void WriteModel(LiveComparison comparison)
+        {
+            ulong through = comparison.ComparedThrough;
+            if (through <= delivered) return;
+            int n = (int)(through - delivered);
+            if (scratch.Length < n) scratch = new double[n];
+            int real = comparison.CopyPredicted(delivered, scratch.AsSpan(0, n));
+            var values = new float[real];
+            for (int i = 0; i < real; i++) values[i] = (float)scratch[i];
+            Writer.WriteModel(delivered, values);
+            delivered = through;
+        }
+
+        public JournalConversion Finish(JsonObject summary)
+        {
+            Writer.WriteEnd(summary);
+            Writer.Dispose();
+            finished = true;
+            var result = JournalConverter.Convert(Writer.Path, nwbPath);
+            File.Delete(Writer.Path);
+            return result;
+        }
+
+        public void Dispose()
+        {
+            if (!finished) Writer.Dispose();   // an error: the journal stays for bench recover
         }
     }
 }

@@ -221,15 +221,7 @@ public sealed class RigHost : IAsyncDisposable
     public ComparisonView? Comparison => connection?.ComparisonSnapshot();
 
     /// <summary>The rig's latest stored calibration (applied automatically on connect), else its front end's nominal one.</summary>
-    private (Calibration Calibration, string Source) CalibrationFor(DeviceInfo device)
-    {
-        if (catalog.TryGetLatestCalibration(RigIds.Format(device.UniqueId), out var stored) && stored is not null)
-        {
-            return (new Calibration(stored.MillivoltsPerCount, stored.OffsetMv), $"{stored.Source}, stored {stored.CreatedUtc:yyyy-MM-dd HH:mm} UTC");
-        }
-
-        return FrontEnd.NominalCalibration(device);
-    }
+    private (Calibration Calibration, string Source) CalibrationFor(DeviceInfo device) => RigCalibrations.For(catalog, device);
 
     private Connection RequireConnection() => connection is { Lost: false } c ? c : throw new InvalidOperationException(connection is null ? "no rig is connected: connect one first (POST /api/devices/connect)" : "the rig's connection was lost: reconnect it");
 

@@ -87,3 +87,22 @@ public static class RigIds
         return uniqueId.ToLowerInvariant();
     }
 }
+
+/// <summary>The calibration a rig is used with.</summary>
+public static class RigCalibrations
+{
+    /// <summary>
+    /// The rig's latest calibration stored in <paramref name="catalog"/> (applied automatically whenever the rig
+    /// connects), else its front end's nominal one (<see cref="Bench.Core.Rig.FrontEnd.NominalCalibration"/>).
+    /// </summary>
+    public static (Bench.Core.Rig.Calibration Calibration, string Source) For(BenchCatalog? catalog, Bench.Core.Protocol.DeviceInfo device)
+    {
+        if (catalog is not null && catalog.TryGetLatestCalibration(RigIds.Format(device.UniqueId), out var stored) && stored is not null)
+        {
+            return (new Bench.Core.Rig.Calibration(stored.MillivoltsPerCount, stored.OffsetMv),
+                string.Create(CultureInfo.InvariantCulture, $"{stored.Source}, stored {stored.CreatedUtc:yyyy-MM-dd HH:mm} UTC (calibration {stored.Id})"));
+        }
+
+        return Bench.Core.Rig.FrontEnd.NominalCalibration(device);
+    }
+}
