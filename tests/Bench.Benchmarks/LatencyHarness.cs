@@ -65,6 +65,7 @@ internal static class LatencyHarness
         }, TaskCreationOptions.LongRunning);
 
         var toCompared = new List<double>();
+        var compute = new List<double>();
         var cpu = Stopwatch.StartNew();
         double busy = 0;
         ulong received = 0;
@@ -80,7 +81,9 @@ internal static class LatencyHarness
                 else if (e is GapEvent g) comparison.OnGap(g.StartIndex, g.Length);
             }
 
-            busy += Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double spent = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            busy += spent;
+            compute.Add(spent * 1000);
             // Published: this block's update is on the stream once the model has reached its end.
             if (comparison.ComparedThrough >= batch.FirstSampleIndex + (ulong)batch.Codes.Length) toCompared.Add((session.HostSeconds - batch.HostSeconds) * 1000);
             received = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
@@ -104,6 +107,9 @@ internal static class LatencyHarness
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"arrival -> read by the consumer thread, every sample ({all.Count}): p50 {P(all, 0.5):0.000} ms, p99 {P(all, 0.99):0.000} ms, max {P(all, 1):0.000} ms"));
         toCompared.Sort();
+        compute.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"the comparison's own time per block (OnSamples + events, {compute.Count}): p50 {P(compute, 0.5) * 1000:0.0} us, p99 {P(compute, 0.99) * 1000:0.0} us, max {P(compute, 1) * 1000:0.0} us"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"arrival -> compared and published (update written to the stream), per block ({toCompared.Count}): p50 {P(toCompared, 0.5):0.000} ms, p99 {P(toCompared, 0.99):0.000} ms, max {P(toCompared, 1):0.000} ms"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
