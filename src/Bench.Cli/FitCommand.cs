@@ -19,11 +19,11 @@ internal static class FitCommand
         var names = new Option<string>("--params") { Description = "parameters to fit, comma-separated (e.g. gNa,gK,gL,EL; also Cm, celsius or temperature, v_offset)", Required = true };
         var model = new Option<string?>("--model") { Description = "the model (default: the one the recording was compared with, else hh)" };
         var param = new Option<string[]>("--param") { Description = "fix a model parameter, or set a fitted one's start, name=value (repeatable)" };
-        var evaluations = new Option<int>("--max-evaluations") { Description = "cost evaluations per simplex run before giving up", DefaultValueFactory = _ => 800 };
+        var iterations = new Option<int>("--max-iterations") { Description = "Nelder-Mead iterations per simplex run before giving up", DefaultValueFactory = _ => 800 };
         var options = ComparisonOptionsArguments.Create();
         var command = new Command("fit", "Fit model parameters to a recording (Nelder-Mead), with uncertainties and the before/after comparison")
         {
-            recording, names, model, param, evaluations,
+            recording, names, model, param, iterations,
         };
         options.AddTo(command);
         command.SetAction((parse, cancellationToken) =>
@@ -33,7 +33,7 @@ internal static class FitCommand
             double area = ComparisonOutput.Area("fit", parse.GetValue(options.Area), reader.Info.Model);
             var fitNames = ModelFitter.ParseNames(parse.GetValue(names) ?? "");
             if (fitNames.Count == 0) throw new UserErrorException("fit: --params names no parameter: give e.g. --params gNa,gK,gL,EL");
-            if (parse.GetValue(evaluations) is < 10 or > 1_000_000) throw new UserErrorException("fit: --max-evaluations must be 10 to 1000000");
+            if (parse.GetValue(iterations) is < 10 or > 1_000_000) throw new UserErrorException("fit: --max-iterations must be 10 to 1000000");
             var comparisonOptions = options.Read(parse, "fit", retainTrace: true);
             var watch = Stopwatch.StartNew();
             var before = ComparisonOutput.Run(reader, descriptor, parameters, area, comparisonOptions);
@@ -44,7 +44,7 @@ internal static class FitCommand
             FitResult fit;
             try
             {
-                fit = ModelFitter.Fit(descriptor, parameters, fitNames, trace, new FitOptions { MaxEvaluations = parse.GetValue(evaluations) }, p =>
+                fit = ModelFitter.Fit(descriptor, parameters, fitNames, trace, new FitOptions { MaxIterations = parse.GetValue(iterations) }, p =>
                 {
                     // At most a line every 0.25 s: progress, not a log.
                     if (watch.ElapsedMilliseconds - lastPrint < 250 && p.Evaluation > 1) return;

@@ -47,6 +47,7 @@ public sealed class LiveComparison
     private readonly List<ActionPotentialFeatures?> recordedFeatures = new(4096);
     private readonly List<ActionPotentialFeatures?> modelFeatures = new(4096);
     private readonly Queue<(int Spike, ulong Crossing, bool Model)> pendingAps = new(64);
+    private readonly Queue<(ulong First, ulong End)> pendingGaps = new(16);
     private readonly List<(int Recorded, int Model)> pairs = new(4096);
     private readonly List<(EpochAccumulator Sums, ulong EndIndex)> closedEpochs = new(16);
     private readonly List<EpochMetrics> epochs = new(64);
@@ -176,16 +177,32 @@ public sealed class LiveComparison
                 fresh = fresh[take..];
                 Advance(force: false);
             }
+
+            // A gap reported before these samples arrived starts where they end.
+            while (pendingGaps.Count > 0 && pendingGaps.Peek().First <= receivedEnd)
+            {
+                var (_, gapEnd) = pendingGaps.Dequeue();
+                if (gapEnd > receivedEnd) ReceiveMissing(gapEnd);
+            }
         }
 
         if (!predictedMv.IsEmpty) CopyPredicted(firstIndex, predictedMv[..counts.Length]);
         MaybePublish();
     }
 
-    /// <summary>Samples from <paramref name="firstLost"/> that never arrived (<paramref name="count"/> of them): excluded from every metric.</summary>
+    /// <summary>
+    /// Samples from <paramref name="firstLost"/> that never arrived (<paramref name="count"/> of them): excluded from every
+    /// metric. A gap reported ahead of the samples before it (events and samples travel separately) waits for them.
+    /// </summary>
     public void OnGap(ulong firstLost, ulong count)
     {
         if (completed) throw new InvalidOperationException("the comparison is complete");
+        if (firstLost > receivedEnd)
+        {
+            pendingGaps.Enqueue((firstLost, firstLost + count));
+            return;
+        }
+
         ulong end = firstLost + count;
         if (end > receivedEnd) ReceiveMissing(end);
         MaybePublish();

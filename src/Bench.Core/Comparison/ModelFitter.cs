@@ -27,8 +27,8 @@ public sealed record FitOptions
     /// <summary>Spike detection level (mV).</summary>
     public double DetectionMv { get; init; }
 
-    /// <summary>Cost evaluations allowed before the fit stops with the best point found.</summary>
-    public int MaxEvaluations { get; init; } = 800;
+    /// <summary>Nelder–Mead iterations allowed per simplex run before the fit stops with the best point found.</summary>
+    public int MaxIterations { get; init; } = 800;
 
     /// <summary>Nelder–Mead stops when the simplex's cost values differ by less than this (relative).</summary>
     public double Tolerance { get; init; } = 1e-7;
@@ -152,7 +152,7 @@ public static class ModelFitter
             for (int restart = 0; restart < options.MaxRestarts + 1; restart++)
             {
                 double previous = bestCost;
-                var simplex = new NelderMeadSimplex(options.Tolerance, options.MaxEvaluations);
+                var simplex = new NelderMeadSimplex(options.Tolerance, options.MaxIterations);
                 var result = simplex.FindMinimum(ObjectiveFunction.Value(Objective), Vector<double>.Build.DenseOfArray(from),
                     Vector<double>.Build.DenseOfArray([.. axes.Select(a => a.Step * scale)]));
                 if (result.FunctionInfoAtMinimum.Value <= bestCost) bestX = result.MinimizingPoint.ToArray();
@@ -164,7 +164,7 @@ public static class ModelFitter
         catch (MaximumIterationsException)
         {
             converged = false;
-            warning = $"the fit stopped after {options.MaxEvaluations} iterations without converging; the best point found is reported";
+            warning = $"the fit stopped after {options.MaxIterations} iterations without converging; the best point found is reported";
         }
 
         var after = problem.Cost(bestX);

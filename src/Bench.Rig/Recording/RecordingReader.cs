@@ -145,7 +145,7 @@ public sealed class RecordingReader
         }
         catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or OverflowException)
         {
-            throw new RecordingFormatException($"the sidecar {sidecarPath} lacks the sample rate or calibration this needs ({e.Message})", e);
+            throw new RecordingFormatException($"the sidecar {sidecarPath} lacks the sample rate or calibration this needs, or its stimulus is incomplete ({e.Message})", e);
         }
     }
 

@@ -65,6 +65,16 @@ public class LiveComparisonTests
         c2.Complete();
         Assert.Equal(u.Whole, c2.GetUpdate().Whole);
         Assert.Equal(10, model2.Steps);
+        // A gap reported before the samples that precede it (the session's events run ahead of its samples).
+        var model3 = new ScriptedModel(new double[10]);
+        var c3 = new LiveComparison(model3, Plain(), new ComparisonOptions { WindowMs = 100 });
+        c3.OnSamples(0, [1]);
+        c3.OnGap(3, 4);
+        c3.OnSamples(1, [1, 1]);
+        c3.OnSamples(7, [3, 3, 3]);
+        c3.Complete();
+        Assert.Equal(u.Whole, c3.GetUpdate().Whole);
+        Assert.Equal(4UL, c3.GetUpdate().ExcludedSamples);
     }
 
     [Fact]
