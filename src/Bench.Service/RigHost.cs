@@ -73,7 +73,11 @@ public sealed class RigHost : IAsyncDisposable
             {
                 emulated = new EmulatedRig(options.Emulator);
                 var (host, device) = InMemoryTransport.CreatePair("emulated");
-                emulatorTask = Task.Run(() => emulated.RunAsync(device, stopEmulator.Token), CancellationToken.None);
+                emulatorTask = Task.Run(async () =>
+                {
+                    await emulated.RunAsync(device, stopEmulator.Token).ConfigureAwait(false);
+                    if (emulated.EndReason == "disconnect") device.Disconnect();   // a disconnect fault: the cable is pulled
+                }, CancellationToken.None);
                 transport = host;
             }
             else
@@ -204,7 +208,8 @@ public sealed class RigHost : IAsyncDisposable
     /// <summary>Stops the recording and writes its NWB file.</summary>
     public async Task<RecordingInfo> StopRecordingAsync()
     {
-        var c = RequireConnection();
+        // A lost rig's recording can still be stopped and saved: everything received up to the loss is in it.
+        var c = connection ?? throw new InvalidOperationException("nothing is being recorded");
         ActiveRecording recording;
         lock (pipeline)
         {

@@ -180,6 +180,32 @@ public sealed class ApiTests
     }
 
     [Fact]
+    public async Task A_rig_lost_mid_recording_is_reported_the_recording_is_kept_and_the_service_keeps_running()
+    {
+        await using var service = await RunningService.StartAsync(faults: new Bench.Rig.Emulation.FaultOptions(DisconnectAtSeconds: 1.5, DisconnectSeconds: 60));
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "unplugged" });
+        Assert.True(status == 200, body?.ToJsonString());
+        JsonNode health = await service.GetJsonAsync("/api/health");
+        for (int i = 0; i < 100 && (string?)health["rig"]!["state"] != "lost"; i++)
+        {
+            await Task.Delay(100);
+            health = await service.GetJsonAsync("/api/health");
+        }
+
+        Assert.Equal("lost", (string?)health["rig"]!["state"]);
+        Assert.Equal("degraded", (string?)health["status"]);
+        Assert.Contains("lost", (string?)health["rig"]!["error"]);
+        // Stimulation cannot be asked of a lost rig; the recording is still there to be stopped and saved.
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "single-pulse" });
+        Assert.Equal(409, status);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.InRange((long)body!["samples"]!, 20_000, 32_000);
+        Assert.Equal("complete", (string?)body["status"]);
+        Assert.True(File.Exists(Path.Combine(service.DataDirectory, "recordings", "unplugged.nwb")));
+    }
+
+    [Fact]
     public async Task A_token_guards_the_api_and_binding_beyond_loopback_requires_one()
     {
         await using var service = await RunningService.StartAsync(token: "s3cret", connect: false);

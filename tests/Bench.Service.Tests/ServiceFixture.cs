@@ -27,7 +27,7 @@ public sealed class RunningService : IAsyncDisposable
 
     public RigHost Host => (RigHost)app.Services.GetService(typeof(RigHost))!;
 
-    public static async Task<RunningService> StartAsync(string? token = null, bool connect = true, string? model = "hh", int seed = 1)
+    public static async Task<RunningService> StartAsync(string? token = null, bool connect = true, string? model = "hh", int seed = 1, FaultOptions? faults = null)
     {
         string data = Directory.CreateTempSubdirectory("bench-service-").FullName;
         var options = new ServiceOptions
@@ -35,7 +35,7 @@ public sealed class RunningService : IAsyncDisposable
             DataDirectory = data,
             Token = token,
             Model = model,
-            Emulator = new EmulatorOptions { Seed = seed },
+            Emulator = new EmulatorOptions { Seed = seed, Faults = faults ?? FaultOptions.None },
         };
         var app = BenchServer.Build(options, "http://127.0.0.1:0");
         await app.StartAsync();
