@@ -83,6 +83,19 @@ internal static class CalibrateCommand
 
             await using (session)
             {
+                try
+                {
+                    return await CalibrateAsync(session);
+                }
+                catch (Exception e) when (e is TimeoutException or RigCommandRefusedException or RigDisconnectedException or System.Threading.Channels.ChannelClosedException
+                    || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                {
+                    throw new UserErrorException($"calibrate: the rig stopped answering or refused: {e.Message}");
+                }
+            }
+
+            async Task<int> CalibrateAsync(RigSession session)
+            {
                 await session.ConfigureAsync(rateHz, cancellationToken);
                 var device = session.Device;
                 var (nominal, _) = FrontEnd.NominalCalibration(device);

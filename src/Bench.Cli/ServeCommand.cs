@@ -48,7 +48,16 @@ internal static class ServeCommand
                 ModelParameters = overrides,
                 Token = tokenValue,
             };
-            var app = BenchServer.Build(options, parse.GetValue(urls)!);
+            Microsoft.AspNetCore.Builder.WebApplication app;
+            try
+            {
+                app = BenchServer.Build(options, parse.GetValue(urls)!);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new UserErrorException($"serve: {e.Message}");
+            }
+
             try
             {
                 await app.StartAsync(cancellationToken);

@@ -158,11 +158,12 @@ internal sealed class ActiveRecording
 
     /// <summary>
     /// Writes the NWB file of every recording a crash interrupted (catalog status <c>recording</c>, journal on disk),
-    /// up to the last samples that reached the disk. Returns what was recovered.
+    /// up to the last samples that reached the disk. Returns a line per recording for the log; one that cannot be
+    /// recovered is reported and left as it is (the journal stays for <c>bench recover</c> or a person to look at).
     /// </summary>
-    public static IReadOnlyList<RecordingInfo> RecoverInterrupted(BenchCatalog catalog)
+    public static IReadOnlyList<string> RecoverInterrupted(BenchCatalog catalog)
     {
-        var recovered = new List<RecordingInfo>();
+        var report = new List<string>();
         foreach (var r in catalog.ListRecordings().Where(r => r.Status == RecordingStatus.Recording))
         {
             string nwb = catalog.FullPathOf(r);
@@ -177,15 +178,15 @@ internal sealed class ActiveRecording
                     Status = RecordingStatus.Recovered,
                 };
                 catalog.UpdateRecording(done);
-                recovered.Add(RecordingInfo.From(done));
+                report.Add($"recovered '{r.Id}' ({result.Nwb.Samples} samples) interrupted by an earlier crash");
             }
-            catch (InvalidDataException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                // A journal with a damaged header holds nothing to recover; it stays for a person to look at.
+                report.Add($"could not recover '{r.Id}' from {journal}: {e.Message}");
             }
         }
 
-        return recovered;
+        return report;
     }
 }
 

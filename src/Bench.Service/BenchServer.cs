@@ -28,8 +28,11 @@ public static class BenchServer
     public static WebApplication Build(ServiceOptions options, string urls)
     {
         bool loopbackOnly = urls.Split(';', StringSplitOptions.RemoveEmptyEntries).All(IsLoopback);
+        if (options.Token is { Length: < 8 }) throw new ArgumentException("the token must be at least 8 characters (--token auto makes a random one)");
         if (!loopbackOnly && options.Token is null) throw new ArgumentException("binding beyond loopback needs a token (the service makes one with --token auto)");
         Directory.CreateDirectory(options.DataDirectory);
+        // One service per data directory: a second would take the first one's live journals for interrupted ones.
+        var dataLock = LockDataDirectory(options.DataDirectory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot") });
         builder.WebHost.UseUrls(urls);
         builder.Logging.ClearProviders();
@@ -40,14 +43,24 @@ public static class BenchServer
             o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals;
         });
         builder.Services.AddOpenApi();
+        // A malformed body is a clear 400 with the reason, not an empty answer.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        if (loopbackOnly)
+        {
+            // On loopback without a token, only requests addressed to loopback names: a web page that rebinds its own
+            // name to 127.0.0.1 (DNS rebinding) is refused.
+            builder.Services.Configure<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>(o => o.AllowedHosts = ["localhost", "127.0.0.1", "[::1]"]);
+        }
+
         var hub = new LiveHub();
         var catalog = new BenchCatalog(options.DataDirectory);
-        foreach (var r in ActiveRecording.RecoverInterrupted(catalog)) Console.Error.WriteLine($"bench: recovered '{r.Name}' ({r.Samples} samples) interrupted by an earlier crash");
+        foreach (var line in ActiveRecording.RecoverInterrupted(catalog)) Console.Error.WriteLine($"bench: {line}");
         var host = new RigHost(options, hub, catalog);
         var protocols = new ProtocolLibrary(options.DataDirectory);
         builder.Services.AddSingleton(options).AddSingleton(hub).AddSingleton(catalog).AddSingleton(host).AddSingleton(protocols);
         var app = builder.Build();
-
+        app.Lifetime.ApplicationStopped.Register(dataLock.Dispose);
+        if (loopbackOnly) app.UseHostFiltering();
         app.Use(async (context, next) =>
         {
             // Every failure of a request is one JSON line naming the problem: never a stack trace.
@@ -55,11 +68,28 @@ public static class BenchServer
             {
                 await next(context);
             }
-            catch (Exception e) when (Status(e) is int status && !context.Response.HasStarted)
+            catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
             {
+                int status = Status(e);
                 context.Response.StatusCode = status;
-                await context.Response.WriteAsJsonAsync(new ErrorView(e.Message));
+                string message = e is BadHttpRequestException { InnerException: { } inner } ? $"{e.Message} {inner.Message}" : e.Message;
+                await context.Response.WriteAsJsonAsync(new ErrorView(status == 500 ? "the service failed: " + message : message));
             }
+        });
+        app.Use(async (context, next) =>
+        {
+            // A page on another site may not make this service act (play a stimulus, delete a recording): browsers
+            // name the page's origin on such requests.
+            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method)
+                && context.Request.Headers.Origin.FirstOrDefault() is { } origin
+                && (!Uri.TryCreate(origin, UriKind.Absolute, out var from) || !string.Equals(from.Authority, context.Request.Host.Value, StringComparison.OrdinalIgnoreCase)))
+            {
+                context.Response.StatusCode = 403;
+                await context.Response.WriteAsJsonAsync(new ErrorView($"a request from {origin} may not change this service: use the page it serves"));
+                return;
+            }
+
+            await next(context);
         });
         if (options.Token is { } token) app.Use(async (context, next) => await RequireTokenAsync(context, next, token));
         app.UseDefaultFiles();
@@ -79,7 +109,7 @@ public static class BenchServer
         return uri.Host == "localhost" || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
     }
 
-    private static int? Status(Exception e) => e switch
+    private static int Status(Exception e) => e switch
     {
         BadHttpRequestException b => b.StatusCode,
         JsonException or StimulusProtocolException or ArgumentException or FormatException => 400,
@@ -87,13 +117,27 @@ public static class BenchServer
         InvalidOperationException or RigCommandRefusedException => 409,
         RigConnectionException or RigDisconnectedException => 502,
         TimeoutException => 504,
-        IOException or UnauthorizedAccessException => 500,
-        _ => null,
+        _ => 500,
     };
+
+    private static FileStream LockDataDirectory(string directory)
+    {
+        string path = Path.Combine(directory, ".lock");
+        try
+        {
+            // FileShare.None is an exclusive lock on Linux too (flock); the kernel releases it when the process dies.
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new InvalidOperationException($"another bench serve uses the data directory {directory}: stop it, or give this one its own --data-dir");
+        }
+    }
 
     private static async Task RequireTokenAsync(HttpContext context, RequestDelegate next, string token)
     {
-        if (!context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal) || context.Request.Path.Equals("/api/health", StringComparison.Ordinal))
+        // Routing ignores case, so the check must too (/API/... is the same endpoint as /api/...).
+        if (!context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) || context.Request.Path.Equals("/api/health", StringComparison.OrdinalIgnoreCase))
         {
             await next(context);
             return;
@@ -128,10 +172,10 @@ public static class BenchServer
             foreach (var c in candidates) list.Add(c);
             return Results.Json(new JsonObject { ["devices"] = list, ["usb_unavailable"] = usb, ["connected"] = host.Status.Address });
         }).WithSummary("Serial ports and USB rigs, each probed with Hello");
-        api.MapPost("/devices/connect", async (ConnectRequest request, CancellationToken ct) =>
+        api.MapPost("/devices/connect", async (ConnectRequest? request, CancellationToken ct) =>
         {
-            string address = string.IsNullOrWhiteSpace(request.Address) ? RigHost.EmulatedAddress : request.Address.Trim();
-            double rate = request.SampleRateHz ?? options.SampleRateHz;
+            string address = string.IsNullOrWhiteSpace(request?.Address) ? RigHost.EmulatedAddress : request.Address.Trim();
+            double rate = request?.SampleRateHz ?? options.SampleRateHz;
             if (!(rate > 0) || rate > 1_000_000) throw new ArgumentException("sample_rate_hz must be above 0 and at most 1000000");
             return await host.ConnectAsync(address, rate, ct);
         }).WithSummary("Connect a rig (\"emulated\", a serial path, tcp://host:port or usb:VID:PID[:serial])");
@@ -178,10 +222,10 @@ public static class BenchServer
 
         RecordingRecord Find(string name) => catalog.GetRecording(RecordingNames.Validate(name)) ?? throw new RecordingNotFoundException($"no recording '{name}': GET /api/recordings lists them");
         api.MapGet("/recordings", () => catalog.ListRecordings().Select(RecordingInfo.From).ToList()).WithSummary("Recordings in the catalog");
-        api.MapPost("/recordings", (StartRecordingRequest request) =>
+        api.MapPost("/recordings", async (StartRecordingRequest? request, CancellationToken ct) =>
         {
-            string name = string.IsNullOrWhiteSpace(request.Name) ? $"rec-{DateTime.UtcNow:yyyyMMdd-HHmmss}" : request.Name.Trim();
-            return host.StartRecording(name);
+            string name = string.IsNullOrWhiteSpace(request?.Name) ? $"rec-{DateTime.UtcNow:yyyyMMdd-HHmmss}" : request.Name.Trim();
+            return await host.StartRecordingAsync(name, ct);
         }).WithSummary("Start recording (name: letters, digits, '.', '_', '-')");
         api.MapPost("/recordings/stop", async () => await host.StopRecordingAsync()).WithSummary("Stop recording and write the NWB file");
         api.MapGet("/recordings/{name}", (string name) => RecordingInfo.From(Find(name))).WithSummary("One recording");
@@ -223,8 +267,11 @@ public static class BenchServer
         api.MapGet("/comparison", () => host.Comparison is { } c ? Results.Json(c, LiveHub.Json) : Results.NotFound(new ErrorView("no model comparison (no rig, or the service runs without a model)")))
             .WithSummary("The live comparison's latest figures");
 
-        api.MapGet("/stream", async (HttpContext context, CancellationToken ct) =>
+        api.MapGet("/stream", async (HttpContext context, CancellationToken requestAborted) =>
         {
+            // The stream ends with the request or with the service (so Ctrl+C does not wait for viewers to leave).
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, app.Lifetime.ApplicationStopping);
+            var ct = both.Token;
             context.Response.Headers.ContentType = "text/event-stream";
             context.Response.Headers.CacheControl = "no-cache";
             context.Response.Headers["X-Accel-Buffering"] = "no";

@@ -31,12 +31,16 @@ internal sealed class ModelTrack
     private readonly DeviceInfo device;
     private readonly double areaUm2;
     private readonly Calibration calibration;
-    private LiveComparison comparison;
+    private readonly LiveComparison comparison;
     private ulong delivered;
     private double[] scratch = new double[4096];
     private readonly List<(double T, double INa, double IK, double M, double H, double N)> observables = [];
     private readonly double[] observableValues;
     private readonly int iNa, iK, gateM, gateH, gateN;
+    private List<FeatureRow> features = [];
+    private int featureSpikes = -1;
+    private double spikeChangeMs;
+    private bool featuresFinal;
 
     public ModelTrack(string modelName, IReadOnlyDictionary<string, double> parameters, double sampleRateHz, DeviceInfo device, double areaUm2, Calibration calibration)
     {
@@ -72,14 +76,6 @@ internal sealed class ModelTrack
         NanoampsPerCode = device.Outputs.Count > 0 ? device.Outputs[0].Scale : 1,
         PreparationAreaUm2 = areaUm2,
     });
-
-    /// <summary>Starts over (a new acquisition run from sample 0).</summary>
-    public void Reset(double sampleRateHz)
-    {
-        comparison = Create(sampleRateHz);
-        delivered = 0;
-        observables.Clear();
-    }
 
     /// <summary>A command the rig accepted; the model plays it as the rig reports its pulses.</summary>
     public void AddCommand(StimulusCommand command, ulong nextIndex) => comparison.AddStimulus(command, nextIndex);
@@ -126,7 +122,21 @@ internal sealed class ModelTrack
     {
         var u = comparison.GetUpdate();
         static double? F(double x) => double.IsFinite(x) ? Math.Round(x, 4) : null;
-        var features = new List<FeatureRow>();
+        // The feature table changes only when a spike is added; the report behind it grows with the session.
+        // (An AP's features are measured up to 15 ms after its spike, so the table is built again until then.)
+        int spikes = u.WholeSpikes.SpikesRecorded + u.WholeSpikes.SpikesModel;
+        if (spikes != featureSpikes)
+        {
+            featureSpikes = spikes;
+            spikeChangeMs = u.TimeMs;
+        }
+        else if (featuresFinal)
+        {
+            return View(u, features);
+        }
+
+        featuresFinal = u.TimeMs - spikeChangeMs > 100;
+        features = [];
         if (u.LastEpoch is not null || u.WholeSpikes.SpikesRecorded > 0)
         {
             var report = comparison.GetReport();
@@ -143,8 +153,14 @@ internal sealed class ModelTrack
             }
         }
 
+        return View(u, features);
+    }
+
+    private ComparisonView View(ComparisonUpdate u, IReadOnlyList<FeatureRow> table)
+    {
+        static double? F(double x) => double.IsFinite(x) ? Math.Round(x, 4) : null;
         return new ComparisonView(modelName, Math.Round(u.TimeMs, 3), F(u.Window.RmseMv), F(u.Window.PearsonR), F(u.Whole.RmseMv), F(u.Whole.PearsonR),
             u.WholeSpikes.SpikesRecorded, u.WholeSpikes.SpikesModel, F(u.WholeSpikes.Gamma), F(u.WholeSpikes.VictorPurpura), F(u.WholeSpikes.MeanSpikeTimeErrorMs),
-            u.Epochs, u.ExcludedSamples, u.HeldBackSamples, features);
+            u.Epochs, u.ExcludedSamples, u.HeldBackSamples, table);
     }
 }

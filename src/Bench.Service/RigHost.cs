@@ -64,14 +64,28 @@ public sealed class RigHost : IAsyncDisposable
         try
         {
             await CloseAsync().ConfigureAwait(false);
-            lastError = null;
-            EmulatedRig? emulated = null;
-            Task? emulatorTask = null;
-            var stopEmulator = new CancellationTokenSource();
+            await OpenAsync(address, sampleRateHz, cancellationToken).ConfigureAwait(false);
+            return Status;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Opens a rig and starts its pipeline; on any failure nothing is left open (a serial port stays free).</summary>
+    private async Task OpenAsync(string address, double sampleRateHz, CancellationToken cancellationToken)
+    {
+        lastError = null;
+        var stopEmulator = new CancellationTokenSource();
+        Task? emulatorTask = null;
+        RigSession? session = null;
+        try
+        {
             IRigTransport transport;
             if (address == EmulatedAddress)
             {
-                emulated = new EmulatedRig(options.Emulator);
+                var emulated = new EmulatedRig(options.Emulator);
                 var (host, device) = InMemoryTransport.CreatePair("emulated");
                 emulatorTask = Task.Run(async () =>
                 {
@@ -85,37 +99,40 @@ public sealed class RigHost : IAsyncDisposable
                 transport = await RigAddress.OpenAsync(address, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
 
-            RigSession session;
             try
             {
                 session = await RigSession.ConnectAsync(transport, new RigSessionOptions { ResetDelay = address.StartsWith("/dev/ttyACM", StringComparison.Ordinal) ? TimeSpan.FromSeconds(1.5) : TimeSpan.Zero }, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                await stopEmulator.CancelAsync().ConfigureAwait(false);
                 await transport.DisposeAsync().ConfigureAwait(false);
                 throw;
             }
 
+            if (sampleRateHz > session.Device.MaxSampleRateHz)
+            {
+                throw new ArgumentException($"{session.Device.Board} samples at most {session.Device.MaxSampleRateHz} Hz, not {sampleRateHz}");
+            }
+
+            // Past the handshake the request's cancellation no longer applies: a half-configured rig helps nobody.
+            await session.ConfigureAsync(sampleRateHz, CancellationToken.None).ConfigureAwait(false);
             catalog.UpsertRig(session.Device, address);
             var (calibration, source) = CalibrationFor(session.Device);
-            await session.ConfigureAsync(sampleRateHz, cancellationToken).ConfigureAwait(false);
             var c = new Connection(this, address, session, calibration, source, stopEmulator, emulatorTask);
-            connection = c;
-            await session.StartAsync(cancellationToken).ConfigureAwait(false);
+            await session.StartAsync(CancellationToken.None).ConfigureAwait(false);
             c.Pump = Task.Run(() => c.PumpAsync(), CancellationToken.None);
+            connection = c;
             hub.Publish("status", Status, remember: true);
-            return Status;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            lastError = e.Message;
+            if (session is not null) await session.DisposeAsync().ConfigureAwait(false);
+            await stopEmulator.CancelAsync().ConfigureAwait(false);
+            if (emulatorTask is not null) await emulatorTask.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            stopEmulator.Dispose();
+            if (e is not OperationCanceledException) lastError = e.Message;
             hub.Publish("status", Status, remember: true);
             throw;
-        }
-        finally
-        {
-            gate.Release();
         }
     }
 
@@ -134,7 +151,10 @@ public sealed class RigHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Changes the sample rate (acquisition restarts; an open recording must be stopped first).</summary>
+    /// <summary>
+    /// Changes the sample rate: the rig is connected afresh at the new rate (its session, comparison and live view start
+    /// again from sample 0). An open recording must be stopped first.
+    /// </summary>
     public async Task<RigStatus> ConfigureAsync(double sampleRateHz, CancellationToken cancellationToken)
     {
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -142,11 +162,21 @@ public sealed class RigHost : IAsyncDisposable
         {
             var c = RequireConnection();
             if (c.Recording is not null) throw new InvalidOperationException("a recording is running: stop it before changing the sample rate");
-            await c.Session.StopAsync(cancellationToken).ConfigureAwait(false);
-            await c.Session.ConfigureAsync(sampleRateHz, cancellationToken).ConfigureAwait(false);
-            c.ResetModel();
-            await c.Session.StartAsync(cancellationToken).ConfigureAwait(false);
-            hub.Publish("status", Status, remember: true);
+            if (sampleRateHz > c.Session.Device.MaxSampleRateHz) throw new ArgumentException($"{c.Session.Device.Board} samples at most {c.Session.Device.MaxSampleRateHz} Hz, not {sampleRateHz}");
+            string address = c.Address;
+            double previous = c.Session.SampleRateHz;
+            await CloseAsync().ConfigureAwait(false);
+            try
+            {
+                await OpenAsync(address, sampleRateHz, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ArgumentException or RigCommandRefusedException or TimeoutException)
+            {
+                // Refused at the new rate: back to the old one, so acquisition is not left stopped.
+                await OpenAsync(address, previous, CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+
             return Status;
         }
         finally
@@ -165,10 +195,11 @@ public sealed class RigHost : IAsyncDisposable
             var c = RequireConnection();
             // The pipeline pauses while the command is sent, so the pulse's report cannot be processed before the
             // comparison and the recording know the command (acquisition goes on; its batches wait in the session).
+            // Once sending starts the request's cancellation no longer applies: a played stimulus must be accounted for.
             await c.Processing.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var command = await c.Session.PlayAsync(protocol, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var command = await c.Session.PlayAsync(protocol, cancellationToken: CancellationToken.None).ConfigureAwait(false);
                 c.OnPlayed(command, protocol, name);
                 return command;
             }
@@ -183,43 +214,60 @@ public sealed class RigHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops every stimulus at once.</summary>
+    /// <summary>Stops every stimulus at once (also on a rig whose pipeline failed, as long as its link answers).</summary>
     public async Task StopAllAsync(CancellationToken cancellationToken)
     {
-        var c = RequireConnection();
+        var c = connection ?? throw new InvalidOperationException("no rig is connected: nothing to stop");
         await c.Session.StopAllAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Starts recording into the data directory under <paramref name="name"/> (validated).</summary>
-    public RecordingInfo StartRecording(string name)
+    public async Task<RecordingInfo> StartRecordingAsync(string name, CancellationToken cancellationToken)
     {
-        var c = RequireConnection();
-        lock (pipeline)
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            if (c.Recording is not null) throw new InvalidOperationException($"already recording '{c.Recording.Info.Name}': stop it first");
-            var view = new RigSessionView(c.Session.Device, c.Address, c.Calibration, c.CalibrationSource, c.Session.SampleRateHz);
-            c.Recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view, c.NextIndex);
-            var info = c.Recording.Info;
+            var c = RequireConnection();
+            RecordingInfo info;
+            lock (pipeline)
+            {
+                if (c.Recording is not null) throw new InvalidOperationException($"already recording '{c.Recording.Info.Name}': stop it first");
+                var view = new RigSessionView(c.Session.Device, c.Address, c.Calibration, c.CalibrationSource, c.Session.SampleRateHz);
+                c.Recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view, c.NextIndex);
+                info = c.Recording.Info;
+            }
+
             hub.Publish("status", Status, remember: true);
             return info;
         }
+        finally
+        {
+            gate.Release();
+        }
     }
 
-    /// <summary>Stops the recording and writes its NWB file.</summary>
+    /// <summary>Stops the recording and writes its NWB file (also for a rig that was lost: everything received is in it).</summary>
     public async Task<RecordingInfo> StopRecordingAsync()
     {
-        // A lost rig's recording can still be stopped and saved: everything received up to the loss is in it.
-        var c = connection ?? throw new InvalidOperationException("nothing is being recorded");
-        ActiveRecording recording;
-        lock (pipeline)
+        await gate.WaitAsync().ConfigureAwait(false);
+        try
         {
-            recording = c.Recording ?? throw new InvalidOperationException("nothing is being recorded");
-            c.Recording = null;
-        }
+            var c = connection ?? throw new InvalidOperationException("nothing is being recorded");
+            ActiveRecording recording;
+            lock (pipeline)
+            {
+                recording = c.Recording ?? throw new InvalidOperationException("nothing is being recorded");
+                c.Recording = null;
+            }
 
-        var info = await Task.Run(recording.Finish).ConfigureAwait(false);
-        hub.Publish("status", Status, remember: true);
-        return info;
+            var info = await Task.Run(recording.Finish).ConfigureAwait(false);
+            hub.Publish("status", Status, remember: true);
+            return info;
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     /// <summary>The comparison's latest figures, or null when there is no model to compare with.</summary>
@@ -297,8 +345,6 @@ public sealed class RigHost : IAsyncDisposable
 
         public List<(StimulusCommand Command, string Name)> Played { get; } = [];
 
-        public void ResetModel() => model?.Reset(Session.SampleRateHz);
-
         public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name)
         {
             lock (host.pipeline)
@@ -318,15 +364,32 @@ public sealed class RigHost : IAsyncDisposable
         {
             var samples = Session.Samples;
             var events = Session.Events;
+            // One pending wait per channel at a time (a fresh WaitToReadAsync every turn would pile up waiters while
+            // a channel stays quiet), and one tick so health and metrics are published when no samples come.
+            Task<bool>? waitSamples = null, waitEvents = null;
+            Task? tick = null;
+            bool samplesOpen = true, eventsOpen = true;
             try
             {
-                while (true)
+                while (samplesOpen || eventsOpen)
                 {
-                    var waitSamples = samples.WaitToReadAsync().AsTask();
-                    var waitEvents = events.WaitToReadAsync().AsTask();
-                    var tick = Task.Delay(250);
-                    await Task.WhenAny(waitSamples, waitEvents, tick).ConfigureAwait(false);
-                    if (waitSamples.IsCompleted && !waitSamples.Result && waitEvents.IsCompleted && !waitEvents.Result) break;
+                    if (samplesOpen) waitSamples ??= samples.WaitToReadAsync().AsTask();
+                    if (eventsOpen) waitEvents ??= events.WaitToReadAsync().AsTask();
+                    tick ??= Task.Delay(250);
+                    await Task.WhenAny(waitSamples ?? tick, waitEvents ?? tick, tick).ConfigureAwait(false);
+                    if (waitSamples is { IsCompleted: true })
+                    {
+                        samplesOpen = await waitSamples.ConfigureAwait(false);
+                        waitSamples = null;
+                    }
+
+                    if (waitEvents is { IsCompleted: true })
+                    {
+                        eventsOpen = await waitEvents.ConfigureAwait(false);
+                        waitEvents = null;
+                    }
+
+                    if (tick.IsCompleted) tick = null;
                     await Processing.WaitAsync().ConfigureAwait(false);
                     try
                     {
@@ -351,9 +414,12 @@ public sealed class RigHost : IAsyncDisposable
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 host.lastError = "the acquisition pipeline failed: " + e.Message;
+                // Nothing reads the rig any more: let it go, so its watchdog turns the stimulus off.
+                await Session.DisposeAsync().ConfigureAwait(false);
             }
 
             Lost = true;
+            lock (host.pipeline) Recording?.Journal.Flush();
             host.hub.Publish("status", host.Status, remember: true);
         }
 
@@ -439,39 +505,35 @@ public sealed class RigHost : IAsyncDisposable
 
         public async Task CloseAsync()
         {
-            ActiveRecording? recording;
-            lock (host.pipeline)
-            {
-                recording = Recording;
-                Recording = null;
-            }
-
             try
-            {
-                await Session.StopAllAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is TimeoutException or RigDisconnectedException or RigCommandRefusedException or ObjectDisposedException or InvalidOperationException)
-            {
-                // The rig is gone or refused: disposing the session below still stops what can be stopped.
-            }
-
-            await Session.DisposeAsync().ConfigureAwait(false);
-            if (Pump is not null) await Pump.ConfigureAwait(false);
-            recording?.Finish();
-            await stopEmulator.CancelAsync().ConfigureAwait(false);
-            if (emulatorTask is not null)
             {
                 try
                 {
-                    await emulatorTask.ConfigureAwait(false);
+                    await Session.StopAllAsync().ConfigureAwait(false);
                 }
-                catch (OperationCanceledException)
+                catch (Exception e) when (e is TimeoutException or RigDisconnectedException or RigCommandRefusedException or ObjectDisposedException or InvalidOperationException or IOException)
                 {
-                    // The emulator's normal way out.
+                    // The rig is gone or refused: disposing the session below still stops what can be stopped.
                 }
-            }
 
-            stopEmulator.Dispose();
+                // Stop, then let the pump take what was still queued (into the recording too), then finish the recording.
+                await Session.DisposeAsync().ConfigureAwait(false);
+                if (Pump is not null) await Pump.ConfigureAwait(false);
+                ActiveRecording? recording;
+                lock (host.pipeline)
+                {
+                    recording = Recording;
+                    Recording = null;
+                }
+
+                recording?.Finish();
+            }
+            finally
+            {
+                await stopEmulator.CancelAsync().ConfigureAwait(false);
+                if (emulatorTask is not null) await emulatorTask.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                stopEmulator.Dispose();
+            }
         }
     }
 }

@@ -119,6 +119,10 @@ public sealed class ApiTests
         Assert.True((long)nwb["model"]!["nan_count"]! < 2000, $"model values missing: {nwb["model"]!["nan_count"]}");
         var events = nwb["intervals"]!["stimulus_events"]!["rows"]!.AsArray();
         Assert.Equal(2, events.Count);
+        // The file's time zero is when the recording started, not when the rig was connected.
+        var startedUtc = DateTimeOffset.Parse((string)body["started_utc"]!, System.Globalization.CultureInfo.InvariantCulture);
+        var sessionStart = DateTimeOffset.Parse((string)nwb["session_start_time"]!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(Math.Abs((sessionStart - startedUtc).TotalSeconds) < 0.5, $"session_start_time {sessionStart:O}, recording started {startedUtc:O}");
         Assert.All(events, e => Assert.Equal(300.0, (double)e!["phase1_nA"]!));
         Assert.Equal(0.025, (double)events[1]!["start_time"]! - (double)events[0]!["start_time"]!, 9);
         Assert.Contains("paired-pulse", (string?)nwb["protocol"]);
@@ -208,17 +212,54 @@ public sealed class ApiTests
     [Fact]
     public async Task A_token_guards_the_api_and_binding_beyond_loopback_requires_one()
     {
-        await using var service = await RunningService.StartAsync(token: "s3cret", connect: false);
+        await using var service = await RunningService.StartAsync(token: "s3cret-token", connect: false);
         using var anonymous = new HttpClient { BaseAddress = service.BaseAddress };
         Assert.Equal(401, (int)(await anonymous.GetAsync("/api/recordings")).StatusCode);
         Assert.Equal(401, (int)(await anonymous.GetAsync("/api/recordings?token=wrong")).StatusCode);
-        Assert.Equal(200, (int)(await anonymous.GetAsync("/api/recordings?token=s3cret")).StatusCode);
+        Assert.Equal(200, (int)(await anonymous.GetAsync("/api/recordings?token=s3cret-token")).StatusCode);
         Assert.Equal(200, (int)(await service.Client.GetAsync("/api/recordings")).StatusCode);
         Assert.Equal(200, (int)(await anonymous.GetAsync("/api/health")).StatusCode);
         Assert.Equal(200, (int)(await anonymous.GetAsync("/")).StatusCode);   // the page itself, which then asks for ?token=
+        // Routing ignores case; so does the token check.
+        Assert.Equal(401, (int)(await anonymous.GetAsync("/API/recordings")).StatusCode);
+        Assert.Equal(401, (int)(await anonymous.PostAsync("/Api/stimulus/stop-all", null)).StatusCode);
         var e = Assert.Throws<ArgumentException>(() => BenchServer.Build(new ServiceOptions { DataDirectory = service.DataDirectory }, "http://0.0.0.0:0"));
         Assert.Contains("token", e.Message);
+        Assert.Throws<ArgumentException>(() => BenchServer.Build(new ServiceOptions { DataDirectory = service.DataDirectory, Token = "" }, "http://127.0.0.1:0"));
     }
+
+    [Fact]
+    public async Task Other_sites_cannot_drive_the_service_and_bad_bodies_are_named()
+    {
+        await using var service = await RunningService.StartAsync();
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/api/stimulus/stop-all"))
+        {
+            request.Headers.Add("Origin", "http://evil.example");
+            using var response = await service.Client.SendAsync(request);
+            Assert.Equal(403, (int)response.StatusCode);
+            Assert.Contains("evil.example", await response.Content.ReadAsStringAsync());
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/api/health"))
+        {
+            // DNS rebinding: a page whose own name now points at 127.0.0.1.
+            request.Headers.Host = "evil.example";
+            using var response = await service.Client.SendAsync(request);
+            Assert.Equal(400, (int)response.StatusCode);
+        }
+
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", "{\"name\": 5}");
+        Assert.Equal(400, status);
+        Assert.NotNull((string?)body!["error"]);
+        // Every field of these bodies is optional: no body at all is fine.
+        using var bare = await service.Client.PostAsync("/api/recordings", null);
+        Assert.True(bare.IsSuccessStatusCode, await bare.Content.ReadAsStringAsync());
+        Assert.Equal(200, (await service.SendAsync(HttpMethod.Post, "/api/recordings/stop")).Status);
+        // A second service on the same data directory is refused: it would take the first one's live journals for lost ones.
+        var locked = Assert.Throws<InvalidOperationException>(() => BenchServer.Build(new ServiceOptions { DataDirectory = service.DataDirectory }, "http://127.0.0.1:0"));
+        Assert.Contains("another bench serve", locked.Message);
+    }
+
 
     [Fact]
     public async Task Calibrations_are_stored_per_rig_and_applied_at_the_next_connect()

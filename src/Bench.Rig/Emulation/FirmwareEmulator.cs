@@ -163,8 +163,10 @@ public sealed partial class FirmwareEmulator : IAsyncDisposable
             listener.Dispose();
             Preparation.Serve(connection, stopping.Token);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidDataException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // On its own thread: an exception here would end the process. The harness stops when the socket closes;
+            // WaitForExitAsync reports why.
             if (!stopping.IsCancellationRequested) serverFault = e;
         }
     }

@@ -31,8 +31,15 @@ function trim(series, keys, minT) {
   if (k > 0) for (const key of keys) series[key].splice(0, k);
 }
 
+// A new connection (or a restarted service) counts time from 0 again: start the view afresh.
+function resetView() {
+  buckets.clear(); markers.length = 0; latestMs = 0;
+  for (const k of Object.keys(model)) model[k].length = 0;
+}
+
 function onTrace(chunk) {
   const offset = chunk.series === "model" ? 2 : 0;
+  if (offset === 0 && chunk.time_ms.length && chunk.time_ms[0] < latestMs - 1000) resetView();
   for (let i = 0; i < chunk.time_ms.length; i++) {
     const t = chunk.time_ms[i];
     let b = buckets.get(t);
@@ -179,7 +186,10 @@ $("freeze").addEventListener("change", (e) => { frozen = e.target.checked; });
 const fmt = (v, digits = 2) => v == null || Number.isNaN(v) ? "—" : (typeof v === "number" ? v.toFixed(digits) : String(v));
 function fillTable(el, rows) { el.querySelector("tbody").innerHTML = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join(""); }
 
+let connectedTo = null;
 function onStatus(s) {
+  if (s.state === "connected" && connectedTo !== null && s.address !== connectedTo) resetView();
+  if (s.state === "connected") connectedTo = s.address;
   const el = $("status");
   el.dataset.state = s.state;
   el.textContent = s.state === "connected"

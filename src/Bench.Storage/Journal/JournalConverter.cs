@@ -32,9 +32,12 @@ public static class JournalConverter
         double rate = h["sample_rate_hz"]!.GetValue<double>();
         var device = h["device"]!.AsObject();
         var calibration = h["calibration"]!.AsObject();
-        ulong origin = journal.Samples.Count > 0 ? journal.Samples[0].FirstIndex : 0;
-        var gaps = journal.Gaps.Where(g => g.FirstLost >= origin).Select(g => new NwbGap(g.FirstLost - origin, g.Length)).ToList();
-        // A gap the journal recorded after its last sample (the stream ended in it) is still a loss worth listing.
+        // Time zero is the session index at which the recording started (its header says), so samples lost right at
+        // the start count as a gap; a journal without it starts at its first sample.
+        ulong firstSample = journal.Samples.Count > 0 ? journal.Samples[0].FirstIndex : 0;
+        ulong started0 = h["first_sample_index"]?.GetValue<ulong>() ?? firstSample;
+        ulong origin = Math.Min(started0, firstSample);
+        var gaps = Gaps(journal, origin);
         var pulses = journal.Pulses.Where(p => p.OnsetIndex >= origin).OrderBy(p => p.OnsetIndex).ToList();
         var events = pulses.Select(p => new NwbStimulusEvent(
             p.OnsetIndex - origin, p.Phase1Samples + (p.Phase2Samples > 0 ? p.InterphaseSamples + p.Phase2Samples : 0), p.Train, p.Pulse, p.Phase1Nanoamps, p.Phase2Nanoamps)).ToList();
@@ -46,7 +49,7 @@ public static class JournalConverter
         var recording = new NwbRecording(
             h["name"]?.GetValue<string>() ?? Path.GetFileNameWithoutExtension(nwbPath),
             $"Bench recording '{h["name"]}' of rig {device["board"]} {device["unique_id"]}" + (journal.End is null ? " (recovered after an interruption: up to the last samples that reached the disk)" : ""),
-            started.AddSeconds(origin / rate),
+            started.AddSeconds(((double)origin - started0) / rate),
             new NwbDevice(device["board"]!.GetValue<string>(), device["firmware"]!.GetValue<string>(), device["protocol"]!.GetValue<string>(),
                 ulong.Parse(device["unique_id"]!.GetValue<string>(), NumberStyles.HexNumber, CultureInfo.InvariantCulture)),
             new Calibration(calibration["mv_per_count"]!.GetValue<double>(), calibration["offset_mv"]!.GetValue<double>()),
@@ -74,6 +77,33 @@ public static class JournalConverter
         ulong last = journal.Samples.Count == 0 ? origin : journal.Samples[^1].FirstIndex + (ulong)journal.Samples[^1].Codes.Length;
         return new JournalConversion(summary, journal.End is not null, journal.DiscardedBytes, (last - origin) / rate,
             hasModel && compared > 0 ? Math.Sqrt(sumSquares / compared) : null);
+    }
+
+    /// <summary>
+    /// The gaps, from the samples themselves: wherever the index jumps, the samples in between were lost. (The gap
+    /// records agree with the jumps; a journal cut by a crash may lack the record of the last one.) Gaps recorded
+    /// after the last sample (the stream ended inside one) are kept too.
+    /// </summary>
+    private static List<NwbGap> Gaps(RecordingJournal journal, ulong origin)
+    {
+        var gaps = new List<NwbGap>();
+        ulong expected = origin;
+        foreach (var (first, codes, _) in journal.Samples)
+        {
+            if (first > expected) gaps.Add(new NwbGap(expected - origin, first - expected));
+            expected = Math.Max(expected, first + (ulong)codes.Length);
+        }
+
+        foreach (var (firstLost, length) in journal.Gaps)
+        {
+            ulong end = firstLost + length;
+            if (end <= expected) continue;
+            ulong from = Math.Max(firstLost, expected);
+            gaps.Add(new NwbGap(from - origin, end - from));
+            expected = end;
+        }
+
+        return gaps;
     }
 
     /// <summary>

@@ -246,7 +246,7 @@ public sealed class RecordingJournal
         {
             var kind = (JournalRecordKind)bytes[at];
             int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at + 1));
-            if (length < 0 || at + 5 + length + 2 > bytes.Length) break;
+            if (length < 0 || (long)at + 5 + length + 2 > bytes.Length) break;   // a record cut short (or a damaged length)
             var payload = bytes.AsSpan(at + 5, length);
             ushort crc = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(at + 5 + length));
             if (Crc16.Update(Crc16.Compute(bytes.AsSpan(at, 5)), payload) != crc) break;
