@@ -167,7 +167,8 @@ public static class BenchServer
 
         api.MapGet("/devices", async (CancellationToken ct) =>
         {
-            var (candidates, usb) = await RigDiscovery.ListAsync([], TimeSpan.FromSeconds(1.5), ct);
+            string? current = host.Status.Address;
+            var (candidates, usb) = await RigDiscovery.ListAsync([], TimeSpan.FromSeconds(1.5), ct, current is null ? null : [current]);
             var list = new JsonArray { new JsonObject { ["port"] = RigHost.EmulatedAddress, ["status"] = "rig", ["board"] = "EMU", ["description"] = "the embedded emulated rig" } };
             foreach (var c in candidates) list.Add(c);
             return Results.Json(new JsonObject { ["devices"] = list, ["usb_unavailable"] = usb, ["connected"] = host.Status.Address });

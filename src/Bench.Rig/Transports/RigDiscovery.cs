@@ -21,7 +21,13 @@ public static class RigDiscovery
     /// <c>firmware</c>, <c>protocol</c>, <c>unique_id</c>; <c>vid</c>, <c>pid</c>, <c>serial</c>, <c>product</c> when
     /// known), and why USB was not searched, if it was not.
     /// </summary>
-    public static async Task<(List<JsonObject> Candidates, string? UsbUnavailableReason)> ListAsync(IEnumerable<string> extraPorts, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="extraPorts">More addresses to probe.</param>
+    /// <param name="timeout">How long to wait for each answer.</param>
+    /// <param name="cancellationToken">Ends the search.</param>
+    /// <param name="inUse">Addresses this program is connected to: listed as <c>connected</c>, never probed (a probe
+    /// would take bytes from the live session).</param>
+    public static async Task<(List<JsonObject> Candidates, string? UsbUnavailableReason)> ListAsync(IEnumerable<string> extraPorts, TimeSpan timeout, CancellationToken cancellationToken,
+        IReadOnlyCollection<string>? inUse = null)
     {
         var candidates = SerialCandidates();
         foreach (var port in extraPorts) candidates.Add(new JsonObject { ["port"] = port });
@@ -36,7 +42,8 @@ public static class RigDiscovery
             });
         }
 
-        await Task.WhenAll(candidates.Select(c => ProbeAsync(c, timeout, cancellationToken))).ConfigureAwait(false);
+        foreach (var c in candidates.Where(c => inUse?.Contains(c["port"]!.GetValue<string>()) == true)) c["status"] = "connected";
+        await Task.WhenAll(candidates.Where(c => c["status"] is null).Select(c => ProbeAsync(c, timeout, cancellationToken))).ConfigureAwait(false);
         return (candidates, usb.UnavailableReason);
     }
 
