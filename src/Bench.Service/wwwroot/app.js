@@ -124,7 +124,10 @@ function drawOverlay(u) {
   for (const p of phases) {
     const x = u.valToPos(p.t, "x", true), y = u.valToPos(p.v, "y", true);
     ctx.beginPath(); ctx.arc(x, y, 3 * devicePixelRatio, 0, 2 * Math.PI); ctx.fill();
-    ctx.fillText(p.label, x + 5 * devicePixelRatio, y - 5 * devicePixelRatio);
+    // Phases before the peak are labelled on its left, the rest on its right, so the labels do not collide.
+    const left = p.phase === "rising" || p.phase === "threshold";
+    ctx.textAlign = left ? "right" : "left";
+    ctx.fillText(p.label, x + (left ? -6 : 6) * devicePixelRatio, y + (p.phase === "ahp" ? 14 : -5) * devicePixelRatio);
   }
   ctx.restore();
 }
@@ -180,7 +183,17 @@ function render() {
 requestAnimationFrame(render);
 window.addEventListener("resize", () => { for (const [u, el] of [[scope, scopeEl], [currents, currentsEl], [gates, gatesEl]]) u.setSize(size(el)); });
 $("window-select").addEventListener("change", (e) => { windowMs = Number(e.target.value); });
-$("freeze").addEventListener("change", (e) => { frozen = e.target.checked; });
+// Freezing holds the view on the newest action potential, zoomed so that its phases can be read.
+$("freeze").addEventListener("change", (e) => {
+  frozen = e.target.checked;
+  const p = window.benchView.phases;
+  const thr = p.find((x) => x.phase === "threshold"), peak = p.find((x) => x.phase === "overshoot");
+  if (frozen && thr && peak) {
+    const lo = thr.t - 8, hi = peak.t + 30;
+    scope.setScale("x", { min: lo, max: hi });
+    for (const u of [currents, gates]) u.setScale("x", { min: lo, max: hi });
+  }
+});
 
 // ---- panels --------------------------------------------------------------------------------------------------
 const fmt = (v, digits = 2) => v == null || Number.isNaN(v) ? "—" : (typeof v === "number" ? v.toFixed(digits) : String(v));
