@@ -1,0 +1,34 @@
+using System.Text.Json.Nodes;
+using Bench.Rig.Emulation;
+
+namespace Bench.Service.Tests;
+
+/// <summary>The service on the reference firmware under simavr: the same page pipeline as on the emulated rig.</summary>
+public sealed class FirmwareServiceTests
+{
+    [Fact]
+    public async Task The_service_compares_the_real_firmwares_recording_with_the_model()
+    {
+        await using var firmware = await FirmwareEmulator.StartAsync(new FirmwareEmulatorOptions { Seed = 12 });
+        await using var service = await RunningService.StartAsync(connect: false);
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = firmware.Port });
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal("UNO-R3", (string?)body!["device"]!["board"]);
+        Assert.Equal(10, (int)body["device"]!["adc_bits"]!);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "paired-pulse" });
+        Assert.True(status == 200, body?.ToJsonString());
+        JsonNode comparison = await service.GetJsonAsync("/api/comparison");
+        for (int i = 0; i < 50 && (int)comparison["spikes_model"]! < 2; i++)
+        {
+            await Task.Delay(100);
+            comparison = await service.GetJsonAsync("/api/comparison");
+        }
+
+        // The firmware's samples (10-bit, nominal calibration) against the model driven by the pulses it reported.
+        Assert.Equal(2, (int)comparison["spikes_recorded"]!);
+        Assert.Equal(2, (int)comparison["spikes_model"]!);
+        Assert.Equal(1.0, (double)comparison["gamma"]!);
+        Assert.True((double)comparison["rmse_mv"]! < 0.5, comparison.ToJsonString());
+        Assert.Equal(0, (long)(await service.GetJsonAsync("/api/health"))["rig"]!["health"]!["lost_samples"]!);
+    }
+}
