@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Bench.Storage.Journal;
+using Bench.Storage.Tests;
 
 namespace Bench.Service.Tests;
 
@@ -97,6 +98,44 @@ public sealed class PipelineTests
         Assert.True(RecordingJournal.Read(path).IntactBytes < cut.IntactBytes);
         File.WriteAllText(path, "not a journal");
         Assert.Throws<InvalidDataException>(() => RecordingJournal.Read(path));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public void A_journal_cut_by_a_crash_becomes_NWB_with_every_gap_counted_and_no_prediction_invented()
+    {
+        string dir = Directory.CreateTempSubdirectory("bench-journal-").FullName;
+        string nwb = Path.Combine(dir, "cut.nwb");
+        var header = new JsonObject
+        {
+            ["name"] = "cut", ["started_utc"] = "2026-11-25T10:00:00.0000000Z", ["sample_rate_hz"] = 20_000.0, ["first_sample_index"] = 100,
+            ["device"] = new JsonObject { ["board"] = "EMU", ["unique_id"] = "b3c4000000000001", ["firmware"] = "1.0.0", ["protocol"] = "1.0" },
+            ["calibration"] = new JsonObject { ["mv_per_count"] = 0.0390625, ["offset_mv"] = -100.0, ["source"] = "test" },
+            ["nanoamps_per_code"] = 1.0, ["model"] = "hh",
+        };
+        using (var w = new RecordingJournalWriter(JournalConverter.JournalPathFor(nwb), header))
+        {
+            // Samples 100..104 never arrived (the start of the recording); 105..204 did; then a jump to 250 whose gap
+            // record the crash cut off; the model caught up only with the first run.
+            w.WriteSamples(105, Enumerable.Repeat((ushort)768, 100).ToArray(), []);
+            w.WriteModel(105, Enumerable.Repeat(-70f, 100).ToArray());
+            w.WritePulse(new JournalPulse(120, 1, 0, 0, 300, 20, 0, 0, 0));
+            w.WriteSamples(250, Enumerable.Repeat((ushort)769, 50).ToArray(), []);
+        }
+
+        var result = JournalConverter.Convert(JournalConverter.JournalPathFor(nwb), nwb);
+        Assert.False(result.Complete);
+        Assert.Equal(150, result.Nwb.Samples);
+        Assert.Equal(50UL, result.Nwb.LostSamples);
+        var file = H5py.Read(nwb);
+        var gaps = file["intervals"]!["gaps"]!["rows"]!.AsArray();
+        Assert.Equal([0L, 105L], gaps.Select(g => (long)g!["first_lost_sample"]!));
+        Assert.Equal([5L, 45L], gaps.Select(g => (long)g!["lost_samples"]!));
+        Assert.Equal(5 / 20_000.0, (double)file["membrane"]!["first_time"]!, 12);
+        Assert.Equal(50, (long)file["model"]!["nan_count"]!);
+        Assert.Equal(20L, (long)file["intervals"]!["stimulus_events"]!["rows"]![0]!["onset_sample"]!);
+        Assert.StartsWith("2026-11-25T10:00:00", (string?)file["session_start_time"]);
+        Assert.Equal(20 * 300.0, (double)file["stimulus"]!["sum"]!, 6);
         Directory.Delete(dir, recursive: true);
     }
 }

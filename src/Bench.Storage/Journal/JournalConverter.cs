@@ -27,22 +27,22 @@ public static class JournalConverter
     /// <exception cref="InvalidDataException">The journal is not one, or its header is damaged.</exception>
     public static JournalConversion Convert(string journalPath, string nwbPath, bool overwrite = false)
     {
-        var journal = RecordingJournal.Read(journalPath);
+        // Two streaming passes: the description (counts, gaps, pulses) first, then the samples into the file.
+        var journal = RecordingJournal.Scan(journalPath);
         var h = journal.Header;
         double rate = h["sample_rate_hz"]!.GetValue<double>();
         var device = h["device"]!.AsObject();
         var calibration = h["calibration"]!.AsObject();
         // Time zero is the session index at which the recording started (its header says), so samples lost right at
         // the start count as a gap; a journal without it starts at its first sample.
-        ulong firstSample = journal.Samples.Count > 0 ? journal.Samples[0].FirstIndex : 0;
+        ulong firstSample = journal.FirstSampleIndex;
         ulong started0 = h["first_sample_index"]?.GetValue<ulong>() ?? firstSample;
         ulong origin = Math.Min(started0, firstSample);
         var gaps = Gaps(journal, origin);
         var pulses = journal.Pulses.Where(p => p.OnsetIndex >= origin).OrderBy(p => p.OnsetIndex).ToList();
         var events = pulses.Select(p => new NwbStimulusEvent(
             p.OnsetIndex - origin, p.Phase1Samples + (p.Phase2Samples > 0 ? p.InterphaseSamples + p.Phase2Samples : 0), p.Train, p.Pulse, p.Phase1Nanoamps, p.Phase2Nanoamps)).ToList();
-        var modelRuns = ModelRuns(journal);
-        bool hasModel = journal.Samples.Count > 0 && modelRuns.Count > 0;
+        bool hasModel = journal.SampleCount > 0 && journal.HasModel;
         var protocols = new JsonArray([.. journal.Protocols.Select(p => (JsonNode)p.DeepClone())]);
         DateTimeOffset started = DateTimeOffset.Parse(h["started_utc"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
         string? model = hasModel ? h["model"]?.GetValue<string>() : null;
@@ -67,14 +67,14 @@ public static class JournalConverter
 
         double sumSquares = 0;
         long compared = 0;
-        var chunks = Chunks(journal, origin, pulses, recording.Calibration, hasModel ? modelRuns : null, (recorded, predicted) =>
+        var chunks = Chunks(journalPath, origin, pulses, recording.Calibration, hasModel, (recorded, predicted) =>
         {
             double d = recorded - predicted;
             sumSquares += d * d;
             compared++;
         });
         var summary = NwbWriter.Write(nwbPath, recording, chunks, overwrite);
-        ulong last = journal.Samples.Count == 0 ? origin : journal.Samples[^1].FirstIndex + (ulong)journal.Samples[^1].Codes.Length;
+        ulong last = journal.SampleCount == 0 ? origin : journal.EndSampleIndex;
         return new JournalConversion(summary, journal.End is not null, journal.DiscardedBytes, (last - origin) / rate,
             hasModel && compared > 0 ? Math.Sqrt(sumSquares / compared) : null);
     }
@@ -88,10 +88,15 @@ public static class JournalConverter
     {
         var gaps = new List<NwbGap>();
         ulong expected = origin;
-        foreach (var (first, codes, _) in journal.Samples)
+        if (journal.SampleCount > 0)
         {
-            if (first > expected) gaps.Add(new NwbGap(expected - origin, first - expected));
-            expected = Math.Max(expected, first + (ulong)codes.Length);
+            if (journal.FirstSampleIndex > origin) gaps.Add(new NwbGap(0, journal.FirstSampleIndex - origin));
+            foreach (var (from, first) in journal.Jumps)
+            {
+                if (first > from) gaps.Add(new NwbGap(from - origin, first - from));
+            }
+
+            expected = journal.EndSampleIndex;
         }
 
         foreach (var (firstLost, length) in journal.Gaps)
@@ -107,19 +112,20 @@ public static class JournalConverter
     }
 
     /// <summary>
-    /// The model's values in sample order: written with the samples, or in model records that follow them (both in
-    /// increasing index order, so one cursor walks them). A sample the model never reached (the recording was cut short
-    /// while the model waited) gets NaN: no prediction, none invented.
+    /// The samples, streamed from the journal, with the current as played and the model's values: written with the
+    /// samples, or in model records that follow them (both in increasing index order, so one cursor walks them). A
+    /// sample the model never reached (the recording was cut short while the model waited) gets NaN: no prediction,
+    /// none invented.
     /// </summary>
-    private static List<(ulong FirstIndex, float[] ModelMv)> ModelRuns(RecordingJournal journal) =>
-        [.. journal.Samples.Where(s => s.ModelMv.Length > 0).Select(s => (s.FirstIndex, s.ModelMv)).Concat(journal.Model).OrderBy(r => r.Item1)];
-
-    private static IEnumerable<SampleChunk> Chunks(RecordingJournal journal, ulong origin, List<JournalPulse> pulses, Calibration calibration, List<(ulong FirstIndex, float[] ModelMv)>? model, Action<double, double> compare)
+    private static IEnumerable<SampleChunk> Chunks(string journalPath, ulong origin, List<JournalPulse> pulses, Calibration calibration, bool hasModel, Action<double, double> compare)
     {
-        int next = 0, run = 0;
-        foreach (var (first, codes, _) in journal.Samples)
+        int next = 0;
+        using var models = hasModel ? JournalRecordReader.Model(journalPath).GetEnumerator() : null;
+        (ulong FirstIndex, float[] ModelMv)? run = null;
+        bool more = true;
+        foreach (var (first, codes, embedded) in JournalRecordReader.Samples(journalPath))
         {
-            var modelMv = model is null ? null : new float[codes.Length];
+            var modelMv = hasModel ? new float[codes.Length] : null;
             var counts = new short[codes.Length];
             var current = new float[codes.Length];
             for (int i = 0; i < codes.Length; i++)
@@ -129,12 +135,23 @@ public static class JournalConverter
                 // The current as played at this sample: phase 1, the interphase gap (0), phase 2.
                 while (next < pulses.Count && End(pulses[next]) <= index) next++;
                 current[i] = next < pulses.Count ? (float)CurrentAt(pulses[next], index) : 0;
-                if (modelMv is not null)
+                if (modelMv is null) continue;
+                if (embedded.Length > 0)
                 {
-                    while (run < model!.Count && model[run].FirstIndex + (ulong)model[run].ModelMv.Length <= index) run++;
-                    modelMv[i] = run < model.Count && model[run].FirstIndex <= index ? model[run].ModelMv[index - model[run].FirstIndex] : float.NaN;
-                    if (!float.IsNaN(modelMv[i])) compare(calibration.ToMillivolts(codes[i]), modelMv[i]);
+                    modelMv[i] = embedded[i];
                 }
+                else
+                {
+                    while (more && (run is null || run.Value.FirstIndex + (ulong)run.Value.ModelMv.Length <= index))
+                    {
+                        more = models!.MoveNext();
+                        run = more ? models.Current : null;
+                    }
+
+                    modelMv[i] = run is { } r && r.FirstIndex <= index ? r.ModelMv[index - r.FirstIndex] : float.NaN;
+                }
+
+                if (!float.IsNaN(modelMv[i])) compare(calibration.ToMillivolts(codes[i]), modelMv[i]);
             }
 
             yield return new SampleChunk(first - origin, counts, modelMv ?? default(ReadOnlyMemory<float>), current);

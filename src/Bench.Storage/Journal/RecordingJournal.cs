@@ -190,20 +190,138 @@ public sealed class RecordingJournalWriter : IDisposable
     }
 }
 
-/// <summary>Everything a journal holds, read back up to its last intact record.</summary>
+/// <summary>
+/// Reads a journal's records in order, streaming, up to its last intact one: a record cut short by a crash, or one
+/// whose CRC fails, ends the reading (what follows it cannot be trusted to be aligned).
+/// </summary>
+public sealed class JournalRecordReader : IDisposable
+{
+    private readonly FileStream file;
+    private readonly string path;
+    private byte[] buffer = new byte[1 << 16];
+
+    /// <summary>Opens a journal (a live one may still be appended to; only what is there now is read).</summary>
+    /// <exception cref="InvalidDataException">Not a Bench recording journal.</exception>
+    public JournalRecordReader(string path)
+    {
+        this.path = path;
+        file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+        Span<byte> magic = stackalloc byte[RecordingJournalWriter.Magic.Length];
+        if (file.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) != magic.Length || !magic.SequenceEqual(RecordingJournalWriter.Magic))
+        {
+            file.Dispose();
+            throw new InvalidDataException($"{path} is not a Bench recording journal");
+        }
+
+        IntactBytes = magic.Length;
+    }
+
+    /// <summary>Bytes read as intact records so far (the magic included).</summary>
+    public long IntactBytes { get; private set; }
+
+    /// <summary>The file's length.</summary>
+    public long FileLength => file.Length;
+
+    /// <summary>The next intact record, or false at the end (or at the first record cut short or damaged).</summary>
+    /// <remarks>The payload is valid until the next call.</remarks>
+    public bool TryRead(out JournalRecordKind kind, out ReadOnlySpan<byte> payload)
+    {
+        kind = default;
+        payload = default;
+        Span<byte> head = stackalloc byte[5];
+        if (file.ReadAtLeast(head, 5, throwOnEndOfStream: false) != 5) return false;
+        int length = BinaryPrimitives.ReadInt32LittleEndian(head[1..]);
+        if (length < 0 || IntactBytes + 5 + (long)length + 2 > file.Length) return false;   // cut short, or a damaged length
+        if (buffer.Length < length + 2) buffer = new byte[Math.Max(length + 2, buffer.Length * 2)];
+        if (file.ReadAtLeast(buffer.AsSpan(0, length + 2), length + 2, throwOnEndOfStream: false) != length + 2) return false;
+        var body = buffer.AsSpan(0, length);
+        if (Crc16.Update(Crc16.Compute(head), body) != BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(length))) return false;
+        kind = (JournalRecordKind)head[0];
+        if (!Enum.IsDefined(kind)) throw new InvalidDataException($"{path}: unknown record kind {(byte)kind} at byte {IntactBytes}");
+        payload = body;
+        IntactBytes += 5 + length + 2;
+        return true;
+    }
+
+    /// <summary>A samples record: first index, counts, and model mV (empty when the record carries none).</summary>
+    public static (ulong FirstIndex, ushort[] Codes, float[] ModelMv) ParseSamples(ReadOnlySpan<byte> payload)
+    {
+        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(payload);
+        int n = BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]);
+        bool withModel = payload[10] == 1;
+        var codes = new ushort[n];
+        var mv = withModel ? new float[n] : [];
+        for (int i = 0; i < n; i++) codes[i] = BinaryPrimitives.ReadUInt16LittleEndian(payload[(11 + (2 * i))..]);
+        for (int i = 0; withModel && i < n; i++) mv[i] = BinaryPrimitives.ReadSingleLittleEndian(payload[(11 + (2 * n) + (4 * i))..]);
+        return (first, codes, mv);
+    }
+
+    /// <summary>A samples record's first index and count, without reading the samples.</summary>
+    public static (ulong FirstIndex, int Count, bool WithModel) PeekSamples(ReadOnlySpan<byte> payload) =>
+        (BinaryPrimitives.ReadUInt64LittleEndian(payload), BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]), payload[10] == 1);
+
+    /// <summary>A model record: first index and mV.</summary>
+    public static (ulong FirstIndex, float[] ModelMv) ParseModel(ReadOnlySpan<byte> payload)
+    {
+        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(payload);
+        int n = BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]);
+        var mv = new float[n];
+        for (int i = 0; i < n; i++) mv[i] = BinaryPrimitives.ReadSingleLittleEndian(payload[(10 + (4 * i))..]);
+        return (first, mv);
+    }
+
+    /// <summary>A pulse record.</summary>
+    public static JournalPulse ParsePulse(ReadOnlySpan<byte> payload) => new(
+        BinaryPrimitives.ReadUInt64LittleEndian(payload), BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]), payload[10],
+        BinaryPrimitives.ReadUInt16LittleEndian(payload[11..]), BinaryPrimitives.ReadDoubleLittleEndian(payload[13..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(payload[21..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[25..]),
+        BinaryPrimitives.ReadDoubleLittleEndian(payload[29..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[37..]));
+
+    /// <summary>Every samples record, in order, streamed.</summary>
+    public static IEnumerable<(ulong FirstIndex, ushort[] Codes, float[] ModelMv)> Samples(string path)
+    {
+        using var reader = new JournalRecordReader(path);
+        while (reader.TryRead(out var kind, out var payload))
+        {
+            if (kind == JournalRecordKind.Samples) yield return ParseSamples(payload);
+        }
+    }
+
+    /// <summary>Every model record, in order, streamed.</summary>
+    public static IEnumerable<(ulong FirstIndex, float[] ModelMv)> Model(string path)
+    {
+        using var reader = new JournalRecordReader(path);
+        while (reader.TryRead(out var kind, out var payload))
+        {
+            if (kind == JournalRecordKind.Model) yield return ParseModel(payload);
+        }
+    }
+
+    /// <summary>Closes the file.</summary>
+    public void Dispose() => file.Dispose();
+}
+
+/// <summary>
+/// What a journal holds, read back up to its last intact record. With the samples (<see cref="Read"/>), or only
+/// what describes them (<see cref="Scan"/>: counts, index range and jumps; the samples themselves are then streamed
+/// with <see cref="JournalRecordReader.Samples"/>, so a long recording never has to fit in memory).
+/// </summary>
 public sealed class RecordingJournal
 {
     /// <summary>The header.</summary>
     public required JsonObject Header { get; init; }
 
-    /// <summary>Sample records in order: first index, counts, model mV (empty if none).</summary>
+    /// <summary>Sample records in order: first index, counts, model mV (empty if none); empty after <see cref="Scan"/>.</summary>
     public required List<(ulong FirstIndex, ushort[] Codes, float[] ModelMv)> Samples { get; init; }
 
-    /// <summary>Model predictions written after their samples, by first index.</summary>
+    /// <summary>Model predictions written after their samples, by first index; empty after <see cref="Scan"/>.</summary>
     public required List<(ulong FirstIndex, float[] ModelMv)> Model { get; init; }
 
-    /// <summary>Gaps.</summary>
+    /// <summary>Gaps as recorded.</summary>
     public required List<(ulong FirstLost, ulong Length)> Gaps { get; init; }
+
+    /// <summary>Where consecutive samples records do not follow on: (where the next was expected, where it starts).</summary>
+    public required List<(ulong Expected, ulong First)> Jumps { get; init; }
 
     /// <summary>Pulses as played.</summary>
     public required List<JournalPulse> Pulses { get; init; }
@@ -214,42 +332,47 @@ public sealed class RecordingJournal
     /// <summary>The end summary, or null when the recording did not end normally (a crash).</summary>
     public JsonObject? End { get; init; }
 
+    /// <summary>Samples in all.</summary>
+    public long SampleCount { get; init; }
+
+    /// <summary>The first sample's index (0 with no samples).</summary>
+    public ulong FirstSampleIndex { get; init; }
+
+    /// <summary>The index after the last sample (0 with no samples).</summary>
+    public ulong EndSampleIndex { get; init; }
+
+    /// <summary>True when any record carries model values.</summary>
+    public bool HasModel { get; init; }
+
     /// <summary>Bytes of the file that were read as intact records.</summary>
     public long IntactBytes { get; init; }
 
     /// <summary>Bytes after the last intact record (a record cut short by the crash), which were ignored.</summary>
     public long DiscardedBytes { get; init; }
 
-    /// <summary>Samples in all.</summary>
-    public long SampleCount => Samples.Sum(s => (long)s.Codes.Length);
-
-    /// <summary>Reads a journal up to its last intact record.</summary>
+    /// <summary>Reads a journal, samples included, up to its last intact record.</summary>
     /// <exception cref="InvalidDataException">Not a journal, or its header is damaged (nothing can be recovered).</exception>
-    public static RecordingJournal Read(string path)
-    {
-        byte[] bytes;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite)) // a live recording may be appending
-        {
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
-        }
+    public static RecordingJournal Read(string path) => Load(path, withSamples: true);
 
-        if (!bytes.AsSpan().StartsWith(RecordingJournalWriter.Magic)) throw new InvalidDataException($"{path} is not a Bench recording journal");
+    /// <summary>Reads everything but the samples and model values (their counts, range and jumps are kept).</summary>
+    /// <exception cref="InvalidDataException">Not a journal, or its header is damaged (nothing can be recovered).</exception>
+    public static RecordingJournal Scan(string path) => Load(path, withSamples: false);
+
+    private static RecordingJournal Load(string path, bool withSamples)
+    {
+        using var reader = new JournalRecordReader(path);
         JsonObject? header = null, end = null;
         var samples = new List<(ulong, ushort[], float[])>();
         var gaps = new List<(ulong, ulong)>();
+        var jumps = new List<(ulong, ulong)>();
         var model = new List<(ulong, float[])>();
         var pulses = new List<JournalPulse>();
         var protocols = new List<JsonObject>();
-        int at = RecordingJournalWriter.Magic.Length;
-        while (at + 7 <= bytes.Length)
+        long count = 0;
+        ulong first = 0, next = 0;
+        bool any = false, hasModel = false;
+        while (reader.TryRead(out var kind, out var payload))
         {
-            var kind = (JournalRecordKind)bytes[at];
-            int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at + 1));
-            if (length < 0 || (long)at + 5 + length + 2 > bytes.Length) break;   // a record cut short (or a damaged length)
-            var payload = bytes.AsSpan(at + 5, length);
-            ushort crc = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(at + 5 + length));
-            if (Crc16.Update(Crc16.Compute(bytes.AsSpan(at, 5)), payload) != crc) break;
             switch (kind)
             {
                 case JournalRecordKind.Header:
@@ -257,36 +380,26 @@ public sealed class RecordingJournal
                     break;
                 case JournalRecordKind.Samples:
                     {
-                        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(payload);
-                        int n = BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]);
-                        bool withModel = payload[10] == 1;
-                        var codes = new ushort[n];
-                        var mv = withModel ? new float[n] : [];
-                        for (int i = 0; i < n; i++) codes[i] = BinaryPrimitives.ReadUInt16LittleEndian(payload[(11 + (2 * i))..]);
-                        for (int i = 0; withModel && i < n; i++) mv[i] = BinaryPrimitives.ReadSingleLittleEndian(payload[(11 + (2 * n) + (4 * i))..]);
-                        samples.Add((first, codes, mv));
+                        var (index, n, withModel) = JournalRecordReader.PeekSamples(payload);
+                        if (!any) first = index;
+                        else if (index != next) jumps.Add((next, index));
+                        any = true;
+                        next = index + (ulong)n;
+                        count += n;
+                        hasModel |= withModel;
+                        if (withSamples) samples.Add(JournalRecordReader.ParseSamples(payload));
                         break;
                     }
 
                 case JournalRecordKind.Model:
-                    {
-                        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(payload);
-                        int n = BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]);
-                        var mv = new float[n];
-                        for (int i = 0; i < n; i++) mv[i] = BinaryPrimitives.ReadSingleLittleEndian(payload[(10 + (4 * i))..]);
-                        model.Add((first, mv));
-                        break;
-                    }
-
+                    hasModel = true;
+                    if (withSamples) model.Add(JournalRecordReader.ParseModel(payload));
+                    break;
                 case JournalRecordKind.Gap:
                     gaps.Add((BinaryPrimitives.ReadUInt64LittleEndian(payload), BinaryPrimitives.ReadUInt64LittleEndian(payload[8..])));
                     break;
                 case JournalRecordKind.Pulse:
-                    pulses.Add(new JournalPulse(
-                        BinaryPrimitives.ReadUInt64LittleEndian(payload), BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]), payload[10],
-                        BinaryPrimitives.ReadUInt16LittleEndian(payload[11..]), BinaryPrimitives.ReadDoubleLittleEndian(payload[13..]),
-                        BinaryPrimitives.ReadUInt32LittleEndian(payload[21..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[25..]),
-                        BinaryPrimitives.ReadDoubleLittleEndian(payload[29..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[37..])));
+                    pulses.Add(JournalRecordReader.ParsePulse(payload));
                     break;
                 case JournalRecordKind.Protocol:
                     protocols.Add(JsonNode.Parse(payload)!.AsObject());
@@ -294,18 +407,15 @@ public sealed class RecordingJournal
                 case JournalRecordKind.End:
                     end = JsonNode.Parse(payload)!.AsObject();
                     break;
-                default:
-                    throw new InvalidDataException($"{path}: unknown record kind {(byte)kind} at byte {at}");
             }
-
-            at += 5 + length + 2;
         }
 
         return new RecordingJournal
         {
             Header = header ?? throw new InvalidDataException($"{path}: the journal's header is damaged; nothing can be recovered"),
-            Samples = samples, Model = model, Gaps = gaps, Pulses = pulses, Protocols = protocols, End = end,
-            IntactBytes = at, DiscardedBytes = bytes.Length - at,
+            Samples = samples, Model = model, Gaps = gaps, Jumps = jumps, Pulses = pulses, Protocols = protocols, End = end,
+            SampleCount = count, FirstSampleIndex = first, EndSampleIndex = next, HasModel = hasModel,
+            IntactBytes = reader.IntactBytes, DiscardedBytes = reader.FileLength - reader.IntactBytes,
         };
     }
 }
