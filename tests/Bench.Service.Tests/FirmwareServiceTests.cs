@@ -18,7 +18,7 @@ public sealed class FirmwareServiceTests
         (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "paired-pulse" });
         Assert.True(status == 200, body?.ToJsonString());
         JsonNode comparison = await service.GetJsonAsync("/api/comparison");
-        for (int i = 0; i < 50 && (int)comparison["spikes_model"]! < 2; i++)
+        for (int i = 0; i < 100 && ((int)comparison["spikes_model"]! < 2 || (double)comparison["through_ms"]! < 600); i++)
         {
             await Task.Delay(100);
             comparison = await service.GetJsonAsync("/api/comparison");
@@ -28,7 +28,9 @@ public sealed class FirmwareServiceTests
         Assert.Equal(2, (int)comparison["spikes_recorded"]!);
         Assert.Equal(2, (int)comparison["spikes_model"]!);
         Assert.Equal(1.0, (double)comparison["gamma"]!);
-        Assert.True((double)comparison["rmse_mv"]! < 0.5, comparison.ToJsonString());
+        // Over the APs the error is dominated by their steep edges (a 10-bit step is 0.16 mV; noise 0.2 mV).
+        Assert.True((double)comparison["rmse_mv"]! < 1.0, comparison.ToJsonString());
+        Assert.True((double)comparison["correlation"]! > 0.99, comparison.ToJsonString());
         Assert.Equal(0, (long)(await service.GetJsonAsync("/api/health"))["rig"]!["health"]!["lost_samples"]!);
     }
 }
