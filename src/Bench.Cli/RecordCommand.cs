@@ -132,12 +132,15 @@ internal static class RecordCommand
                 throw new UserErrorException($"record: {e.Message}");
             }
 
+            // The output's stored calibration, if any: amplitudes then take the nearest code of its measured step.
+            double? outputCalibration = RigCalibrations.OutputFor(catalog, session.Device);
+            if (outputCalibration is { } nanoampsPerCode && session.Device.Outputs.Count > 0) session.UseOutputCalibration(0, nanoampsPerCode);
             if (protocol is not null)
             {
                 try
                 {
                     // Checked against this rig before anything starts: a protocol it cannot play costs no recording.
-                    RigStimulus.ToCommand(protocol, session.Device, 0, session.PeriodTicks, 0, 0);
+                    RigStimulus.ToCommand(protocol, session.Device, 0, session.PeriodTicks, 0, 0, outputCalibration);
                 }
                 catch (StimulusProtocolException e)
                 {
@@ -148,8 +151,9 @@ internal static class RecordCommand
             }
 
             var (calibration, source) = RigCalibrations.For(catalog, session.Device);
+            double? perCode = session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null;
             StimulusCommand? played = null;
-            var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, null);
+            var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, null, perCode);
             using var journal = nwb ? NwbJournal.Start(path, session, calibration, source, live?.Model.Name, live?.Parameters) : null;
             if (!nwb) RecordingSidecar.Write(path, sidecar);
             await session.StartAsync(cancellationToken);
@@ -169,7 +173,7 @@ internal static class RecordCommand
                     throw new UserErrorException($"record: {e.Message}; what was recorded so far is kept in {path}");
                 }
 
-                sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, played);
+                sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, played, perCode);
                 if (!nwb) RecordingSidecar.Write(path, sidecar);
                 journal?.Writer.WriteProtocol(new JsonObject { ["stim_id"] = played.StimId, ["name"] = protocol.Name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
             }
@@ -181,7 +185,7 @@ internal static class RecordCommand
                 var setup = new ComparisonSetup
                 {
                     SampleRateHz = session.SampleRateHz, Calibration = calibration, Stimulus = played,
-                    NanoampsPerCode = session.Device.Outputs.Count > 0 ? session.Device.Outputs[0].Scale : 1, PreparationAreaUm2 = live.AreaUm2,
+                    NanoampsPerCode = session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, PreparationAreaUm2 = live.AreaUm2,
                 };
                 comparison = new LiveComparison(live.Model.Create(live.Parameters), setup, liveOptions);
                 sidecar["model"] = new JsonObject
@@ -199,7 +203,7 @@ internal static class RecordCommand
                 {
                     case PulsePlayedEvent p:
                         comparison?.OnStimulusEvent(p.Pulse with { OnsetIndex = p.SessionOnsetIndex });
-                        if (played is not null && p.Pulse.StimId == played.StimId) journal?.WritePulse(p, played, session.Device);
+                        if (played is not null && p.Pulse.StimId == played.StimId) journal?.WritePulse(p, played, session);
                         break;
                     case GapEvent g:
                         comparison?.OnGap(g.StartIndex, g.Length);
@@ -371,17 +375,17 @@ internal static class RecordCommand
                 ["calibration"] = new JsonObject { ["mv_per_count"] = calibration.MillivoltsPerCount, ["offset_mv"] = calibration.OffsetMv, ["source"] = source },
                 ["sample_rate_hz"] = session.SampleRateHz,
                 ["first_sample_index"] = 0,
-                ["nanoamps_per_code"] = d.Outputs.Count > 0 ? d.Outputs[0].Scale : null,
+                ["nanoamps_per_code"] = d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null,
                 ["model"] = model,
                 ["model_parameters"] = parameters is null ? null : new JsonObject(parameters.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             };
             return new NwbJournal(nwbPath, new RecordingJournalWriter(JournalConverter.JournalPathFor(nwbPath), header));
         }
 
-        public void WritePulse(PulsePlayedEvent p, StimulusCommand command, DeviceInfo device)
+        public void WritePulse(PulsePlayedEvent p, StimulusCommand command, RigSession session)
         {
             var t = command.Trains[p.Pulse.Train];
-            double perCode = device.Outputs[command.Output].Scale;
+            double perCode = session.NanoampsPerCode(command.Output);
             Writer.WritePulse(new JournalPulse(p.SessionOnsetIndex, p.Pulse.StimId, p.Pulse.Train, p.Pulse.Pulse,
                 p.Pulse.Phase1Code * perCode, t.Phase1Samples, t.InterphaseSamples, p.Pulse.Phase2Code * perCode, t.Phase2Samples));
         }

@@ -84,7 +84,7 @@ internal sealed class ActiveRecording
             ["calibration"] = new JsonObject { ["mv_per_count"] = rig.Calibration.MillivoltsPerCount, ["offset_mv"] = rig.Calibration.OffsetMv, ["source"] = rig.CalibrationSource },
             ["sample_rate_hz"] = rig.SampleRateHz,
             ["first_sample_index"] = nextSampleIndex,
-            ["nanoamps_per_code"] = device.Outputs.Count > 0 ? device.Outputs[0].Scale : null,
+            ["nanoamps_per_code"] = rig.NanoampsPerCode,
             ["model"] = model,
             ["model_parameters"] = new JsonObject([.. modelParameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))]),
         };
@@ -191,4 +191,4 @@ internal sealed class ActiveRecording
 }
 
 /// <summary>What a recording needs to know of the connected rig.</summary>
-internal sealed record RigSessionView(DeviceInfo Device, string Address, Calibration Calibration, string CalibrationSource, double SampleRateHz);
+internal sealed record RigSessionView(DeviceInfo Device, string Address, Calibration Calibration, string CalibrationSource, double SampleRateHz, double? NanoampsPerCode);

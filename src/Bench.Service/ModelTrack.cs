@@ -28,7 +28,7 @@ internal sealed class ModelTrack
 {
     private readonly string modelName;
     private readonly IReadOnlyDictionary<string, double> parameters;
-    private readonly DeviceInfo device;
+    private readonly double nanoampsPerCode;
     private readonly double areaUm2;
     private readonly Calibration calibration;
     private readonly LiveComparison comparison;
@@ -42,11 +42,11 @@ internal sealed class ModelTrack
     private double spikeChangeMs;
     private bool featuresFinal;
 
-    public ModelTrack(string modelName, IReadOnlyDictionary<string, double> parameters, double sampleRateHz, DeviceInfo device, double areaUm2, Calibration calibration)
+    public ModelTrack(string modelName, IReadOnlyDictionary<string, double> parameters, double sampleRateHz, double nanoampsPerCode, double areaUm2, Calibration calibration)
     {
         this.modelName = modelName;
         this.parameters = parameters;
-        this.device = device;
+        this.nanoampsPerCode = nanoampsPerCode;
         this.areaUm2 = areaUm2;
         this.calibration = calibration;
         comparison = Create(sampleRateHz);
@@ -73,7 +73,7 @@ internal sealed class ModelTrack
     {
         SampleRateHz = sampleRateHz,
         Calibration = calibration,
-        NanoampsPerCode = device.Outputs.Count > 0 ? device.Outputs[0].Scale : 1,
+        NanoampsPerCode = nanoampsPerCode,
         PreparationAreaUm2 = areaUm2,
     });
 

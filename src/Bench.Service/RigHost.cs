@@ -45,7 +45,7 @@ public sealed class RigHost : IAsyncDisposable
             var c = connection;
             if (c is null) return new RigStatus("disconnected", null, null, null, 0, null, null, lastError);
             var s = c.Session;
-            return new RigStatus(c.Lost ? "lost" : "connected", c.Address, DeviceView.From(s.Device), CalibrationView.From(c.Calibration, c.CalibrationSource),
+            return new RigStatus(c.Lost ? "lost" : "connected", c.Address, DeviceView.From(s.Device), CalibrationView.From(c.Calibration, c.CalibrationSource, s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null),
                 s.SampleRateHz, HealthView.From(s.Health, c), c.Recording?.Info, lastError);
         }
     }
@@ -118,6 +118,7 @@ public sealed class RigHost : IAsyncDisposable
             await session.ConfigureAsync(sampleRateHz, CancellationToken.None).ConfigureAwait(false);
             catalog.UpsertRig(session.Device, address);
             var (calibration, source) = CalibrationFor(session.Device);
+            if (RigCalibrations.OutputFor(catalog, session.Device) is { } nanoampsPerCode && session.Device.Outputs.Count > 0) session.UseOutputCalibration(0, nanoampsPerCode);
             var c = new Connection(this, address, session, calibration, source, stopEmulator, emulatorTask);
             await session.StartAsync(CancellationToken.None).ConfigureAwait(false);
             c.Pump = Task.Run(() => c.PumpAsync(), CancellationToken.None);
@@ -232,7 +233,8 @@ public sealed class RigHost : IAsyncDisposable
             lock (pipeline)
             {
                 if (c.Recording is not null) throw new InvalidOperationException($"already recording '{c.Recording.Info.Name}': stop it first");
-                var view = new RigSessionView(c.Session.Device, c.Address, c.Calibration, c.CalibrationSource, c.Session.SampleRateHz);
+                var view = new RigSessionView(c.Session.Device, c.Address, c.Calibration, c.CalibrationSource, c.Session.SampleRateHz,
+                    c.Session.Device.Outputs.Count > 0 ? c.Session.NanoampsPerCode(0) : null);
                 c.Recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view, c.NextIndex);
                 info = c.Recording.Info;
             }
@@ -317,7 +319,8 @@ public sealed class RigHost : IAsyncDisposable
             int bucket = Math.Max(1, (int)Math.Round(session.SampleRateHz / 1000));
             recordedTrace = new TraceDecimator(bucket);
             modelTrace = new TraceDecimator(bucket);
-            model = host.options.Model is null ? null : new ModelTrack(host.options.Model, host.options.ModelParameters, session.SampleRateHz, session.Device, host.options.Emulator.PreparationAreaUm2, calibration);
+            model = host.options.Model is null ? null : new ModelTrack(host.options.Model, host.options.ModelParameters, session.SampleRateHz,
+                session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, host.options.Emulator.PreparationAreaUm2, calibration);
             onPredicted = OnPredicted;
         }
 
@@ -439,7 +442,7 @@ public sealed class RigHost : IAsyncDisposable
                         var command = Played.LastOrDefault(p => p.Command.StimId == pulse.Pulse.StimId);
                         if (command.Command is null) break;
                         var t = command.Command.Trains[pulse.Pulse.Train];
-                        double perCode = Session.Device.Outputs[command.Command.Output].Scale;
+                        double perCode = Session.NanoampsPerCode(command.Command.Output);
                         model?.OnPulse(pulse.Pulse, pulse.SessionOnsetIndex);
                         var journalPulse = new JournalPulse(pulse.SessionOnsetIndex, pulse.Pulse.StimId, pulse.Pulse.Train, pulse.Pulse.Pulse,
                             pulse.Pulse.Phase1Code * perCode, t.Phase1Samples, t.InterphaseSamples, pulse.Pulse.Phase2Code * perCode, t.Phase2Samples);
@@ -554,11 +557,11 @@ public sealed record DeviceView(string Board, string UniqueId, string Firmware, 
         $"{d.FirmwareMajor}.{d.FirmwareMinor}.{d.FirmwarePatch}", $"{d.ProtocolMajor}.{d.ProtocolMinor}", d.MaxSampleRateHz, d.AdcBits);
 }
 
-/// <summary>ADC counts → mV in use, and where it came from.</summary>
-public sealed record CalibrationView(double MvPerCount, double OffsetMv, string Source)
+/// <summary>ADC counts → mV in use, where it came from, and the stimulus output's nA per DAC code in use.</summary>
+public sealed record CalibrationView(double MvPerCount, double OffsetMv, string Source, double? NanoampsPerCode)
 {
     /// <summary>From a calibration.</summary>
-    public static CalibrationView From(Calibration c, string source) => new(c.MillivoltsPerCount, c.OffsetMv, source);
+    public static CalibrationView From(Calibration c, string source, double? nanoampsPerCode) => new(c.MillivoltsPerCount, c.OffsetMv, source, nanoampsPerCode);
 }
 
 /// <summary>Link health for the page.</summary>

@@ -273,5 +273,28 @@ public sealed class ApiTests
         Assert.Equal(200, status);
         Assert.Equal(0.04, (double)body!["calibration"]!["mv_per_count"]!);
         Assert.StartsWith("two-point", (string?)body["calibration"]!["source"]);
+        Assert.Equal(1.0, (double)body["calibration"]!["nanoamps_per_code"]!);
     }
+
+    [Fact]
+    public async Task A_stored_output_calibration_converts_the_stimulus_and_is_what_the_recording_reports()
+    {
+        await using var service = await RunningService.StartAsync();
+        // Measured at the output: 2 nA per DAC code (the emulated rig's true step is 1: the model, driven by the
+        // calibrated current, now expects twice what the rig delivers, which is how a bad calibration shows).
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/calibration", new { mv_per_count = 0.0390625, offset_mv = -100, nanoamps_per_code = 2.0, source = "two-point" });
+        Assert.Equal(200, status);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = "emulated" });
+        Assert.Equal(2.0, (double)body!["calibration"]!["nanoamps_per_code"]!);
+        Assert.Equal(200, (await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "calibrated-output" })).Status);
+        Assert.Equal(200, (await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "single-pulse" })).Status);
+        await Task.Delay(500);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+        Assert.True(status == 200, body?.ToJsonString());
+        var nwb = H5py.Read(Path.Combine(service.DataDirectory, "recordings", "calibrated-output.nwb"));
+        var pulse = nwb["intervals"]!["stimulus_events"]!["rows"]!.AsArray().Single()!;
+        Assert.Equal(200.0, (double)pulse["phase1_nA"]!);   // 100 codes × 2 nA
+        Assert.Equal(20 * 200.0, (double)nwb["stimulus"]!["sum"]!, 3);
+    }
+
 }

@@ -17,8 +17,14 @@ public static class RigStimulus
     /// <param name="periodTicks">The sample period in device clock ticks (Configure's Ack).</param>
     /// <param name="stimId">The host's id for this stimulus, echoed in its events.</param>
     /// <param name="startIndex">Device sample index of the protocol's t = 0, or null to start as soon as the rig can.</param>
+    /// <param name="calibratedNanoampsPerCode">
+    /// The output's measured nA per DAC code (its calibration), or null for the nominal step of its DeviceInfo. A
+    /// calibrated step is not a round number, so each amplitude then takes the nearest code; the current played is that
+    /// code times the calibrated step (within half a step of the request), which is what the rig's events report.
+    /// </param>
     /// <exception cref="StimulusProtocolException">The protocol cannot be played exactly; the message names the field.</exception>
-    public static StimulusCommand ToCommand(StimulusProtocol protocol, DeviceInfo device, int output, uint periodTicks, ushort stimId, ulong? startIndex)
+    public static StimulusCommand ToCommand(StimulusProtocol protocol, DeviceInfo device, int output, uint periodTicks, ushort stimId, ulong? startIndex,
+        double? calibratedNanoampsPerCode = null)
     {
         if (output < 0 || output >= device.Outputs.Count)
         {
@@ -60,8 +66,8 @@ public static class RigStimulus
                 throw new StimulusProtocolException($"{path}: too long for the rig (interval, delay or count out of range)");
             }
 
-            trains.Add(new StimulusTrain((uint)(start - previousSlotEnd), Code(t.Phase1Amplitude, o, path + ".phase1_amplitude"), p1, gap,
-                p2 == 0 ? (short)0 : Code(t.Phase2Amplitude, o, path + ".phase2_amplitude"), p2, (uint)interval, (ushort)t.Count));
+            trains.Add(new StimulusTrain((uint)(start - previousSlotEnd), Code(t.Phase1Amplitude, o, calibratedNanoampsPerCode, path + ".phase1_amplitude"), p1, gap,
+                p2 == 0 ? (short)0 : Code(t.Phase2Amplitude, o, calibratedNanoampsPerCode, path + ".phase2_amplitude"), p2, (uint)interval, (ushort)t.Count));
             previousSlotEnd = start + ((ulong)t.Count * interval);
         }
 
@@ -91,11 +97,13 @@ public static class RigStimulus
     private static ushort Short(ulong samples, string field) =>
         samples <= ushort.MaxValue ? (ushort)samples : throw new StimulusProtocolException($"{field}: longer than the rig's 65535 sample periods per phase");
 
-    private static short Code(double amplitudeNanoamps, OutputDescriptor o, string field)
+    private static short Code(double amplitudeNanoamps, OutputDescriptor o, double? calibrated, string field)
     {
-        double exact = amplitudeNanoamps / o.Scale;
+        if (calibrated is { } step && !(step > 0 && double.IsFinite(step))) throw new StimulusProtocolException($"{field}: the output's calibration ({step} nA per code) is not a positive number: calibrate the output again");
+        double perCode = calibrated ?? o.Scale;
+        double exact = amplitudeNanoamps / perCode;
         double code = Math.Round(exact);
-        if (Math.Abs(exact - code) > 1e-6 * Math.Max(1, Math.Abs(exact)))
+        if (calibrated is null && Math.Abs(exact - code) > 1e-6 * Math.Max(1, Math.Abs(exact)))
         {
             throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,
                 $"{field}: {amplitudeNanoamps} nA is not a whole number of the rig's DAC steps ({o.Scale} nA)"));
@@ -104,7 +112,7 @@ public static class RigStimulus
         if (Math.Abs(code) > o.MaxAmplitudeCode)
         {
             throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,
-                $"{field}: {amplitudeNanoamps} nA exceeds the rig's limit of {o.MaxAmplitudeCode * (double)o.Scale} nA"));
+                $"{field}: {amplitudeNanoamps} nA exceeds the rig's limit of {o.MaxAmplitudeCode * perCode} nA"));
         }
 
         return (short)code;

@@ -20,7 +20,7 @@ public static class RecordingSidecar
 
     /// <summary>Builds the sidecar object.</summary>
     public static JsonObject Create(string port, DeviceInfo device, double sampleRateHz, uint periodTicks, Calibration calibration,
-        string calibrationSource, string? stimulusJson, StimulusCommand? command)
+        string calibrationSource, string? stimulusJson, StimulusCommand? command, double? nanoampsPerCode = null)
     {
         var o = new JsonObject
         {
@@ -57,7 +57,7 @@ public static class RecordingSidecar
             o["stimulus_command"] = new JsonObject
             {
                 ["stim_id"] = command.StimId, ["output"] = command.Output, ["start_index"] = command.StartIndex,
-                ["amplitude_nA_per_code"] = device.Outputs[command.Output].Scale, ["trains"] = trains,
+                ["amplitude_nA_per_code"] = nanoampsPerCode ?? device.Outputs[command.Output].Scale, ["trains"] = trains,
             };
         }
 

@@ -91,6 +91,8 @@ public sealed class RigSession : IAsyncDisposable
     /// <summary>The rig, as it described itself.</summary>
     public DeviceInfo Device { get; private set; } = null!;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> outputCalibration = new();
+
     /// <summary>Where the rig is connected now.</summary>
     public string PortName => transport.Name;
 
@@ -332,11 +334,28 @@ public sealed class RigSession : IAsyncDisposable
     public async Task<StimulusCommand> PlayAsync(StimulusProtocol protocol, int output = 0, ulong? atDeviceSampleIndex = null, CancellationToken cancellationToken = default)
     {
         if (PeriodTicks == 0) throw new InvalidOperationException("configure the sample rate before playing a stimulus");
-        var command = RigStimulus.ToCommand(protocol, Device, output, PeriodTicks, nextStimId++, atDeviceSampleIndex);
+        var command = RigStimulus.ToCommand(protocol, Device, output, PeriodTicks, nextStimId++, atDeviceSampleIndex,
+            outputCalibration.TryGetValue(output, out double calibrated) ? calibrated : null);
         // A fresh heartbeat just before: the rig refuses a stimulus if none arrived within its watchdog time (§6.3).
         await SendHeartbeatAsync().ConfigureAwait(false);
         await CommandAsync(command, idempotent: false, cancellationToken).ConfigureAwait(false);
         return command;
+    }
+
+    /// <summary>The nA per DAC code of an output: its calibration when one is in use, else its DeviceInfo's nominal step.</summary>
+    public double NanoampsPerCode(int output) => outputCalibration.TryGetValue(output, out double calibrated) ? calibrated : Device.Outputs[output].Scale;
+
+    /// <summary>
+    /// Converts stimuli for <paramref name="output"/> with its measured nA per code from now on (see
+    /// <see cref="RigStimulus.ToCommand"/>): amplitudes take the nearest code, and the current played is reported as
+    /// code × this step.
+    /// </summary>
+    /// <exception cref="ArgumentException">No such output, or a step that is not a positive number.</exception>
+    public void UseOutputCalibration(int output, double nanoampsPerCode)
+    {
+        if (output < 0 || output >= Device.Outputs.Count) throw new ArgumentException($"output {output} does not exist: the rig has {Device.Outputs.Count}");
+        if (!(nanoampsPerCode > 0) || !double.IsFinite(nanoampsPerCode)) throw new ArgumentException($"an output calibration is a positive number of nA per code, not {nanoampsPerCode}");
+        outputCalibration[output] = nanoampsPerCode;
     }
 
     /// <summary>Sends any command as it is, bypassing the host's checks (tests of the rig's own).</summary>

@@ -105,4 +105,8 @@ public static class RigCalibrations
 
         return Bench.Core.Rig.FrontEnd.NominalCalibration(device);
     }
+
+    /// <summary>The rig's stored output calibration (nA per DAC code of output 0), if its newest calibration has one.</summary>
+    public static double? OutputFor(BenchCatalog? catalog, Bench.Core.Protocol.DeviceInfo device) =>
+        catalog is not null && catalog.TryGetLatestCalibration(RigIds.Format(device.UniqueId), out var stored) ? stored?.NanoampsPerCode : null;
 }
