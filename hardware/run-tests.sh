@@ -16,20 +16,7 @@ args=("$@")
 need=(gcc-avr avr-libc binutils-avr simavr libsimavr-dev libelf-dev gcc make pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 [[ "${ARDUINO:-0}" == 1 ]] && need+=(arduino-builder arduino-core-avr)
-missing=()
-for pkg in "${need[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  echo "run-tests.sh: installing ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y "${missing[@]}" >/dev/null 2>&1 || {
-    $SUDO apt-get update >/dev/null
-    $SUDO apt-get install -y "${missing[@]}"
-  }
-fi
+bash "$here/../scripts/install-debian-packages.sh" --by run-tests.sh "${need[@]}"
 
 echo "== firmware (avr-gcc $(avr-gcc -dumpversion))"
 make -C "$here/firmware" -j2 check-protocol

@@ -10,13 +10,7 @@ trap 'rm -f "$log"' EXIT
 # (the NWB files are read back with this independent HDF5 reader, under /usr/bin/python3), Chromium (the page's
 # browser test, driven by Playwright with this executable). Node.js and npm, which the build needs to vendor uPlot, are
 # installed by src/Bench.Service/web/vendor.sh when npm is missing.
-need=()
-for pkg in libusb-1.0-0 python3-h5py chromium; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
-if ((${#need[@]})); then
-  export DEBIAN_FRONTEND=noninteractive
-  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  $SUDO apt-get install -y "${need[@]}" >/dev/null 2>&1 || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "${need[@]}"; }
-fi
+bash scripts/install-debian-packages.sh --by test.sh libusb-1.0-0 python3-h5py chromium
 
 echo "== wire protocol: C library against the golden vectors (CTest + GoogleTest; also on a simulated ATmega328P)"
 BP_AVR=1 bash firmware-protocol/c/run-tests.sh

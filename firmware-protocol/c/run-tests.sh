@@ -16,20 +16,7 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [[ "${BP_AVR:-0}" == 1 ]]; then
   need+=(gcc-avr avr-libc binutils-avr simavr)
 fi
-missing=()
-for pkg in "${need[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  echo "run-tests.sh: installing ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y "${missing[@]}" >/dev/null 2>&1 || {
-    $SUDO apt-get update >/dev/null
-    $SUDO apt-get install -y "${missing[@]}"
-  }
-fi
+bash "$here/../../scripts/install-debian-packages.sh" --by run-tests.sh "${need[@]}"
 
 jobs="$(nproc 2>/dev/null || echo 2)"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Debug >/dev/null

@@ -4,10 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if ! command -v npm >/dev/null 2>&1; then
-  echo "vendor.sh: installing nodejs and npm (Debian)" >&2
-  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y nodejs npm >/dev/null 2>&1 || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y nodejs npm; }
+  bash "$here/../../../scripts/install-debian-packages.sh" --by vendor.sh nodejs npm
 fi
 cd "$here"
 if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error >&2; else npm install --no-audit --no-fund --loglevel=error >&2; fi
