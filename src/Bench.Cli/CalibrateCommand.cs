@@ -49,12 +49,7 @@ internal static class CalibrateCommand
             if (!(span >= 0.1) || span > 60) throw new UserErrorException("calibrate: --seconds must be 0.1 to 60");
             (double Mv1, double Mv2)? points = how == "model" ? null : ParsePair(how);
             var outputs = parse.GetValue(outputPoints) is { } o ? ParseOutput(o) : ((short, double, short, double)?)null;
-            var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
-            foreach (var text in parse.GetValue(param) ?? [])
-            {
-                var (name, value) = ModelCatalog.ParseAssignment(text);
-                overrides[name] = value;
-            }
+            var overrides = ModelCatalog.ParseAssignments(parse.GetValue(param) ?? []);
 
             string modelName = parse.GetValue(model)!;
             if (points is null) ModelCatalog.Get(modelName).Resolve(overrides);

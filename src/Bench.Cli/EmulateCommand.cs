@@ -41,12 +41,7 @@ internal static class EmulateCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
-            foreach (var text in parse.GetValue(param) ?? [])
-            {
-                var (name, value) = ModelCatalog.ParseAssignment(text);
-                overrides[name] = value;
-            }
+            var overrides = ModelCatalog.ParseAssignments(parse.GetValue(param) ?? []);
 
             double s = parse.GetValue(speed);
             if (parse.GetResult(firmware) is not null)

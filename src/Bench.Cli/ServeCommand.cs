@@ -31,9 +31,9 @@ internal static class ServeCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             string? modelName = parse.GetValue(model) is "none" ? null : parse.GetValue(model);
-            var overrides = Assignments(parse.GetValue(param));
+            var overrides = ModelCatalog.ParseAssignments(parse.GetValue(param) ?? []);
             if (modelName is not null) ModelCatalog.Get(modelName).Resolve(overrides);
-            var rigOverrides = Assignments(parse.GetValue(rigParam));
+            var rigOverrides = ModelCatalog.ParseAssignments(parse.GetValue(rigParam) ?? []);
             double rateHz = parse.GetValue(rate);
             if (!(rateHz > 0) || rateHz > 1_000_000) throw new UserErrorException("serve: --rate must be above 0 and at most 1000000 Hz");
             string? tokenValue = parse.GetValue(token) is "auto" ? BenchServer.NewToken() : parse.GetValue(token);
@@ -102,17 +102,5 @@ internal static class ServeCommand
             return 0;
         });
         return command;
-    }
-
-    private static Dictionary<string, double> Assignments(string[]? texts)
-    {
-        var result = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var text in texts ?? [])
-        {
-            var (name, value) = ModelCatalog.ParseAssignment(text);
-            result[name] = value;
-        }
-
-        return result;
     }
 }

@@ -85,12 +85,7 @@ internal static class SimulateCommand
     {
         // Everything is checked before anything is written, so a mistake never costs an existing --out file.
         var descriptor = ModelCatalog.Get(r.Model);
-        var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var text in r.Params)
-        {
-            var (name, value) = ModelCatalog.ParseAssignment(text);
-            overrides[name] = value;
-        }
+        var overrides = ModelCatalog.ParseAssignments(r.Params);
 
         if (r.TemperatureCelsius is double celsius)
         {

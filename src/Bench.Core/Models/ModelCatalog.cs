@@ -225,6 +225,20 @@ public static class ModelCatalog
             A = v["a"], B = v["b"], CMv = v["c"], D = v["d"], PeakMv = v["v_peak"], InitialVoltageMv = v["v_init"],
         }, integrator, name));
 
+    /// <summary>Parses <c>name=value</c> assignments (e.g. repeated <c>--param</c> options) into overrides; a later one wins.</summary>
+    /// <exception cref="ArgumentException">One is not of that form.</exception>
+    public static Dictionary<string, double> ParseAssignments(IEnumerable<string> texts)
+    {
+        var overrides = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var text in texts)
+        {
+            var (name, value) = ParseAssignment(text);
+            overrides[name] = value;
+        }
+
+        return overrides;
+    }
+
     /// <summary>Parses <c>name=value</c> (invariant culture).</summary>
     /// <exception cref="ArgumentException">Not of that form.</exception>
     public static KeyValuePair<string, double> ParseAssignment(string text)
