@@ -133,7 +133,7 @@ internal static class RecordCommand
             }
 
             // The output's stored calibration, if any: amplitudes then take the nearest code of its measured step.
-            double? outputCalibration = RigCalibrations.OutputFor(catalog, session.Device);
+            var (calibration, source, outputCalibration) = RigCalibrations.For(catalog, session.Device);
             if (outputCalibration is { } nanoampsPerCode && session.Device.Outputs.Count > 0) session.UseOutputCalibration(0, nanoampsPerCode);
             if (protocol is not null)
             {
@@ -150,7 +150,6 @@ internal static class RecordCommand
                 }
             }
 
-            var (calibration, source) = RigCalibrations.For(catalog, session.Device);
             double? perCode = session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null;
             StimulusCommand? played = null;
             var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, null, perCode);
@@ -360,34 +359,14 @@ internal static class RecordCommand
         public static NwbJournal Start(string nwbPath, RigSession session, Calibration calibration, string source, string? model, IReadOnlyDictionary<string, double>? parameters)
         {
             var d = session.Device;
-            var header = new JsonObject
-            {
-                ["format"] = "bench-journal-1",
-                ["name"] = Path.GetFileNameWithoutExtension(nwbPath),
-                ["started_utc"] = DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-                ["port"] = session.PortName,
-                ["device"] = new JsonObject
-                {
-                    ["board"] = d.Board, ["unique_id"] = RigIds.Format(d.UniqueId),
-                    ["firmware"] = $"{d.FirmwareMajor}.{d.FirmwareMinor}.{d.FirmwarePatch}", ["protocol"] = $"{d.ProtocolMajor}.{d.ProtocolMinor}",
-                    ["clock_hz"] = d.ClockHz, ["adc_bits"] = d.AdcBits, ["adc_ref_mv"] = d.AdcRefMv,
-                },
-                ["calibration"] = new JsonObject { ["mv_per_count"] = calibration.MillivoltsPerCount, ["offset_mv"] = calibration.OffsetMv, ["source"] = source },
-                ["sample_rate_hz"] = session.SampleRateHz,
-                ["first_sample_index"] = 0,
-                ["nanoamps_per_code"] = d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null,
-                ["model"] = model,
-                ["model_parameters"] = parameters is null ? null : new JsonObject(parameters.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
-            };
+            var header = JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), DateTime.UtcNow, session.PortName, d, calibration, source, session.SampleRateHz, 0,
+                d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null, model, parameters);
             return new NwbJournal(nwbPath, new RecordingJournalWriter(JournalConverter.JournalPathFor(nwbPath), header));
         }
 
         public void WritePulse(PulsePlayedEvent p, StimulusCommand command, RigSession session)
         {
-            var t = command.Trains[p.Pulse.Train];
-            double perCode = session.NanoampsPerCode(command.Output);
-            Writer.WritePulse(new JournalPulse(p.SessionOnsetIndex, p.Pulse.StimId, p.Pulse.Train, p.Pulse.Pulse,
-                p.Pulse.Phase1Code * perCode, t.Phase1Samples, t.InterphaseSamples, p.Pulse.Phase2Code * perCode, t.Phase2Samples));
+            Writer.WritePulse(JournalPulse.From(p.Pulse, p.SessionOnsetIndex, command.Trains[p.Pulse.Train], session.NanoampsPerCode(command.Output)));
         }
 
         /// <summary>The model's prediction as far as the comparison has caught up.</summary>

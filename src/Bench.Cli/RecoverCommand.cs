@@ -51,10 +51,6 @@ internal static class RecoverCommand
         var catalog = new BenchCatalog(directory);
         var record = catalog.ListRecordings().FirstOrDefault(r => catalog.FullPathOf(r) == nwb);
         if (record is null) return;
-        catalog.UpdateRecording(record with
-        {
-            Samples = result.Nwb.Samples, LostSamples = (long)result.Nwb.LostSamples, DurationS = result.DurationS, RmseMv = result.RmseMv,
-            Status = result.Complete ? RecordingStatus.Complete : RecordingStatus.Recovered,
-        });
+        catalog.UpdateRecording(result.Update(record, result.Complete ? RecordingStatus.Complete : RecordingStatus.Recovered));
     }
 }

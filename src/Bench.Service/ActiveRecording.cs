@@ -68,26 +68,8 @@ internal sealed class ActiveRecording
         var device = rig.Device;
         string uid = RigIds.Format(device.UniqueId);
         var now = DateTime.UtcNow;
-        var header = new JsonObject
-        {
-            ["format"] = "bench-journal-1",
-            ["name"] = name,
-            ["started_utc"] = now.ToString("O", CultureInfo.InvariantCulture),
-            ["port"] = rig.Address,
-            ["device"] = new JsonObject
-            {
-                ["board"] = device.Board, ["unique_id"] = uid,
-                ["firmware"] = $"{device.FirmwareMajor}.{device.FirmwareMinor}.{device.FirmwarePatch}",
-                ["protocol"] = $"{device.ProtocolMajor}.{device.ProtocolMinor}",
-                ["clock_hz"] = device.ClockHz, ["adc_bits"] = device.AdcBits, ["adc_ref_mv"] = device.AdcRefMv,
-            },
-            ["calibration"] = new JsonObject { ["mv_per_count"] = rig.Calibration.MillivoltsPerCount, ["offset_mv"] = rig.Calibration.OffsetMv, ["source"] = rig.CalibrationSource },
-            ["sample_rate_hz"] = rig.SampleRateHz,
-            ["first_sample_index"] = nextSampleIndex,
-            ["nanoamps_per_code"] = rig.NanoampsPerCode,
-            ["model"] = model,
-            ["model_parameters"] = new JsonObject([.. modelParameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))]),
-        };
+        var header = JournalHeader.Create(name, now, rig.Address, device, rig.Calibration, rig.CalibrationSource, rig.SampleRateHz, nextSampleIndex,
+            rig.NanoampsPerCode, model, modelParameters);
         var journal = new RecordingJournalWriter(JournalConverter.JournalPathFor(nwb), header);
         var record = new RecordingRecord(name, relative, uid, now, 0, 0, 0, rig.SampleRateHz, model, null, RecordingStatus.Recording);
         try
@@ -147,11 +129,7 @@ internal sealed class ActiveRecording
         Journal.Dispose();
         var result = JournalConverter.Convert(Journal.Path, nwbPath);
         File.Delete(Journal.Path);
-        var done = record with
-        {
-            Samples = result.Nwb.Samples, LostSamples = (long)result.Nwb.LostSamples, DurationS = result.DurationS, RmseMv = result.RmseMv,
-            Status = RecordingStatus.Complete,
-        };
+        var done = result.Update(record, RecordingStatus.Complete);
         catalog.UpdateRecording(done);
         return RecordingInfo.From(done);
     }
@@ -172,12 +150,7 @@ internal sealed class ActiveRecording
             try
             {
                 var result = JournalConverter.Convert(journal, nwb, overwrite: true);
-                var done = r with
-                {
-                    Samples = result.Nwb.Samples, LostSamples = (long)result.Nwb.LostSamples, DurationS = result.DurationS, RmseMv = result.RmseMv,
-                    Status = RecordingStatus.Recovered,
-                };
-                catalog.UpdateRecording(done);
+                catalog.UpdateRecording(result.Update(r, RecordingStatus.Recovered));
                 report.Add($"recovered '{r.Id}' ({result.Nwb.Samples} samples) interrupted by an earlier crash");
             }
             catch (Exception e) when (e is not OutOfMemoryException)

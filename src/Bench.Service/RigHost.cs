@@ -117,8 +117,9 @@ public sealed class RigHost : IAsyncDisposable
             // Past the handshake the request's cancellation no longer applies: a half-configured rig helps nobody.
             await session.ConfigureAsync(sampleRateHz, CancellationToken.None).ConfigureAwait(false);
             catalog.UpsertRig(session.Device, address);
-            var (calibration, source) = CalibrationFor(session.Device);
-            if (RigCalibrations.OutputFor(catalog, session.Device) is { } nanoampsPerCode && session.Device.Outputs.Count > 0) session.UseOutputCalibration(0, nanoampsPerCode);
+            // The rig's stored calibration, applied automatically on connect (else its front end's nominal one).
+            var (calibration, source, nanoampsPerCode) = RigCalibrations.For(catalog, session.Device);
+            if (nanoampsPerCode is { } step && session.Device.Outputs.Count > 0) session.UseOutputCalibration(0, step);
             var c = new Connection(this, address, session, calibration, source, stopEmulator, emulatorTask);
             await session.StartAsync(CancellationToken.None).ConfigureAwait(false);
             c.Pump = Task.Run(() => c.PumpAsync(), CancellationToken.None);
@@ -274,9 +275,6 @@ public sealed class RigHost : IAsyncDisposable
 
     /// <summary>The comparison's latest figures, or null when there is no model to compare with.</summary>
     public ComparisonView? Comparison => connection?.ComparisonSnapshot();
-
-    /// <summary>The rig's latest stored calibration (applied automatically on connect), else its front end's nominal one.</summary>
-    private (Calibration Calibration, string Source) CalibrationFor(DeviceInfo device) => RigCalibrations.For(catalog, device);
 
     private Connection RequireConnection() => connection is { Lost: false } c ? c : throw new InvalidOperationException(connection is null ? "no rig is connected: connect one first (POST /api/devices/connect)" : "the rig's connection was lost: reconnect it");
 
@@ -444,8 +442,7 @@ public sealed class RigHost : IAsyncDisposable
                         var t = command.Command.Trains[pulse.Pulse.Train];
                         double perCode = Session.NanoampsPerCode(command.Command.Output);
                         model?.OnPulse(pulse.Pulse, pulse.SessionOnsetIndex);
-                        var journalPulse = new JournalPulse(pulse.SessionOnsetIndex, pulse.Pulse.StimId, pulse.Pulse.Train, pulse.Pulse.Pulse,
-                            pulse.Pulse.Phase1Code * perCode, t.Phase1Samples, t.InterphaseSamples, pulse.Pulse.Phase2Code * perCode, t.Phase2Samples);
+                        var journalPulse = JournalPulse.From(pulse.Pulse, pulse.SessionOnsetIndex, t, perCode);
                         Recording?.Journal.WritePulse(journalPulse);
                         host.hub.Publish("stimulus", new StimulusMarker(
                             pulse.SessionOnsetIndex * 1000.0 / Session.SampleRateHz, command.Name, pulse.Pulse.Train, pulse.Pulse.Pulse,

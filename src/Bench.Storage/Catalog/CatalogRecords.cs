@@ -93,20 +93,19 @@ public static class RigCalibrations
 {
     /// <summary>
     /// The rig's latest calibration stored in <paramref name="catalog"/> (applied automatically whenever the rig
-    /// connects), else its front end's nominal one (<see cref="Bench.Core.Rig.FrontEnd.NominalCalibration"/>).
+    /// connects), else its front end's nominal one (<see cref="Bench.Core.Rig.FrontEnd.NominalCalibration"/>); and the
+    /// output's nA per DAC code, when that calibration measured it.
     /// </summary>
-    public static (Bench.Core.Rig.Calibration Calibration, string Source) For(BenchCatalog? catalog, Bench.Core.Protocol.DeviceInfo device)
+    public static (Bench.Core.Rig.Calibration Calibration, string Source, double? NanoampsPerCode) For(BenchCatalog? catalog, Bench.Core.Protocol.DeviceInfo device)
     {
         if (catalog is not null && catalog.TryGetLatestCalibration(RigIds.Format(device.UniqueId), out var stored) && stored is not null)
         {
             return (new Bench.Core.Rig.Calibration(stored.MillivoltsPerCount, stored.OffsetMv),
-                string.Create(CultureInfo.InvariantCulture, $"{stored.Source}, stored {stored.CreatedUtc:yyyy-MM-dd HH:mm} UTC (calibration {stored.Id})"));
+                string.Create(CultureInfo.InvariantCulture, $"{stored.Source}, stored {stored.CreatedUtc:yyyy-MM-dd HH:mm} UTC (calibration {stored.Id})"),
+                stored.NanoampsPerCode);
         }
 
-        return Bench.Core.Rig.FrontEnd.NominalCalibration(device);
+        var (nominal, source) = Bench.Core.Rig.FrontEnd.NominalCalibration(device);
+        return (nominal, source, null);
     }
-
-    /// <summary>The rig's stored output calibration (nA per DAC code of output 0), if its newest calibration has one.</summary>
-    public static double? OutputFor(BenchCatalog? catalog, Bench.Core.Protocol.DeviceInfo device) =>
-        catalog is not null && catalog.TryGetLatestCalibration(RigIds.Format(device.UniqueId), out var stored) ? stored?.NanoampsPerCode : null;
 }

@@ -11,7 +11,14 @@ namespace Bench.Storage.Journal;
 /// <param name="DiscardedBytes">Bytes of a last record cut short by the crash, which were left out.</param>
 /// <param name="DurationS">Device time from the first sample to the last, in seconds.</param>
 /// <param name="RmseMv">The model comparison's RMSE over the recording (mV), if there was a model.</param>
-public sealed record JournalConversion(NwbWriteSummary Nwb, bool Complete, long DiscardedBytes, double DurationS, double? RmseMv);
+public sealed record JournalConversion(NwbWriteSummary Nwb, bool Complete, long DiscardedBytes, double DurationS, double? RmseMv)
+{
+    /// <summary><paramref name="record"/> as this conversion leaves it: what the file holds, with <paramref name="status"/>.</summary>
+    public Catalog.RecordingRecord Update(Catalog.RecordingRecord record, Catalog.RecordingStatus status) => record with
+    {
+        Samples = Nwb.Samples, LostSamples = (long)Nwb.LostSamples, DurationS = DurationS, RmseMv = RmseMv, Status = status,
+    };
+}
 
 /// <summary>
 /// Writes the NWB file of a recording from its journal: at the normal end of a recording, and by <c>bench recover</c>

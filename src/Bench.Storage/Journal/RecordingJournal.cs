@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
+using Bench.Core.Rig;
 
 namespace Bench.Storage.Journal;
 
@@ -35,7 +37,51 @@ public enum JournalRecordKind : byte
 
 /// <summary>A pulse as played: onset (session sample index), its train, and its phases in nA and samples.</summary>
 public readonly record struct JournalPulse(ulong OnsetIndex, ushort StimId, byte Train, ushort Pulse,
-    double Phase1Nanoamps, uint Phase1Samples, uint InterphaseSamples, double Phase2Nanoamps, uint Phase2Samples);
+    double Phase1Nanoamps, uint Phase1Samples, uint InterphaseSamples, double Phase2Nanoamps, uint Phase2Samples)
+{
+    /// <summary>The pulse a rig reported (codes) with its train's phase lengths, its onset in session indices, in nA.</summary>
+    public static JournalPulse From(StimulusEvent played, ulong sessionOnsetIndex, StimulusTrain train, double nanoampsPerCode) =>
+        new(sessionOnsetIndex, played.StimId, played.Train, played.Pulse, played.Phase1Code * nanoampsPerCode, train.Phase1Samples,
+            train.InterphaseSamples, played.Phase2Code * nanoampsPerCode, train.Phase2Samples);
+}
+
+/// <summary>The header every recording journal starts with (what <see cref="JournalConverter"/> needs to write the NWB file).</summary>
+public static class JournalHeader
+{
+    /// <summary>Builds it.</summary>
+    /// <param name="name">The recording's name.</param>
+    /// <param name="startedUtc">When the recording started: the host time of <paramref name="firstSampleIndex"/>.</param>
+    /// <param name="port">Where the rig is connected.</param>
+    /// <param name="device">The rig.</param>
+    /// <param name="calibration">Counts → mV in use.</param>
+    /// <param name="calibrationSource">Where that calibration came from.</param>
+    /// <param name="sampleRateHz">The sample rate.</param>
+    /// <param name="firstSampleIndex">The session index of the recording's first sample (its time zero).</param>
+    /// <param name="nanoampsPerCode">The stimulus output's nA per DAC code in use.</param>
+    /// <param name="model">The comparison's model, if any.</param>
+    /// <param name="modelParameters">Its parameter overrides, if any.</param>
+    public static JsonObject Create(string name, DateTime startedUtc, string port, DeviceInfo device, Calibration calibration, string calibrationSource,
+        double sampleRateHz, ulong firstSampleIndex, double? nanoampsPerCode, string? model, IReadOnlyDictionary<string, double>? modelParameters) => new()
+    {
+        ["format"] = "bench-journal-1",
+        ["name"] = name,
+        ["started_utc"] = startedUtc.ToString("O", CultureInfo.InvariantCulture),
+        ["port"] = port,
+        ["device"] = new JsonObject
+        {
+            ["board"] = device.Board, ["unique_id"] = device.UniqueId.ToString("x16", CultureInfo.InvariantCulture),
+            ["firmware"] = $"{device.FirmwareMajor}.{device.FirmwareMinor}.{device.FirmwarePatch}",
+            ["protocol"] = $"{device.ProtocolMajor}.{device.ProtocolMinor}",
+            ["clock_hz"] = device.ClockHz, ["adc_bits"] = device.AdcBits, ["adc_ref_mv"] = device.AdcRefMv,
+        },
+        ["calibration"] = new JsonObject { ["mv_per_count"] = calibration.MillivoltsPerCount, ["offset_mv"] = calibration.OffsetMv, ["source"] = calibrationSource },
+        ["sample_rate_hz"] = sampleRateHz,
+        ["first_sample_index"] = firstSampleIndex,
+        ["nanoamps_per_code"] = nanoampsPerCode,
+        ["model"] = model,
+        ["model_parameters"] = modelParameters is null ? null : new JsonObject(modelParameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
+    };
+}
 
 /// <summary>
 /// The append-only journal written beside every recording while it runs (<c>x.nwb.journal</c>). Each record is
