@@ -93,7 +93,6 @@ internal sealed class ModelTrack
     public void OnSamples(ulong first, ReadOnlySpan<ushort> codes, Action<ulong, ReadOnlySpan<double>> onPredicted)
     {
         comparison.OnSamples(first, codes);
-        if (delivered < first && comparison.ComparedThrough > first) delivered = first;
         ulong through = comparison.ComparedThrough;
         if (through <= delivered) return;
         int n = (int)Math.Min(through - delivered, int.MaxValue / 2);
