@@ -178,6 +178,7 @@ internal static class RecordCommand
             }
 
             LiveComparison? comparison = null;
+            PredictionFeed? predictions = null;
             var liveOptions = new ComparisonOptions { PublishIntervalMs = 500 };
             if (live is not null)
             {
@@ -187,6 +188,7 @@ internal static class RecordCommand
                     NanoampsPerCode = session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, PreparationAreaUm2 = live.AreaUm2,
                 };
                 comparison = new LiveComparison(live.Model.Create(live.Parameters), setup, liveOptions);
+                predictions = new PredictionFeed(comparison);
                 sidecar["model"] = new JsonObject
                 {
                     ["name"] = live.Model.Name,
@@ -243,7 +245,7 @@ internal static class RecordCommand
                     lastIndex = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
                     journal?.Writer.WriteSamples(batch.FirstSampleIndex, batch.Codes, []);
                     comparison?.OnSamples(batch.FirstSampleIndex, batch.Codes);
-                    if (comparison is not null) journal?.WriteModel(comparison);
+                    if (predictions is not null) journal?.WriteModel(predictions);
                     while (session.Events.TryRead(out var e))
                     {
                         switch (e)
@@ -281,7 +283,7 @@ internal static class RecordCommand
             if (comparison is not null)
             {
                 comparison.Complete();
-                journal?.WriteModel(comparison);
+                if (predictions is not null) journal?.WriteModel(predictions);
                 while (comparison.Updates.TryRead(out _))
                 {
                     // The final state is in the summary.
@@ -344,8 +346,6 @@ internal static class RecordCommand
     private sealed class NwbJournal : IDisposable
     {
         private readonly string nwbPath;
-        private ulong delivered;
-        private double[] scratch = new double[4096];
         private bool finished;
 
         private NwbJournal(string nwbPath, RecordingJournalWriter writer)
@@ -370,17 +370,9 @@ internal static class RecordCommand
         }
 
         /// <summary>The model's prediction as far as the comparison has caught up.</summary>
-        public void WriteModel(LiveComparison comparison)
+        public void WriteModel(PredictionFeed predictions)
         {
-            ulong through = comparison.ComparedThrough;
-            if (through <= delivered) return;
-            int n = (int)(through - delivered);
-            if (scratch.Length < n) scratch = new double[n];
-            int real = comparison.CopyPredicted(delivered, scratch.AsSpan(0, n));
-            var values = new float[real];
-            for (int i = 0; i < real; i++) values[i] = (float)scratch[i];
-            Writer.WriteModel(delivered, values);
-            delivered = through;
+            if (predictions.TryTake(out ulong first, out var mv)) Writer.WriteModel(first, mv);
         }
 
         public JournalConversion Finish(JsonObject summary)

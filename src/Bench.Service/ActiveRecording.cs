@@ -105,9 +105,7 @@ internal sealed class ActiveRecording
             first = firstIndex;
         }
 
-        Span<float> values = modelMv.Length <= 1024 ? stackalloc float[modelMv.Length] : new float[modelMv.Length];
-        for (int i = 0; i < modelMv.Length; i++) values[i] = (float)modelMv[i];
-        Journal.WriteModel(first, values);
+        Journal.WriteModel(first, modelMv);
     }
 
     /// <summary>Takes a gap.</summary>

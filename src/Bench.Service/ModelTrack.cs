@@ -32,8 +32,8 @@ internal sealed class ModelTrack
     private readonly double areaUm2;
     private readonly Calibration calibration;
     private readonly LiveComparison comparison;
-    private ulong delivered;
-    private double[] scratch = new double[4096];
+    private readonly PredictionFeed predictions;
+    private ulong observedThrough;
     private readonly List<(double T, double INa, double IK, double M, double H, double N)> observables = [];
     private readonly double[] observableValues;
     private readonly int iNa, iK, gateM, gateH, gateN;
@@ -50,6 +50,7 @@ internal sealed class ModelTrack
         this.areaUm2 = areaUm2;
         this.calibration = calibration;
         comparison = Create(sampleRateHz);
+        predictions = new PredictionFeed(comparison);
         var names = comparison.Model.ObservableNames;
         observableValues = new double[names.Count];
         iNa = IndexOf(names, "i_na");
@@ -93,13 +94,9 @@ internal sealed class ModelTrack
     public void OnSamples(ulong first, ReadOnlySpan<ushort> codes, Action<ulong, ReadOnlySpan<double>> onPredicted)
     {
         comparison.OnSamples(first, codes);
-        ulong through = comparison.ComparedThrough;
-        if (through <= delivered) return;
-        int n = (int)Math.Min(through - delivered, int.MaxValue / 2);
-        if (scratch.Length < n) scratch = new double[Math.Max(n, scratch.Length * 2)];
-        int real = comparison.CopyPredicted(delivered, scratch.AsSpan(0, n));
-        if (real > 0) onPredicted(delivered, scratch.AsSpan(0, real));
-        delivered = through;
+        if (comparison.ComparedThrough <= observedThrough) return;
+        observedThrough = comparison.ComparedThrough;
+        if (predictions.TryTake(out ulong from, out var mv)) onPredicted(from, mv);
         comparison.Model.ReadObservables(observableValues);
         observables.Add((comparison.ComparedThrough * comparison.DtMs, Read(iNa), Read(iK), Read(gateM), Read(gateH), Read(gateN)));
     }

@@ -162,6 +162,14 @@ public sealed class RecordingJournalWriter : IDisposable
         MaybeFlush();
     }
 
+    /// <summary>Appends the model's prediction (computed in double precision, kept as float32 mV) for samples already written.</summary>
+    public void WriteModel(ulong firstIndex, ReadOnlySpan<double> modelMv)
+    {
+        var values = modelMv.Length <= 1024 ? stackalloc float[modelMv.Length] : new float[modelMv.Length];
+        for (int i = 0; i < modelMv.Length; i++) values[i] = (float)modelMv[i];
+        WriteModel(firstIndex, values);
+    }
+
     /// <summary>Appends a gap.</summary>
     public void WriteGap(ulong firstLost, ulong length)
     {
