@@ -21,6 +21,22 @@ public static class SpikeTrainMetrics
     /// <returns>The number of pairs.</returns>
     public static int Match(ReadOnlySpan<double> recordedMs, ReadOnlySpan<double> modelMs, double windowMs, Action<int, int>? onPair = null)
     {
+        var sink = new CallbackSink(onPair);
+        return Walk(recordedMs, modelMs, windowMs, ref sink);
+    }
+
+    /// <summary>Pairs (see <see cref="Match"/>) with the sum of model − recorded and of its absolute value (ms).</summary>
+    public static (int Pairs, double SumDifferenceMs, double SumAbsoluteDifferenceMs) MatchSums(ReadOnlySpan<double> recordedMs, ReadOnlySpan<double> modelMs, double windowMs)
+    {
+        var sink = new SumSink();
+        int pairs = Walk(recordedMs, modelMs, windowMs, ref sink);
+        return (pairs, sink.Sum, sink.SumAbs);
+    }
+
+    /// <summary>The greedy two-pointer pairing behind <see cref="Match"/>; the sink (a struct, so nothing is allocated) sees each pair.</summary>
+    private static int Walk<TSink>(ReadOnlySpan<double> recordedMs, ReadOnlySpan<double> modelMs, double windowMs, ref TSink sink)
+        where TSink : struct, IPairSink
+    {
         int i = 0, j = 0, pairs = 0;
         while (i < recordedMs.Length && j < modelMs.Length)
         {
@@ -35,7 +51,7 @@ public static class SpikeTrainMetrics
             }
             else
             {
-                onPair?.Invoke(i, j);
+                sink.Add(i, j, d);
                 pairs++;
                 i++;
                 j++;
@@ -45,33 +61,26 @@ public static class SpikeTrainMetrics
         return pairs;
     }
 
-    /// <summary>Pairs (see <see cref="Match"/>) with the sum of model − recorded and of its absolute value (ms).</summary>
-    public static (int Pairs, double SumDifferenceMs, double SumAbsoluteDifferenceMs) MatchSums(ReadOnlySpan<double> recordedMs, ReadOnlySpan<double> modelMs, double windowMs)
+    private interface IPairSink
     {
-        int i = 0, j = 0, pairs = 0;
-        double sum = 0, sumAbs = 0;
-        while (i < recordedMs.Length && j < modelMs.Length)
-        {
-            double d = modelMs[j] - recordedMs[i];
-            if (d < -windowMs)
-            {
-                j++;
-            }
-            else if (d > windowMs)
-            {
-                i++;
-            }
-            else
-            {
-                pairs++;
-                sum += d;
-                sumAbs += Math.Abs(d);
-                i++;
-                j++;
-            }
-        }
+        void Add(int recorded, int model, double differenceMs);
+    }
 
-        return (pairs, sum, sumAbs);
+    private readonly struct CallbackSink(Action<int, int>? onPair) : IPairSink
+    {
+        public void Add(int recorded, int model, double differenceMs) => onPair?.Invoke(recorded, model);
+    }
+
+    private struct SumSink : IPairSink
+    {
+        public double Sum;
+        public double SumAbs;
+
+        public void Add(int recorded, int model, double differenceMs)
+        {
+            Sum += differenceMs;
+            SumAbs += Math.Abs(differenceMs);
+        }
     }
 
     /// <summary>Number of coincidences: pairs (see <see cref="Match"/>) no further apart than <paramref name="deltaMs"/>.</summary>
