@@ -156,8 +156,16 @@ internal static class EmulateCommand
             using var terminal = PseudoTerminal.Open();
             Announce(output, terminal.SlavePath, announced is null ? null : "reappeared");
             announced = terminal.SlavePath;
-            await using var device = terminal.OpenMaster(terminal.SlavePath);
-            await rig.RunAsync(device, cancellationToken);
+            var device = terminal.OpenMaster(terminal.SlavePath);
+            try
+            {
+                await rig.RunAsync(device, cancellationToken);
+            }
+            finally
+            {
+                await device.DisposeAsync();   // before the terminal, which owns the descriptor
+            }
+
             if (rig.EndReason != "disconnect") continue;   // the host went away: serve the same rig on a fresh line
             Announce(output, terminal.SlavePath, "disconnected");
             terminal.Dispose();   // hang up: the host's reads fail as on a pulled cable

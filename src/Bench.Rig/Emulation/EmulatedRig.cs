@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
@@ -21,11 +20,15 @@ public sealed class EmulatedRig
     private const ushort WatchdogMs = 500;
     private EmulatorOptions options;
     private readonly Random random;
+    private readonly TimeProvider time;
 
     /// <summary>Builds the rig (its model is created on each Start).</summary>
-    public EmulatedRig(EmulatorOptions options)
+    /// <param name="options">How it is built.</param>
+    /// <param name="timeProvider">Its clock and timers (the system's by default; tests pass a fake one to step time).</param>
+    public EmulatedRig(EmulatorOptions options, TimeProvider? timeProvider = null)
     {
         this.options = options;
+        time = timeProvider ?? TimeProvider.System;
         random = new Random(options.Seed);
         var descriptor = ModelCatalog.Get(options.Model);
         descriptor.Resolve(options.Parameters);   // a bad --param fails now, not at Start
@@ -54,7 +57,7 @@ public sealed class EmulatedRig
     /// <summary>Serves one connection until the host closes it, a disconnect fault fires, or <paramref name="cancellationToken"/> ends it.</summary>
     public async Task RunAsync(IRigTransport transport, CancellationToken cancellationToken)
     {
-        var connection = new Connection(this, transport);
+        using var connection = new Connection(this, transport);
         EndReason = await connection.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -65,7 +68,7 @@ public sealed class EmulatedRig
     }
 
     /// <summary>The state of one connection (the device resets its link state when a host connects).</summary>
-    private sealed class Connection
+    private sealed class Connection : IDisposable
     {
         private readonly EmulatedRig rig;
         private readonly IRigTransport transport;
@@ -80,7 +83,9 @@ public sealed class EmulatedRig
         private readonly Queue<StimulusEvent> events = new();
         private readonly ArrayBufferWriter<byte> wire = new(1 << 16);
         private readonly ArrayBufferWriter<byte> scratch = new(ProtocolLimits.MaxWireLength);
-        private readonly Stopwatch clock = Stopwatch.StartNew();
+        private readonly long startTimestamp;
+        // Set by the receiver (a command arrived) and by the pacing timer: the device loop sleeps until one of them.
+        private readonly AutoResetEvent wake = new(false);
         private long lastHeartbeatTicks = long.MinValue;
         private PulsePlayer? player;
         private INeuronModel? model;
@@ -104,11 +109,16 @@ public sealed class EmulatedRig
         {
             this.rig = rig;
             this.transport = transport;
+            startTimestamp = rig.time.GetTimestamp();
         }
 
         private EmulatorOptions Options => rig.options;
 
-        private double DeviceSeconds => clock.Elapsed.TotalSeconds * Options.Speed * (1 + (Options.Faults.DriftPpm * 1e-6));
+        public void Dispose() => wake.Dispose();
+
+        private TimeSpan Elapsed => rig.time.GetElapsedTime(startTimestamp);
+
+        private double DeviceSeconds => Elapsed.TotalSeconds * Options.Speed * (1 + (Options.Faults.DriftPpm * 1e-6));
 
         private double SampleRateHz => (double)ClockHz / periodTicks;
 
@@ -120,8 +130,17 @@ public sealed class EmulatedRig
         private string Run(CancellationToken cancellationToken)
         {
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var stopping = stop.Token.Register(() => wake.Set());
             // The rig's receiver has a thread of its own too: heartbeats must be seen on time whatever the pool is doing.
             var reading = Task.Factory.StartNew(() => ReadLoop(stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            // The device wakes once per tick (a firmware's main loop, batched): each wake acquires what is due and
+            // writes it in one go, so neither this process nor the host wakes per sample or per millisecond.
+            var tick = TimeSpan.FromMilliseconds(Math.Clamp(Options.TickMs, 0.5, 100));
+            // On the system clock the loop sleeps in its own timed wait (no timer thread, no pool thread woken per
+            // tick); another clock (a test's) drives it through its timers.
+            bool systemClock = ReferenceEquals(rig.time, TimeProvider.System);
+            using var pacing = systemClock ? null : rig.time.CreateTimer(_ => wake.Set(), null, tick, tick);
+            var nextTick = Elapsed + tick;
             string reason = "cancelled";
             try
             {
@@ -147,7 +166,17 @@ public sealed class EmulatedRig
                         break;
                     }
 
-                    Thread.Sleep(1);
+                    if (!systemClock)
+                    {
+                        wake.WaitOne();
+                        continue;
+                    }
+
+                    var elapsed = Elapsed;
+                    if (elapsed >= nextTick) nextTick = elapsed > nextTick + tick ? elapsed + tick : nextTick + tick;
+                    var rest = nextTick - elapsed;
+                    // Whole milliseconds, rounded up: a wait of less than 1 ms would return at once and spin.
+                    if (rest > TimeSpan.Zero) wake.WaitOne((int)Math.Ceiling(rest.TotalMilliseconds));
                 }
             }
             finally
@@ -175,7 +204,7 @@ public sealed class EmulatedRig
                         while (decoder.TryDecode(ref span, out var frame))
                         {
                             // StopAll and Heartbeat act at once (§6.1), whatever the command slot holds.
-                            if (frame.Kind == MessageKind.Heartbeat) Volatile.Write(ref lastHeartbeatTicks, clock.ElapsedTicks);
+                            if (frame.Kind == MessageKind.Heartbeat) Volatile.Write(ref lastHeartbeatTicks, rig.time.GetTimestamp());
                             var copy = new byte[ProtocolLimits.HeaderLength + frame.Payload.Length];
                             copy[0] = frame.Version;
                             copy[1] = frame.KindCode;
@@ -186,6 +215,7 @@ public sealed class EmulatedRig
                     }
 
                     input.AdvanceTo(result.Buffer.End);
+                    if (!commands.IsEmpty) wake.Set();   // answer now, not at the next tick
                     if (result.IsCompleted) break;
                 }
             }
@@ -195,6 +225,17 @@ public sealed class EmulatedRig
             catch (IOException)
             {
                 // The host went away.
+            }
+            finally
+            {
+                try
+                {
+                    wake.Set();   // the device loop notices the host is gone
+                }
+                catch (ObjectDisposedException)
+                {
+                    // It already stopped.
+                }
             }
         }
 
@@ -217,7 +258,7 @@ public sealed class EmulatedRig
         {
             long last = Volatile.Read(ref lastHeartbeatTicks);
             // Real milliseconds whatever --speed: the watchdog watches the host, which lives in real time.
-            return last == long.MinValue ? double.PositiveInfinity : (clock.ElapsedTicks - last) * 1000.0 / Stopwatch.Frequency;
+            return last == long.MinValue ? double.PositiveInfinity : rig.time.GetElapsedTime(last).TotalMilliseconds;
         }
 
         private void Acquire(double now)
@@ -389,7 +430,7 @@ public sealed class EmulatedRig
             byte flags = (byte)((reply ? Status.Reply : 0) | (configured ? Status.Configured : 0) | (running ? Status.Running : 0)
                 | (player is { Finished: false } ? Status.Stimulating : 0) | (watchdogTripped ? Status.WatchdogTripped : 0));
             var c = decoder.Counters;
-            return new Status(sampleIndex, (ulong)(clock.Elapsed.TotalMicroseconds * Options.Speed), reply ? replySeq : (ushort)0, flags,
+            return new Status(sampleIndex, (ulong)(Elapsed.TotalMicroseconds * Options.Speed), reply ? replySeq : (ushort)0, flags,
                 (byte)(player is { Finished: false } ? 1 : 0), (ushort)Math.Min(highWater, ushort.MaxValue),
                 (ushort)Math.Min(Options.BufferCapacitySamples, ushort.MaxValue), overruns, dropped, (ushort)c.CrcErrors,
                 (ushort)(c.CobsErrors + c.ShortFrames + c.Oversized + c.VersionErrors), (ushort)c.FramesLost);

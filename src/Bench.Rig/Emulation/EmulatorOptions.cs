@@ -94,6 +94,12 @@ public sealed record EmulatorOptions
     /// <summary>The rig's maximum sample rate (Hz), as DeviceInfo announces it.</summary>
     public uint MaxSampleRateHz { get; init; } = 1_000_000;
 
+    /// <summary>
+    /// How often the device loop wakes (ms): it acquires every sample due and sends them in one write. 5 ms keeps a
+    /// 20 kHz rig at a few hundred wake-ups a second on both sides of the link.
+    /// </summary>
+    public double TickMs { get; init; } = 5;
+
     /// <summary>The 64-bit identity; derived from the seed unless given.</summary>
     public ulong? UniqueId { get; init; }
 }

@@ -33,6 +33,9 @@ public sealed class CaptureTransport : IRigTransport
     /// <inheritdoc/>
     public PipeWriter Output => inner.Output;
 
+    /// <inheritdoc/>
+    public TimeSpan ResetDelay => inner.ResetDelay;
+
     /// <summary>Bytes captured so far.</summary>
     public long BytesCaptured { get; private set; }
 

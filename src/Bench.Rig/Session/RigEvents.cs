@@ -26,6 +26,12 @@ public sealed record DisconnectedEvent(double HostSeconds, string Reason) : RigE
 /// <summary>The same rig (same unique id) came back, on <paramref name="Port"/>.</summary>
 public sealed record ReconnectedEvent(double HostSeconds, string Port) : RigEvent(HostSeconds);
 
+/// <summary>
+/// The rig did not come back: the session ends here. Samples stopped arriving at <paramref name="LostAtHostSeconds"/>
+/// (host seconds); whatever the rig acquired after that is lost.
+/// </summary>
+public sealed record GaveUpEvent(double HostSeconds, string Reason, double LostAtHostSeconds) : RigEvent(HostSeconds);
+
 /// <summary>Health counters of a session, all since it began.</summary>
 public sealed record RigHealth
 {

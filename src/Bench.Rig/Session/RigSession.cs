@@ -1,19 +1,23 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
-using Bench.Core.Timing;
 using Bench.Rig.Transports;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bench.Rig.Session;
 
 /// <summary>How a session behaves.</summary>
 public sealed record RigSessionOptions
 {
-    /// <summary>How long a command waits for its Ack (PROTOCOL.md §6.1: 250 ms).</summary>
+    /// <summary>
+    /// How long a command waits for its Ack at least (PROTOCOL.md §6.1: 250 ms); longer when the link's measured round
+    /// trip says so.
+    /// </summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Sends of an idempotent command before giving up.</summary>
@@ -22,8 +26,11 @@ public sealed record RigSessionOptions
     /// <summary>Heartbeat period (§6.3: 100 ms).</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Wait after opening for a board that resets on DTR (an Uno's bootloader: 1.5 s); zero for others.</summary>
-    public TimeSpan ResetDelay { get; init; } = TimeSpan.Zero;
+    /// <summary>
+    /// Wait after opening before the first Hello; null: what the transport says its device needs
+    /// (<see cref="IRigTransport.ResetDelay"/>: an Uno's bootloader after DTR resets it).
+    /// </summary>
+    public TimeSpan? ResetDelay { get; init; }
 
     /// <summary>Blocks kept for viewers; older ones are dropped when a viewer is slow.</summary>
     public int PreviewCapacity { get; init; } = 256;
@@ -33,74 +40,70 @@ public sealed record RigSessionOptions
 
     /// <summary>Gives up reconnecting after this long.</summary>
     public TimeSpan ReconnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The session's clock and timers (the system's by default).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Where the session reports what it recovers from (a failed reconnect attempt, a rig that did not confirm a stop).</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 }
 
 /// <summary>
 /// A conversation with one rig: handshake and version check, configuration, start and stop, stimulus scheduling,
-/// heartbeats, and one read loop that turns frames into gap-accounted, time-aligned sample batches.
-/// Samples go to a lossless channel (recording, comparison: unbounded, so acquisition never waits on them) and a
-/// lossy one for viewers (bounded, oldest dropped). Every gap is reported with its index and length, never filled.
-/// A lost link is reported, everything received is kept, and (when <see cref="RigSessionOptions.Reconnect"/> is
-/// given) the same rig is looked for on any port and resumed with the gap accounted. Disposal stops stimulation first.
+/// heartbeats, and gap-accounted, time-aligned sample batches. One loop per connection (<see cref="RigLink"/>) owns
+/// the link's state; callers reach it through requests. Samples go to a lossless channel (recording, comparison:
+/// unbounded, so acquisition never waits on them) and a lossy one for viewers (bounded, oldest dropped). Every gap is
+/// reported with its index and length, never filled. A lost link is reported, everything received is kept, and (when
+/// <see cref="RigSessionOptions.Reconnect"/> is given) the same rig is looked for and resumed with the gap accounted
+/// (<see cref="ReconnectPolicy"/>). Disposal stops stimulation first.
 /// </summary>
 public sealed class RigSession : IAsyncDisposable
 {
     private readonly RigSessionOptions options;
-    private readonly Stopwatch clock = Stopwatch.StartNew();
-    private readonly SemaphoreSlim commandLock = new(1, 1);
-    private readonly SemaphoreSlim writeLock = new(1, 1);
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly long startTimestamp;
     private readonly Channel<SampleBatch> lossless = Channel.CreateUnbounded<SampleBatch>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly Channel<SampleBatch> preview;
     private readonly Channel<RigEvent> events = Channel.CreateUnbounded<RigEvent>(new UnboundedChannelOptions { SingleWriter = false });
     private readonly CancellationTokenSource lifetime = new();
-    private readonly object pendingLock = new();
-    private readonly Dictionary<ushort, TaskCompletionSource<IMessage>> pending = [];
-    private IRigTransport transport;
-    private FrameDecoder decoder = new();
-    private FrameEncoder encoder = new();
-    private TaskCompletionSource<DeviceInfo>? helloReply;
-    private TaskCompletionSource<Status>? heartbeatReply;
-    private ushort heartbeatSeq;
-    private Task readLoop = Task.CompletedTask;
-    private int generation;
-    private int reconnecting;
-    private Task heartbeatLoop = Task.CompletedTask;
-    private readonly object healthLock = new();
-    private RigHealth health = new();
-    private long previousCrc, previousFraming, previousLost, previousGaps;
-    private double sampleRateHz;
-    private bool running;
-    private ulong sessionOffset;
-    private ulong nextExpected;
-    private double lastRefit;
-    private double lastBatchHostSeconds;
-    private ushort nextStimId = 1;
-    private readonly HashSet<ushort> stimIdsPlayed = [];
-    private int disposed;
-    private volatile bool heartbeatsPaused;
-    private readonly Dictionary<ushort, double> heartbeatSent = [];
+    private readonly ConcurrentDictionary<int, double> outputCalibration = new();
+    private readonly ConcurrentDictionary<ushort, byte> stimIdsPlayed = new();
+    private readonly Lock healthLock = new();
+    private readonly Lock roundTripLock = new();
     private readonly List<double> roundTripsMs = [];
+    private readonly SemaphoreSlim commands = new(1, 1);
+    private RigHealth health = new();
+    private volatile RigLink link;
+    private volatile StatusSnapshot? lastStatus;
+    private Task supervisor = Task.CompletedTask;
+    private volatile bool running;
+    private volatile bool heartbeatsPaused;
+    private double sampleRateHz;
+    private int nextStimId = 1;
+    private int disposed;
 
     private RigSession(IRigTransport transport, RigSessionOptions options)
     {
-        this.transport = transport;
         this.options = options;
+        time = options.TimeProvider;
+        logger = options.Logger;
+        startTimestamp = time.GetTimestamp();
         preview = Channel.CreateBounded<SampleBatch>(new BoundedChannelOptions(options.PreviewCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleWriter = true });
+        link = new RigLink(this, transport, options, time);
     }
 
     /// <summary>The rig, as it described itself.</summary>
     public DeviceInfo Device { get; private set; } = null!;
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> outputCalibration = new();
-
     /// <summary>Where the rig is connected now.</summary>
-    public string PortName => transport.Name;
+    public string PortName => link.Transport.Name;
 
     /// <summary>The sample period the rig uses, in its clock ticks (after Configure).</summary>
     public uint PeriodTicks { get; private set; }
 
     /// <summary>The actual sample rate (Hz): clock / period.</summary>
-    public double SampleRateHz => sampleRateHz;
+    public double SampleRateHz => Volatile.Read(ref sampleRateHz);
 
     /// <summary>Every sample batch, in order, nothing dropped (recording, comparison).</summary>
     public ChannelReader<SampleBatch> Samples => lossless.Reader;
@@ -108,14 +111,20 @@ public sealed class RigSession : IAsyncDisposable
     /// <summary>Recent sample batches for viewers; a slow viewer loses old ones, never stalls acquisition.</summary>
     public ChannelReader<SampleBatch> Preview => preview.Reader;
 
-    /// <summary>Gaps, pulses played, unsolicited status, disconnects.</summary>
+    /// <summary>Gaps, pulses played, unsolicited status, disconnects, reconnects.</summary>
     public ChannelReader<RigEvent> Events => events.Reader;
 
-    /// <summary>Device sample index → host time, with drift.</summary>
-    public DeviceClockMapping? Clock { get; private set; }
+    /// <summary>The rig's clock against the host's, as last fitted (null before Configure).</summary>
+    public ClockFit? Clock => Sequencer.Clock;
 
     /// <summary>Host seconds since the session began.</summary>
-    public double HostSeconds => clock.Elapsed.TotalSeconds;
+    public double HostSeconds => time.GetElapsedTime(startTimestamp).TotalSeconds;
+
+    /// <summary>Acquisition is running (Start confirmed, no Stop since).</summary>
+    public bool IsRunning => running;
+
+    /// <summary>The link is up (false while the rig is lost or being looked for again).</summary>
+    public bool IsConnected => !link.Ended;
 
     /// <summary>Health counters now.</summary>
     public RigHealth Health
@@ -126,14 +135,23 @@ public sealed class RigSession : IAsyncDisposable
         }
     }
 
-    // Health is updated from the read loop, the command caller and the reconnect task: one lock keeps every update.
-    private void UpdateHealth(Func<RigHealth, RigHealth> change)
+    /// <summary>The rig's last Status.</summary>
+    public Status? LastStatus => lastStatus?.Value;
+
+    /// <summary>Round trips (ms) of heartbeats answered so far: command latency through the whole link and the rig.</summary>
+    public IReadOnlyList<double> RoundTripsMs
     {
-        lock (healthLock) health = change(health);
+        get
+        {
+            lock (roundTripLock) return [.. roundTripsMs];
+        }
     }
 
-    /// <summary>The rig's last Status.</summary>
-    public Status? LastStatus { get; private set; }
+    internal SampleSequencer Sequencer { get; } = new();
+
+    internal bool HeartbeatsPaused => heartbeatsPaused;
+
+    internal ushort WatchdogMs => Device?.WatchdogMs ?? 0;
 
     /// <summary>Opens a session: resyncs, says Hello (resending as §9 prescribes), checks the protocol version, starts heartbeats.</summary>
     /// <exception cref="RigConnectionException">No rig answered, or it speaks another protocol; the message says which.</exception>
@@ -142,77 +160,35 @@ public sealed class RigSession : IAsyncDisposable
         var session = new RigSession(transport, options ?? new RigSessionOptions());
         try
         {
-            session.Device = await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
-            await session.SendHeartbeatAsync().ConfigureAwait(false);
-            session.heartbeatLoop = session.StartHeartbeats();
+            session.Device = await session.HandshakeAsync(session.link, cancellationToken).ConfigureAwait(false);
+            session.link.StartHeartbeats();
             // A rig a previous host left running (no reset on open, e.g. native USB) starts from a known state.
             await session.SimpleCommandAsync(MessageKind.Stop, cancellationToken).ConfigureAwait(false);
+            session.supervisor = Task.Run(session.SuperviseAsync, CancellationToken.None);
             return session;
         }
-        catch
+        catch (Exception e)
         {
-            await session.lifetime.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAny(Task.WhenAll(session.readLoop, session.heartbeatLoop), Task.Delay(1000, CancellationToken.None)).ConfigureAwait(false);
+            // Nothing is left running; the caller still owns the transport and closes it.
+            await session.link.StopAsync().ConfigureAwait(false);
+            session.lifetime.Dispose();
+            if (e is RigDisconnectedException) throw new RigConnectionException($"{transport.Name} went away during the handshake: {e.Message}", e);
             throw;
         }
     }
 
-    private async Task<DeviceInfo> HandshakeAsync(CancellationToken cancellationToken)
+    private async Task<DeviceInfo> HandshakeAsync(RigLink target, CancellationToken cancellationToken)
     {
-        if (options.ResetDelay > TimeSpan.Zero)
+        var wait = options.ResetDelay ?? target.Transport.ResetDelay;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
+        var reply = await target.Submit(new LinkRequest(RequestKind.Hello, Hello.Current, 8, cancellationToken)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var info = (DeviceInfo)reply;
+        if (info.ProtocolMajor != ProtocolLimits.Version)
         {
-            await Task.Delay(options.ResetDelay, cancellationToken).ConfigureAwait(false);
+            throw new RigConnectionException($"the rig on {target.Transport.Name} speaks protocol {info.ProtocolMajor}.{info.ProtocolMinor}; this host speaks {ProtocolLimits.Version}.{ProtocolLimits.MinorVersion}: update one of them");
         }
 
-        await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // A new link: a new receiver and sender, and the link counters start again from zero.
-            decoder = new FrameDecoder();
-            encoder = new FrameEncoder();
-            (previousCrc, previousFraming, previousLost, previousGaps) = (0, 0, 0, 0);
-            int current = Interlocked.Increment(ref generation);
-            var link = transport;
-            readLoop = Task.Run(() => ReadLoopAsync(link, current), CancellationToken.None);
-        }
-        finally
-        {
-            writeLock.Release();
-        }
-
-        await WriteAsync(Resync).ConfigureAwait(false);
-        for (int attempt = 0; attempt < 8; attempt++)
-        {
-            helloReply = new TaskCompletionSource<DeviceInfo>(TaskCreationOptions.RunContinuationsAsynchronously);
-            await WriteAsync(w => encoder.Write(w, Hello.Current)).ConfigureAwait(false);
-            var done = await Task.WhenAny(helloReply.Task, Task.Delay(options.CommandTimeout, cancellationToken), readLoop).ConfigureAwait(false);
-            if (done == helloReply.Task)
-            {
-                var info = await helloReply.Task.ConfigureAwait(false);
-                if (info.ProtocolMajor != ProtocolLimits.Version)
-                {
-                    throw new RigConnectionException($"the rig on {transport.Name} speaks protocol {info.ProtocolMajor}.{info.ProtocolMinor}; this host speaks {ProtocolLimits.Version}.{ProtocolLimits.MinorVersion}: update one of them");
-                }
-
-                return info;
-            }
-
-            if (done == readLoop) break;
-            cancellationToken.ThrowIfCancellationRequested();
-            if (decoder.Counters.VersionErrors > 0)
-            {
-                throw new RigConnectionException($"the device on {transport.Name} speaks protocol {decoder.LastForeignVersion}; this host speaks {ProtocolLimits.Version}: update one of them");
-            }
-        }
-
-        throw new RigConnectionException($"no Bench rig answered on {transport.Name} (8 Hellos, {8 * options.CommandTimeout.TotalMilliseconds:0} ms): is it the right port, and is the firmware flashed?");
-    }
-
-    // A lone delimiter resyncs the rig's receiver (§9).
-    private static void Resync(IBufferWriter<byte> w)
-    {
-        w.GetSpan(1)[0] = 0;
-        w.Advance(1);
+        return info;
     }
 
     /// <summary>
@@ -234,7 +210,8 @@ public sealed class RigSession : IAsyncDisposable
             {
                 if (watch.Elapsed >= next)
                 {
-                    Resync(transport.Output);
+                    transport.Output.GetSpan(1)[0] = 0;   // resync (§9)
+                    transport.Output.Advance(1);
                     encoder.Write(transport.Output, Hello.Current);
                     await transport.Output.FlushAsync(deadline.Token).ConfigureAwait(false);
                     next = watch.Elapsed + TimeSpan.FromMilliseconds(250);
@@ -285,18 +262,17 @@ public sealed class RigSession : IAsyncDisposable
             throw new ArgumentException($"sample rate {sampleRateHz} Hz is outside what the rig can do (1 … {Device.MaxSampleRateHz} Hz)");
         }
 
-        var ack = await CommandAsync(new Configure((uint)Math.Round(sampleRateHz), 1, 0, [0]), idempotent: true, cancellationToken).ConfigureAwait(false);
+        var ack = await CommandAsync(new Configure((uint)Math.Round(sampleRateHz), 1, 0, [0]), cancellationToken).ConfigureAwait(false);
         PeriodTicks = ack.Info;
-        this.sampleRateHz = (double)Device.ClockHz / ack.Info;
-        Clock = new DeviceClockMapping(1.0 / this.sampleRateHz);
+        double actual = (double)Device.ClockHz / ack.Info;
+        Volatile.Write(ref this.sampleRateHz, actual);
+        Sequencer.Configure(actual);
     }
 
     /// <summary>Starts acquisition; the rig's sample index restarts at 0 (the session's keeps counting).</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (PeriodTicks == 0) throw new InvalidOperationException("configure the sample rate before starting");
-        sessionOffset = nextExpected;
-        Clock?.Reset();
         await SimpleCommandAsync(MessageKind.Start, cancellationToken).ConfigureAwait(false);
         running = true;
     }
@@ -314,15 +290,8 @@ public sealed class RigSession : IAsyncDisposable
     /// </summary>
     public async Task StopAllAsync(CancellationToken cancellationToken = default)
     {
-        var stopAll = new EmptyCommand(MessageKind.StopAll);
-        for (int attempt = 1; ; attempt++)
-        {
-            var (_, answer) = await SendAndAwaitAsync(stopAll, cancellationToken).ConfigureAwait(false);
-            if (answer is Nack nack) throw Refused(MessageKind.StopAll, nack);
-            if (answer is not null) return;
-            if (attempt >= options.Attempts) throw new TimeoutException($"the rig on {transport.Name} did not confirm StopAll; its watchdog stops the outputs within {Device.WatchdogMs} ms of the last heartbeat");
-            UpdateHealth(h => h with { CommandRetries = h.CommandRetries + 1 });
-        }
+        var answer = await link.Submit(new LinkRequest(RequestKind.StopAll, new EmptyCommand(MessageKind.StopAll), options.Attempts, cancellationToken)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (answer is Nack nack) throw Refused(MessageKind.StopAll, nack);
     }
 
     /// <summary>
@@ -334,11 +303,11 @@ public sealed class RigSession : IAsyncDisposable
     public async Task<StimulusCommand> PlayAsync(StimulusProtocol protocol, int output = 0, ulong? atDeviceSampleIndex = null, CancellationToken cancellationToken = default)
     {
         if (PeriodTicks == 0) throw new InvalidOperationException("configure the sample rate before playing a stimulus");
-        var command = RigStimulus.ToCommand(protocol, Device, output, PeriodTicks, nextStimId++, atDeviceSampleIndex,
+        ushort stimId = (ushort)Interlocked.Increment(ref nextStimId);
+        var command = RigStimulus.ToCommand(protocol, Device, output, PeriodTicks, stimId, atDeviceSampleIndex,
             outputCalibration.TryGetValue(output, out double calibrated) ? calibrated : null);
         // A fresh heartbeat just before: the rig refuses a stimulus if none arrived within its watchdog time (§6.3).
-        await SendHeartbeatAsync().ConfigureAwait(false);
-        await CommandAsync(command, idempotent: false, cancellationToken).ConfigureAwait(false);
+        await SendAsync(new LinkRequest(RequestKind.Command, command, 2, cancellationToken) { Verify = true, HeartbeatFirst = true }, cancellationToken).ConfigureAwait(false);
         return command;
     }
 
@@ -359,72 +328,34 @@ public sealed class RigSession : IAsyncDisposable
     }
 
     /// <summary>Sends any command as it is, bypassing the host's checks (tests of the rig's own).</summary>
-    internal Task<Ack> SendCommandForTestAsync<T>(T message) where T : IMessage => CommandAsync(message, idempotent: true, CancellationToken.None);
+    internal Task<Ack> SendCommandForTestAsync<T>(T message) where T : IMessage => CommandAsync(message, CancellationToken.None);
 
     /// <summary>Stops sending heartbeats, as a host that hung would (tests of the rig's watchdog).</summary>
     internal void PauseHeartbeatsForTest() => heartbeatsPaused = true;
 
     /// <summary>The session sample index of device sample <paramref name="deviceIndex"/> in the current run.</summary>
-    public ulong ToSessionIndex(ulong deviceIndex) => sessionOffset + deviceIndex;
+    public ulong ToSessionIndex(ulong deviceIndex) => Sequencer.ToSessionIndex(deviceIndex);
 
-    private async Task SimpleCommandAsync(MessageKind kind, CancellationToken cancellationToken) =>
-        await CommandAsync(new EmptyCommand(kind), idempotent: true, cancellationToken).ConfigureAwait(false);
+    private Task<Ack> SimpleCommandAsync(MessageKind kind, CancellationToken cancellationToken) => CommandAsync(new EmptyCommand(kind), cancellationToken);
 
-    private async Task<Ack> CommandAsync<T>(T message, bool idempotent, CancellationToken cancellationToken) where T : IMessage
+    private Task<Ack> CommandAsync<T>(T message, CancellationToken cancellationToken) where T : IMessage =>
+        SendAsync(new LinkRequest(RequestKind.Command, message, options.Attempts, cancellationToken), cancellationToken);
+
+    private async Task<Ack> SendAsync(LinkRequest request, CancellationToken cancellationToken)
     {
-        await commandLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // One command at a time from this side too: a caller that gives up waiting does not leave the next one queued
+        // behind a command the rig has not answered yet.
+        await commands.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            for (int attempt = 1; ; attempt++)
-            {
-                var (seq, answer) = await SendAndAwaitAsync(message, cancellationToken).ConfigureAwait(false);
-                if (answer is Nack nack) throw Refused(message.Kind, nack);
-                if (answer is Ack ack) return ack;
-
-                if (readLoop.IsCompleted) throw new RigDisconnectedException($"{transport.Name} is disconnected");
-                if (!idempotent && message is StimulusCommand stim)
-                {
-                    // Never resend a stimulus blindly (§6.1): ask the rig whether it took it.
-                    var status = await HeartbeatAsync(cancellationToken).ConfigureAwait(false);
-                    bool played;
-                    lock (stimIdsPlayed) played = stimIdsPlayed.Contains(stim.StimId);
-                    if (status is null)
-                    {
-                        throw new TimeoutException($"the rig on {transport.Name} did not answer the stimulus nor a heartbeat: it is unknown whether it plays it; send StopAll");
-                    }
-
-                    if (played || (status.Value.StimActiveMask & (1 << stim.Output)) != 0) return new Ack(seq, (byte)message.Kind, 0);
-                }
-
-                if (attempt >= (idempotent ? options.Attempts : 2))
-                {
-                    throw new TimeoutException($"the rig on {transport.Name} did not answer {message.Kind} ({attempt} attempts of {options.CommandTimeout.TotalMilliseconds:0} ms)");
-                }
-
-                UpdateHealth(h => h with { CommandRetries = h.CommandRetries + 1 });
-            }
+            var answer = await link.Submit(request).ConfigureAwait(false);
+            if (answer is Nack nack) throw Refused(request.Message.Kind, nack);
+            return (Ack)answer;
         }
         finally
         {
-            commandLock.Release();
+            commands.Release();
         }
-    }
-
-    /// <summary>Sends one frame of <paramref name="message"/> and waits one command timeout for its Ack or Nack (null: none came).</summary>
-    private async Task<(ushort Seq, IMessage? Answer)> SendAndAwaitAsync<T>(T message, CancellationToken cancellationToken) where T : IMessage
-    {
-        var reply = new TaskCompletionSource<IMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        ushort seq = 0;
-        await WriteAsync(w =>
-        {
-            seq = encoder.NextSeq;
-            lock (pendingLock) pending[seq] = reply;
-            encoder.Write(w, message);
-        }).ConfigureAwait(false);
-        var done = await Task.WhenAny(reply.Task, Task.Delay(options.CommandTimeout, cancellationToken)).ConfigureAwait(false);
-        lock (pendingLock) pending.Remove(seq);
-        cancellationToken.ThrowIfCancellationRequested();
-        return (seq, done == reply.Task ? await reply.Task.ConfigureAwait(false) : null);
     }
 
     private static RigCommandRefusedException Refused(MessageKind kind, Nack nack)
@@ -444,128 +375,140 @@ public sealed class RigSession : IAsyncDisposable
         return new RigCommandRefusedException($"the rig refused {kind}: {why}", nack);
     }
 
-    private async Task<Status?> HeartbeatAsync(CancellationToken cancellationToken)
+    // ---- what the link loop hands over (called only from the one loop) -----------------------------------------
+
+    internal void OnBatch(SampleBatch batch)
     {
-        var reply = new TaskCompletionSource<Status>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await WriteAsync(w =>
-        {
-            heartbeatSeq = encoder.NextSeq;
-            heartbeatReply = reply;
-            encoder.Write(w, MessageKind.Heartbeat);
-        }).ConfigureAwait(false);
-        var done = await Task.WhenAny(reply.Task, Task.Delay(options.CommandTimeout, cancellationToken)).ConfigureAwait(false);
-        return done == reply.Task ? await reply.Task.ConfigureAwait(false) : null;
+        ulong n = (ulong)batch.Codes.Length;
+        lock (healthLock) health = health with { Samples = health.Samples + n };
+        lossless.Writer.TryWrite(batch);
+        preview.Writer.TryWrite(batch);
     }
 
-    // Heartbeats have a thread of their own: they keep the rig's watchdog fed and must not wait for a busy thread pool.
-    private Task StartHeartbeats() => Task.Factory.StartNew(() =>
+    internal void OnGap(ulong start, ulong length, string cause, double now)
     {
-        var interval = options.HeartbeatInterval;
-        var next = clock.Elapsed + interval;
-        while (!lifetime.IsCancellationRequested)
-        {
-            var wait = next - clock.Elapsed;
-            if (wait > TimeSpan.Zero && lifetime.Token.WaitHandle.WaitOne(wait)) break;
-            next += interval;
-            if (clock.Elapsed > next) next = clock.Elapsed + interval;   // fell behind: do not burst
-            if (readLoop.IsCompleted || heartbeatsPaused) continue;
-            try
-            {
-                SendHeartbeatAsync().GetAwaiter().GetResult();
-            }
+        if (length == 0) return;
+        lock (healthLock) health = health with { LostSamples = health.LostSamples + length, Gaps = health.Gaps + 1 };
+        events.Writer.TryWrite(new GapEvent(now, start, length, cause));
+    }
 
-            catch (IOException)
-            {
-                // The read loop reports the disconnect.
-            }
-        }
-    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-    private Task SendHeartbeatAsync() => WriteAsync(w =>
+    internal void OnPulse(StimulusEvent pulse, double now)
     {
-        heartbeatSeq = encoder.NextSeq;
-        lock (heartbeatSent)
+        stimIdsPlayed.TryAdd(pulse.StimId, 0);
+        events.Writer.TryWrite(new PulsePlayedEvent(now, pulse, Sequencer.ToSessionIndex(pulse.OnsetIndex)));
+    }
+
+    internal bool WasPlayed(ushort stimId) => stimIdsPlayed.ContainsKey(stimId);
+
+    internal void OnStatus(Status status, double now)
+    {
+        lastStatus = new StatusSnapshot(status);
+        lock (healthLock)
         {
-            if (heartbeatSent.Count > 256) heartbeatSent.Clear();
-            heartbeatSent[heartbeatSeq] = HostSeconds;
+            health = health with
+            {
+                DeviceOverruns = status.Overruns, DeviceDroppedSamples = status.DroppedSamples,
+                DeviceCrcErrors = status.RxCrcErrors, DeviceBufferHighWater = status.BufferHighWater,
+            };
         }
 
-        encoder.Write(w, MessageKind.Heartbeat);
-    });
+        if ((status.Flags & Status.Reply) == 0) events.Writer.TryWrite(new StatusEvent(now, status));
+    }
 
-    /// <summary>Round trips (ms) of heartbeats answered so far: command latency through the whole link and the rig.</summary>
-    public IReadOnlyList<double> RoundTripsMs
+    internal void AddRoundTrip(double ms)
     {
-        get
+        lock (roundTripLock)
         {
-            lock (heartbeatSent) return [.. roundTripsMs];
+            if (roundTripsMs.Count < 1_000_000) roundTripsMs.Add(ms);
         }
     }
 
-    private async Task WriteAsync(Action<IBufferWriter<byte>> write)
+    internal void CountRetry()
     {
-        await writeLock.WaitAsync().ConfigureAwait(false);
-        try
+        lock (healthLock) health = health with { CommandRetries = health.CommandRetries + 1 };
+    }
+
+    internal void AddLinkErrors(long crc, long framing, long framesLost, long sequenceGaps)
+    {
+        lock (healthLock)
         {
-            write(transport.Output);
-            var result = await transport.Output.FlushAsync().ConfigureAwait(false);
-            if (result.IsCompleted) throw new RigDisconnectedException($"{transport.Name} is disconnected");
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new RigDisconnectedException($"{transport.Name} is disconnected", e);
-        }
-        finally
-        {
-            writeLock.Release();
+            health = health with
+            {
+                CrcErrors = health.CrcErrors + crc, FramingErrors = health.FramingErrors + framing,
+                FramesLost = health.FramesLost + framesLost, SequenceGaps = health.SequenceGaps + sequenceGaps,
+            };
         }
     }
 
-    private async Task ReadLoopAsync(IRigTransport link, int myGeneration)
+    // ---- the link going down, and coming back ---------------------------------------------------------------
+
+    /// <summary>Watches the link; when it goes down, reports it and (if asked to) finds the same rig again.</summary>
+    private async Task SuperviseAsync()
     {
-        var input = link.Input;
-        string reason = "the rig closed the connection";
-        try
+        var policy = options.Reconnect is null ? null : new ReconnectPolicy(options.Reconnect, options.ReconnectTimeout, time, logger);
+        while (true)
         {
-            while (true)
+            string? reason = await link.Completion.ConfigureAwait(false);
+            if (reason is null || lifetime.IsCancellationRequested) break;
+            // Samples stopped arriving with the last block, whenever the loss was noticed.
+            double lostAt = Sequencer.LastBlockHostSeconds > 0 && running ? Sequencer.LastBlockHostSeconds : HostSeconds;
+            lock (healthLock) health = health with { Disconnects = health.Disconnects + 1 };
+            events.Writer.TryWrite(new DisconnectedEvent(HostSeconds, reason));
+            await link.Transport.DisposeAsync().ConfigureAwait(false);
+            if (policy is null) break;
+            if (!await ReconnectAsync(policy, lostAt).ConfigureAwait(false))
             {
-                var result = await input.ReadAsync(lifetime.Token).ConfigureAwait(false);
-                double now = HostSeconds;
-                foreach (var segment in result.Buffer)
+                if (!lifetime.IsCancellationRequested)
                 {
-                    var span = segment.Span;
-                    while (decoder.TryDecode(ref span, out var frame)) Dispatch(frame, now);
+                    string why = $"the rig did not come back within {options.ReconnectTimeout.TotalSeconds:0} s";
+                    RigLog.GaveUp(logger, PortName, why);
+                    events.Writer.TryWrite(new GaveUpEvent(HostSeconds, why, lostAt));
                 }
 
-                input.AdvanceTo(result.Buffer.End);
-                UpdateLinkHealth();
-                if (result.IsCompleted) break;
+                break;
             }
         }
-        catch (OperationCanceledException)
+
+        Complete();
+    }
+
+    private async Task<bool> ReconnectAsync(ReconnectPolicy policy, double lostAt)
+    {
+        while (!lifetime.IsCancellationRequested)
         {
-            return;
-        }
-        catch (IOException e)
-        {
-            reason = e.Message;
-        }
-        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
-        {
-            reason = $"the link failed: {e.Message}";
+            var transport = await policy.FindAsync(Device.UniqueId, lifetime.Token).ConfigureAwait(false);
+            if (transport is null) return false;
+            var candidate = new RigLink(this, transport, options, time);
+            try
+            {
+                await HandshakeAsync(candidate, lifetime.Token).ConfigureAwait(false);
+                link = candidate;
+                candidate.StartHeartbeats();
+                // A rig without reset-on-open may still be running from before: stop it, then configure again.
+                await SimpleCommandAsync(MessageKind.Stop, lifetime.Token).ConfigureAwait(false);
+                events.Writer.TryWrite(new ReconnectedEvent(HostSeconds, transport.Name));
+                if (PeriodTicks != 0) await ConfigureAsync(SampleRateHz, lifetime.Token).ConfigureAwait(false);
+                if (running)
+                {
+                    // Samples the rig took while away are lost; account for them by the host's clock, then resume.
+                    var (start, length) = Sequencer.AccountOutage(lostAt, HostSeconds, SampleRateHz);
+                    OnGap(start, length, "disconnected", HostSeconds);
+                    await SimpleCommandAsync(MessageKind.Start, lifetime.Token).ConfigureAwait(false);
+                }
+
+                return true;
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or RigCommandRefusedException or OperationCanceledException)
+            {
+                if (lifetime.IsCancellationRequested) return false;
+                RigLog.ResumeFailed(logger, transport.Name, e.Message);
+                await candidate.StopAsync().ConfigureAwait(false);
+                await transport.DisposeAsync().ConfigureAwait(false);
+                if (ReferenceEquals(link, candidate)) continue;
+            }
         }
 
-        // Only the current link's loop reports: one replaced or probed during a reconnect ends quietly.
-        if (lifetime.IsCancellationRequested || myGeneration != Volatile.Read(ref generation)) return;
-        UpdateHealth(h => h with { Disconnects = h.Disconnects + 1 });
-        events.Writer.TryWrite(new DisconnectedEvent(HostSeconds, reason));
-        lock (pendingLock)
-        {
-            foreach (var p in pending.Values) p.TrySetException(new RigDisconnectedException(reason));
-        }
-
-        if (options.Reconnect is not null && Interlocked.Exchange(ref reconnecting, 1) == 0) _ = Task.Run(ReconnectAsync, CancellationToken.None);
-        else if (options.Reconnect is null) Complete();
+        return false;
     }
 
     private void Complete()
@@ -575,200 +518,35 @@ public sealed class RigSession : IAsyncDisposable
         events.Writer.TryComplete();
     }
 
-    private async Task ReconnectAsync()
-    {
-        // Samples stopped arriving with the last batch, whenever the loss was noticed.
-        double lostAt = lastBatchHostSeconds > 0 ? lastBatchHostSeconds : HostSeconds;
-        var deadline = Stopwatch.StartNew();
-        bool resumed = false;
-        try
-        {
-            await transport.DisposeAsync().ConfigureAwait(false);
-            while (!lifetime.IsCancellationRequested && deadline.Elapsed < options.ReconnectTimeout)
-            {
-                IRigTransport? candidate = null;
-                try
-                {
-                    candidate = await options.Reconnect!(lifetime.Token).ConfigureAwait(false);
-                    if (candidate is null)
-                    {
-                        await Task.Delay(200, lifetime.Token).ConfigureAwait(false);
-                        continue;
-                    }
-
-                    var probed = await ProbeAsync(candidate, TimeSpan.FromSeconds(2), lifetime.Token).ConfigureAwait(false);
-                    if (probed?.UniqueId != Device.UniqueId)
-                    {
-                        // Nothing, or another rig: not ours. Leave it alone and keep looking.
-                        await candidate.DisposeAsync().ConfigureAwait(false);
-                        await Task.Delay(200, lifetime.Token).ConfigureAwait(false);
-                        continue;
-                    }
-
-                    transport = candidate;
-                    await HandshakeAsync(lifetime.Token).ConfigureAwait(false);
-                    // A rig without reset-on-open may still be running from before: stop it, then configure again.
-                    await SimpleCommandAsync(MessageKind.Stop, lifetime.Token).ConfigureAwait(false);
-                    events.Writer.TryWrite(new ReconnectedEvent(HostSeconds, candidate.Name));
-                    if (PeriodTicks != 0) await ConfigureAsync(sampleRateHz, lifetime.Token).ConfigureAwait(false);
-                    if (running)
-                    {
-                        // Samples the rig took while away are lost; account for them by the host's clock, then resume.
-                        ulong missed = (ulong)Math.Round((HostSeconds - lostAt) * sampleRateHz);
-                        ulong start = nextExpected;
-                        nextExpected += missed;
-                        RecordGap(start, missed, "disconnected", HostSeconds);
-                        await StartAsync(lifetime.Token).ConfigureAwait(false);
-                    }
-
-                    resumed = true;
-                    return;
-                }
-                catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception e) when (e is IOException or TimeoutException or RigCommandRefusedException or OperationCanceledException)
-                {
-                    if (candidate is not null) await candidate.DisposeAsync().ConfigureAwait(false);
-                    await Task.Delay(200, CancellationToken.None).ConfigureAwait(false);
-                }
-            }
-        }
-        finally
-        {
-            Volatile.Write(ref reconnecting, 0);
-            // Whatever ended the search, readers of the channels must not wait for ever.
-            if (!resumed) Complete();
-        }
-    }
-
-    private void Dispatch(Frame frame, double now)
-    {
-        switch (frame.Kind)
-        {
-            case MessageKind.SampleBlock when SampleBlock.TryParse(frame.Payload, out var block) == ParseError.None:
-                OnSamples(block, now);
-                break;
-            case MessageKind.StimulusEvent when StimulusEvent.TryParse(frame.Payload, out var pulse) == ParseError.None:
-                lock (stimIdsPlayed) stimIdsPlayed.Add(pulse.StimId);
-                events.Writer.TryWrite(new PulsePlayedEvent(now, pulse, ToSessionIndex(pulse.OnsetIndex)));
-                break;
-            case MessageKind.Ack when Ack.TryParse(frame.Payload, out var ack) == ParseError.None:
-                Answer(ack.AckedSeq, ack);
-                break;
-            case MessageKind.Nack when Nack.TryParse(frame.Payload, out var nack) == ParseError.None:
-                Answer(nack.AckedSeq, nack);
-                break;
-            case MessageKind.Status when Status.TryParse(frame.Payload, out var status) == ParseError.None:
-                LastStatus = status;
-                UpdateHealth(h => h with
-                {
-                    DeviceOverruns = status.Overruns, DeviceDroppedSamples = status.DroppedSamples,
-                    DeviceCrcErrors = status.RxCrcErrors, DeviceBufferHighWater = status.BufferHighWater,
-                });
-                if ((status.Flags & Status.Reply) == 0)
-                {
-                    events.Writer.TryWrite(new StatusEvent(now, status));
-                    break;
-                }
-
-                lock (heartbeatSent)
-                {
-                    if (heartbeatSent.Remove(status.ReplySeq, out double sent) && roundTripsMs.Count < 1_000_000) roundTripsMs.Add((now - sent) * 1000);
-                }
-
-                if (status.ReplySeq == heartbeatSeq) heartbeatReply?.TrySetResult(status);
-                break;
-            case MessageKind.DeviceInfo when DeviceInfo.TryParse(frame.Payload, out var info) == ParseError.None:
-                helloReply?.TrySetResult(info!);
-                break;
-            default:
-                break;   // §7: a host ignores device frames it cannot parse
-        }
-    }
-
-    private void Answer(ushort seq, IMessage answer)
-    {
-        TaskCompletionSource<IMessage>? waiting;
-        lock (pendingLock) pending.TryGetValue(seq, out waiting);
-        waiting?.TrySetResult(answer);
-    }
-
-    private void OnSamples(SampleBlock block, double now)
-    {
-        ulong first = ToSessionIndex(block.FirstSampleIndex);
-        int count = block.SampleCount * block.ChannelCount;
-        if (count == 0) return;
-        if (first < nextExpected) return;     // a repeat of what was already received
-        if (first > nextExpected) RecordGap(nextExpected, first - nextExpected, "samples lost on the link or at the rig", now);
-        var codes = new ushort[count];
-        block.CopyTo(codes);
-        nextExpected = first + (ulong)block.SampleCount;
-        ulong periods = block.SampleCount;
-        UpdateHealth(h => h with { Samples = h.Samples + periods });
-        var batch = new SampleBatch(first, codes, now);
-        lastBatchHostSeconds = now;
-        lossless.Writer.TryWrite(batch);
-        preview.Writer.TryWrite(batch);
-        if (Clock is { } mapping)
-        {
-            mapping.Add(block.FirstSampleIndex + block.SampleCount - 1UL, now);
-            if (now - lastRefit >= 1)
-            {
-                mapping.Refit();
-                lastRefit = now;
-            }
-        }
-    }
-
-    private void RecordGap(ulong start, ulong length, string cause, double now)
-    {
-        if (length == 0) return;
-        UpdateHealth(h => h with { LostSamples = h.LostSamples + length, Gaps = h.Gaps + 1 });
-        events.Writer.TryWrite(new GapEvent(now, start, length, cause));
-    }
-
-    private void UpdateLinkHealth()
-    {
-        // The decoder is per connection; the session's counters add up across reconnects.
-        var c = decoder.Counters;
-        long framing = c.CobsErrors + c.ShortFrames + c.Oversized + c.VersionErrors;
-        long crc = c.CrcErrors - previousCrc, frameErrors = framing - previousFraming, lost = c.FramesLost - previousLost, gaps = c.SequenceGaps - previousGaps;
-        UpdateHealth(h => h with
-        {
-            CrcErrors = h.CrcErrors + crc, FramingErrors = h.FramingErrors + frameErrors,
-            FramesLost = h.FramesLost + lost, SequenceGaps = h.SequenceGaps + gaps,
-        });
-        (previousCrc, previousFraming, previousLost, previousGaps) = (c.CrcErrors, framing, c.FramesLost, c.SequenceGaps);
-    }
-
     /// <summary>Stops stimulation first, then acquisition, then closes the link.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
-        if (!readLoop.IsCompleted)
+        var current = link;
+        if (!current.Ended)
         {
             try
             {
-                using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(1), time);
                 await StopAllAsync(quick.Token).ConfigureAwait(false);
                 if (running) await StopAsync(quick.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or RigCommandRefusedException)
             {
-                // The rig is gone or silent; its own watchdog stops the outputs.
+                RigLog.StopUnconfirmed(logger, PortName, e.Message, WatchdogMs);
             }
         }
 
         await lifetime.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAny(Task.WhenAll(readLoop, heartbeatLoop), Task.Delay(1000)).ConfigureAwait(false);
+        await link.StopAsync().ConfigureAwait(false);
+        await supervisor.ConfigureAwait(false);
         Complete();
-        await transport.DisposeAsync().ConfigureAwait(false);
+        await link.Transport.DisposeAsync().ConfigureAwait(false);
         lifetime.Dispose();
-        commandLock.Dispose();
-        writeLock.Dispose();
     }
+
+    /// <summary>A Status kept whole: read from any thread, never half-written.</summary>
+    private sealed record StatusSnapshot(Status Value);
 
     /// <summary>A command without payload.</summary>
     private readonly record struct EmptyCommand(MessageKind Kind) : IMessage

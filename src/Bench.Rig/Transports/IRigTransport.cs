@@ -13,6 +13,12 @@ public interface IRigTransport : IAsyncDisposable
 
     /// <summary>Bytes to the device.</summary>
     PipeWriter Output { get; }
+
+    /// <summary>
+    /// How long the device needs after this transport opened it before it can answer: an Uno-class board resets when a
+    /// serial port asserts DTR and runs its bootloader first. Zero for links that do not reset the device.
+    /// </summary>
+    TimeSpan ResetDelay => TimeSpan.Zero;
 }
 
 /// <summary>The device went away (cable pulled, port vanished).</summary>

@@ -60,8 +60,18 @@ public sealed partial class PseudoTerminal : IDisposable
     }
 
     /// <summary>A transport on the master end (the device side of the line).</summary>
-    public StreamTransport OpenMaster(string name) =>
-        new(new FileStream(master, FileAccess.ReadWrite, bufferSize: 0), name, ownsStream: false, blocking: true);
+    /// <remarks>Dispose the transport before the terminal: the terminal owns the descriptor.</remarks>
+    public DescriptorTransport OpenMaster(string name)
+    {
+        int fd = (int)master.DangerousGetHandle();
+        int flags = Fcntl(fd, 3 /* F_GETFL */, 0);
+        if (flags < 0 || Fcntl(fd, 4 /* F_SETFL */, flags | 0x800 /* O_NONBLOCK */) < 0)
+        {
+            throw new RigConnectionException($"could not make the pseudo-terminal non-blocking (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        return new DescriptorTransport(fd, name, ownsDescriptor: false);
+    }
 
     /// <inheritdoc/>
     public void Dispose()
@@ -79,6 +89,9 @@ public sealed partial class PseudoTerminal : IDisposable
 
     [LibraryImport("libc", EntryPoint = "tcsetattr")]
     private static unsafe partial int TcSetAttr(int fd, int action, byte* termios);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", EntryPoint = "cfmakeraw")]
     private static unsafe partial void CfMakeRaw(byte* termios);
