@@ -119,17 +119,23 @@ internal sealed class ActiveRecording
     public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name) =>
         Journal.WriteProtocol(new JsonObject { ["stim_id"] = command.StimId, ["name"] = name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
 
-    /// <summary>Ends the journal, writes the NWB file from it, and updates the catalog; the journal is removed once the NWB file is complete.</summary>
+    /// <summary>
+    /// Ends the journal, writes the NWB file from it, and updates the catalog; the journal is removed only once the NWB
+    /// file is complete and catalogued.
+    /// </summary>
+    /// <exception cref="JournalConversionException">The NWB file could not be written or catalogued; the journal is kept for <c>bench recover</c>.</exception>
     public RecordingInfo Finish()
     {
         var info = Info;
         Journal.WriteEnd(new JsonObject { ["samples"] = info.Samples, ["lost_samples"] = info.LostSamples, ["ended_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) });
         Journal.Dispose();
-        var result = JournalConverter.Convert(Journal.Path, nwbPath);
-        File.Delete(Journal.Path);
-        var done = result.Update(record, RecordingStatus.Complete);
-        catalog.UpdateRecording(done);
-        return RecordingInfo.From(done);
+        RecordingRecord? done = null;
+        JournalConverter.ConvertAndRemoveJournal(Journal.Path, nwbPath, result =>
+        {
+            done = result.Update(record, RecordingStatus.Complete);
+            catalog.UpdateRecording(done);
+        });
+        return RecordingInfo.From(done!);
     }
 
     /// <summary>

@@ -256,12 +256,11 @@ public static class BenchServer
         api.MapPost("/calibration", (CalibrationRequest request) =>
         {
             var d = host.Status.Device ?? throw new InvalidOperationException("no rig is connected");
-            if (request.MvPerCount is not { } gain || !double.IsFinite(gain) || gain == 0 || request.OffsetMv is not { } offset || !double.IsFinite(offset))
-            {
-                throw new ArgumentException("mv_per_count (not 0) and offset_mv are required numbers");
-            }
-
-            catalog.SaveCalibration(d.UniqueId, gain, offset, request.NanoampsPerCode, string.IsNullOrWhiteSpace(request.Source) ? "manual" : request.Source, request.Notes);
+            if (request.MvPerCount is not { } gain || request.OffsetMv is not { } offset) throw new ArgumentException("mv_per_count and offset_mv are required numbers");
+            // Checked against this rig's ADC before it is stored: every later recording is converted with it.
+            if (CalibrationLimits.Check(gain, offset, d.AdcBits) is { } implausible) throw new ArgumentException($"not a calibration this rig's front end can have: {implausible}");
+            catalog.SaveCalibration(d.UniqueId, gain, offset, request.NanoampsPerCode, string.IsNullOrWhiteSpace(request.Source) ? "manual" : request.Source, request.Notes,
+                adcBits: d.AdcBits);
             return Results.Json(catalog.ListCalibrations(d.UniqueId), LiveHub.Json);
         }).WithSummary("Store a calibration for the connected rig (applied at its next connect)");
 

@@ -1,0 +1,73 @@
+namespace Bench.Service.Tests;
+
+/// <summary>
+/// Issue 12 §4.4 and §4.5: a recording is never lost to a delete during its stop, to an absurd calibration, or to a
+/// failed conversion (its journal stays until the NWB file is complete).
+/// </summary>
+public sealed class RecordingSafetyTests
+{
+    private static async Task WaitForSamplesAsync(RunningService service)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            var health = await service.GetJsonAsync("/api/health");
+            if ((long?)health["rig"]?["recording"]?["samples"] > 0) return;
+            await Task.Delay(20, deadline.Token);
+        }
+    }
+
+    [Fact]
+    public async Task An_absurd_calibration_is_refused_with_the_rule_and_the_next_recording_stops_complete()
+    {
+        await using var service = await RunningService.StartAsync();
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/calibration", """{"mv_per_count":1e308,"offset_mv":1e308}""");
+        Assert.Equal(400, status);
+        string error = (string)body!["error"]!;
+        Assert.Contains("mv_per_count", error);
+        Assert.Contains("1 mV to 100000 mV", error);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/calibration", new { mv_per_count = 0.0390625, offset_mv = 1e308 });
+        Assert.Equal(400, status);
+        Assert.Contains("±100000 mV", (string?)body!["error"]);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/calibration", new { mv_per_count = -0.0390625, offset_mv = 60 });
+        Assert.Equal(400, status);
+        Assert.Empty((await service.GetJsonAsync("/api/calibration")).AsArray());
+
+        // A stored calibration applies at the next connect: connect, record, stop.
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = "emulated" });
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal("emulated rig front end", (string?)body!["calibration"]!["source"]);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "after-absurd" });
+        Assert.True(status == 200, body?.ToJsonString());
+        await WaitForSamplesAsync(service);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal("complete", (string?)body!["status"]);
+        string nwb = Path.Combine(service.DataDirectory, "recordings", "after-absurd.nwb");
+        Assert.True(File.Exists(nwb));
+        Assert.False(File.Exists(nwb + ".journal"));
+    }
+
+    [Fact]
+    public async Task A_conversion_that_fails_at_the_stop_keeps_the_journal_and_names_bench_recover()
+    {
+        await using var service = await RunningService.StartAsync();
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "blocked" });
+        Assert.True(status == 200, body?.ToJsonString());
+        await WaitForSamplesAsync(service);
+        string nwb = Path.Combine(service.DataDirectory, "recordings", "blocked.nwb");
+        Directory.CreateDirectory(nwb);   // something in the file's way
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+        Assert.Equal(500, status);
+        string error = (string)body!["error"]!;
+        Assert.Contains("bench recover", error);
+        Assert.Contains("blocked.nwb.journal", error);
+        Assert.True(File.Exists(nwb + ".journal"));
+        Assert.False(File.Exists(nwb + ".partial"));
+        // The catalog still says it was not finished (so the next start of the service recovers it), and it can be deleted.
+        Assert.Equal("recording", (string?)(await service.GetJsonAsync("/api/recordings/blocked"))["status"]);
+        Directory.Delete(nwb);
+        Assert.Equal(204, (await service.SendAsync(HttpMethod.Delete, "/api/recordings/blocked")).Status);
+        Assert.False(File.Exists(nwb + ".journal"));
+    }
+}
