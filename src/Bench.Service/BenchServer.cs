@@ -23,6 +23,9 @@ namespace Bench.Service;
 /// </summary>
 public static class BenchServer
 {
+    /// <summary>How long a delete waits for the stop of the same recording to finish writing its NWB file.</summary>
+    private static readonly TimeSpan DeleteWaitsForStop = TimeSpan.FromSeconds(15);
+
     /// <summary>Builds the web application for <paramref name="urls"/> (e.g. <c>http://127.0.0.1:5080</c>).</summary>
     /// <exception cref="ArgumentException">A URL is not valid, or binds beyond loopback without a token.</exception>
     public static WebApplication Build(ServiceOptions options, string urls)
@@ -237,19 +240,18 @@ public static class BenchServer
             if (!File.Exists(path)) throw new RecordingNotFoundException($"recording '{name}' has no NWB file yet ({r.Status.ToString().ToLowerInvariant()})");
             return Results.File(path, "application/x-hdf5", Path.GetFileName(path));
         }).WithSummary("The recording's NWB file");
-        api.MapDelete("/recordings/{name}", (string name) =>
+        api.MapDelete("/recordings/{name}", async (string name, CancellationToken ct) =>
         {
-            if (host.Status.Recording?.Name == name) throw new InvalidOperationException($"'{name}' is being recorded: stop it first");
-            Find(name);
-            string? path = catalog.DeleteRecording(name);
-            if (path is not null)
-            {
-                File.Delete(path);
-                File.Delete(Bench.Storage.Journal.JournalConverter.JournalPathFor(path));
-            }
-
+            string nwb = catalog.FullPathOf(Find(name));
+            // A recording being stopped is still being written from its journal: the delete waits for the stop to
+            // finish (and is refused while the recording runs), so the stop never loses its journal half-way.
+            using var use = await RecordingFiles.ClaimForDeleteAsync(nwb, name, () => host.Status.Recording?.Name == name, DeleteWaitsForStop, ct);
+            string path = catalog.DeleteRecording(name) ?? throw new RecordingNotFoundException($"no recording '{name}': GET /api/recordings lists them");
+            File.Delete(path);
+            File.Delete(Bench.Storage.Journal.JournalConverter.JournalPathFor(path));
+            File.Delete(path + ".partial");
             return Results.NoContent();
-        }).WithSummary("Delete a recording and its files");
+        }).WithSummary("Delete a recording and its files (waits for a stop in progress)");
 
         api.MapGet("/calibration", () => host.Status.Device is { } d ? Results.Json(catalog.ListCalibrations(d.UniqueId), LiveHub.Json) : throw new InvalidOperationException("no rig is connected"))
             .WithSummary("The connected rig's calibrations, newest first");

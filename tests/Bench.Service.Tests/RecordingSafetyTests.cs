@@ -18,6 +18,58 @@ public sealed class RecordingSafetyTests
     }
 
     [Fact]
+    public async Task A_delete_during_a_stop_waits_for_it_and_the_stop_completes()
+    {
+        await using var service = await RunningService.StartAsync();
+        string nwb = Path.Combine(service.DataDirectory, "recordings", "stopping.nwb");
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "stopping" });
+        Assert.True(status == 200, body?.ToJsonString());
+        await WaitForSamplesAsync(service);
+
+        // While it runs, a delete is refused: waiting would not end.
+        (status, body) = await service.SendAsync(HttpMethod.Delete, "/api/recordings/stopping");
+        Assert.Equal(409, status);
+        Assert.Contains("stop it first", (string?)body!["error"]);
+
+        // Hold the stop just as it starts finishing, and send the delete then.
+        var finishing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var proceed = new ManualResetEventSlim();
+        ActiveRecording.Finishing = path =>
+        {
+            if (path != Path.GetFullPath(nwb)) return;
+            finishing.TrySetResult();
+            proceed.Wait(TimeSpan.FromSeconds(30));
+        };
+        try
+        {
+            var stop = service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+            await finishing.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            var delete = service.SendAsync(HttpMethod.Delete, "/api/recordings/stopping");
+            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+            {
+                while (RecordingFiles.WaitingFor(Path.GetFullPath(nwb)) == 0 && !delete.IsCompleted) await Task.Delay(10, deadline.Token);
+            }
+
+            if (delete.IsCompleted) Assert.Fail($"the delete did not wait for the stop: {(await delete).Status} {(await delete).Body?.ToJsonString()}");
+            proceed.Set();
+            (status, body) = await stop;
+            Assert.True(status == 200, body?.ToJsonString());
+            Assert.Equal("complete", (string?)body!["status"]);
+            Assert.True((long)body["samples"]! > 0);
+            (status, body) = await delete;
+            Assert.True(status == 204, body?.ToJsonString());
+        }
+        finally
+        {
+            ActiveRecording.Finishing = null;
+            proceed.Set();
+        }
+
+        Assert.Equal(404, (await service.SendAsync(HttpMethod.Get, "/api/recordings/stopping")).Status);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(nwb)!, "stopping.*"));
+    }
+
+    [Fact]
     public async Task An_absurd_calibration_is_refused_with_the_rule_and_the_next_recording_stops_complete()
     {
         await using var service = await RunningService.StartAsync();
