@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
-using Bench.Rig.Session;
 using Bench.Rig.Transports;
 using Bench.Storage.Catalog;
 using Microsoft.AspNetCore.Builder;
@@ -48,12 +47,8 @@ public static class BenchServer
         builder.Services.AddOpenApi();
         // A malformed body is a clear 400 with the reason, not an empty answer.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        if (loopbackOnly)
-        {
-            // On loopback without a token, only requests addressed to loopback names: a web page that rebinds its own
-            // name to 127.0.0.1 (DNS rebinding) is refused.
-            builder.Services.Configure<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>(o => o.AllowedHosts = ["localhost", "127.0.0.1", "[::1]"]);
-        }
+        // The service's bodies are small JSON objects: a larger one is refused (413, JSON) before it costs memory.
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = HttpErrors.MaxRequestBodyBytes);
 
         var hub = new LiveHub();
         var catalog = new BenchCatalog(options.DataDirectory);
@@ -63,37 +58,11 @@ public static class BenchServer
         builder.Services.AddSingleton(options).AddSingleton(hub).AddSingleton(catalog).AddSingleton(host).AddSingleton(protocols);
         var app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(dataLock.Dispose);
-        if (loopbackOnly) app.UseHostFiltering();
-        app.Use(async (context, next) =>
-        {
-            // Every failure of a request is one JSON line naming the problem: never a stack trace.
-            try
-            {
-                await next(context);
-            }
-            catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
-            {
-                int status = Status(e);
-                context.Response.StatusCode = status;
-                string message = e is BadHttpRequestException { InnerException: { } inner } ? $"{e.Message} {inner.Message}" : e.Message;
-                await context.Response.WriteAsJsonAsync(new ErrorView(status == 500 ? "the service failed: " + message : message));
-            }
-        });
-        app.Use(async (context, next) =>
-        {
-            // A page on another site may not make this service act (play a stimulus, delete a recording): browsers
-            // name the page's origin on such requests.
-            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method)
-                && context.Request.Headers.Origin.FirstOrDefault() is { } origin
-                && (!Uri.TryCreate(origin, UriKind.Absolute, out var from) || !string.Equals(from.Authority, context.Request.Host.Value, StringComparison.OrdinalIgnoreCase)))
-            {
-                context.Response.StatusCode = 403;
-                await context.Response.WriteAsJsonAsync(new ErrorView($"a request from {origin} may not change this service: use the page it serves"));
-                return;
-            }
-
-            await next(context);
-        });
+        // Outermost: every refusal below, and every failure, answers one JSON line.
+        app.Use(HttpErrors.AnswerAsync);
+        // On loopback without a token, only requests addressed to loopback names (DNS rebinding is refused).
+        if (loopbackOnly) app.Use(HttpErrors.RequireLoopbackHostAsync);
+        app.Use(HttpErrors.RefuseOtherSitesAsync);
         if (options.Token is { } token) app.Use(async (context, next) => await RequireTokenAsync(context, next, token));
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")) });
@@ -111,17 +80,6 @@ public static class BenchServer
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) throw new ArgumentException($"--urls: '{url}' is not an http:// or https:// URL");
         return uri.Host == "localhost" || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
     }
-
-    private static int Status(Exception e) => e switch
-    {
-        BadHttpRequestException b => b.StatusCode,
-        JsonException or StimulusProtocolException or ArgumentException or FormatException => 400,
-        RecordingNotFoundException => 404,
-        InvalidOperationException or RigCommandRefusedException => 409,
-        RigConnectionException or RigDisconnectedException => 502,
-        TimeoutException => 504,
-        _ => 500,
-    };
 
     private static FileStream LockDataDirectory(string directory)
     {

@@ -1,0 +1,108 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Bench.Service.Tests;
+
+/// <summary>
+/// Issue 12 §4.8: every refused request answers one JSON line <c>{"error": "…"}</c>, a hardware probe is
+/// Origin-checked, and bodies are bounded.
+/// </summary>
+public sealed class HttpErrorTests
+{
+    /// <summary>Sends <paramref name="request"/> as it is on a fresh connection and reads the answer to the end.</summary>
+    private static async Task<(int Status, string Head, string Body)> RawAsync(Uri service, byte[] request)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(service.Host, service.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(request);
+        using var answer = new MemoryStream();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            await stream.CopyToAsync(answer, timeout.Token);
+        }
+        catch (IOException)
+        {
+            // The service closed the connection with the request still unread (it refused it early): what came is the answer.
+        }
+
+        byte[] bytes = answer.ToArray();
+        int end = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
+        Assert.True(end > 0, $"no complete answer: {Encoding.UTF8.GetString(bytes)}");
+        string head = Encoding.ASCII.GetString(bytes, 0, end);
+        byte[] body = bytes[(end + 4)..];
+        if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase)) body = Unchunk(body);
+        return (int.Parse(head.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture), head, Encoding.UTF8.GetString(body));
+    }
+
+    private static byte[] Unchunk(byte[] chunked)
+    {
+        var body = new MemoryStream();
+        int at = 0;
+        while (true)
+        {
+            int line = at + chunked.AsSpan(at).IndexOf("\r\n"u8);
+            int size = Convert.ToInt32(Encoding.ASCII.GetString(chunked, at, line - at), 16);
+            if (size == 0) return body.ToArray();
+            body.Write(chunked, line + 2, size);
+            at = line + 2 + size + 2;
+        }
+    }
+
+    private static byte[] Request(string method, string target, string? body = null, string? contentType = "application/json", string host = "127.0.0.1", string extraHeaders = "")
+    {
+        var text = new StringBuilder($"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extraHeaders}");
+        if (body is not null) text.Append($"Content-Type: {contentType}\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n");
+        return Encoding.UTF8.GetBytes(text.Append("\r\n").Append(body).ToString());
+    }
+
+    /// <summary>Each bad request (built when its case runs: some are megabytes) and the status it is refused with.</summary>
+    private static readonly Dictionary<string, (int Status, Func<byte[]> Request)> Cases = new()
+    {
+        ["unknown route"] = (404, () => Request("GET", "/api/nope")),
+        ["unknown page"] = (404, () => Request("GET", "/nope.html")),
+        ["method not allowed"] = (405, () => Request("PATCH", "/api/health")),
+        ["delete of a read-only resource"] = (405, () => Request("DELETE", "/api/health")),
+        ["not JSON"] = (415, () => Request("POST", "/api/recordings", "name=x", "application/x-www-form-urlencoded")),
+        ["body over 1 MiB"] = (413, () => Request("POST", "/api/recordings", "{\"name\":\"" + new string('a', 2_000_000) + "\"}")),
+        ["bad JSON"] = (400, () => Request("POST", "/api/recordings", "{\"name\":")),
+        ["missing field"] = (400, () => Request("PUT", "/api/config", "{}")),
+        ["escaping name"] = (400, () => Request("GET", "/api/recordings/..%2Fescape")),
+        ["rebound host name"] = (400, () => Request("GET", "/api/health", host: "evil.example")),
+        ["other site acts"] = (403, () => Request("POST", "/api/stimulus/stop-all", "", extraHeaders: "Origin: http://evil.example\r\n")),
+        ["other site probes the ports"] = (403, () => Request("GET", "/api/devices", extraHeaders: "Origin: http://evil.example\r\n")),
+        ["other site's image probes the ports"] = (403, () => Request("GET", "/api/devices", extraHeaders: "Sec-Fetch-Site: cross-site\r\n")),
+        ["absurd calibration"] = (400, () => Request("POST", "/api/calibration", """{"mv_per_count":1e308,"offset_mv":1e308}""")),
+    };
+
+    public static TheoryData<string> BadRequests() => [.. Cases.Keys];
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Every_refusal_is_one_JSON_line_naming_the_problem(string what)
+    {
+        var (status, request) = Cases[what];
+        await using var service = await RunningService.StartAsync();
+        var answer = await RawAsync(service.BaseAddress, request());
+        Assert.True(answer.Status == status, $"{what}: {answer.Status} {answer.Body}");
+        Assert.Contains("Content-Type: application/json", answer.Head, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain('\n', answer.Body.TrimEnd());
+        var error = JsonNode.Parse(answer.Body)!["error"];
+        Assert.True(error?.GetValueKind() == System.Text.Json.JsonValueKind.String && ((string)error!).Length > 10, $"{what}: {answer.Body}");
+        // The service keeps answering.
+        Assert.Equal("ok", (string?)(await service.GetJsonAsync("/api/health"))["status"]);
+    }
+
+    [Fact]
+    public async Task A_page_of_the_service_itself_may_list_the_devices()
+    {
+        await using var service = await RunningService.StartAsync(connect: false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/devices");
+        request.Headers.Add("Origin", service.BaseAddress.GetLeftPart(UriPartial.Authority));
+        request.Headers.Add("Sec-Fetch-Site", "same-origin");
+        using var response = await service.Client.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+}
