@@ -48,7 +48,12 @@ public static class BenchServer
         // A malformed body is a clear 400 with the reason, not an empty answer.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         // The service's bodies are small JSON objects: a larger one is refused (413, JSON) before it costs memory.
-        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = HttpErrors.MaxRequestBodyBytes);
+        builder.WebHost.ConfigureKestrel(o =>
+        {
+            o.Limits.MaxRequestBodySize = HttpErrors.MaxRequestBodyBytes;
+            // Requests Kestrel refuses before the service sees them (too long, a NUL in the path) get a JSON error too.
+            o.ConfigureEndpointDefaults(listen => KestrelRejections.Use(listen, o.Limits));
+        });
 
         var hub = new LiveHub();
         var catalog = new BenchCatalog(options.DataDirectory);

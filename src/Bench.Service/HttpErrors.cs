@@ -30,6 +30,9 @@ internal static class HttpErrors
     /// </summary>
     public static async Task AnswerAsync(HttpContext context, RequestDelegate next)
     {
+        // While the service has the request, what goes out is its own answer: Kestrel's refusals are rewritten only
+        // between requests (KestrelRejections).
+        using var busy = KestrelRejections.Busy(context);
         try
         {
             await next(context);

@@ -5,8 +5,8 @@ using System.Text.Json.Nodes;
 namespace Bench.Service.Tests;
 
 /// <summary>
-/// Issue 12 §4.8: every refused request answers one JSON line <c>{"error": "…"}</c>, a hardware probe is
-/// Origin-checked, and bodies are bounded.
+/// Issue 12 §4.8: every refused request answers one JSON line <c>{"error": "…"}</c> (also those Kestrel refuses before
+/// the service sees them), a hardware probe is Origin-checked, and bodies and protocols are bounded.
 /// </summary>
 public sealed class HttpErrorTests
 {
@@ -75,6 +75,14 @@ public sealed class HttpErrorTests
         ["other site probes the ports"] = (403, () => Request("GET", "/api/devices", extraHeaders: "Origin: http://evil.example\r\n")),
         ["other site's image probes the ports"] = (403, () => Request("GET", "/api/devices", extraHeaders: "Sec-Fetch-Site: cross-site\r\n")),
         ["absurd calibration"] = (400, () => Request("POST", "/api/calibration", """{"mv_per_count":1e308,"offset_mv":1e308}""")),
+        // Refused by Kestrel before the service sees them.
+        ["path over 8 KB"] = (414, () => Request("GET", "/api/recordings/" + new string('a', 10_000))),
+        ["encoded NUL in the path"] = (400, () => Request("GET", "/api/recordings/a%00b")),
+        ["NUL in the path"] = (400, () => Encoding.ASCII.GetBytes("GET /api/a\0b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")),
+        ["headers over 32 KB"] = (431, () => Request("GET", "/api/health", extraHeaders: $"X-Big: {new string('a', 40_000)}\r\n")),
+        ["no Host"] = (400, () => Encoding.ASCII.GetBytes("GET /api/health HTTP/1.1\r\n\r\n")),
+        ["not HTTP"] = (400, () => Encoding.ASCII.GetBytes("HELLO\r\n\r\n")),
+        ["bad Content-Length"] = (400, () => Encoding.ASCII.GetBytes("POST /api/recordings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n")),
     };
 
     public static TheoryData<string> BadRequests() => [.. Cases.Keys];
@@ -93,6 +101,30 @@ public sealed class HttpErrorTests
         Assert.True(error?.GetValueKind() == System.Text.Json.JsonValueKind.String && ((string)error!).Length > 10, $"{what}: {answer.Body}");
         // The service keeps answering.
         Assert.Equal("ok", (string?)(await service.GetJsonAsync("/api/health"))["status"]);
+    }
+
+    [Fact]
+    public void Only_Kestrels_own_refusals_are_rewritten()
+    {
+        var limits = new Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerLimits();
+        byte[] refusal = "HTTP/1.1 414 URI Too Long\r\nContent-Length: 0\r\nConnection: close\r\nDate: Sat, 05 Dec 2026 16:36:47 GMT\r\nServer: Kestrel\r\n\r\n"u8.ToArray();
+        string rewritten = Encoding.ASCII.GetString(KestrelRejections.Rewrite(refusal, limits)!);
+        Assert.StartsWith("HTTP/1.1 414 URI Too Long\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ", rewritten);
+        string body = rewritten[(rewritten.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        Assert.Contains("8192 bytes", (string?)JsonNode.Parse(body)!["error"]);
+        Assert.Contains($"Content-Length: {Encoding.UTF8.GetByteCount(body)}\r\n", rewritten);
+        // An answer that keeps the connection, has a body, is not an error, or is followed by more bytes is left alone.
+        foreach (string other in new[]
+        {
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 12\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK",
+            "HTTP/1.1 4",
+        })
+        {
+            Assert.Null(KestrelRejections.Rewrite(Encoding.ASCII.GetBytes(other), limits));
+        }
     }
 
     [Fact]
