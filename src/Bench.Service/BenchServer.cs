@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
 using Bench.Rig.Transports;
@@ -161,26 +162,36 @@ public static class BenchServer
         }).WithSummary("Change the sample rate (acquisition restarts)");
 
         api.MapGet("/protocols", () => protocols.List()).WithSummary("Built-in and saved stimulus protocols");
-        api.MapPut("/protocols/{name}", async (string name, HttpRequest request) =>
-        {
-            using var reader = new StreamReader(request.Body);
-            return protocols.Save(name, await reader.ReadToEndAsync());
-        }).WithSummary("Validate and save a protocol (JSON body, in nA)");
+        api.MapPut("/protocols/{name}", async (string name, HttpRequest request, CancellationToken ct) =>
+            protocols.Save(name, await ProtocolBodies.ReadAsync(request, ct))).WithSummary("Validate and save a protocol (JSON body, in nA)");
         api.MapDelete("/protocols/{name}", (string name) => protocols.Delete(name) ? Results.NoContent() : Results.NotFound(new ErrorView($"no saved protocol '{name}'")));
-        api.MapPost("/protocols/validate", async (HttpRequest request) =>
+        api.MapPost("/protocols/validate", async (HttpRequest request, CancellationToken ct) =>
         {
-            using var reader = new StreamReader(request.Body);
-            return Validate(await reader.ReadToEndAsync(), host);
+            string json;
+            try
+            {
+                json = await ProtocolBodies.ReadAsync(request, ct);
+            }
+            catch (StimulusProtocolException e)
+            {
+                return new ValidationResponse(false, e.Message, null);
+            }
+
+            return Validate(json, host);
         }).WithSummary("Check a protocol against the connected rig without playing it");
-        api.MapPost("/stimulus/play", async (PlayRequest request, CancellationToken ct) =>
+        var jsonOptions = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<JsonOptions>>().Value.SerializerOptions;
+        api.MapPost("/stimulus/play", async (HttpRequest body, CancellationToken ct) =>
         {
-            string json = request.Protocol?.ToJsonString()
-                ?? protocols.Find(request.Name ?? throw new ArgumentException("give name (a listed protocol) or protocol (JSON)"))?.Json
+            // Read by hand rather than bound, so the protocol's trains are counted as the body arrives.
+            string text = await ProtocolBodies.ReadAsync(body, ct);
+            var request = string.IsNullOrWhiteSpace(text) ? null : JsonSerializer.Deserialize<PlayRequest>(text, jsonOptions);
+            string json = request?.Protocol?.ToJsonString()
+                ?? protocols.Find(request?.Name ?? throw new ArgumentException("give name (a listed protocol) or protocol (JSON)"))?.Json
                 ?? throw new ArgumentException($"no protocol '{request.Name}': GET /api/protocols lists them");
-            var protocol = StimulusProtocol.Parse(json);
+            var protocol = StimulusProtocol.Parse(json, ProtocolLimits.MaxTrains);
             var command = await host.PlayAsync(protocol, request.Name ?? protocol.Name, ct);
             return new PlayResponse(command.StimId, command.Trains.Sum(t => (int)t.PulseCount), protocol.EndMs);
-        }).WithSummary("Play a protocol now");
+        }).Accepts<PlayRequest>("application/json").Produces<PlayResponse>().WithSummary("Play a protocol now");
         api.MapPost("/stimulus/stop-all", async (CancellationToken ct) =>
         {
             await host.StopAllAsync(ct);
@@ -268,7 +279,8 @@ public static class BenchServer
         StimulusProtocol protocol;
         try
         {
-            protocol = StimulusProtocol.Parse(json);
+            protocol = StimulusProtocol.Parse(json, ProtocolLimits.MaxTrains);
+            RigStimulus.CheckBounds(protocol);
         }
         catch (StimulusProtocolException e)
         {

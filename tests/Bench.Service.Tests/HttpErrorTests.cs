@@ -58,6 +58,8 @@ public sealed class HttpErrorTests
         return Encoding.UTF8.GetBytes(text.Append("\r\n").Append(body).ToString());
     }
 
+    private const string Train = """{"phase1_ms":1,"phase1_amplitude":100}""";
+
     /// <summary>Each bad request (built when its case runs: some are megabytes) and the status it is refused with.</summary>
     private static readonly Dictionary<string, (int Status, Func<byte[]> Request)> Cases = new()
     {
@@ -74,6 +76,9 @@ public sealed class HttpErrorTests
         ["other site acts"] = (403, () => Request("POST", "/api/stimulus/stop-all", "", extraHeaders: "Origin: http://evil.example\r\n")),
         ["other site probes the ports"] = (403, () => Request("GET", "/api/devices", extraHeaders: "Origin: http://evil.example\r\n")),
         ["other site's image probes the ports"] = (403, () => Request("GET", "/api/devices", extraHeaders: "Sec-Fetch-Site: cross-site\r\n")),
+        ["a million trains"] = (400, () => Request("POST", "/api/stimulus/play", "{\"protocol\":{\"unit\":\"nA\",\"trains\":[" + string.Join(",", Enumerable.Repeat(Train, 1_000_000)) + "]}}")),
+        ["pulse count overflows"] = (400, () => Request("PUT", "/api/protocols/overflow", """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":100,"count":2000000000,"interval_ms":1e300}]}""")),
+        ["more pulses than a rig counts"] = (400, () => Request("PUT", "/api/protocols/many", """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":100,"count":70000,"interval_ms":1}]}""")),
         ["absurd calibration"] = (400, () => Request("POST", "/api/calibration", """{"mv_per_count":1e308,"offset_mv":1e308}""")),
         // Refused by Kestrel before the service sees them.
         ["path over 8 KB"] = (414, () => Request("GET", "/api/recordings/" + new string('a', 10_000))),
@@ -101,6 +106,32 @@ public sealed class HttpErrorTests
         Assert.True(error?.GetValueKind() == System.Text.Json.JsonValueKind.String && ((string)error!).Length > 10, $"{what}: {answer.Body}");
         // The service keeps answering.
         Assert.Equal("ok", (string?)(await service.GetJsonAsync("/api/health"))["status"]);
+    }
+
+    [Fact]
+    public async Task A_protocol_of_a_million_trains_is_refused_at_its_twelfth_train_with_the_limit_named()
+    {
+        await using var service = await RunningService.StartAsync();
+        string trains = string.Join(",", Enumerable.Repeat(Train, 1_000_000));
+        foreach (var (method, path, body) in new[]
+        {
+            (HttpMethod.Post, "/api/stimulus/play", "{\"protocol\":{\"unit\":\"nA\",\"trains\":[" + trains + "]}}"),
+            (HttpMethod.Put, "/api/protocols/huge", "{\"unit\":\"nA\",\"trains\":[" + trains + "]}"),
+        })
+        {
+            using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            using var response = await service.Client.SendAsync(request);
+            string text = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode == 400, text);
+            Assert.Contains("more than the 11 trains a rig plays", (string?)JsonNode.Parse(text)!["error"]);
+        }
+
+        // Checked, not just refused: validation says why, and a protocol of 12 trains (under 1 KB) is refused as well.
+        var (status, answer) = await service.SendAsync(HttpMethod.Post, "/api/protocols/validate", "{\"unit\":\"nA\",\"trains\":[" + string.Join(",", Enumerable.Repeat(Train, 12)) + "]}");
+        Assert.Equal(200, status);
+        Assert.False((bool)answer!["valid"]!);
+        Assert.Contains("11 trains", (string?)answer["error"]);
+        Assert.DoesNotContain((await service.GetJsonAsync("/api/protocols")).AsArray(), p => (string?)p!["name"] == "huge");
     }
 
     [Fact]
