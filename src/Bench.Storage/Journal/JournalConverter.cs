@@ -49,7 +49,7 @@ public static class JournalConverter
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new JournalConversionException(journalPath, nwbPath, $"its NWB file could not be written: {e.Message}", e);
+            throw new JournalConversionException(journalPath, nwbPath, $"the NWB file {nwbPath} could not be written from its journal: {e.Message}", e);
         }
 
         try
@@ -61,7 +61,7 @@ public static class JournalConverter
             // The file is complete but nothing records it: remove it, so the journal stays the one account of the
             // recording and a retry (bench recover, or the service's next start) does not find a file in the way.
             File.Delete(nwbPath);
-            throw new JournalConversionException(journalPath, nwbPath, $"its NWB file was written but could not be recorded: {e.Message}", e);
+            throw new JournalConversionException(journalPath, nwbPath, $"the NWB file {nwbPath} was written but could not be recorded, so it was removed: {e.Message}", e);
         }
 
         File.Delete(journalPath);
