@@ -59,7 +59,7 @@ internal static class HttpErrors
         var host = context.Request.Host;
         if (host.HasValue && !LoopbackHosts.Contains(host.Host, StringComparer.OrdinalIgnoreCase))
         {
-            await WriteAsync(context, 400, $"this service answers requests addressed to {string.Join(", ", LoopbackHosts)} only, not to '{Shown(host.Host)}': open it as http://127.0.0.1:{host.Port ?? 80}/");
+            await WriteAsync(context, 400, $"this service answers requests addressed to {string.Join(", ", LoopbackHosts)} only, not to '{Shown(host.Host)}': open it as http://127.0.0.1:{context.Connection.LocalPort}/");
             return;
         }
 
