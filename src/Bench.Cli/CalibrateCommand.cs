@@ -155,9 +155,17 @@ internal static class CalibrateCommand
                 bool store = !parse.GetValue(dryRun) && (points is not null || result["good"]!.GetValue<bool>());
                 if (store)
                 {
+                    // A calibration no front end can have would corrupt every recording converted with it: refuse it
+                    // here, with what was measured, rather than store it (or fail deep in the catalog).
+                    if (CalibrationLimits.Check(calibration, device.AdcBits) is { } implausible)
+                    {
+                        throw new UserErrorException($"calibrate: not stored: the result ({calibration.MillivoltsPerCount.ToString("G6", CultureInfo.InvariantCulture)} mV per count, offset {calibration.OffsetMv.ToString("G6", CultureInfo.InvariantCulture)} mV) is not a calibration a front end can have: {implausible}; check the references and the order they were applied in, or the connection to the rig");
+                    }
+
                     var catalog = new BenchCatalog(Path.GetFullPath(parse.GetValue(dataDir) ?? BenchDataDirectory.Default));
                     catalog.UpsertRig(device, session.PortName);
-                    var saved = catalog.SaveCalibration(RigIds.Format(device.UniqueId), calibration.MillivoltsPerCount, calibration.OffsetMv, nanoampsPerCode, source, notes);
+                    var saved = catalog.SaveCalibration(RigIds.Format(device.UniqueId), calibration.MillivoltsPerCount, calibration.OffsetMv, nanoampsPerCode, source, notes,
+                        adcBits: device.AdcBits);
                     result["stored"] = saved.Id;
                 }
                 else

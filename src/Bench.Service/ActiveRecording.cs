@@ -28,17 +28,22 @@ internal sealed class ActiveRecording
     private readonly RecordingRecord record;
     private readonly string nwbPath;
     private readonly ulong firstIndex;
+    private readonly RecordingFiles.Use use;
     private ulong? lastIndex;
     private ulong lost;
 
-    private ActiveRecording(BenchCatalog catalog, RecordingRecord record, string nwbPath, RecordingJournalWriter journal, ulong firstIndex)
+    private ActiveRecording(BenchCatalog catalog, RecordingRecord record, string nwbPath, RecordingJournalWriter journal, ulong firstIndex, RecordingFiles.Use use)
     {
         this.catalog = catalog;
         this.record = record;
         this.nwbPath = nwbPath;
         Journal = journal;
         this.firstIndex = firstIndex;
+        this.use = use;
     }
+
+    /// <summary>For tests: called with the NWB file's path when a recording starts finishing, to act in the middle of a stop.</summary>
+    internal static Action<string>? Finishing { get; set; }
 
     /// <summary>The journal being written.</summary>
     public RecordingJournalWriter Journal { get; }
@@ -59,6 +64,22 @@ internal sealed class ActiveRecording
     {
         string relative = RecordingNames.RelativeFilePath(RecordingNames.Validate(name));
         string nwb = RecordingNames.ResolveInside(catalog.DataDirectory, relative);
+        // The name is this recording's until its file is written (a delete of the same name waits or is refused).
+        var use = RecordingFiles.Claim(nwb, name);
+        try
+        {
+            return Create(catalog, name, relative, nwb, model, modelParameters, rig, nextSampleIndex, use);
+        }
+        catch
+        {
+            use.Dispose();
+            throw;
+        }
+    }
+
+    private static ActiveRecording Create(BenchCatalog catalog, string name, string relative, string nwb, string? model, IReadOnlyDictionary<string, double> modelParameters,
+        RigSessionView rig, ulong nextSampleIndex, RecordingFiles.Use use)
+    {
         if (catalog.GetRecording(name) is not null || File.Exists(nwb) || File.Exists(JournalConverter.JournalPathFor(nwb)))
         {
             throw new InvalidOperationException($"a recording named '{name}' exists: choose another name or delete it first");
@@ -84,7 +105,7 @@ internal sealed class ActiveRecording
             throw;
         }
 
-        return new ActiveRecording(catalog, record, nwb, journal, nextSampleIndex);
+        return new ActiveRecording(catalog, record, nwb, journal, nextSampleIndex, use);
     }
 
     /// <summary>Takes a batch (after the model has predicted it).</summary>
@@ -119,17 +140,31 @@ internal sealed class ActiveRecording
     public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name) =>
         Journal.WriteProtocol(new JsonObject { ["stim_id"] = command.StimId, ["name"] = name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
 
-    /// <summary>Ends the journal, writes the NWB file from it, and updates the catalog; the journal is removed once the NWB file is complete.</summary>
+    /// <summary>
+    /// Ends the journal, writes the NWB file from it, and updates the catalog; the journal is removed only once the NWB
+    /// file is complete and catalogued. Until this returns, the recording's name stays in use (a delete waits for it).
+    /// </summary>
+    /// <exception cref="JournalConversionException">The NWB file could not be written or catalogued; the journal is kept for <c>bench recover</c>.</exception>
     public RecordingInfo Finish()
     {
-        var info = Info;
-        Journal.WriteEnd(new JsonObject { ["samples"] = info.Samples, ["lost_samples"] = info.LostSamples, ["ended_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) });
-        Journal.Dispose();
-        var result = JournalConverter.Convert(Journal.Path, nwbPath);
-        File.Delete(Journal.Path);
-        var done = result.Update(record, RecordingStatus.Complete);
-        catalog.UpdateRecording(done);
-        return RecordingInfo.From(done);
+        try
+        {
+            Finishing?.Invoke(nwbPath);
+            var info = Info;
+            Journal.WriteEnd(new JsonObject { ["samples"] = info.Samples, ["lost_samples"] = info.LostSamples, ["ended_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) });
+            Journal.Dispose();
+            RecordingRecord? done = null;
+            JournalConverter.ConvertAndRemoveJournal(Journal.Path, nwbPath, result =>
+            {
+                done = result.Update(record, RecordingStatus.Complete);
+                catalog.UpdateRecording(done);
+            });
+            return RecordingInfo.From(done!);
+        }
+        finally
+        {
+            use.Dispose();
+        }
     }
 
     /// <summary>

@@ -2,9 +2,9 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
-using Bench.Rig.Session;
 using Bench.Rig.Transports;
 using Bench.Storage.Catalog;
 using Microsoft.AspNetCore.Builder;
@@ -23,6 +23,9 @@ namespace Bench.Service;
 /// </summary>
 public static class BenchServer
 {
+    /// <summary>How long a delete waits for the stop of the same recording to finish writing its NWB file.</summary>
+    private static readonly TimeSpan DeleteWaitsForStop = TimeSpan.FromSeconds(15);
+
     /// <summary>Builds the web application for <paramref name="urls"/> (e.g. <c>http://127.0.0.1:5080</c>).</summary>
     /// <exception cref="ArgumentException">A URL is not valid, or binds beyond loopback without a token.</exception>
     public static WebApplication Build(ServiceOptions options, string urls)
@@ -45,12 +48,13 @@ public static class BenchServer
         builder.Services.AddOpenApi();
         // A malformed body is a clear 400 with the reason, not an empty answer.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        if (loopbackOnly)
+        // The service's bodies are small JSON objects: a larger one is refused (413, JSON) before it costs memory.
+        builder.WebHost.ConfigureKestrel(o =>
         {
-            // On loopback without a token, only requests addressed to loopback names: a web page that rebinds its own
-            // name to 127.0.0.1 (DNS rebinding) is refused.
-            builder.Services.Configure<Microsoft.AspNetCore.HostFiltering.HostFilteringOptions>(o => o.AllowedHosts = ["localhost", "127.0.0.1", "[::1]"]);
-        }
+            o.Limits.MaxRequestBodySize = HttpErrors.MaxRequestBodyBytes;
+            // Requests Kestrel refuses before the service sees them (too long, a NUL in the path) get a JSON error too.
+            o.ConfigureEndpointDefaults(listen => KestrelRejections.Use(listen, o.Limits));
+        });
 
         var hub = new LiveHub();
         var catalog = new BenchCatalog(options.DataDirectory);
@@ -60,37 +64,11 @@ public static class BenchServer
         builder.Services.AddSingleton(options).AddSingleton(hub).AddSingleton(catalog).AddSingleton(host).AddSingleton(protocols);
         var app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(dataLock.Dispose);
-        if (loopbackOnly) app.UseHostFiltering();
-        app.Use(async (context, next) =>
-        {
-            // Every failure of a request is one JSON line naming the problem: never a stack trace.
-            try
-            {
-                await next(context);
-            }
-            catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
-            {
-                int status = Status(e);
-                context.Response.StatusCode = status;
-                string message = e is BadHttpRequestException { InnerException: { } inner } ? $"{e.Message} {inner.Message}" : e.Message;
-                await context.Response.WriteAsJsonAsync(new ErrorView(status == 500 ? "the service failed: " + message : message));
-            }
-        });
-        app.Use(async (context, next) =>
-        {
-            // A page on another site may not make this service act (play a stimulus, delete a recording): browsers
-            // name the page's origin on such requests.
-            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method)
-                && context.Request.Headers.Origin.FirstOrDefault() is { } origin
-                && (!Uri.TryCreate(origin, UriKind.Absolute, out var from) || !string.Equals(from.Authority, context.Request.Host.Value, StringComparison.OrdinalIgnoreCase)))
-            {
-                context.Response.StatusCode = 403;
-                await context.Response.WriteAsJsonAsync(new ErrorView($"a request from {origin} may not change this service: use the page it serves"));
-                return;
-            }
-
-            await next(context);
-        });
+        // Outermost: every refusal below, and every failure, answers one JSON line.
+        app.Use(HttpErrors.AnswerAsync);
+        // On loopback without a token, only requests addressed to loopback names (DNS rebinding is refused).
+        if (loopbackOnly) app.Use(HttpErrors.RequireLoopbackHostAsync);
+        app.Use(HttpErrors.RefuseOtherSitesAsync);
         if (options.Token is { } token) app.Use(async (context, next) => await RequireTokenAsync(context, next, token));
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")) });
@@ -108,17 +86,6 @@ public static class BenchServer
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) throw new ArgumentException($"--urls: '{url}' is not an http:// or https:// URL");
         return uri.Host == "localhost" || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
     }
-
-    private static int Status(Exception e) => e switch
-    {
-        BadHttpRequestException b => b.StatusCode,
-        JsonException or StimulusProtocolException or ArgumentException or FormatException => 400,
-        RecordingNotFoundException => 404,
-        InvalidOperationException or RigCommandRefusedException => 409,
-        RigConnectionException or RigDisconnectedException => 502,
-        TimeoutException => 504,
-        _ => 500,
-    };
 
     private static FileStream LockDataDirectory(string directory)
     {
@@ -195,26 +162,36 @@ public static class BenchServer
         }).WithSummary("Change the sample rate (acquisition restarts)");
 
         api.MapGet("/protocols", () => protocols.List()).WithSummary("Built-in and saved stimulus protocols");
-        api.MapPut("/protocols/{name}", async (string name, HttpRequest request) =>
-        {
-            using var reader = new StreamReader(request.Body);
-            return protocols.Save(name, await reader.ReadToEndAsync());
-        }).WithSummary("Validate and save a protocol (JSON body, in nA)");
+        api.MapPut("/protocols/{name}", async (string name, HttpRequest request, CancellationToken ct) =>
+            protocols.Save(name, await ProtocolBodies.ReadAsync(request, ct))).WithSummary("Validate and save a protocol (JSON body, in nA)");
         api.MapDelete("/protocols/{name}", (string name) => protocols.Delete(name) ? Results.NoContent() : Results.NotFound(new ErrorView($"no saved protocol '{name}'")));
-        api.MapPost("/protocols/validate", async (HttpRequest request) =>
+        api.MapPost("/protocols/validate", async (HttpRequest request, CancellationToken ct) =>
         {
-            using var reader = new StreamReader(request.Body);
-            return Validate(await reader.ReadToEndAsync(), host);
+            string json;
+            try
+            {
+                json = await ProtocolBodies.ReadAsync(request, ct);
+            }
+            catch (StimulusProtocolException e)
+            {
+                return new ValidationResponse(false, e.Message, null);
+            }
+
+            return Validate(json, host);
         }).WithSummary("Check a protocol against the connected rig without playing it");
-        api.MapPost("/stimulus/play", async (PlayRequest request, CancellationToken ct) =>
+        var jsonOptions = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<JsonOptions>>().Value.SerializerOptions;
+        api.MapPost("/stimulus/play", async (HttpRequest body, CancellationToken ct) =>
         {
-            string json = request.Protocol?.ToJsonString()
-                ?? protocols.Find(request.Name ?? throw new ArgumentException("give name (a listed protocol) or protocol (JSON)"))?.Json
+            // Read by hand rather than bound, so the protocol's trains are counted as the body arrives.
+            string text = await ProtocolBodies.ReadAsync(body, ct);
+            var request = string.IsNullOrWhiteSpace(text) ? null : JsonSerializer.Deserialize<PlayRequest>(text, jsonOptions);
+            string json = request?.Protocol?.ToJsonString()
+                ?? protocols.Find(request?.Name ?? throw new ArgumentException("give name (a listed protocol) or protocol (JSON)"))?.Json
                 ?? throw new ArgumentException($"no protocol '{request.Name}': GET /api/protocols lists them");
-            var protocol = StimulusProtocol.Parse(json);
+            var protocol = StimulusProtocol.Parse(json, ProtocolLimits.MaxTrains);
             var command = await host.PlayAsync(protocol, request.Name ?? protocol.Name, ct);
             return new PlayResponse(command.StimId, command.Trains.Sum(t => (int)t.PulseCount), protocol.EndMs);
-        }).WithSummary("Play a protocol now");
+        }).Accepts<PlayRequest>("application/json").Produces<PlayResponse>().WithSummary("Play a protocol now");
         api.MapPost("/stimulus/stop-all", async (CancellationToken ct) =>
         {
             await host.StopAllAsync(ct);
@@ -237,31 +214,29 @@ public static class BenchServer
             if (!File.Exists(path)) throw new RecordingNotFoundException($"recording '{name}' has no NWB file yet ({r.Status.ToString().ToLowerInvariant()})");
             return Results.File(path, "application/x-hdf5", Path.GetFileName(path));
         }).WithSummary("The recording's NWB file");
-        api.MapDelete("/recordings/{name}", (string name) =>
+        api.MapDelete("/recordings/{name}", async (string name, CancellationToken ct) =>
         {
-            if (host.Status.Recording?.Name == name) throw new InvalidOperationException($"'{name}' is being recorded: stop it first");
-            Find(name);
-            string? path = catalog.DeleteRecording(name);
-            if (path is not null)
-            {
-                File.Delete(path);
-                File.Delete(Bench.Storage.Journal.JournalConverter.JournalPathFor(path));
-            }
-
+            string nwb = catalog.FullPathOf(Find(name));
+            // A recording being stopped is still being written from its journal: the delete waits for the stop to
+            // finish (and is refused while the recording runs), so the stop never loses its journal half-way.
+            using var use = await RecordingFiles.ClaimForDeleteAsync(nwb, name, () => host.Status.Recording?.Name == name, DeleteWaitsForStop, ct);
+            string path = catalog.DeleteRecording(name) ?? throw new RecordingNotFoundException($"no recording '{name}': GET /api/recordings lists them");
+            File.Delete(path);
+            File.Delete(Bench.Storage.Journal.JournalConverter.JournalPathFor(path));
+            File.Delete(path + ".partial");
             return Results.NoContent();
-        }).WithSummary("Delete a recording and its files");
+        }).WithSummary("Delete a recording and its files (waits for a stop in progress)");
 
         api.MapGet("/calibration", () => host.Status.Device is { } d ? Results.Json(catalog.ListCalibrations(d.UniqueId), LiveHub.Json) : throw new InvalidOperationException("no rig is connected"))
             .WithSummary("The connected rig's calibrations, newest first");
         api.MapPost("/calibration", (CalibrationRequest request) =>
         {
             var d = host.Status.Device ?? throw new InvalidOperationException("no rig is connected");
-            if (request.MvPerCount is not { } gain || !double.IsFinite(gain) || gain == 0 || request.OffsetMv is not { } offset || !double.IsFinite(offset))
-            {
-                throw new ArgumentException("mv_per_count (not 0) and offset_mv are required numbers");
-            }
-
-            catalog.SaveCalibration(d.UniqueId, gain, offset, request.NanoampsPerCode, string.IsNullOrWhiteSpace(request.Source) ? "manual" : request.Source, request.Notes);
+            if (request.MvPerCount is not { } gain || request.OffsetMv is not { } offset) throw new ArgumentException("mv_per_count and offset_mv are required numbers");
+            // Checked against this rig's ADC before it is stored: every later recording is converted with it.
+            if (CalibrationLimits.Check(gain, offset, d.AdcBits) is { } implausible) throw new ArgumentException($"not a calibration this rig's front end can have: {implausible}");
+            catalog.SaveCalibration(d.UniqueId, gain, offset, request.NanoampsPerCode, string.IsNullOrWhiteSpace(request.Source) ? "manual" : request.Source, request.Notes,
+                adcBits: d.AdcBits);
             return Results.Json(catalog.ListCalibrations(d.UniqueId), LiveHub.Json);
         }).WithSummary("Store a calibration for the connected rig (applied at its next connect)");
 
@@ -304,7 +279,8 @@ public static class BenchServer
         StimulusProtocol protocol;
         try
         {
-            protocol = StimulusProtocol.Parse(json);
+            protocol = StimulusProtocol.Parse(json, ProtocolLimits.MaxTrains);
+            RigStimulus.CheckBounds(protocol);
         }
         catch (StimulusProtocolException e)
         {

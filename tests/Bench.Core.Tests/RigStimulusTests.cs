@@ -40,3 +40,44 @@ public class RigStimulusTests
         Assert.Throws<StimulusProtocolException>(() => RigStimulus.ToCommand(Pulse(300), Rig, 0, 800, 7, null, calibratedNanoampsPerCode: 0));
     }
 }
+
+/// <summary>Issue 12 §4.8: protocols bounded to what a rig can play, and numbers that overflow refused with the field named.</summary>
+public class ProtocolBoundsTests
+{
+    private static readonly DeviceInfo Rig = new(1, 0, 1, 0, 0, "TEST", 1, 16_000_000, 20_000, 5000, 12, 1, 0, 11, 500,
+        [new OutputDescriptor(Unit: 1, DacBits: 12, MaxAmplitudeCode: 2047, Scale: 1, MaxPhaseUs: 1_000_000, MaxCharge: 0)]);
+
+    private static string Trains(int n) =>
+        """{"unit":"nA","trains":[""" + string.Join(",", Enumerable.Repeat("""{"phase1_ms":1,"phase1_amplitude":100}""", n)) + "]}";
+
+    [Fact]
+    public void More_trains_than_a_rig_plays_are_refused_before_any_is_read()
+    {
+        Assert.Equal(11, StimulusProtocol.Parse(Trains(11), ProtocolLimits.MaxTrains).Trains.Count);
+        var e = Assert.Throws<StimulusProtocolException>(() => StimulusProtocol.Parse(Trains(100_000), ProtocolLimits.MaxTrains));
+        Assert.Equal("trains: 100000 trains, more than the 11 a rig plays in one protocol", e.Message);
+        Assert.Contains("11", Assert.Throws<StimulusProtocolException>(() => RigStimulus.CheckBounds(StimulusProtocol.Parse(Trains(12)))).Message);
+    }
+
+    [Theory]
+    [InlineData("""{"phase1_ms":1,"phase1_amplitude":100,"count":2000000000,"interval_ms":1e300}""", "trains[0]: the train never ends")]
+    [InlineData("""{"start_ms":1e308,"phase1_ms":1e308,"phase1_amplitude":100}""", "trains[0]: the train never ends")]
+    public void Numbers_that_overflow_together_are_refused_when_parsed(string train, string message)
+    {
+        var e = Assert.Throws<StimulusProtocolException>(() => StimulusProtocol.Parse($$"""{"unit":"nA","trains":[{{train}}]}"""));
+        Assert.StartsWith(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"phase1_ms":1,"phase1_amplitude":100,"count":70000,"interval_ms":1}""", "trains[0].count: 70000 pulses; a rig plays at most 65535")]
+    [InlineData("""{"phase1_ms":1,"phase1_amplitude":100,"count":3,"interval_ms":1e300}""", "trains[0].interval_ms: 1E+300 ms is longer than a rig can time")]
+    [InlineData("""{"start_ms":1e12,"phase1_ms":1,"phase1_amplitude":100}""", "trains[0].start_ms: a longer wait than the rig's 4294967295 sample periods")]
+    [InlineData("""{"phase1_ms":1e300,"phase1_amplitude":100}""", "trains[0].phase1_ms: 1E+300 ms is longer than a rig can time")]
+    [InlineData("""{"phase1_ms":1,"phase1_amplitude":100,"count":3,"interval_ms":1e9}""", "trains[0].interval_ms: longer than the rig's 4294967295 sample periods")]
+    public void What_no_rig_can_time_or_count_is_refused_with_the_field_and_the_bound(string train, string message)
+    {
+        var protocol = StimulusProtocol.Parse($$"""{"unit":"nA","trains":[{{train}}]}""");
+        var e = Assert.Throws<StimulusProtocolException>(() => RigStimulus.ToCommand(protocol, Rig, 0, 800, 1, null));
+        Assert.StartsWith(message, e.Message);
+    }
+}

@@ -94,6 +94,36 @@ public sealed class BenchCatalogTests : IDisposable
     }
 
     [Fact]
+    public void A_calibration_no_front_end_can_have_is_refused_with_the_rule_and_a_stored_one_is_ignored()
+    {
+        var catalog = new BenchCatalog(_dir);
+        catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
+        var e = Assert.Throws<ArgumentException>(() => catalog.SaveCalibration(Rig, 1e308, 1e308, null, "manual"));
+        Assert.Contains("1 mV to 100000 mV", e.Message);
+        Assert.Contains("±100000 mV", Assert.Throws<ArgumentException>(() => catalog.SaveCalibration(Rig, 0.0390625, 1e308, null, "manual", adcBits: 12)).Message);
+        Assert.Contains("above 0", Assert.Throws<ArgumentException>(() => catalog.SaveCalibration(Rig, -0.0390625, 60, null, "manual", adcBits: 12)).Message);
+        // With the rig's ADC the rule is exact: 2 mV per count is 2 V over 10 bits, but 131 V over 16.
+        Assert.NotNull(catalog.SaveCalibration(Rig, 2, -100, null, "manual", adcBits: 10));
+        Assert.Throws<ArgumentException>(() => catalog.SaveCalibration(Rig, 2, -100, null, "manual", adcBits: 16));
+        Assert.DoesNotContain(catalog.ListCalibrations(Rig), c => c.MillivoltsPerCount > 2);
+
+        // One stored before calibrations were checked (written here behind the catalog's back) is not applied.
+        using (var connection = new SqliteConnection($"Data Source={catalog.DatabasePath}"))
+        {
+            connection.Open();
+            using var insert = connection.CreateCommand();
+            insert.CommandText = $"INSERT INTO calibrations (rig_unique_id, mv_per_count, offset_mv, na_per_code, source, notes, created_utc) VALUES ('{Rig}', 1e308, 1e308, NULL, 'manual', NULL, '2099-01-01T00:00:00.0000000Z')";
+            insert.ExecuteNonQuery();
+        }
+
+        var device = new Bench.Core.Protocol.DeviceInfo(1, 0, 1, 0, 0, "EMU", 0x0123456789abcdef, 16_000_000, 100_000, 5000, 12, 1, 0, 11, 500, []);
+        var (calibration, source, _) = RigCalibrations.For(catalog, device);
+        Assert.Equal(Bench.Core.Rig.FrontEnd.Emulated.Calibration, calibration);
+        Assert.Contains("ignored", source);
+        Assert.Contains("1 mV to 100000 mV", source);
+    }
+
+    [Fact]
     public void RecordingsRoundTrip()
     {
         var catalog = new BenchCatalog(_dir);

@@ -61,10 +61,9 @@ public static class RigStimulus
                 throw new StimulusProtocolException($"{path}.start_ms: this train starts before the previous one has ended; a rig output plays one train at a time");
             }
 
-            if (interval > uint.MaxValue || start - previousSlotEnd > uint.MaxValue || t.Count > ushort.MaxValue)
-            {
-                throw new StimulusProtocolException($"{path}: too long for the rig (interval, delay or count out of range)");
-            }
+            if (t.Count > ushort.MaxValue) throw new StimulusProtocolException($"{path}.count: {t.Count} pulses; a rig plays at most {ushort.MaxValue} in one train");
+            if (interval > uint.MaxValue) throw new StimulusProtocolException($"{path}.interval_ms: longer than the rig's {uint.MaxValue} sample periods from pulse to pulse");
+            if (start - previousSlotEnd > uint.MaxValue) throw new StimulusProtocolException($"{path}.start_ms: a longer wait than the rig's {uint.MaxValue} sample periods before the train");
 
             trains.Add(new StimulusTrain((uint)(start - previousSlotEnd), Code(t.Phase1Amplitude, o, calibratedNanoampsPerCode, path + ".phase1_amplitude"), p1, gap,
                 p2 == 0 ? (short)0 : Code(t.Phase2Amplitude, o, calibratedNanoampsPerCode, path + ".phase2_amplitude"), p2, (uint)interval, (ushort)t.Count));
@@ -83,6 +82,12 @@ public static class RigStimulus
     private static ulong Samples(double ms, double periodMs, string field, bool allowZero)
     {
         double n = ms / periodMs;
+        // Beyond 2⁵³ periods a double no longer holds whole numbers (and beyond 2⁶⁴ no count does): no rig times that.
+        if (!(n <= 1L << 53))
+        {
+            throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture, $"{field}: {ms} ms is longer than a rig can time in sample periods ({periodMs} ms)"));
+        }
+
         double rounded = Math.Round(n);
         if (Math.Abs(n - rounded) > 1e-6 * Math.Max(1, n))
         {
@@ -92,6 +97,29 @@ public static class RigStimulus
 
         if (!allowZero && rounded < 1) throw new StimulusProtocolException($"{field}: must last at least one sample period ({periodMs.ToString(CultureInfo.InvariantCulture)} ms)");
         return (ulong)rounded;
+    }
+
+    /// <summary>
+    /// Checks what no rig can play whatever its sample rate: more trains than a Stimulus carries, or more pulses in a
+    /// train than it counts. For a protocol saved or checked while no rig is connected (<see cref="ToCommand"/> checks
+    /// everything against the rig itself).
+    /// </summary>
+    /// <exception cref="StimulusProtocolException">The protocol breaks a bound; the message names the field and the bound.</exception>
+    public static void CheckBounds(StimulusProtocol protocol)
+    {
+        ArgumentNullException.ThrowIfNull(protocol);
+        if (protocol.Trains.Count > ProtocolLimits.MaxTrains)
+        {
+            throw new StimulusProtocolException($"trains: {protocol.Trains.Count} trains, more than the {ProtocolLimits.MaxTrains} a rig plays in one protocol");
+        }
+
+        for (int i = 0; i < protocol.Trains.Count; i++)
+        {
+            if (protocol.Trains[i].Count > ushort.MaxValue)
+            {
+                throw new StimulusProtocolException($"trains[{i}].count: {protocol.Trains[i].Count} pulses; a rig plays at most {ushort.MaxValue} in one train");
+            }
+        }
     }
 
     private static ushort Short(ulong samples, string field) =>

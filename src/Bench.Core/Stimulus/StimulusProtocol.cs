@@ -76,7 +76,7 @@ public sealed class StimulusProtocol
     private static readonly string[] TrainFields =
         ["start_ms", "phase1_ms", "phase1_amplitude", "interphase_ms", "phase2_ms", "phase2_amplitude", "interval_ms", "count"];
 
-    /// <summary>Creates a protocol; use <see cref="Parse"/> for user input, which validates.</summary>
+    /// <summary>Creates a protocol; use <see cref="Parse(string)"/> for user input, which validates.</summary>
     public StimulusProtocol(string name, StimulusUnit unit, IReadOnlyList<PulseTrain> trains)
     {
         Name = name;
@@ -119,7 +119,14 @@ public sealed class StimulusProtocol
     /// <c>trains[0].count: must be an integer ≥ 1 (got 0)</c>.
     /// </summary>
     /// <exception cref="StimulusProtocolException">The text is not a valid protocol.</exception>
-    public static StimulusProtocol Parse(string json)
+    public static StimulusProtocol Parse(string json) => Parse(json, int.MaxValue);
+
+    /// <summary>
+    /// Parses and validates a protocol of at most <paramref name="maxTrains"/> trains (a rig plays at most
+    /// <see cref="Protocol.ProtocolLimits.MaxTrains"/>): a longer one is refused before any train is read.
+    /// </summary>
+    /// <exception cref="StimulusProtocolException">The text is not a valid protocol, or has too many trains.</exception>
+    public static StimulusProtocol Parse(string json, int maxTrains)
     {
         JsonDocument doc;
         try
@@ -161,7 +168,14 @@ public sealed class StimulusProtocol
                 throw new StimulusProtocolException("trains: required, an array of pulse trains (may be empty)");
             }
 
-            var trains = new List<PulseTrain>();
+            // Counted before any train is built: a protocol of a million trains costs nothing to refuse.
+            int count = trainsElement.GetArrayLength();
+            if (count > maxTrains)
+            {
+                throw new StimulusProtocolException($"trains: {count} trains, more than the {maxTrains} a rig plays in one protocol");
+            }
+
+            var trains = new List<PulseTrain>(count);
             int index = 0;
             foreach (var t in trainsElement.EnumerateArray())
             {
@@ -211,6 +225,13 @@ public sealed class StimulusProtocol
         if (count > 1 && train.IntervalMs <= 0)
         {
             throw new StimulusProtocolException($"{path}.interval_ms: must be > 0 when count > 1");
+        }
+
+        // Each number is finite, but together they can overflow: a train must end at a time that is a number.
+        if (!double.IsFinite(train.EndMs))
+        {
+            throw new StimulusProtocolException(string.Create(CultureInfo.InvariantCulture,
+                $"{path}: the train never ends: start_ms + (count − 1) × interval_ms + the pulse ({train.StartMs} + {count - 1} × {train.IntervalMs} + {train.PulseWidthMs} ms) overflows"));
         }
 
         return train;

@@ -98,14 +98,23 @@ public static class RigCalibrations
     /// </summary>
     public static (Bench.Core.Rig.Calibration Calibration, string Source, double? NanoampsPerCode) For(BenchCatalog? catalog, Bench.Core.Protocol.DeviceInfo device)
     {
+        string? ignored = null;
         if (catalog is not null && catalog.TryGetLatestCalibration(RigIds.Format(device.UniqueId), out var stored) && stored is not null)
         {
-            return (new Bench.Core.Rig.Calibration(stored.MillivoltsPerCount, stored.OffsetMv),
-                string.Create(CultureInfo.InvariantCulture, $"{stored.Source}, stored {stored.CreatedUtc:yyyy-MM-dd HH:mm} UTC (calibration {stored.Id})"),
-                stored.NanoampsPerCode);
+            // A calibration stored before calibrations were checked may be one no front end can have: recording with it
+            // would give infinite potentials, so the nominal one is used and the source says why.
+            ignored = Bench.Core.Rig.CalibrationLimits.Check(stored.MillivoltsPerCount, stored.OffsetMv, device.AdcBits);
+            if (ignored is null)
+            {
+                return (new Bench.Core.Rig.Calibration(stored.MillivoltsPerCount, stored.OffsetMv),
+                    string.Create(CultureInfo.InvariantCulture, $"{stored.Source}, stored {stored.CreatedUtc:yyyy-MM-dd HH:mm} UTC (calibration {stored.Id})"),
+                    stored.NanoampsPerCode);
+            }
+
+            ignored = string.Create(CultureInfo.InvariantCulture, $" (stored calibration {stored.Id} ignored: {ignored}; store a new one)");
         }
 
         var (nominal, source) = Bench.Core.Rig.FrontEnd.NominalCalibration(device);
-        return (nominal, source, null);
+        return (nominal, source + ignored, null);
     }
 }

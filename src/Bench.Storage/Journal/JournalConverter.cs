@@ -30,6 +30,44 @@ public static class JournalConverter
     /// <summary>The journal beside an NWB file.</summary>
     public static string JournalPathFor(string nwbPath) => nwbPath + ".journal";
 
+    /// <summary>
+    /// Ends a recording's journal the safe way: writes the NWB file from it (to <c>x.nwb.partial</c>, moved into place
+    /// only once complete), lets <paramref name="record"/> store the result (the catalog's entry), and only then deletes
+    /// the journal. If any step fails the journal stays, no NWB file is left claiming the recording, and the exception
+    /// says that <c>bench recover</c> can retry: the journal is the recording until its file is complete and recorded.
+    /// </summary>
+    /// <param name="journalPath">The journal (ended, or cut short by a crash).</param>
+    /// <param name="nwbPath">The NWB file to write (it must not exist).</param>
+    /// <param name="record">Stores the result (e.g. updates the catalog); a failure here undoes the file.</param>
+    /// <exception cref="JournalConversionException">The file could not be written or the result not stored; the journal is kept.</exception>
+    public static JournalConversion ConvertAndRemoveJournal(string journalPath, string nwbPath, Action<JournalConversion>? record = null)
+    {
+        JournalConversion result;
+        try
+        {
+            result = Convert(journalPath, nwbPath);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new JournalConversionException(journalPath, nwbPath, $"the NWB file {nwbPath} could not be written from its journal: {e.Message}", e);
+        }
+
+        try
+        {
+            record?.Invoke(result);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The file is complete but nothing records it: remove it, so the journal stays the one account of the
+            // recording and a retry (bench recover, or the service's next start) does not find a file in the way.
+            File.Delete(nwbPath);
+            throw new JournalConversionException(journalPath, nwbPath, $"the NWB file {nwbPath} was written but could not be recorded, so it was removed: {e.Message}", e);
+        }
+
+        File.Delete(journalPath);
+        return result;
+    }
+
     /// <summary>Reads <paramref name="journalPath"/> and writes <paramref name="nwbPath"/> (replacing it if <paramref name="overwrite"/>).</summary>
     /// <exception cref="InvalidDataException">The journal is not one, or its header is damaged.</exception>
     public static JournalConversion Convert(string journalPath, string nwbPath, bool overwrite = false)
@@ -82,8 +120,11 @@ public static class JournalConverter
         });
         var summary = NwbWriter.Write(nwbPath, recording, chunks, overwrite);
         ulong last = journal.SampleCount == 0 ? origin : journal.EndSampleIndex;
+        // A calibration no front end can have (stored before calibrations were checked) makes the differences
+        // overflow: an infinite RMSE is no figure, and the catalog would refuse it, so there is none.
+        double rmse = compared > 0 ? Math.Sqrt(sumSquares / compared) : double.NaN;
         return new JournalConversion(summary, journal.End is not null, journal.DiscardedBytes, (last - origin) / rate,
-            hasModel && compared > 0 ? Math.Sqrt(sumSquares / compared) : null);
+            hasModel && double.IsFinite(rmse) ? rmse : null);
     }
 
     /// <summary>
@@ -177,4 +218,36 @@ public static class JournalConverter
         k -= p.InterphaseSamples;
         return k < p.Phase2Samples ? p.Phase2Nanoamps : 0;
     }
+}
+
+/// <summary>
+/// A recording's NWB file could not be written from its journal, or not recorded; the journal is kept, and the message
+/// names it and says that <c>bench recover</c> can write the file from it.
+/// </summary>
+public sealed class JournalConversionException : IOException
+{
+    /// <summary>Creates the exception for <paramref name="journalPath"/>, saying what failed (<paramref name="what"/>).</summary>
+    public JournalConversionException(string journalPath, string nwbPath, string what, Exception innerException)
+        : base($"{what}; the journal {journalPath} is kept: `bench recover {nwbPath}` writes the file from it once the cause is fixed", innerException)
+    {
+        JournalPath = journalPath;
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public JournalConversionException()
+    {
+    }
+
+    /// <summary>Creates the exception with its message.</summary>
+    public JournalConversionException(string message) : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with its message and cause.</summary>
+    public JournalConversionException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+
+    /// <summary>The journal, kept.</summary>
+    public string JournalPath { get; } = "";
 }
