@@ -11,6 +11,9 @@ internal static class BenchCli
     /// <summary>Exit code for a user error (bad input).</summary>
     public const int UserError = 2;
 
+    /// <summary>Exit code for a rig that did not do what was asked (no answer in time, a refusal).</summary>
+    public const int RigFailure = 3;
+
     /// <summary>Runs <c>bench</c> with <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error, TextReader? input = null)
     {
@@ -53,6 +56,22 @@ internal static class BenchCli
         {
             error.WriteLine($"bench: {e.Message}");
             return UserError;
+        }
+        catch (TimeoutException e)
+        {
+            // A rig that does not answer is not a bug of this program: one line, no stack trace.
+            error.WriteLine($"bench: {e.Message}");
+            return RigFailure;
+        }
+        catch (Bench.Rig.Session.RigCommandRefusedException e)
+        {
+            error.WriteLine($"bench: {e.Message}");
+            return RigFailure;
+        }
+        catch (OperationCanceledException)
+        {
+            error.WriteLine("bench: stopped");
+            return 130;
         }
     }
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Threading.Channels;
 using System.Text.Json.Nodes;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
@@ -8,6 +7,8 @@ using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
 using Bench.Rig.Recording;
+using Bench.Service;
+using Bench.Service.Pipeline;
 using Bench.Storage.Catalog;
 using Bench.Storage.Journal;
 using Bench.Rig.Session;
@@ -76,8 +77,7 @@ internal static class RecordCommand
             string catalogDirectory = Path.GetFullPath(parse.GetValue(dataDir) ?? BenchDataDirectory.Default);
             // Only read a catalog that exists: recording does not create one.
             var catalog = File.Exists(Path.Combine(catalogDirectory, BenchCatalog.FileName)) ? new BenchCatalog(catalogDirectory) : null;
-            await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), live, catalog, output, error, cancellationToken);
-            return 0;
+            return await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), live, catalog, output, error, cancellationToken);
         });
         return command;
     }
@@ -85,7 +85,7 @@ internal static class RecordCommand
     /// <summary>The model <c>--compare</c> compares with.</summary>
     private sealed record LiveModel(ModelDescriptor Model, Dictionary<string, double> Parameters, double AreaUm2);
 
-    private static async Task RecordAsync(string address, double rateHz, double seconds, string path, StimulusProtocol? protocol, string? protocolJson,
+    private static async Task<int> RecordAsync(string address, double rateHz, double seconds, string path, StimulusProtocol? protocol, string? protocolJson,
         int baud, LiveModel? live, BenchCatalog? catalog, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         // x.nwb: the decoded stream goes to a journal beside it (crash-proof), written out as NWB at the end;
@@ -96,45 +96,35 @@ internal static class RecordCommand
             throw new UserErrorException($"record: {path} (or its journal) exists: choose another name, or delete it (a journal left by a crash: bench recover {path})");
         }
 
-        IRigTransport opened;
-        try
-        {
-            opened = await RigAddress.OpenAsync(address, baud, cancellationToken);
-        }
-        catch (RigConnectionException e)
-        {
-            throw new UserErrorException($"record: {e.Message}");
-        }
-
         // A stale sidecar from an earlier recording must never describe this capture.
         if (!nwb) File.Delete(RecordingSidecar.PathFor(path));
-        IRigTransport capture = nwb ? opened : new CaptureTransport(opened, path);
-        bool resets = address.StartsWith("/dev/tty", StringComparison.Ordinal);   // an Uno resets when its port opens
-        RigSession session;
+        bool captureStarted = false;
+        RigConnection rig;
         try
         {
-            session = await RigSession.ConnectAsync(capture, new RigSessionOptions { ResetDelay = resets ? TimeSpan.FromSeconds(1.5) : TimeSpan.Zero }, cancellationToken);
+            rig = await RigConnection.OpenAsync(address, new RigConnectOptions
+            {
+                SampleRateHz = rateHz,
+                Baud = baud,
+                Catalog = catalog,
+                // A raw capture goes on in the same file after a reconnect.
+                Wrap = nwb ? null : t =>
+                {
+                    var capture = new CaptureTransport(t, path, append: captureStarted);
+                    captureStarted = true;
+                    return capture;
+                },
+            }, cancellationToken);
         }
-        catch (Exception e) when (e is RigConnectionException or TimeoutException or RigCommandRefusedException or IOException)
+        catch (Exception e) when (e is RigConnectionException or TimeoutException or RigCommandRefusedException or IOException or ArgumentException)
         {
-            await capture.DisposeAsync();
             throw new UserErrorException($"record: {e.Message}");
         }
 
-        await using (session)
+        await using (rig)
         {
-            try
-            {
-                await session.ConfigureAsync(rateHz, cancellationToken);
-            }
-            catch (Exception e) when (e is TimeoutException or RigCommandRefusedException or ArgumentException or IOException)
-            {
-                throw new UserErrorException($"record: {e.Message}");
-            }
-
-            // The output's stored calibration, if any: amplitudes then take the nearest code of its measured step.
-            var (calibration, source, outputCalibration) = RigCalibrations.For(catalog, session.Device);
-            if (outputCalibration is { } nanoampsPerCode && session.Device.Outputs.Count > 0) session.UseOutputCalibration(0, nanoampsPerCode);
+            var session = rig.Session;
+            double? outputCalibration = session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null;
             if (protocol is not null)
             {
                 try
@@ -144,24 +134,34 @@ internal static class RecordCommand
                 }
                 catch (StimulusProtocolException e)
                 {
-                    await session.DisposeAsync();
+                    await rig.DisposeAsync();
                     File.Delete(path);
                     throw new UserErrorException($"record: the stimulus cannot be played on this rig: {e.Message}");
                 }
             }
 
-            double? perCode = session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null;
-            StimulusCommand? played = null;
-            var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, null, perCode);
-            using var journal = nwb ? NwbJournal.Start(path, session, calibration, source, live?.Model.Name, live?.Parameters) : null;
+            var liveOptions = new ComparisonOptions { PublishIntervalMs = 500 };
+            var model = live is null ? null : new ModelTrack(live.Model.Name, live.Parameters, session.SampleRateHz, outputCalibration ?? 1, live.AreaUm2, rig.Calibration,
+                liveOptions, collectObservables: false);
+            ulong target = (ulong)Math.Round(seconds * session.SampleRateHz);
+            var watch = new RecordWatch(target, model, liveOptions, output);
+            var pipeline = new AcquisitionPipeline(rig, model, watch);
+            var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, rig.Calibration, rig.CalibrationSource, protocolJson, null, outputCalibration);
+            using var journal = nwb ? new NwbJournal(path, rig, live?.Model.Name, live?.Parameters) : null;
+            if (journal is not null) await pipeline.AttachAsync(journal, cancellationToken);
             if (!nwb) RecordingSidecar.Write(path, sidecar);
             await session.StartAsync(cancellationToken);
+            pipeline.Start();
+            var wall = Stopwatch.StartNew();
+            var process = Process.GetCurrentProcess();
+            var cpuStart = process.TotalProcessorTime;
+            StimulusCommand? played = null;
             if (protocol is not null)
             {
                 try
                 {
                     // 200 ms after the start, in the rig's own sample index (it restarted at 0 with Start).
-                    played = await session.PlayAsync(protocol, atDeviceSampleIndex: (ulong)Math.Round(0.2 * session.SampleRateHz), cancellationToken: cancellationToken);
+                    played = await pipeline.PlayAsync(protocol, protocol.Name ?? "stimulus", (ulong)Math.Round(0.2 * session.SampleRateHz), cancellationToken);
                 }
                 catch (StimulusProtocolException e)
                 {
@@ -172,23 +172,12 @@ internal static class RecordCommand
                     throw new UserErrorException($"record: {e.Message}; what was recorded so far is kept in {path}");
                 }
 
-                sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, calibration, source, protocolJson, played, perCode);
+                sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, rig.Calibration, rig.CalibrationSource, protocolJson, played, outputCalibration);
                 if (!nwb) RecordingSidecar.Write(path, sidecar);
-                journal?.Writer.WriteProtocol(new JsonObject { ["stim_id"] = played.StimId, ["name"] = protocol.Name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
             }
 
-            LiveComparison? comparison = null;
-            PredictionFeed? predictions = null;
-            var liveOptions = new ComparisonOptions { PublishIntervalMs = 500 };
             if (live is not null)
             {
-                var setup = new ComparisonSetup
-                {
-                    SampleRateHz = session.SampleRateHz, Calibration = calibration, Stimulus = played,
-                    NanoampsPerCode = session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, PreparationAreaUm2 = live.AreaUm2,
-                };
-                comparison = new LiveComparison(live.Model.Create(live.Parameters), setup, liveOptions);
-                predictions = new PredictionFeed(comparison);
                 sidecar["model"] = new JsonObject
                 {
                     ["name"] = live.Model.Name,
@@ -198,93 +187,23 @@ internal static class RecordCommand
                 if (!nwb) RecordingSidecar.Write(path, sidecar);
             }
 
-            void Feed(RigEvent e)
-            {
-                switch (e)
-                {
-                    case PulsePlayedEvent p:
-                        comparison?.OnStimulusEvent(p.Pulse with { OnsetIndex = p.SessionOnsetIndex });
-                        if (played is not null && p.Pulse.StimId == played.StimId) journal?.WritePulse(p, played, session);
-                        break;
-                    case GapEvent g:
-                        comparison?.OnGap(g.StartIndex, g.Length);
-                        journal?.Writer.WriteGap(g.StartIndex, g.Length);
-                        break;
-                }
-            }
-
-            void PrintLive()
-            {
-                while (comparison is not null && comparison.Updates.TryRead(out var u))
-                {
-                    var line = new JsonObject { ["t_s"] = u.TimeMs / 1000 };
-                    line["window_rmse_mV"] = ComparisonOutput.Number(u.Window.RmseMv);
-                    line["window_r"] = ComparisonOutput.Number(u.Window.PearsonR);
-                    line["window_gamma"] = ComparisonOutput.Number(u.WindowSpikes.Gamma);
-                    foreach (var (k, v) in ComparisonOutput.Summary(u, liveOptions)) line[k] = v?.DeepClone();
-                    output.WriteLine(line.ToJsonString());
-                }
-            }
-
-            ulong target = (ulong)Math.Round(seconds * session.SampleRateHz);
-            ulong received = 0, lastIndex = 0;
-            int pulses = 0;
-            var gaps = new JsonArray();
-            string? disconnected = null;
-            var wall = Stopwatch.StartNew();
-            var process = Process.GetCurrentProcess();
-            var cpuStart = process.TotalProcessorTime;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds((seconds * 2) + 10));
-            try
-            {
-                while (lastIndex < target)
-                {
-                    var batch = await session.Samples.ReadAsync(timeout.Token);
-                    received += (ulong)batch.Codes.Length;
-                    lastIndex = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
-                    journal?.Writer.WriteSamples(batch.FirstSampleIndex, batch.Codes, []);
-                    comparison?.OnSamples(batch.FirstSampleIndex, batch.Codes);
-                    if (predictions is not null) journal?.WriteModel(predictions);
-                    while (session.Events.TryRead(out var e))
-                    {
-                        switch (e)
-                        {
-                            case PulsePlayedEvent: pulses++; break;
-                            case GapEvent g: gaps.Add(new JsonObject { ["start_index"] = g.StartIndex, ["length"] = g.Length, ["cause"] = g.Cause }); break;
-                            case DisconnectedEvent d: disconnected = d.Reason; break;
-                        }
-
-                        Feed(e);
-                    }
-
-                    PrintLive();
-                }
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                error.WriteLine($"bench: record: the rig stopped delivering samples after {received} of {target}; what arrived is kept");
-            }
-            catch (ChannelClosedException e)
-            {
-                disconnected ??= e.InnerException?.Message ?? "the link closed";
-                error.WriteLine($"bench: record: the recording stopped after {received} samples ({disconnected}); everything received is kept in {path}");
-            }
-
+            // Done when every sample up to the duration arrived; else when the rig is lost for good, or when a connected
+            // rig sends nothing for StallLimit (its samples are then counted as lost, not waited for without end).
+            string? stopped = await watch.WaitAsync(pipeline, session, StallLimit, cancellationToken);
             double elapsed = wall.Elapsed.TotalSeconds;
             double cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
-            await Task.Delay(100, CancellationToken.None);   // the last pulse events
-            while (session.Events.TryRead(out var late))
+            await pipeline.DisposeAsync();   // stop, then the pump takes what was still queued (late pulse reports too)
+            var journalTarget = nwb ? await pipeline.DetachAsync() : null;
+            if (journal is not null && journal.Failed is { } failure)
             {
-                if (late is PulsePlayedEvent) pulses++;
-                Feed(late);
+                error.WriteLine($"bench: record: the recording could not be written ({failure.Message}); everything before is in {journal.JournalPath}: free space, then bench recover {path}");
+                return 1;
             }
 
-            if (comparison is not null)
+            if (model is not null)
             {
-                comparison.Complete();
-                if (predictions is not null) journal?.WriteModel(predictions);
-                while (comparison.Updates.TryRead(out _))
+                model.Comparison.Complete();
+                while (model.Comparison.Updates.TryRead(out _))
                 {
                     // The final state is in the summary.
                 }
@@ -292,25 +211,30 @@ internal static class RecordCommand
 
             var health = session.Health;
             var trips = session.RoundTripsMs.Order().ToArray();
+            ulong missingAtEnd = watch.LastIndex >= target ? 0 : target - watch.LastIndex;
             var summary = new JsonObject
             {
-                ["samples"] = received,
-                ["gaps"] = gaps.Count,
-                ["lost_samples"] = health.LostSamples,
-                ["stimulus_events"] = pulses,
+                ["samples"] = watch.Received,
+                ["expected_samples"] = target,
+                ["complete"] = stopped is null,
+                ["gaps"] = watch.Gaps.Count,
+                ["lost_samples"] = health.LostSamples + missingAtEnd,
+                ["stimulus_events"] = watch.Pulses,
                 ["crc_errors"] = health.CrcErrors,
                 ["rate_hz"] = session.SampleRateHz,
                 ["drift_ppm"] = session.Clock is { IsFitted: true } clock ? clock.DriftPpm : null,
                 ["frames_lost"] = health.FramesLost,
                 ["device_overruns"] = health.DeviceOverruns,
+                ["reconnects"] = watch.Reconnects,
                 ["duration_s"] = elapsed,
-                ["samples_per_s"] = received / Math.Max(elapsed, 1e-9),
+                ["samples_per_s"] = watch.Received / Math.Max(elapsed, 1e-9),
                 ["cpu_s"] = cpu,
                 ["ack_round_trip_ms"] = trips.Length == 0 ? null : new JsonObject
                 {
                     ["p50"] = trips[trips.Length / 2], ["p99"] = trips[(int)(trips.Length * 0.99)], ["max"] = trips[^1], ["n"] = trips.Length,
                 },
-                ["disconnected"] = disconnected,
+                ["disconnected"] = watch.Disconnected,
+                ["stopped"] = stopped,
                 ["out"] = path,
             };
             if (session.Clock is { IsFitted: true } fitted && Math.Abs(fitted.DriftPpm) > 10_000)
@@ -318,76 +242,183 @@ internal static class RecordCommand
                 error.WriteLine($"bench: record: the rig's clock differs from this computer's by {fitted.DriftPpm:0} ppm: a wrong clock setting or a bad fit (PROTOCOL.md §8)");
             }
 
-            if (comparison is not null)
+            if (model is not null)
             {
-                var result = ComparisonOutput.Summary(comparison.GetUpdate(), liveOptions);
+                var result = ComparisonOutput.Summary(model.Comparison.GetUpdate(), liveOptions);
                 result["model"] = live!.Model.Name;
                 summary["comparison"] = result;
                 sidecar["comparison"] = result.DeepClone();
             }
 
-            if (journal is not null)
+            if (journalTarget is NwbJournal written)
             {
-                var written = journal.Finish(summary);
-                summary["nwb_bytes"] = written.Nwb.FileBytes;
+                var conversion = written.Finish(summary);
+                summary["nwb_bytes"] = conversion.Nwb.FileBytes;
             }
-            else
+            else if (!nwb)
             {
                 sidecar["summary"] = summary.DeepClone();
-                sidecar["gaps"] = gaps;
+                sidecar["gaps"] = new JsonArray([.. watch.Gaps.Select(g => (JsonNode)new JsonObject { ["start_index"] = g.StartIndex, ["length"] = g.Length, ["cause"] = g.Cause })]);
                 RecordingSidecar.Write(path, sidecar);
             }
 
             output.WriteLine(summary.ToJsonString());
+            if (stopped is not null)
+            {
+                error.WriteLine($"bench: record: incomplete: {stopped}; {watch.Received} of {target} samples arrived, {health.LostSamples + missingAtEnd} lost; everything received is in {path}");
+                return 3;
+            }
+
+            return 0;
+        }
+    }
+
+    /// <summary>A connected rig that sends nothing for this long has stopped: the recording ends with the loss stated.</summary>
+    private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(10);
+
+    /// <summary>What <c>bench record</c> watches in the pipeline: progress, gaps, pulses, the live comparison's lines.</summary>
+    private sealed class RecordWatch(ulong target, ModelTrack? model, ComparisonOptions liveOptions, TextWriter output) : IPipelineObserver
+    {
+        private readonly TaskCompletionSource reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long lastBatchTimestamp = Stopwatch.GetTimestamp();
+
+        public ulong LastIndex { get; private set; }
+
+        public ulong Received { get; private set; }
+
+        public int Pulses { get; private set; }
+
+        public int Reconnects { get; private set; }
+
+        public string? Disconnected { get; private set; }
+
+        public List<GapEvent> Gaps { get; } = [];
+
+        public void OnBatch(SampleBatch batch)
+        {
+            Received += (ulong)batch.Codes.Length;
+            LastIndex = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
+            Interlocked.Exchange(ref lastBatchTimestamp, Stopwatch.GetTimestamp());
+            if (LastIndex >= target) reached.TrySetResult();
+        }
+
+        public void OnPredicted(ulong first, ReadOnlySpan<double> modelMv)
+        {
+        }
+
+        public void OnEvent(RigEvent e, PlayedProtocol? played)
+        {
+            switch (e)
+            {
+                case PulsePlayedEvent when played is not null: Pulses++; break;
+                case GapEvent g: Gaps.Add(g); break;
+                case DisconnectedEvent d: Disconnected = d.Reason; break;
+                case ReconnectedEvent: Reconnects++; break;
+            }
+        }
+
+        public void OnRecordingFailed(IRecordingTarget recording, Exception error)
+        {
+            if (recording is NwbJournal journal) journal.Failed = error;
+            reached.TrySetResult();
+        }
+
+        public void OnTurnEnd()
+        {
+            while (model is not null && model.Comparison.Updates.TryRead(out var u))
+            {
+                var line = new JsonObject { ["t_s"] = u.TimeMs / 1000 };
+                line["window_rmse_mV"] = ComparisonOutput.Number(u.Window.RmseMv);
+                line["window_r"] = ComparisonOutput.Number(u.Window.PearsonR);
+                line["window_gamma"] = ComparisonOutput.Number(u.WindowSpikes.Gamma);
+                foreach (var (k, v) in ComparisonOutput.Summary(u, liveOptions)) line[k] = v?.DeepClone();
+                output.WriteLine(line.ToJsonString());
+            }
+        }
+
+        /// <summary>Null when every sample arrived; else why the recording stopped early.</summary>
+        public async Task<string?> WaitAsync(AcquisitionPipeline pipeline, RigSession session, TimeSpan stallLimit, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                var done = await Task.WhenAny(reached.Task, pipeline.Completion, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
+                cancellationToken.ThrowIfCancellationRequested();
+                if (reached.Task.IsCompleted) return LastIndex >= target ? null : "the recording could not be written";
+                if (done == pipeline.Completion) return pipeline.LostReason ?? "the rig's session ended";
+                // While the link is down the session is looking for the rig (and gives up on its own); a connected rig
+                // that sends nothing has stalled.
+                var quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref lastBatchTimestamp));
+                if (session.IsConnected && quiet > stallLimit) return $"the rig sent no samples for {quiet.TotalSeconds:0} s";
+            }
         }
     }
 
     /// <summary>The journal of a <c>bench record --out x.nwb</c>, written out as NWB at the end.</summary>
-    private sealed class NwbJournal : IDisposable
+    private sealed class NwbJournal(string nwbPath, RigConnection rig, string? model, IReadOnlyDictionary<string, double>? parameters) : IRecordingTarget, IDisposable
     {
-        private readonly string nwbPath;
+        private RecordingJournalWriter? writer;
+        private ulong firstIndex;
         private bool finished;
 
-        private NwbJournal(string nwbPath, RecordingJournalWriter writer)
-        {
-            this.nwbPath = nwbPath;
-            Writer = writer;
-        }
+        public string JournalPath => JournalConverter.JournalPathFor(nwbPath);
 
-        public RecordingJournalWriter Writer { get; }
+        /// <summary>Why the journal stopped taking data (a full disk), if it did.</summary>
+        public Exception? Failed { get; set; }
 
-        public static NwbJournal Start(string nwbPath, RigSession session, Calibration calibration, string source, string? model, IReadOnlyDictionary<string, double>? parameters)
+        private RecordingJournalWriter Writer => writer ?? throw new InvalidOperationException("the recording has not begun");
+
+        public void Begin(ulong first)
         {
+            var session = rig.Session;
             var d = session.Device;
-            var header = JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), DateTime.UtcNow, session.PortName, d, calibration, source, session.SampleRateHz, 0,
+            firstIndex = first;
+            var header = JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), DateTime.UtcNow, session.PortName, d, rig.Calibration, rig.CalibrationSource, session.SampleRateHz, first,
                 d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null, model, parameters);
-            return new NwbJournal(nwbPath, new RecordingJournalWriter(JournalConverter.JournalPathFor(nwbPath), header));
+            writer = new RecordingJournalWriter(JournalPath, header);
         }
 
-        public void WritePulse(PulsePlayedEvent p, StimulusCommand command, RigSession session)
+        public void OnSamples(ulong first, ReadOnlySpan<ushort> codes) => Writer.WriteSamples(first, codes, []);
+
+        public void OnModel(ulong first, ReadOnlySpan<double> modelMv)
         {
-            Writer.WritePulse(JournalPulse.From(p.Pulse, p.SessionOnsetIndex, command.Trains[p.Pulse.Train], session.NanoampsPerCode(command.Output)));
+            if (first + (ulong)modelMv.Length <= firstIndex) return;
+            if (first < firstIndex)
+            {
+                modelMv = modelMv[(int)(firstIndex - first)..];
+                first = firstIndex;
+            }
+
+            Writer.WriteModel(first, modelMv);
         }
 
-        /// <summary>The model's prediction as far as the comparison has caught up.</summary>
-        public void WriteModel(PredictionFeed predictions)
-        {
-            if (predictions.TryTake(out ulong first, out var mv)) Writer.WriteModel(first, mv);
-        }
+        public void OnGap(ulong first, ulong length) => Writer.WriteGap(first, length);
+
+        public void OnPulse(JournalPulse pulse) => Writer.WritePulse(pulse);
+
+        public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name) =>
+            Writer.WriteProtocol(new JsonObject { ["stim_id"] = command.StimId, ["name"] = name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
+
+        public void Flush() => writer?.Flush();
 
         public JournalConversion Finish(JsonObject summary)
         {
             Writer.WriteEnd(summary);
             Writer.Dispose();
             finished = true;
-            var result = JournalConverter.Convert(Writer.Path, nwbPath);
-            File.Delete(Writer.Path);
-            return result;
+            return JournalConverter.ConvertAndRemoveJournal(Writer.Path, nwbPath);
         }
 
         public void Dispose()
         {
-            if (!finished) Writer.Dispose();   // an error: the journal stays for bench recover
+            if (finished) return;
+            try
+            {
+                writer?.Dispose();   // an error: the journal stays for bench recover
+            }
+            catch (IOException)
+            {
+                // A full disk: what was flushed before is in the journal.
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
+using Bench.Service.Pipeline;
 using Bench.Storage.Catalog;
 using Bench.Storage.Journal;
 
@@ -22,36 +23,43 @@ public sealed record RecordingInfo(string Name, string File, string RigUniqueId,
 /// sample, gap, pulse and protocol as the pipeline sees them; stopping writes <c>recordings/name.nwb</c> from it. After
 /// a crash the journal stays, and the service (at its next start) or <c>bench recover</c> writes the NWB file from it.
 /// </summary>
-internal sealed class ActiveRecording
+internal sealed class ActiveRecording : IRecordingTarget, IDisposable
 {
     private readonly BenchCatalog catalog;
     private readonly RecordingRecord record;
     private readonly string nwbPath;
-    private readonly ulong firstIndex;
     private readonly RecordingFiles.Use use;
+    private readonly Func<ulong, JsonObject> header;
+    private RecordingJournalWriter? journal;
+    private ulong firstIndex;
     private ulong? lastIndex;
     private ulong lost;
 
-    private ActiveRecording(BenchCatalog catalog, RecordingRecord record, string nwbPath, RecordingJournalWriter journal, ulong firstIndex, RecordingFiles.Use use)
+    private ActiveRecording(BenchCatalog catalog, RecordingRecord record, string nwbPath, Func<ulong, JsonObject> header, RecordingFiles.Use use)
     {
         this.catalog = catalog;
         this.record = record;
         this.nwbPath = nwbPath;
-        Journal = journal;
-        this.firstIndex = firstIndex;
+        this.header = header;
         this.use = use;
     }
+
+    /// <summary>Why the recording stopped before it was asked to (a full disk, the rig lost for good); null: it did not.</summary>
+    public string? EndedEarly { get; set; }
+
+    /// <summary>The NWB file it is written to.</summary>
+    public string NwbPath => nwbPath;
 
     /// <summary>For tests: called with the NWB file's path when a recording starts finishing, to act in the middle of a stop.</summary>
     internal static Action<string>? Finishing { get; set; }
 
-    /// <summary>The journal being written.</summary>
-    public RecordingJournalWriter Journal { get; }
+    /// <summary>The journal being written (created when the pipeline attaches the recording).</summary>
+    public RecordingJournalWriter Journal => journal ?? throw new InvalidOperationException("the recording has not begun");
 
     /// <summary>The recording as it stands.</summary>
     public RecordingInfo Info => RecordingInfo.From(record with
     {
-        Samples = Journal.SampleCount,
+        Samples = journal?.SampleCount ?? 0,
         LostSamples = (long)lost,
         DurationS = lastIndex is { } l ? (l + 1 - firstIndex) / record.SampleRateHz : 0,
     });
@@ -60,7 +68,7 @@ internal sealed class ActiveRecording
     /// <exception cref="ArgumentException">The name is not allowed.</exception>
     /// <exception cref="InvalidOperationException">A recording of that name exists.</exception>
     public static ActiveRecording Start(BenchCatalog catalog, string name, string? model, IReadOnlyDictionary<string, double> modelParameters,
-        RigSessionView rig, ulong nextSampleIndex)
+        RigSessionView rig)
     {
         string relative = RecordingNames.RelativeFilePath(RecordingNames.Validate(name));
         string nwb = RecordingNames.ResolveInside(catalog.DataDirectory, relative);
@@ -68,7 +76,7 @@ internal sealed class ActiveRecording
         var use = RecordingFiles.Claim(nwb, name);
         try
         {
-            return Create(catalog, name, relative, nwb, model, modelParameters, rig, nextSampleIndex, use);
+            return Create(catalog, name, relative, nwb, model, modelParameters, rig, use);
         }
         catch
         {
@@ -78,7 +86,7 @@ internal sealed class ActiveRecording
     }
 
     private static ActiveRecording Create(BenchCatalog catalog, string name, string relative, string nwb, string? model, IReadOnlyDictionary<string, double> modelParameters,
-        RigSessionView rig, ulong nextSampleIndex, RecordingFiles.Use use)
+        RigSessionView rig, RecordingFiles.Use use)
     {
         if (catalog.GetRecording(name) is not null || File.Exists(nwb) || File.Exists(JournalConverter.JournalPathFor(nwb)))
         {
@@ -89,24 +97,48 @@ internal sealed class ActiveRecording
         var device = rig.Device;
         string uid = RigIds.Format(device.UniqueId);
         var now = DateTime.UtcNow;
-        var header = JournalHeader.Create(name, now, rig.Address, device, rig.Calibration, rig.CalibrationSource, rig.SampleRateHz, nextSampleIndex,
-            rig.NanoampsPerCode, model, modelParameters);
-        var journal = new RecordingJournalWriter(JournalConverter.JournalPathFor(nwb), header);
         var record = new RecordingRecord(name, relative, uid, now, 0, 0, 0, rig.SampleRateHz, model, null, RecordingStatus.Recording);
+        catalog.UpsertRig(device, rig.Address);
+        catalog.AddRecording(record);
+        // The journal's header names the first sample (the recording's time zero), known only when the pipeline attaches it.
+        JsonObject Header(ulong firstSampleIndex) => JournalHeader.Create(name, DateTime.UtcNow, rig.Address, device, rig.Calibration, rig.CalibrationSource,
+            rig.SampleRateHz, firstSampleIndex, rig.NanoampsPerCode, model, modelParameters);
+        return new ActiveRecording(catalog, record, nwb, Header, use);
+    }
+
+    /// <summary>The pipeline attaches the recording: the journal starts with session sample <paramref name="firstIndex"/>.</summary>
+    public void Begin(ulong firstIndex)
+    {
+        this.firstIndex = firstIndex;
+        journal = new RecordingJournalWriter(JournalConverter.JournalPathFor(nwbPath), header(firstIndex));
+    }
+
+    /// <summary>
+    /// A recording that never began (its journal could not be created): the catalog entry and the name are given up.
+    /// </summary>
+    public void Abandon()
+    {
         try
         {
-            catalog.UpsertRig(device, rig.Address);
-            catalog.AddRecording(record);
+            catalog.DeleteRecording(record.Id);
         }
-        catch
+        finally
         {
-            journal.Dispose();
-            File.Delete(journal.Path);
-            throw;
+            use.Dispose();
         }
-
-        return new ActiveRecording(catalog, record, nwb, journal, nextSampleIndex, use);
     }
+
+    /// <inheritdoc/>
+    public void OnSamples(ulong first, ReadOnlySpan<ushort> codes) => OnSamples(first, codes, []);
+
+    /// <inheritdoc/>
+    public void OnPulse(JournalPulse pulse) => Journal.WritePulse(pulse);
+
+    /// <inheritdoc/>
+    public void Flush() => journal?.Flush();
+
+    /// <summary>Closes the journal without finishing (it stays for <c>bench recover</c>); <see cref="Finish"/> closes it too.</summary>
+    public void Dispose() => journal?.Dispose();
 
     /// <summary>Takes a batch (after the model has predicted it).</summary>
     public void OnSamples(ulong first, ReadOnlySpan<ushort> codes, ReadOnlySpan<float> modelMv)
@@ -151,8 +183,25 @@ internal sealed class ActiveRecording
         {
             Finishing?.Invoke(nwbPath);
             var info = Info;
-            Journal.WriteEnd(new JsonObject { ["samples"] = info.Samples, ["lost_samples"] = info.LostSamples, ["ended_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) });
-            Journal.Dispose();
+            var end = new JsonObject { ["samples"] = info.Samples, ["lost_samples"] = info.LostSamples, ["ended_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) };
+            if (EndedEarly is { } why) end["ended_early"] = why;
+            try
+            {
+                Journal.WriteEnd(end);
+            }
+            finally
+            {
+                // A journal that cannot take its end record (a full disk) is still closed: its samples are on disk.
+                try
+                {
+                    Journal.Dispose();
+                }
+                catch (IOException)
+                {
+                    // What did not fit is lost; the journal holds everything before it.
+                }
+            }
+
             RecordingRecord? done = null;
             JournalConverter.ConvertAndRemoveJournal(Journal.Path, nwbPath, result =>
             {

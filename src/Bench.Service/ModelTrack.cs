@@ -41,9 +41,28 @@ internal sealed class ModelTrack
     private int featureSpikes = -1;
     private double spikeChangeMs;
     private bool featuresFinal;
+    private readonly ComparisonOptions? options;
+    private readonly bool collectObservables;
 
-    public ModelTrack(string modelName, IReadOnlyDictionary<string, double> parameters, double sampleRateHz, double nanoampsPerCode, double areaUm2, Calibration calibration)
+    /// <summary>The live comparison behind the track.</summary>
+    public LiveComparison Comparison => comparison;
+
+    /// <summary>The model's name.</summary>
+    public string ModelName => modelName;
+
+    /// <param name="modelName">The catalog model.</param>
+    /// <param name="parameters">Its parameter overrides.</param>
+    /// <param name="sampleRateHz">The rig's sample rate.</param>
+    /// <param name="nanoampsPerCode">The stimulus output's step.</param>
+    /// <param name="areaUm2">The membrane area the stimulus current spreads over.</param>
+    /// <param name="calibration">ADC counts to mV.</param>
+    /// <param name="options">The comparison's windows and publishing interval.</param>
+    /// <param name="collectObservables">Keep the model's currents and gates for a viewer (who drains them).</param>
+    public ModelTrack(string modelName, IReadOnlyDictionary<string, double> parameters, double sampleRateHz, double nanoampsPerCode, double areaUm2, Calibration calibration,
+        ComparisonOptions? options = null, bool collectObservables = true)
     {
+        this.options = options;
+        this.collectObservables = collectObservables;
         this.modelName = modelName;
         this.parameters = parameters;
         this.nanoampsPerCode = nanoampsPerCode;
@@ -76,7 +95,7 @@ internal sealed class ModelTrack
         Calibration = calibration,
         NanoampsPerCode = nanoampsPerCode,
         PreparationAreaUm2 = areaUm2,
-    });
+    }, options);
 
     /// <summary>A command the rig accepted; the model plays it as the rig reports its pulses.</summary>
     public void AddCommand(StimulusCommand command, ulong nextIndex) => comparison.AddStimulus(command, nextIndex);
@@ -97,6 +116,7 @@ internal sealed class ModelTrack
         if (comparison.ComparedThrough <= observedThrough) return;
         observedThrough = comparison.ComparedThrough;
         if (predictions.TryTake(out ulong from, out var mv)) onPredicted(from, mv);
+        if (!collectObservables) return;
         comparison.Model.ReadObservables(observableValues);
         observables.Add((comparison.ComparedThrough * comparison.DtMs, Read(iNa), Read(iK), Read(gateM), Read(gateH), Read(gateN)));
     }

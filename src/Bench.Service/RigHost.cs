@@ -1,10 +1,10 @@
-using System.Diagnostics;
 using System.Globalization;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
 using Bench.Rig.Emulation;
 using Bench.Rig.Session;
+using Bench.Service.Pipeline;
 using Bench.Rig.Transports;
 using Bench.Storage.Catalog;
 using Bench.Storage.Journal;
@@ -12,9 +12,13 @@ using Bench.Storage.Journal;
 namespace Bench.Service;
 
 /// <summary>
-/// The service's one rig: connects it (the embedded emulated rig by default, or a port), keeps it acquiring, and runs
-/// the one-way pipeline on every sample batch: calibration → model comparison → recording journal → decimated live
-/// view. Acquisition never waits for a viewer; a lost rig is reported and the service keeps running.
+/// The service's one rig: connects it (the embedded emulated rig by default, or a port) through
+/// <see cref="RigConnection"/>, keeps it acquiring, and runs the shared <see cref="AcquisitionPipeline"/> on it:
+/// calibration → model comparison → recording journal → decimated live view. State that requests read is an
+/// immutable snapshot swapped whole; connecting, recording and playing are ordered by one gate, and none of them
+/// holds it across disk or network work that the pump needs. Acquisition never waits for a viewer; a rig that drops
+/// off is looked for again and the recording goes on with the gap; one that never returns, or a disk that fills,
+/// ends the recording with what was written and says why.
 /// </summary>
 public sealed class RigHost : IAsyncDisposable
 {
@@ -22,9 +26,9 @@ public sealed class RigHost : IAsyncDisposable
     private readonly LiveHub hub;
     private readonly BenchCatalog catalog;
     private readonly SemaphoreSlim gate = new(1, 1);
-    private readonly Lock pipeline = new();
-    private Connection? connection;
-    private string? lastError;
+    private volatile Connection? connection;
+    private volatile string? lastError;
+    private volatile RecordingInfo? lastRecording;
 
     /// <summary>Builds the host (nothing is connected until <see cref="ConnectAsync"/>).</summary>
     public RigHost(ServiceOptions options, LiveHub hub, BenchCatalog catalog)
@@ -35,7 +39,7 @@ public sealed class RigHost : IAsyncDisposable
     }
 
     /// <summary>The address of the embedded emulated rig.</summary>
-    public const string EmulatedAddress = "emulated";
+    public const string EmulatedAddress = RigConnection.EmulatedAddress;
 
     /// <summary>The rig's state for the API and the page.</summary>
     public RigStatus Status
@@ -43,28 +47,54 @@ public sealed class RigHost : IAsyncDisposable
         get
         {
             var c = connection;
-            if (c is null) return new RigStatus("disconnected", null, null, null, 0, null, null, lastError);
-            var s = c.Session;
-            return new RigStatus(c.Lost ? "lost" : "connected", c.Address, DeviceView.From(s.Device), CalibrationView.From(c.Calibration, c.CalibrationSource, s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null),
-                s.SampleRateHz, HealthView.From(s.Health, c), c.Recording?.Info, lastError);
+            if (c is null) return new RigStatus("disconnected", null, null, null, 0, null, null, lastError) { LastRecording = lastRecording };
+            var s = c.Rig.Session;
+            string state = c.Pipeline.LostReason is not null ? "lost" : s.IsConnected ? "connected" : "reconnecting";
+            return new RigStatus(state, c.Rig.Address, DeviceView.From(s.Device),
+                CalibrationView.From(c.Rig.Calibration, c.Rig.CalibrationSource, s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null),
+                s.SampleRateHz, HealthView.From(s.Health, c), c.Recording?.Info, lastError) { LastRecording = lastRecording };
         }
     }
 
     /// <summary>The connected session, if any.</summary>
-    internal RigSession? Session => connection?.Session;
+    internal RigSession? Session => connection?.Rig.Session;
 
     /// <summary>
-    /// Connects <paramref name="address"/> (<see cref="EmulatedAddress"/>, a serial path, <c>tcp://</c> or <c>usb:</c>),
-    /// replacing any current rig, and starts acquiring at <paramref name="sampleRateHz"/>.
+    /// Connects <paramref name="address"/> (<see cref="EmulatedAddress"/>, a serial path, <c>tcp://</c> or <c>usb:</c>) and
+    /// starts acquiring at <paramref name="sampleRateHz"/>. The address is checked first (a typo is a 400 and changes
+    /// nothing); a working rig is let go only once the new one has answered, and never while it records.
     /// </summary>
-    /// <exception cref="RigConnectionException">Nothing answers there; the message says why.</exception>
+    /// <exception cref="ArgumentException">The address is not a rig address.</exception>
+    /// <exception cref="InvalidOperationException">A recording is running.</exception>
+    /// <exception cref="RigConnectionException">Nothing answers there; the message says why (the current rig, if any, goes on).</exception>
     public async Task<RigStatus> ConnectAsync(string address, double sampleRateHz, CancellationToken cancellationToken)
     {
+        RigConnection.Validate(address);
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await CloseAsync().ConfigureAwait(false);
-            await OpenAsync(address, sampleRateHz, cancellationToken).ConfigureAwait(false);
+            var current = connection;
+            if (current?.Recording is { } running) throw new InvalidOperationException($"recording '{running.Info.Name}' is running: stop it before connecting another rig");
+            // A port can be held by one connection only: the same address is closed first (it is the same rig anyway).
+            if (current is not null && (current.Rig.Address == address || current.Pipeline.LostReason is not null)) await CloseAsync().ConfigureAwait(false);
+            Connection fresh;
+            try
+            {
+                fresh = await OpenAsync(address, sampleRateHz, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                lastError = connection is null ? e.Message : $"could not connect {address} ({e.Message}); still connected to {connection.Rig.Address}";
+                Publish();
+                throw;
+            }
+
+            var old = connection;
+            connection = fresh;
+            fresh.Pipeline.Start();
+            lastError = null;
+            if (old is not null) await old.CloseAsync().ConfigureAwait(false);
+            Publish();
             return Status;
         }
         finally
@@ -73,67 +103,23 @@ public sealed class RigHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Opens a rig and starts its pipeline; on any failure nothing is left open (a serial port stays free).</summary>
-    private async Task OpenAsync(string address, double sampleRateHz, CancellationToken cancellationToken)
+    private async Task<Connection> OpenAsync(string address, double sampleRateHz, CancellationToken cancellationToken)
     {
-        lastError = null;
-        var stopEmulator = new CancellationTokenSource();
-        Task? emulatorTask = null;
-        RigSession? session = null;
+        var rig = await RigConnection.OpenAsync(address, new RigConnectOptions
+        {
+            SampleRateHz = sampleRateHz,
+            Catalog = catalog,
+            Emulator = options.Emulator,
+            ReconnectTimeout = options.ReconnectTimeout,
+        }, cancellationToken).ConfigureAwait(false);
         try
         {
-            IRigTransport transport;
-            if (address == EmulatedAddress)
-            {
-                var emulated = new EmulatedRig(options.Emulator);
-                var (host, device) = InMemoryTransport.CreatePair("emulated");
-                emulatorTask = Task.Run(async () =>
-                {
-                    await emulated.RunAsync(device, stopEmulator.Token).ConfigureAwait(false);
-                    if (emulated.EndReason == "disconnect") device.Disconnect();   // a disconnect fault: the cable is pulled
-                }, CancellationToken.None);
-                transport = host;
-            }
-            else
-            {
-                transport = await RigAddress.OpenAsync(address, cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
-
-            try
-            {
-                session = await RigSession.ConnectAsync(transport, new RigSessionOptions { ResetDelay = address.StartsWith("/dev/ttyACM", StringComparison.Ordinal) ? TimeSpan.FromSeconds(1.5) : TimeSpan.Zero }, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                await transport.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-
-            if (sampleRateHz > session.Device.MaxSampleRateHz)
-            {
-                throw new ArgumentException($"{session.Device.Board} samples at most {session.Device.MaxSampleRateHz} Hz, not {sampleRateHz}");
-            }
-
-            // Past the handshake the request's cancellation no longer applies: a half-configured rig helps nobody.
-            await session.ConfigureAsync(sampleRateHz, CancellationToken.None).ConfigureAwait(false);
-            catalog.UpsertRig(session.Device, address);
-            // The rig's stored calibration, applied automatically on connect (else its front end's nominal one).
-            var (calibration, source, nanoampsPerCode) = RigCalibrations.For(catalog, session.Device);
-            if (nanoampsPerCode is { } step && session.Device.Outputs.Count > 0) session.UseOutputCalibration(0, step);
-            var c = new Connection(this, address, session, calibration, source, stopEmulator, emulatorTask);
-            await session.StartAsync(CancellationToken.None).ConfigureAwait(false);
-            c.Pump = Task.Run(() => c.PumpAsync(), CancellationToken.None);
-            connection = c;
-            hub.Publish("status", Status, remember: true);
+            await rig.Session.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            return new Connection(this, rig);
         }
-        catch (Exception e)
+        catch
         {
-            if (session is not null) await session.DisposeAsync().ConfigureAwait(false);
-            await stopEmulator.CancelAsync().ConfigureAwait(false);
-            if (emulatorTask is not null) await emulatorTask.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-            stopEmulator.Dispose();
-            if (e is not OperationCanceledException) lastError = e.Message;
-            hub.Publish("status", Status, remember: true);
+            await rig.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -145,7 +131,7 @@ public sealed class RigHost : IAsyncDisposable
         try
         {
             await CloseAsync().ConfigureAwait(false);
-            hub.Publish("status", Status, remember: true);
+            Publish();
         }
         finally
         {
@@ -164,21 +150,25 @@ public sealed class RigHost : IAsyncDisposable
         {
             var c = RequireConnection();
             if (c.Recording is not null) throw new InvalidOperationException("a recording is running: stop it before changing the sample rate");
-            if (sampleRateHz > c.Session.Device.MaxSampleRateHz) throw new ArgumentException($"{c.Session.Device.Board} samples at most {c.Session.Device.MaxSampleRateHz} Hz, not {sampleRateHz}");
-            string address = c.Address;
-            double previous = c.Session.SampleRateHz;
+            var device = c.Rig.Session.Device;
+            if (!(sampleRateHz >= 1) || sampleRateHz > device.MaxSampleRateHz) throw new ArgumentException($"{device.Board} samples at 1 to {device.MaxSampleRateHz} Hz, not {sampleRateHz}");
+            string address = c.Rig.Address;
+            double previous = c.Rig.Session.SampleRateHz;
             await CloseAsync().ConfigureAwait(false);
             try
             {
-                await OpenAsync(address, sampleRateHz, CancellationToken.None).ConfigureAwait(false);
+                connection = await OpenAsync(address, sampleRateHz, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is ArgumentException or RigCommandRefusedException or TimeoutException)
             {
                 // Refused at the new rate: back to the old one, so acquisition is not left stopped.
-                await OpenAsync(address, previous, CancellationToken.None).ConfigureAwait(false);
+                connection = await OpenAsync(address, previous, CancellationToken.None).ConfigureAwait(false);
+                connection.Pipeline.Start();
                 throw;
             }
 
+            connection.Pipeline.Start();
+            Publish();
             return Status;
         }
         finally
@@ -195,20 +185,7 @@ public sealed class RigHost : IAsyncDisposable
         try
         {
             var c = RequireConnection();
-            // The pipeline pauses while the command is sent, so the pulse's report cannot be processed before the
-            // comparison and the recording know the command (acquisition goes on; its batches wait in the session).
-            // Once sending starts the request's cancellation no longer applies: a played stimulus must be accounted for.
-            await c.Processing.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                var command = await c.Session.PlayAsync(protocol, cancellationToken: CancellationToken.None).ConfigureAwait(false);
-                c.OnPlayed(command, protocol, name);
-                return command;
-            }
-            finally
-            {
-                c.Processing.Release();
-            }
+            return await c.Pipeline.PlayAsync(protocol, name, null, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -220,7 +197,7 @@ public sealed class RigHost : IAsyncDisposable
     public async Task StopAllAsync(CancellationToken cancellationToken)
     {
         var c = connection ?? throw new InvalidOperationException("no rig is connected: nothing to stop");
-        await c.Session.StopAllAsync(cancellationToken).ConfigureAwait(false);
+        await c.Rig.Session.StopAllAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Starts recording into the data directory under <paramref name="name"/> (validated).</summary>
@@ -230,18 +207,26 @@ public sealed class RigHost : IAsyncDisposable
         try
         {
             var c = RequireConnection();
-            RecordingInfo info;
-            lock (pipeline)
+            if (c.Recording is { } running) throw new InvalidOperationException($"already recording '{running.Info.Name}': stop it first");
+            var s = c.Rig.Session;
+            var view = new RigSessionView(s.Device, c.Rig.Address, c.Rig.Calibration, c.Rig.CalibrationSource, s.SampleRateHz,
+                s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null);
+            var recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view);
+            try
             {
-                if (c.Recording is not null) throw new InvalidOperationException($"already recording '{c.Recording.Info.Name}': stop it first");
-                var view = new RigSessionView(c.Session.Device, c.Address, c.Calibration, c.CalibrationSource, c.Session.SampleRateHz,
-                    c.Session.Device.Outputs.Count > 0 ? c.Session.NanoampsPerCode(0) : null);
-                c.Recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view, c.NextIndex);
-                info = c.Recording.Info;
+                await c.Pipeline.AttachAsync(recording, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or OperationCanceledException)
+            {
+                recording.Abandon();
+                if (e is OperationCanceledException) throw;
+                throw new IOException($"the recording could not be started: {DiskError(e)}", e);
             }
 
-            hub.Publish("status", Status, remember: true);
-            return info;
+            c.Recording = recording;
+            lastRecording = null;
+            Publish();
+            return recording.Info;
         }
         finally
         {
@@ -255,16 +240,19 @@ public sealed class RigHost : IAsyncDisposable
         await gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            var c = connection ?? throw new InvalidOperationException("nothing is being recorded");
-            ActiveRecording recording;
-            lock (pipeline)
+            var c = connection;
+            if (c?.Recording is null)
             {
-                recording = c.Recording ?? throw new InvalidOperationException("nothing is being recorded");
-                c.Recording = null;
+                throw new InvalidOperationException(lastRecording is { } last
+                    ? $"nothing is being recorded: '{last.Name}' already stopped ({last.Status})"
+                    : "nothing is being recorded");
             }
 
-            var info = await Task.Run(recording.Finish).ConfigureAwait(false);
-            hub.Publish("status", Status, remember: true);
+            var recording = c.Recording;
+            await c.Pipeline.DetachAsync().ConfigureAwait(false);
+            c.Recording = null;
+            var info = await Task.Run(() => Finish(recording)).ConfigureAwait(false);
+            Publish();
             return info;
         }
         finally
@@ -273,10 +261,40 @@ public sealed class RigHost : IAsyncDisposable
         }
     }
 
-    /// <summary>The comparison's latest figures, or null when there is no model to compare with.</summary>
-    public ComparisonView? Comparison => connection?.ComparisonSnapshot();
+    /// <summary>Finishes a detached recording; a failure (a full disk) is reported and the journal kept for <c>bench recover</c>.</summary>
+    private RecordingInfo Finish(ActiveRecording recording)
+    {
+        try
+        {
+            var info = recording.Finish();
+            lastRecording = info;
+            return info;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string journal = JournalConverter.JournalPathFor(recording.NwbPath);
+            var info = recording.Info with { Status = "interrupted" };
+            lastRecording = info;
+            lastError = $"recording '{info.Name}' could not be written ({DiskError(e)}): its {info.Samples} samples are kept in {journal}; free space, then run bench recover {recording.NwbPath}";
+            throw new RecordingFailedException(lastError, e);
+        }
+    }
 
-    private Connection RequireConnection() => connection is { Lost: false } c ? c : throw new InvalidOperationException(connection is null ? "no rig is connected: connect one first (POST /api/devices/connect)" : "the rig's connection was lost: reconnect it");
+    /// <summary>"disk full" for the errors a full disk gives, else the message.</summary>
+    internal static string DiskError(Exception e) =>
+        e is IOException && (e.HResult & 0xFFFF) == 28 /* ENOSPC */ || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
+            ? "disk full"
+            : e.Message;
+
+    /// <summary>The comparison's latest figures, or null when there is no model to compare with.</summary>
+    public ComparisonView? Comparison => connection?.LatestComparison;
+
+    private Connection RequireConnection() => connection switch
+    {
+        null => throw new InvalidOperationException("no rig is connected: connect one first (POST /api/devices/connect)"),
+        { Pipeline.LostReason: { } why } => throw new InvalidOperationException($"the rig's connection was lost ({why}): reconnect it"),
+        var c => c,
+    };
 
     private async Task CloseAsync()
     {
@@ -286,6 +304,8 @@ public sealed class RigHost : IAsyncDisposable
         await c.CloseAsync().ConfigureAwait(false);
     }
 
+    private void Publish() => hub.Publish("status", Status, remember: true);
+
     /// <summary>Disconnects.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -293,213 +313,162 @@ public sealed class RigHost : IAsyncDisposable
         gate.Dispose();
     }
 
-    /// <summary>One connected rig and its pipeline.</summary>
-    internal sealed class Connection
+    /// <summary>One connected rig, its pipeline, and what the page is shown of it.</summary>
+    internal sealed class Connection : IPipelineObserver
     {
         private readonly RigHost host;
-        private readonly CancellationTokenSource stopEmulator;
-        private readonly Task? emulatorTask;
         private readonly TraceDecimator recordedTrace, modelTrace;
-        private readonly ModelTrack? model;
-        private readonly Action<ulong, ReadOnlySpan<double>> onPredicted;
+        private readonly TimeProvider time = TimeProvider.System;
         private long lastTraceTicks, lastHealthTicks;
+        private readonly List<(string Name, object Body, bool Remember)> outbox = [];
 
-        public Connection(RigHost host, string address, RigSession session, Calibration calibration, string calibrationSource, CancellationTokenSource stopEmulator, Task? emulatorTask)
+        public Connection(RigHost host, RigConnection rig)
         {
             this.host = host;
-            Address = address;
-            Session = session;
-            Calibration = calibration;
-            CalibrationSource = calibrationSource;
-            this.stopEmulator = stopEmulator;
-            this.emulatorTask = emulatorTask;
+            Rig = rig;
+            var session = rig.Session;
             // ~1 ms buckets: a thousand points a second per trace whatever the rate.
             int bucket = Math.Max(1, (int)Math.Round(session.SampleRateHz / 1000));
             recordedTrace = new TraceDecimator(bucket);
             modelTrace = new TraceDecimator(bucket);
-            model = host.options.Model is null ? null : new ModelTrack(host.options.Model, host.options.ModelParameters, session.SampleRateHz,
-                session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, host.options.Emulator.PreparationAreaUm2, calibration);
-            onPredicted = OnPredicted;
+            var model = host.options.Model is null ? null : new ModelTrack(host.options.Model, host.options.ModelParameters, session.SampleRateHz,
+                session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, host.options.Emulator.PreparationAreaUm2, rig.Calibration);
+            Pipeline = new AcquisitionPipeline(rig, model, this);
         }
 
-        public string Address { get; }
+        public RigConnection Rig { get; }
 
-        public RigSession Session { get; }
+        public AcquisitionPipeline Pipeline { get; }
 
-        public Calibration Calibration { get; }
+        /// <summary>The recording the pipeline writes (set and cleared under the host's gate, and by the pump when it fails).</summary>
+        public volatile ActiveRecording? Recording;
 
-        public string CalibrationSource { get; }
+        /// <summary>The comparison's figures as last published by the pump.</summary>
+        public volatile ComparisonView? LatestComparison;
 
-        public Task? Pump { get; set; }
+        public ulong SamplesReceived => Pipeline.SamplesReceived;
 
-        public bool Lost { get; private set; }
-
-        public ActiveRecording? Recording { get; set; }
-
-        /// <summary>Held while the pipeline processes a turn, or while a stimulus command is being sent.</summary>
-        public SemaphoreSlim Processing { get; } = new(1, 1);
-
-        public ulong SamplesReceived { get; private set; }
-
-        /// <summary>The session index of the next sample to arrive.</summary>
-        public ulong NextIndex { get; private set; }
-
-        public List<(StimulusCommand Command, string Name)> Played { get; } = [];
-
-        public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name)
+        public void OnBatch(SampleBatch batch)
         {
-            lock (host.pipeline)
-            {
-                Played.Add((command, name));
-                model?.AddCommand(command, NextIndex);
-                Recording?.OnPlayed(command, protocol, name);
-            }
+            var codes = batch.Codes;
+            var calibration = Rig.Calibration;
+            for (int i = 0; i < codes.Length; i++) recordedTrace.Add(batch.FirstSampleIndex + (ulong)i, calibration.ToMillivolts(codes[i]));
         }
 
-        public ComparisonView? ComparisonSnapshot()
+        public void OnPredicted(ulong first, ReadOnlySpan<double> modelMv)
         {
-            lock (host.pipeline) return model?.Snapshot();
+            for (int i = 0; i < modelMv.Length; i++) modelTrace.Add(first + (ulong)i, modelMv[i]);
         }
 
-        public async Task PumpAsync()
+        public void OnEvent(RigEvent e, PlayedProtocol? played)
         {
-            var samples = Session.Samples;
-            var events = Session.Events;
-            // One pending wait per channel at a time (a fresh WaitToReadAsync every turn would pile up waiters while
-            // a channel stays quiet), and one tick so health and metrics are published when no samples come.
-            Task<bool>? waitSamples = null, waitEvents = null;
-            Task? tick = null;
-            bool samplesOpen = true, eventsOpen = true;
-            try
-            {
-                while (samplesOpen || eventsOpen)
-                {
-                    if (samplesOpen) waitSamples ??= samples.WaitToReadAsync().AsTask();
-                    if (eventsOpen) waitEvents ??= events.WaitToReadAsync().AsTask();
-                    tick ??= Task.Delay(250);
-                    await Task.WhenAny(waitSamples ?? tick, waitEvents ?? tick, tick).ConfigureAwait(false);
-                    if (waitSamples is { IsCompleted: true })
-                    {
-                        samplesOpen = await waitSamples.ConfigureAwait(false);
-                        waitSamples = null;
-                    }
-
-                    if (waitEvents is { IsCompleted: true })
-                    {
-                        eventsOpen = await waitEvents.ConfigureAwait(false);
-                        waitEvents = null;
-                    }
-
-                    if (tick.IsCompleted) tick = null;
-                    await Processing.WaitAsync().ConfigureAwait(false);
-                    try
-                    {
-                        lock (host.pipeline)
-                        {
-                            while (events.TryRead(out var e)) OnEvent(e);
-                            while (samples.TryRead(out var batch))
-                            {
-                                while (events.TryRead(out var e)) OnEvent(e);   // a pulse is reported before the samples after it
-                                OnBatch(batch);
-                            }
-
-                            PublishPeriodic();
-                        }
-                    }
-                    finally
-                    {
-                        Processing.Release();
-                    }
-                }
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                host.lastError = "the acquisition pipeline failed: " + e.Message;
-                // Nothing reads the rig any more: let it go, so its watchdog turns the stimulus off.
-                await Session.DisposeAsync().ConfigureAwait(false);
-            }
-
-            Lost = true;
-            lock (host.pipeline) Recording?.Journal.Flush();
-            host.hub.Publish("status", host.Status, remember: true);
-        }
-
-        private void OnEvent(RigEvent e)
-        {
+            double rate = Rig.Session.SampleRateHz;
             switch (e)
             {
                 case GapEvent gap:
                     recordedTrace.Gap(gap.StartIndex, gap.Length);
                     modelTrace.Gap(gap.StartIndex, gap.Length);
-                    model?.OnGap(gap.StartIndex, gap.Length);
-                    Recording?.OnGap(gap.StartIndex, gap.Length);
-                    host.hub.Publish("gap", new { start_ms = gap.StartIndex * 1000.0 / Session.SampleRateHz, length_samples = gap.Length });
+                    outbox.Add(("gap", new { start_ms = gap.StartIndex * 1000.0 / rate, length_samples = gap.Length, cause = gap.Cause }, false));
                     break;
-                case PulsePlayedEvent pulse:
+                case PulsePlayedEvent pulse when played is not null:
                     {
-                        var command = Played.LastOrDefault(p => p.Command.StimId == pulse.Pulse.StimId);
-                        if (command.Command is null) break;
-                        var t = command.Command.Trains[pulse.Pulse.Train];
-                        double perCode = Session.NanoampsPerCode(command.Command.Output);
-                        model?.OnPulse(pulse.Pulse, pulse.SessionOnsetIndex);
+                        var t = played.Command.Trains[pulse.Pulse.Train];
+                        double perCode = Rig.Session.NanoampsPerCode(played.Command.Output);
                         var journalPulse = JournalPulse.From(pulse.Pulse, pulse.SessionOnsetIndex, t, perCode);
-                        Recording?.Journal.WritePulse(journalPulse);
-                        host.hub.Publish("stimulus", new StimulusMarker(
-                            pulse.SessionOnsetIndex * 1000.0 / Session.SampleRateHz, command.Name, pulse.Pulse.Train, pulse.Pulse.Pulse,
-                            journalPulse.Phase1Nanoamps, t.Phase1Samples * 1000.0 / Session.SampleRateHz,
-                            journalPulse.Phase2Nanoamps, t.Phase2Samples * 1000.0 / Session.SampleRateHz));
+                        outbox.Add(("stimulus", new StimulusMarker(
+                            pulse.SessionOnsetIndex * 1000.0 / rate, played.Name, pulse.Pulse.Train, pulse.Pulse.Pulse,
+                            journalPulse.Phase1Nanoamps, t.Phase1Samples * 1000.0 / rate,
+                            journalPulse.Phase2Nanoamps, t.Phase2Samples * 1000.0 / rate), false));
                         break;
                     }
 
                 case DisconnectedEvent d:
-                    host.lastError = $"the rig was lost: {d.Reason}";
-                    Recording?.Journal.Flush();
-                    host.hub.Publish("status", host.Status, remember: true);
+                    host.lastError = $"the rig was lost ({d.Reason}); looking for it again for {host.options.ReconnectTimeout.TotalSeconds:0} s";
+                    statusChanged = true;
                     break;
-                case ReconnectedEvent:
+                case ReconnectedEvent r:
                     host.lastError = null;
-                    host.hub.Publish("status", host.Status, remember: true);
+                    statusChanged = true;
+                    outbox.Add(("notice", new { message = $"the rig is back on {r.Port}; the recording goes on with the gap marked" }, false));
+                    break;
+                case GaveUpEvent g:
+                    host.lastError = $"the rig was lost: {g.Reason}";
+                    statusChanged = true;
+                    if (Recording is { } recording)
+                    {
+                        // The recording ends here, with the loss stated; it is finished off the pump.
+                        Recording = null;
+                        recording.EndedEarly = $"the rig was lost at {g.LostAtHostSeconds:0.###} s of the session and {g.Reason}";
+                        _ = Task.Run(() => FinishEarly(recording));
+                    }
+
                     break;
                 default:
                     break;
             }
         }
 
-        private void OnBatch(SampleBatch batch)
+        private bool statusChanged;
+
+        public void OnRecordingFailed(IRecordingTarget target, Exception error)
         {
-            var codes = batch.Codes;
-            Recording?.OnSamples(batch.FirstSampleIndex, codes, []);
-            for (int i = 0; i < codes.Length; i++) recordedTrace.Add(batch.FirstSampleIndex + (ulong)i, Calibration.ToMillivolts(codes[i]));
-            SamplesReceived += (ulong)codes.Length;
-            NextIndex = batch.FirstSampleIndex + (ulong)codes.Length;
-            model?.OnSamples(batch.FirstSampleIndex, codes, onPredicted);
+            if (target is not ActiveRecording recording || !ReferenceEquals(Recording, recording)) return;
+            Recording = null;
+            recording.EndedEarly = "the recording could not be written: " + DiskError(error);
+            host.lastError = $"recording '{recording.Info.Name}' stopped: {DiskError(error)}";
+            statusChanged = true;
+            _ = Task.Run(() => FinishEarly(recording));
         }
 
-        /// <summary>The model's prediction, as it catches up with the samples.</summary>
-        private void OnPredicted(ulong first, ReadOnlySpan<double> mv)
+        /// <summary>A recording the pump let go (rig lost, disk full): written out with what it has, off the pump.</summary>
+        private void FinishEarly(ActiveRecording recording)
         {
-            for (int i = 0; i < mv.Length; i++) modelTrace.Add(first + (ulong)i, mv[i]);
-            Recording?.OnModel(first, mv);
-        }
-
-        private void PublishPeriodic()
-        {
-            long now = Stopwatch.GetTimestamp();
-            if (Stopwatch.GetElapsedTime(lastTraceTicks, now).TotalMilliseconds >= 50)
+            try
             {
-                lastTraceTicks = now;
-                var recorded = recordedTrace.Drain(Session.SampleRateHz);
-                if (recorded.TimeMs.Length > 0) host.hub.Publish("trace", new { series = "recorded", recorded.BucketMs, recorded.TimeMs, recorded.MinMv, recorded.MaxMv });
-                var predicted = modelTrace.Drain(Session.SampleRateHz);
-                if (predicted.TimeMs.Length > 0) host.hub.Publish("trace", new { series = "model", predicted.BucketMs, predicted.TimeMs, predicted.MinMv, predicted.MaxMv });
-                if (model is not null) host.hub.Publish("model", model.DrainObservables());
+                host.Finish(recording);
+            }
+            catch (RecordingFailedException)
+            {
+                // host.lastError says what happened and where the journal is.
             }
 
-            if (Stopwatch.GetElapsedTime(lastHealthTicks, now).TotalMilliseconds >= 500)
+            host.Publish();
+        }
+
+        public void OnTurnEnd()
+        {
+            long now = time.GetTimestamp();
+            if (time.GetElapsedTime(lastTraceTicks, now).TotalMilliseconds >= 50)
+            {
+                lastTraceTicks = now;
+                double rate = Rig.Session.SampleRateHz;
+                var recorded = recordedTrace.Drain(rate);
+                if (recorded.TimeMs.Length > 0) outbox.Add(("trace", new { series = "recorded", recorded.BucketMs, recorded.TimeMs, recorded.MinMv, recorded.MaxMv }, false));
+                var predicted = modelTrace.Drain(rate);
+                if (predicted.TimeMs.Length > 0) outbox.Add(("trace", new { series = "model", predicted.BucketMs, predicted.TimeMs, predicted.MinMv, predicted.MaxMv }, false));
+                if (Pipeline.Model is { } model) outbox.Add(("model", model.DrainObservables(), false));
+            }
+
+            if (time.GetElapsedTime(lastHealthTicks, now).TotalMilliseconds >= 500)
             {
                 lastHealthTicks = now;
-                host.hub.Publish("health", HealthView.From(Session.Health, this), remember: true);
-                if (model is not null) host.hub.Publish("metrics", model.Snapshot(), remember: true);
+                outbox.Add(("health", HealthView.From(Rig.Session.Health, this), true));
+                if (Pipeline.Model is { } model)
+                {
+                    var snapshot = model.Snapshot();
+                    LatestComparison = snapshot;
+                    outbox.Add(("metrics", snapshot, true));
+                }
+            }
+
+            // Serialised and sent here, after the turn: a viewer never holds up the pump's turn.
+            foreach (var (name, body, remember) in outbox) host.hub.Publish(name, body, remember);
+            outbox.Clear();
+            if (statusChanged || Pipeline.Completion.IsCompleted)
+            {
+                statusChanged = false;
+                if (Pipeline.LostReason is { } why && host.lastError is null) host.lastError = why;
+                host.Publish();
             }
         }
 
@@ -507,34 +476,48 @@ public sealed class RigHost : IAsyncDisposable
         {
             try
             {
+                await Rig.Session.StopAllAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or RigDisconnectedException or RigCommandRefusedException or ObjectDisposedException or InvalidOperationException or IOException)
+            {
+                // The rig is gone or refused: disposing the session below still stops what can be stopped.
+            }
+
+            // Stop, then let the pump take what was still queued (into the recording too), then finish the recording.
+            await Pipeline.DisposeAsync().ConfigureAwait(false);
+            var recording = Recording;
+            Recording = null;
+            if (recording is not null)
+            {
                 try
                 {
-                    await Session.StopAllAsync().ConfigureAwait(false);
+                    host.Finish(recording);
                 }
-                catch (Exception e) when (e is TimeoutException or RigDisconnectedException or RigCommandRefusedException or ObjectDisposedException or InvalidOperationException or IOException)
+                catch (RecordingFailedException)
                 {
-                    // The rig is gone or refused: disposing the session below still stops what can be stopped.
+                    // Reported through lastError; the journal stays for bench recover.
                 }
-
-                // Stop, then let the pump take what was still queued (into the recording too), then finish the recording.
-                await Session.DisposeAsync().ConfigureAwait(false);
-                if (Pump is not null) await Pump.ConfigureAwait(false);
-                ActiveRecording? recording;
-                lock (host.pipeline)
-                {
-                    recording = Recording;
-                    Recording = null;
-                }
-
-                recording?.Finish();
-            }
-            finally
-            {
-                await stopEmulator.CancelAsync().ConfigureAwait(false);
-                if (emulatorTask is not null) await emulatorTask.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-                stopEmulator.Dispose();
             }
         }
+    }
+}
+
+/// <summary>A recording could not be written out; the message says why and where its journal is kept.</summary>
+public sealed class RecordingFailedException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    public RecordingFailedException(string message, Exception inner) : base(message, inner)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public RecordingFailedException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public RecordingFailedException(string message) : base(message)
+    {
     }
 }
 
@@ -544,7 +527,11 @@ public sealed record StimulusMarker(double OnsetMs, string Protocol, int Train, 
     [property: System.Text.Json.Serialization.JsonPropertyName("phase2_nA")] double Phase2Nanoamps, double Phase2Ms);
 
 /// <summary>The rig's state: <c>disconnected</c>, <c>connected</c> or <c>lost</c>, and what is known about it.</summary>
-public sealed record RigStatus(string State, string? Address, DeviceView? Device, CalibrationView? Calibration, double SampleRateHz, HealthView? Health, RecordingInfo? Recording, string? Error);
+public sealed record RigStatus(string State, string? Address, DeviceView? Device, CalibrationView? Calibration, double SampleRateHz, HealthView? Health, RecordingInfo? Recording, string? Error)
+{
+    /// <summary>The last recording stopped (by request, or early: a full disk, a rig lost for good), until the next starts.</summary>
+    public RecordingInfo? LastRecording { get; init; }
+}
 
 /// <summary>A rig's identity for the API.</summary>
 public sealed record DeviceView(string Board, string UniqueId, string Firmware, string Protocol, uint MaxSampleRateHz, int AdcBits)
@@ -565,7 +552,7 @@ public sealed record CalibrationView(double MvPerCount, double OffsetMv, string 
 public sealed record HealthView(ulong SamplesReceived, long Gaps, ulong LostSamples, long CrcErrors, long FramingErrors, long FramesLost, long DeviceOverruns, double? DriftPpm)
 {
     internal static HealthView From(RigHealth h, RigHost.Connection c) =>
-        new(c.SamplesReceived, h.Gaps, h.LostSamples, h.CrcErrors, h.FramingErrors, h.FramesLost, h.DeviceOverruns, c.Session.Clock is { IsFitted: true } clock ? Math.Round(clock.DriftPpm, 1) : null);
+        new(c.SamplesReceived, h.Gaps, h.LostSamples, h.CrcErrors, h.FramingErrors, h.FramesLost, h.DeviceOverruns, c.Rig.Session.Clock is { IsFitted: true } clock ? Math.Round(clock.DriftPpm, 1) : null);
 }
 
 /// <summary>Everything the service is started with.</summary>
@@ -591,4 +578,7 @@ public sealed record ServiceOptions
 
     /// <summary>The API token (null: none needed, only allowed on loopback).</summary>
     public string? Token { get; init; }
+
+    /// <summary>How long a rig that dropped off is looked for again before its recording ends.</summary>
+    public TimeSpan ReconnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -17,10 +17,13 @@ public sealed class CaptureTransport : IRigTransport
     private long lastFlushTicks;
 
     /// <summary>Wraps <paramref name="inner"/> (owned: disposed with this) and writes what it receives to <paramref name="capturePath"/>.</summary>
-    public CaptureTransport(IRigTransport inner, string capturePath)
+    /// <param name="inner">The transport to pass through.</param>
+    /// <param name="capturePath">The capture file.</param>
+    /// <param name="append">Go on at the end of the file (the same rig after a reconnect) instead of starting it anew.</param>
+    public CaptureTransport(IRigTransport inner, string capturePath, bool append = false)
     {
         this.inner = inner;
-        capture = new FileStream(capturePath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+        capture = new FileStream(capturePath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
         copying = Task.Run(CopyAsync);
     }
 

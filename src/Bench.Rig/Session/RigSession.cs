@@ -120,6 +120,9 @@ public sealed class RigSession : IAsyncDisposable
     /// <summary>Host seconds since the session began.</summary>
     public double HostSeconds => time.GetElapsedTime(startTimestamp).TotalSeconds;
 
+    /// <summary>The session index of the next sample expected from the rig.</summary>
+    public ulong NextSampleIndex => Sequencer.NextExpected;
+
     /// <summary>Acquisition is running (Start confirmed, no Stop since).</summary>
     public bool IsRunning => running;
 
