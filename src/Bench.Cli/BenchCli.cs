@@ -14,6 +14,12 @@ internal static class BenchCli
     /// <summary>Exit code for a rig that did not do what was asked (no answer in time, a refusal).</summary>
     public const int RigFailure = 3;
 
+    private static bool Trace(Exception e, TextWriter error)
+    {
+        error.WriteLine(e.ToString());
+        return false;
+    }
+
     /// <summary>Runs <c>bench</c> with <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error, TextReader? input = null)
     {
@@ -36,6 +42,10 @@ internal static class BenchCli
         try
         {
             return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("BENCH_TRACE") == "1" && Trace(e, error))
+        {
+            throw;   // not reached: Trace prints the whole exception for a developer and returns false
         }
         catch (UserErrorException e)
         {

@@ -145,7 +145,7 @@ internal static class RecordCommand
                 liveOptions, collectObservables: false);
             ulong target = (ulong)Math.Round(seconds * session.SampleRateHz);
             var watch = new RecordWatch(target, model, liveOptions, output);
-            var pipeline = new AcquisitionPipeline(rig, model, watch);
+            var pipeline = new AcquisitionPipeline(rig, model, watch) { EndIndex = session.NextSampleIndex + target };
             var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, rig.Calibration, rig.CalibrationSource, protocolJson, null, outputCalibration);
             using var journal = nwb ? new NwbJournal(path, rig, live?.Model.Name, live?.Parameters) : null;
             if (journal is not null) await pipeline.AttachAsync(journal, cancellationToken);
@@ -212,13 +212,15 @@ internal static class RecordCommand
             var health = session.Health;
             var trips = session.RoundTripsMs.Order().ToArray();
             ulong missingAtEnd = watch.LastIndex >= target ? 0 : target - watch.LastIndex;
+            // Gaps within the recording (the pipeline ends it at the target), and whatever never came at its end.
+            ulong lost = (ulong)watch.Gaps.Sum(g => (decimal)(Math.Min(g.StartIndex + g.Length, target) - Math.Min(g.StartIndex, target))) + missingAtEnd;
             var summary = new JsonObject
             {
                 ["samples"] = watch.Received,
                 ["expected_samples"] = target,
                 ["complete"] = stopped is null,
                 ["gaps"] = watch.Gaps.Count,
-                ["lost_samples"] = health.LostSamples + missingAtEnd,
+                ["lost_samples"] = lost,
                 ["stimulus_events"] = watch.Pulses,
                 ["crc_errors"] = health.CrcErrors,
                 ["rate_hz"] = session.SampleRateHz,
@@ -265,7 +267,7 @@ internal static class RecordCommand
             output.WriteLine(summary.ToJsonString());
             if (stopped is not null)
             {
-                error.WriteLine($"bench: record: incomplete: {stopped}; {watch.Received} of {target} samples arrived, {health.LostSamples + missingAtEnd} lost; everything received is in {path}");
+                error.WriteLine($"bench: record: incomplete: {stopped}; {watch.Received} of {target} samples arrived, {lost} lost; everything received is in {path}");
                 return 3;
             }
 

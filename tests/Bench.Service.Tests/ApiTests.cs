@@ -174,39 +174,84 @@ public sealed class ApiTests
         (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = "/dev/ttyNOPE0" });
         Assert.Equal(502, status);
         Assert.Contains("/dev/ttyNOPE0", (string?)body!["error"]);
-        // The failed connect left no rig; the service still answers and can connect the emulated rig again.
+        // A connection that never succeeded does not drop the working rig.
         var health = await service.GetJsonAsync("/api/health");
-        Assert.Equal("degraded", (string?)health["status"]);
-        Assert.Equal("disconnected", (string?)health["rig"]!["state"]);
+        Assert.Equal("ok", (string?)health["status"]);
+        Assert.Equal("connected", (string?)health["rig"]!["state"]);
+        Assert.Equal("emulated", (string?)health["rig"]!["address"]);
+        Assert.Contains("still connected to emulated", (string?)health["rig"]!["error"]);
         (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = "emulated" });
         Assert.Equal(200, status);
         Assert.Equal("connected", (string?)body!["state"]);
     }
 
-    [Fact]
-    public async Task A_rig_lost_mid_recording_is_reported_the_recording_is_kept_and_the_service_keeps_running()
+    [Theory]
+    [InlineData("tcp://127.0.0.1:1", 409)]
+    [InlineData("usb:zzzz", 400)]
+    [InlineData("/etc/passwd", 400)]
+    [InlineData("tcp://nohost", 400)]
+    public async Task A_bad_connect_request_during_a_recording_changes_nothing(string address, int expected)
     {
-        await using var service = await RunningService.StartAsync(faults: new Bench.Rig.Emulation.FaultOptions(DisconnectAtSeconds: 1.5, DisconnectSeconds: 60));
+        await using var service = await RunningService.StartAsync();
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "kept" });
+        Assert.True(status == 200, body?.ToJsonString());
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address });
+        Assert.True(status == expected, $"{address}: {status} {body?.ToJsonString()}");
+        Assert.NotNull((string?)body!["error"]);
+        // The rig and the recording go on: the recording's samples keep growing, and it stops complete.
+        long before = (long)(await service.GetJsonAsync("/api/health"))["rig"]!["recording"]!["samples"]!;
+        await Eventually.TrueAsync(async () => (long)(await service.GetJsonAsync("/api/health"))["rig"]!["recording"]!["samples"]! > before + 2_000);
+        Assert.Equal("connected", (string?)(await service.GetJsonAsync("/api/health"))["rig"]!["state"]);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal("complete", (string?)body!["status"]);
+    }
+
+    [Fact]
+    public async Task A_rig_that_never_returns_ends_the_recording_with_the_loss_stated_and_the_service_keeps_running()
+    {
+        await using var service = await RunningService.StartAsync(faults: new Bench.Rig.Emulation.FaultOptions(DisconnectAtSeconds: 1.5, DisconnectSeconds: 600),
+            reconnectTimeout: TimeSpan.FromSeconds(2));
         var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "unplugged" });
         Assert.True(status == 200, body?.ToJsonString());
         JsonNode health = await service.GetJsonAsync("/api/health");
-        for (int i = 0; i < 100 && (string?)health["rig"]!["state"] != "lost"; i++)
-        {
-            await Task.Delay(100);
-            health = await service.GetJsonAsync("/api/health");
-        }
-
-        Assert.Equal("lost", (string?)health["rig"]!["state"]);
+        await Eventually.TrueAsync(async () => (string?)(health = await service.GetJsonAsync("/api/health"))["rig"]!["state"] == "lost", TimeSpan.FromSeconds(30));
         Assert.Equal("degraded", (string?)health["status"]);
         Assert.Contains("lost", (string?)health["rig"]!["error"]);
-        // Stimulation cannot be asked of a lost rig; the recording is still there to be stopped and saved.
+        // Stimulation cannot be asked of a lost rig; the recording was ended and written with what arrived.
         (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "single-pulse" });
         Assert.Equal(409, status);
+        await Eventually.TrueAsync(async () => (await service.GetJsonAsync("/api/health"))["rig"]!["last_recording"] is not null, TimeSpan.FromSeconds(30));
+        var last = (await service.GetJsonAsync("/api/health"))["rig"]!["last_recording"]!;
+        Assert.Equal("complete", (string?)last["status"]);
+        Assert.InRange((long)last["samples"]!, 20_000, 40_000);
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
+        Assert.Equal(409, status);
+        Assert.Contains("already stopped", (string?)body!["error"]);
+        string nwb = Path.Combine(service.DataDirectory, "recordings", "unplugged.nwb");
+        Assert.True(File.Exists(nwb));
+        // The file says why it ended.
+        Assert.Contains("ended early: the rig was lost", (string?)H5py.Read(nwb)["session_description"]);
+    }
+
+    [Fact]
+    public async Task A_rig_that_drops_off_and_returns_goes_on_recording_with_the_gap_recorded()
+    {
+        await using var service = await RunningService.StartAsync(faults: new Bench.Rig.Emulation.FaultOptions(DisconnectAtSeconds: 1.5, DisconnectSeconds: 2));
+        var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings", new { name = "replugged" });
+        Assert.True(status == 200, body?.ToJsonString());
+        // Lost, then found again by its unique id, then acquiring into the same recording.
+        await Eventually.TrueAsync(async () => (string?)(await service.GetJsonAsync("/api/health"))["rig"]!["state"] == "reconnecting", TimeSpan.FromSeconds(20));
+        await Eventually.TrueAsync(async () => (string?)(await service.GetJsonAsync("/api/health"))["rig"]!["state"] == "connected", TimeSpan.FromSeconds(30));
+        long after = (long)(await service.GetJsonAsync("/api/health"))["rig"]!["recording"]!["samples"]!;
+        await Eventually.TrueAsync(async () => (long)(await service.GetJsonAsync("/api/health"))["rig"]!["recording"]!["samples"]! > after + 10_000, TimeSpan.FromSeconds(20));
         (status, body) = await service.SendAsync(HttpMethod.Post, "/api/recordings/stop");
         Assert.True(status == 200, body?.ToJsonString());
-        Assert.InRange((long)body!["samples"]!, 20_000, 32_000);
-        Assert.Equal("complete", (string?)body["status"]);
-        Assert.True(File.Exists(Path.Combine(service.DataDirectory, "recordings", "unplugged.nwb")));
+        Assert.Equal("complete", (string?)body!["status"]);
+        // The two seconds away are a gap in the file, not silence and not nothing.
+        long lost = (long)body["lost_samples"]!;
+        Assert.InRange(lost, 30_000, 60_000);
+        Assert.True(File.Exists(Path.Combine(service.DataDirectory, "recordings", "replugged.nwb")));
     }
 
     [Fact]

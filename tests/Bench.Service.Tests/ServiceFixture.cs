@@ -27,7 +27,8 @@ public sealed class RunningService : IAsyncDisposable
 
     public RigHost Host => (RigHost)app.Services.GetService(typeof(RigHost))!;
 
-    public static async Task<RunningService> StartAsync(string? token = null, bool connect = true, string? model = "hh", int seed = 1, FaultOptions? faults = null)
+    public static async Task<RunningService> StartAsync(string? token = null, bool connect = true, string? model = "hh", int seed = 1, FaultOptions? faults = null,
+        TimeSpan? reconnectTimeout = null)
     {
         string data = Directory.CreateTempSubdirectory("bench-service-").FullName;
         var options = new ServiceOptions
@@ -36,6 +37,7 @@ public sealed class RunningService : IAsyncDisposable
             Token = token,
             Model = model,
             Emulator = new EmulatorOptions { Seed = seed, Faults = faults ?? FaultOptions.None },
+            ReconnectTimeout = reconnectTimeout ?? TimeSpan.FromSeconds(30),
         };
         var app = BenchServer.Build(options, "http://127.0.0.1:0");
         await app.StartAsync();

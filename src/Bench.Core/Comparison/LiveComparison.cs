@@ -225,7 +225,7 @@ public sealed class LiveComparison
     {
         if (completed) return;
         Advance(force: true);
-        while (pendingAps.Count > 0) AnalyseAp(pendingAps.Dequeue());
+        while (pendingAps.Count > 0) AnalyseAp(pendingAps.Dequeue(), modelIndex);
         closedEpochs.Add((epoch, modelIndex));
         epoch = new EpochAccumulator(epoch.Number + 1, null, modelIndex);
         FinishEpochs(double.PositiveInfinity);
@@ -395,7 +395,7 @@ public sealed class LiveComparison
             tracePredicted!.Add(v);
         }
 
-        while (pendingAps.Count > 0 && pendingAps.Peek().Crossing + (ulong)apAfter <= i) AnalyseAp(pendingAps.Dequeue());
+        while (pendingAps.Count > 0 && pendingAps.Peek().Crossing + (ulong)apAfter <= i) AnalyseAp(pendingAps.Dequeue(), i + 1);
         if (closedEpochs.Count > 0) FinishEpochs(t);
         if (i + 1 >= windowRecomputeAt)
         {
@@ -423,11 +423,16 @@ public sealed class LiveComparison
         }
     }
 
-    /// <summary>Measures one action potential on the stretch around its crossing (none when a gap falls inside it).</summary>
-    private void AnalyseAp((int Spike, ulong Crossing, bool Model) ap)
+    /// <summary>
+    /// Measures one action potential on the stretch around its crossing, up to <paramref name="stepped"/> (the samples
+    /// the model has stepped so far; within one advance that is the current step, not where the advance began); none
+    /// when a gap falls inside it.
+    /// </summary>
+    private void AnalyseAp((int Spike, ulong Crossing, bool Model) ap, ulong stepped)
     {
         ulong from = ap.Crossing >= start + (ulong)apBefore ? ap.Crossing - (ulong)apBefore : start;
-        ulong to = Math.Min(ap.Crossing + (ulong)apAfter + 1, modelIndex);
+        ulong to = Math.Min(ap.Crossing + (ulong)apAfter + 1, stepped);
+        if (to <= from) return;
         int n = (int)(to - from);
         var source = ap.Model ? predicted : recorded;
         for (int k = 0; k < n; k++)

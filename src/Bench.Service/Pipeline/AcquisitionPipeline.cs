@@ -171,6 +171,12 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Samples from this session index on are not taken (<c>bench record --duration</c>: the recording, the model and
+    /// the counts end exactly there; the rig may send a little more before it is stopped).
+    /// </summary>
+    public ulong EndIndex { get; init; } = ulong.MaxValue;
+
     /// <summary>The recording attached now.</summary>
     public IRecordingTarget? Recording => Volatile.Read(ref recording);
 
@@ -247,6 +253,8 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
     private void OnEvent(RigEvent e)
     {
         PlayedProtocol? stimulus = null;
+        if (e is GapEvent { StartIndex: var gapStart } && gapStart >= EndIndex) return;
+        if (e is PulsePlayedEvent { SessionOnsetIndex: var onset } && onset >= EndIndex) return;
         switch (e)
         {
             case GapEvent gap:
@@ -275,6 +283,8 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
 
     private void OnBatch(SampleBatch batch)
     {
+        if (batch.FirstSampleIndex >= EndIndex) return;
+        if (batch.FirstSampleIndex + (ulong)batch.Codes.Length > EndIndex) batch = batch with { Codes = batch.Codes[..(int)(EndIndex - batch.FirstSampleIndex)] };
         var codes = batch.Codes;
         Interlocked.Add(ref samplesReceived, (ulong)codes.Length);
         Interlocked.Exchange(ref nextIndex, batch.FirstSampleIndex + (ulong)codes.Length);
@@ -325,6 +335,6 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
     {
         await Rig.DisposeAsync().ConfigureAwait(false);
         await pump.ConfigureAwait(false);
-        turn.Dispose();
+        // The turn stays usable: the recording is detached after the pump has taken the last batches.
     }
 }
