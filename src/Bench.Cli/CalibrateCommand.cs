@@ -8,6 +8,7 @@ using Bench.Core.Rig;
 using Bench.Core.Stimulus;
 using Bench.Rig.Session;
 using Bench.Rig.Transports;
+using Bench.Service.Pipeline;
 using Bench.Storage.Catalog;
 
 namespace Bench.Cli;
@@ -55,32 +56,23 @@ internal static class CalibrateCommand
             if (points is null) ModelCatalog.Get(modelName).Resolve(overrides);
             var protocol = points is null ? LoadProtocol(parse.GetValue(stimulus)) : null;
 
-            IRigTransport transport;
+            // Connected as the service and bench record connect (the board's reset on open, the address checked first);
+            // the calibration is measured against the front end's nominal one, so no stored one is applied.
+            RigConnection rig;
             try
             {
-                transport = await RigAddress.OpenAsync(parse.GetValue(port)!, cancellationToken: cancellationToken);
+                rig = await RigConnection.OpenAsync(parse.GetValue(port)!, new RigConnectOptions { SampleRateHz = null }, cancellationToken);
             }
-            catch (RigConnectionException e)
+            catch (Exception e) when (e is TimeoutException or RigConnectionException or RigDisconnectedException or InvalidDataException or ArgumentException or RigCommandRefusedException)
             {
                 throw new UserErrorException($"calibrate: {e.Message}");
             }
 
-            RigSession session;
-            try
-            {
-                session = await RigSession.ConnectAsync(transport, null, cancellationToken);
-            }
-            catch (Exception e) when (e is TimeoutException or RigConnectionException or RigDisconnectedException or InvalidDataException)
-            {
-                await transport.DisposeAsync();
-                throw new UserErrorException($"calibrate: {e.Message}");
-            }
-
-            await using (session)
+            await using (rig)
             {
                 try
                 {
-                    return await CalibrateAsync(session);
+                    return await CalibrateAsync(rig.Session);
                 }
                 catch (Exception e) when (e is TimeoutException or RigCommandRefusedException or RigDisconnectedException or System.Threading.Channels.ChannelClosedException
                     || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -252,7 +244,8 @@ internal static class CalibrateCommand
         StimulusProtocol protocol, double seconds, CancellationToken cancellationToken)
     {
         await session.StartAsync(cancellationToken);
-        ulong onset = (ulong)Math.Round(0.1 * session.SampleRateHz);
+        // Far enough ahead that a busy host still schedules it in time (the rig refuses a start sample already past).
+        ulong onset = (ulong)Math.Round(0.5 * session.SampleRateHz);
         StimulusCommand command;
         try
         {
@@ -271,7 +264,7 @@ internal static class CalibrateCommand
             Stimulus = command,
             NanoampsPerCode = session.Device.Outputs[command.Output].Scale,
         }, new ComparisonOptions { RetainTrace = true, PublishIntervalMs = double.PositiveInfinity });
-        ulong want = (ulong)Math.Round((0.1 + seconds) * session.SampleRateHz);
+        ulong want = (ulong)Math.Round((0.5 + seconds) * session.SampleRateHz);
         var counts = new double[want];
         Array.Fill(counts, double.NaN);
         ulong end = 0;

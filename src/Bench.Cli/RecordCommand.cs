@@ -34,16 +34,23 @@ internal static class RecordCommand
         var model = new Option<string?>("--model") { Description = "with --compare: the model (default hh)" };
         var param = new Option<string[]>("--param") { Description = "with --compare: set a model parameter, name=value (repeatable)" };
         var dataDir = new Option<string?>("--data-dir") { Description = "where the rig's stored calibration is looked up (default: the usual data directory)" };
+        var stallTimeout = new Option<double>("--stall-timeout")
+        {
+            Description = "a connected rig that sends no samples for this long (s) has stalled: the recording ends, with the samples that never came counted as lost",
+            DefaultValueFactory = _ => 10,
+        };
         var area = new Option<double?>("--area-um2") { Description = "with --compare: membrane area the stimulus current spreads over (µm²; the emulated rig's: 1000000)" };
         var command = new Command("record", "Record from a rig into a raw capture (replayable by bench decode / bench export)")
         {
-            port, stimulus, rate, duration, outFile, baud, compare, model, param, area, dataDir,
+            port, stimulus, rate, duration, outFile, baud, compare, model, param, area, dataDir, stallTimeout,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             double seconds = parse.GetValue(duration);
             if (!(seconds > 0) || seconds > 86_400) throw new UserErrorException("record: --duration must be between 0 and 86400 s");
             double hz = parse.GetValue(rate);
+            double stallSeconds = parse.GetValue(stallTimeout);
+            if (!(stallSeconds > 0) || stallSeconds > 3600) throw new UserErrorException("record: --stall-timeout must be between 0 and 3600 s");
             var file = parse.GetValue(outFile)!;
             if (file.Directory is { Exists: false } dir) throw new UserErrorException($"record: folder {dir.FullName} does not exist");
             if (Directory.Exists(file.FullName)) throw new UserErrorException($"record: {file.FullName} is a folder");
@@ -77,7 +84,7 @@ internal static class RecordCommand
             string catalogDirectory = Path.GetFullPath(parse.GetValue(dataDir) ?? BenchDataDirectory.Default);
             // Only read a catalog that exists: recording does not create one.
             var catalog = File.Exists(Path.Combine(catalogDirectory, BenchCatalog.FileName)) ? new BenchCatalog(catalogDirectory) : null;
-            return await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), live, catalog, output, error, cancellationToken);
+            return await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), live, catalog, TimeSpan.FromSeconds(stallSeconds), output, error, cancellationToken);
         });
         return command;
     }
@@ -86,7 +93,7 @@ internal static class RecordCommand
     private sealed record LiveModel(ModelDescriptor Model, Dictionary<string, double> Parameters, double AreaUm2);
 
     private static async Task<int> RecordAsync(string address, double rateHz, double seconds, string path, StimulusProtocol? protocol, string? protocolJson,
-        int baud, LiveModel? live, BenchCatalog? catalog, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        int baud, LiveModel? live, BenchCatalog? catalog, TimeSpan stallLimit, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         // x.nwb: the decoded stream goes to a journal beside it (crash-proof), written out as NWB at the end;
         // anything else: the raw bytes as received, with a JSON sidecar.
@@ -188,8 +195,8 @@ internal static class RecordCommand
             }
 
             // Done when every sample up to the duration arrived; else when the rig is lost for good, or when a connected
-            // rig sends nothing for StallLimit (its samples are then counted as lost, not waited for without end).
-            string? stopped = await watch.WaitAsync(pipeline, session, StallLimit, cancellationToken);
+            // rig sends nothing for the stall limit (its samples are then counted as lost, not waited for without end).
+            string? stopped = await watch.WaitAsync(pipeline, session, stallLimit, cancellationToken);
             double elapsed = wall.Elapsed.TotalSeconds;
             double cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
             await pipeline.DisposeAsync();   // stop, then the pump takes what was still queued (late pulse reports too)
@@ -274,9 +281,6 @@ internal static class RecordCommand
             return 0;
         }
     }
-
-    /// <summary>A connected rig that sends nothing for this long has stopped: the recording ends with the loss stated.</summary>
-    private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(10);
 
     /// <summary>What <c>bench record</c> watches in the pipeline: progress, gaps, pulses, the live comparison's lines.</summary>
     private sealed class RecordWatch(ulong target, ModelTrack? model, ComparisonOptions liveOptions, TextWriter output) : IPipelineObserver

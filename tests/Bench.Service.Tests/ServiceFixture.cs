@@ -28,9 +28,9 @@ public sealed class RunningService : IAsyncDisposable
     public RigHost Host => (RigHost)app.Services.GetService(typeof(RigHost))!;
 
     public static async Task<RunningService> StartAsync(string? token = null, bool connect = true, string? model = "hh", int seed = 1, FaultOptions? faults = null,
-        TimeSpan? reconnectTimeout = null)
+        TimeSpan? reconnectTimeout = null, string? dataDirectory = null)
     {
-        string data = Directory.CreateTempSubdirectory("bench-service-").FullName;
+        string data = dataDirectory ?? Directory.CreateTempSubdirectory("bench-service-").FullName;
         var options = new ServiceOptions
         {
             DataDirectory = data,

@@ -234,6 +234,9 @@ public sealed class LiveComparison
         updates.Writer.TryComplete();
     }
 
+    /// <summary>The oldest index whose prediction is still held (older ones were overwritten: a long gap is stepped through at once).</summary>
+    public ulong OldestPredicted => Math.Max(modelIndex > mask ? modelIndex - mask : 0, start);
+
     /// <summary>Copies the model's potential for device indices from <paramref name="firstIndex"/>; NaN where not computed (yet, or any more).</summary>
     /// <returns>How many leading values are real (the rest are NaN).</returns>
     public int CopyPredicted(ulong firstIndex, Span<double> destination)

@@ -28,6 +28,12 @@ public sealed class PredictionFeed
         predictedMv = default;
         ulong through = comparison.ComparedThrough;
         if (through <= delivered) return false;
+        // A long gap is stepped through at once and its first predictions are gone from the comparison's buffer: they
+        // pair with no sample. Hand on what is held, from where it begins, rather than nothing.
+        ulong oldest = comparison.OldestPredicted;
+        if (delivered < oldest) delivered = Math.Min(oldest, through);
+        firstIndex = delivered;
+        if (through <= delivered) return false;
         int n = checked((int)(through - delivered));
         if (scratch.Length < n) scratch = new double[Math.Max(n, scratch.Length * 2)];
         int real = comparison.CopyPredicted(delivered, scratch.AsSpan(0, n));
