@@ -296,8 +296,14 @@ public sealed class EmulatedRig
                 ended.Clear();
                 if (player is { Finished: true }) player = null;
                 if (Options.Baud > 0) credit = Math.Min(credit + bytesPerSample, MaxCredit);
-                // Answers and pulse reports go before samples (see Send): blocks wait while any are queued.
-                if (!Stalled(now) && replies.Count == 0 && events.Count == 0) SendBlocks();
+                // Answers and pulse reports go before samples, as the firmware sends them between blocks: a device that
+                // catches up after its process was descheduled must not hold every block back behind one answer (its
+                // buffer would overrun while the link is idle).
+                if (!Stalled(now))
+                {
+                    SendControl();
+                    if (replies.Count == 0 && events.Count == 0) SendBlocks();
+                }
             }
 
             lastCreditSeconds = now;
@@ -458,18 +464,7 @@ public sealed class EmulatedRig
 
             // A device speaks only after the host has (§6.1); a stall holds everything back.
             if (Stalled(now) || !hostSpoke) return true;
-            while (replies.Count > 0 && credit >= ProtocolLimits.MaxWireLength)
-            {
-                scratch.ResetWrittenCount();
-                encoder.Write(scratch, replies.Dequeue());
-                Emit(scratch.WrittenSpan);
-            }
-            while (events.Count > 0 && credit >= ProtocolLimits.MaxWireLength)
-            {
-                scratch.ResetWrittenCount();
-                encoder.Write(scratch, events.Dequeue());
-                Emit(scratch.WrittenSpan);
-            }
+            SendControl();
 
             if (running || draining) SendBlocks();
             if (draining && buffer.Count == 0) draining = false;
@@ -483,6 +478,25 @@ public sealed class EmulatedRig
             catch (Exception e) when (e is IOException or InvalidOperationException)
             {
                 return false;
+            }
+        }
+
+        /// <summary>Answers, then pulse reports, onto the wire within the byte budget.</summary>
+        private void SendControl()
+        {
+            if (!hostSpoke) return;
+            while (replies.Count > 0 && credit >= ProtocolLimits.MaxWireLength)
+            {
+                scratch.ResetWrittenCount();
+                encoder.Write(scratch, replies.Dequeue());
+                Emit(scratch.WrittenSpan);
+            }
+
+            while (events.Count > 0 && credit >= ProtocolLimits.MaxWireLength)
+            {
+                scratch.ResetWrittenCount();
+                encoder.Write(scratch, events.Dequeue());
+                Emit(scratch.WrittenSpan);
             }
         }
 

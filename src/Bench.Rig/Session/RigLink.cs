@@ -315,7 +315,7 @@ internal sealed class RigLink
             var r = inFlight[i];
             if (now < r.DeadlineSeconds) continue;
             if (IsLate(r, now)) continue;
-            if (r.Attempts >= r.MaxAttempts)
+            if (r.Attempts >= r.MaxAttempts && now - r.FirstSentSeconds >= options.CommandPatience.TotalSeconds)
             {
                 inFlight.RemoveAt(i);
                 Forget(r);
@@ -367,7 +367,9 @@ internal sealed class RigLink
             return false;
         }
 
-        if (c.Attempts >= c.MaxAttempts)
+        // A busy host or rig is not a dead one: a command is given up only after its attempts AND the session's
+        // patience (a rig that is gone shows itself sooner, as a link error). Hello keeps to its own count (§9).
+        if (c.Attempts >= c.MaxAttempts && (c.Kind == RequestKind.Hello || now - c.FirstSentSeconds >= options.CommandPatience.TotalSeconds))
         {
             FinishCommand(c);
             if (c.Kind == RequestKind.Hello)
@@ -444,6 +446,14 @@ internal sealed class RigLink
             case MessageKind.DeviceInfo when DeviceInfo.TryParse(frame.Payload, out var info) == ParseError.None:
                 if (command is { Kind: RequestKind.Hello } hello)
                 {
+                    // The handshake's round trip is the first measure of the link: a rig slow to answer now gets
+                    // longer command time-outs from the start.
+                    if (double.IsNaN(smoothedRttMs) && hello.Attempts == 1)
+                    {
+                        smoothedRttMs = (now - hello.FirstSentSeconds) * 1000;
+                        rttVarianceMs = smoothedRttMs / 2;
+                    }
+
                     FinishCommand(hello);
                     hello.Reply.TrySetResult(info!);
                 }

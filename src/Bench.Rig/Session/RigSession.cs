@@ -20,8 +20,14 @@ public sealed record RigSessionOptions
     /// </summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Sends of an idempotent command before giving up.</summary>
+    /// <summary>Sends of an idempotent command before giving up (see also <see cref="CommandPatience"/>).</summary>
     public int Attempts { get; init; } = 4;
+
+    /// <summary>
+    /// The least time a command is waited for, however many attempts that takes: a rig or host slowed down by load is
+    /// given this long before the command is declared failed (a rig that is gone shows itself as a link error).
+    /// </summary>
+    public TimeSpan CommandPatience { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Heartbeat period (§6.3: 100 ms).</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
