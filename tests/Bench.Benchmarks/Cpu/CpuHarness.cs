@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
+using Bench.Rig.Recording;
 using static System.FormattableString;
 
 namespace Bench.Benchmarks.Cpu;
@@ -146,7 +147,7 @@ internal static class CpuHarness
     private static async Task<ScenarioResult> RecordAsync(Context c)
     {
         var o = c.Options;
-        var result = new ScenarioResult("record", Invariant($"bench emulate --pty + bench record at {o.RateHz:0} Hz to .nwb; warm-up {o.WarmupSeconds:0.#} s, window {o.WindowSeconds:0.#} s"));
+        var result = new ScenarioResult("record", Invariant($"bench emulate --pty + bench record at {o.RateHz:0} Hz to {o.RecordExtension}; warm-up {o.WarmupSeconds:0.#} s, window {o.WindowSeconds:0.#} s"));
         Settings(result, c, ("rate_hz", o.RateHz), ("record_duration_s", c.RecordSeconds));
         var processes = new List<BenchProcess>();
         try
@@ -157,12 +158,13 @@ internal static class CpuHarness
             string port = await PortAsync(emulator, c.Cancellation);
             string folder = c.Folder("record");
             Context.Progress(Invariant($"record: bench record --port {port} --rate {o.RateHz:0} --duration {c.RecordSeconds:0.#}; warm-up {o.WarmupSeconds:0.#} s"));
-            var recorder = c.Start("record", RecordArgs(port, o.RateHz, c.RecordSeconds, Path.Combine(folder, "x.nwb"), folder));
+            string recording = Path.Combine(folder, "x" + o.RecordExtension);
+            var recorder = c.Start("record", RecordArgs(port, o.RateHz, c.RecordSeconds, recording, folder));
             processes.Add(recorder);
             await WindowAsync(c, result, processes);
 
             Context.Progress("record: waiting for bench record to finish");
-            var outcome = await FinishRecorderAsync(recorder, o.RateHz, c.RecordSeconds, c.Cancellation);
+            var outcome = await FinishRecorderAsync(recorder, recording, o.RateHz, c.RecordSeconds, c.Cancellation);
             result.Results["record"] = outcome.Json;
             result.Lines.Add("record: " + outcome.Line);
             if (outcome.Problem is not null) result.Problems.Add("record: " + outcome.Problem);
@@ -270,7 +272,7 @@ internal static class CpuHarness
     {
         var o = c.Options;
         int n = o.Pairs;
-        var result = new ScenarioResult("class", Invariant($"{n} × (bench emulate --pty --seed i + bench record at {o.RateHz:0} Hz) started at once; warm-up {o.WarmupSeconds:0.#} s, window {o.WindowSeconds:0.#} s"));
+        var result = new ScenarioResult("class", Invariant($"{n} × (bench emulate --pty --seed i + bench record at {o.RateHz:0} Hz to {o.RecordExtension}) started at once; warm-up {o.WarmupSeconds:0.#} s, window {o.WindowSeconds:0.#} s"));
         Settings(result, c, ("rate_hz", o.RateHz), ("pairs", n), ("record_duration_s", c.RecordSeconds));
         var processes = new List<BenchProcess>();
         try
@@ -281,16 +283,14 @@ internal static class CpuHarness
             var ports = await Task.WhenAll(emulators.Select(e => PortAsync(e, c.Cancellation)));
             // All recorders at once too, as a class pressing Start together: the moment that overloads the machine most.
             Context.Progress(Invariant($"class: starting {n} recorders at once ({c.RecordSeconds:0.#} s each); warm-up {o.WarmupSeconds:0.#} s"));
+            var recordings = Enumerable.Range(1, n).Select(i => Path.Combine(c.Folder(Invariant($"class-{i}")), "x" + o.RecordExtension)).ToList();
             var recorders = Enumerable.Range(1, n).Select(i =>
-            {
-                string folder = c.Folder(Invariant($"class-{i}"));
-                return c.Start(Invariant($"record {i}"), RecordArgs(ports[i - 1], o.RateHz, c.RecordSeconds, Path.Combine(folder, "x.nwb"), folder));
-            }).ToList();
+                c.Start(Invariant($"record {i}"), RecordArgs(ports[i - 1], o.RateHz, c.RecordSeconds, recordings[i - 1], Path.GetDirectoryName(recordings[i - 1])!))).ToList();
             processes.AddRange(recorders);
             await WindowAsync(c, result, processes);
 
             Context.Progress("class: waiting for the recorders to finish");
-            var outcomes = await Task.WhenAll(recorders.Select(r => FinishRecorderAsync(r, o.RateHz, c.RecordSeconds, c.Cancellation)));
+            var outcomes = await Task.WhenAll(recorders.Select((r, i) => FinishRecorderAsync(r, recordings[i], o.RateHz, c.RecordSeconds, c.Cancellation)));
             await StopAllAsync(processes);
 
             var recorded = new JsonArray();
@@ -350,11 +350,12 @@ internal static class CpuHarness
             string port = await PortAsync(emulator, c.Cancellation);
             string folder = c.Folder("throughput");
             Context.Progress(Invariant($"throughput: bench record --port {port} --rate {o.ThroughputRateHz:0} --duration {seconds:0.#}"));
-            var recorder = c.Start("record", RecordArgs(port, o.ThroughputRateHz, seconds, Path.Combine(folder, "fast.bin"), folder));
+            string recording = Path.Combine(folder, "fast.bin");
+            var recorder = c.Start("record", RecordArgs(port, o.ThroughputRateHz, seconds, recording, folder));
             processes.Add(recorder);
             await WindowAsync(c, result, processes, warmup, window);
 
-            var outcome = await FinishRecorderAsync(recorder, o.ThroughputRateHz, seconds, c.Cancellation);
+            var outcome = await FinishRecorderAsync(recorder, recording, o.ThroughputRateHz, seconds, c.Cancellation);
             await StopAllAsync(processes);
             result.Results["record"] = outcome.Json;
             result.Lines.Add("record: " + outcome.Line);
@@ -432,7 +433,7 @@ internal static class CpuHarness
     /// <summary>What a recorder's summary says, checked: at least rate × duration samples, none lost, no gap, exit 0, no stack trace.</summary>
     private sealed record RecorderOutcome(JsonObject Json, string Line, string? Problem, long Lost, double? SamplesPerSecond, double? SelfReportedCorePercent);
 
-    private static async Task<RecorderOutcome> FinishRecorderAsync(BenchProcess recorder, double rateHz, double seconds, CancellationToken cancellationToken)
+    private static async Task<RecorderOutcome> FinishRecorderAsync(BenchProcess recorder, string recording, double rateHz, double seconds, CancellationToken cancellationToken)
     {
         // record gives up by itself after twice its duration + 10 s without samples; NWB conversion comes after.
         if (!await recorder.WaitForExitAsync(TimeSpan.FromSeconds((seconds * 2) + 60), cancellationToken))
@@ -470,7 +471,8 @@ internal static class CpuHarness
             json["self_reported_cpu_s"] = summary["cpu_s"]?.DeepClone();
             json["duration_s"] = summary["duration_s"]?.DeepClone();
             json["disconnected"] = summary["disconnected"]?.DeepClone();
-            if (lost > 0 || gaps > 0) problems.Add(Invariant($"lost {lost} samples in {gaps} gaps"));
+            string where = GapsFromSidecar(recording, actualRate, json);
+            if (lost > 0 || gaps > 0) problems.Add(Invariant($"lost {lost} samples in {gaps} gaps{where}"));
             // record stops at the end of the first batch that reaches its target, and counts what it received: with
             // nothing lost that is never fewer than the target. A batch is what one read of the link delivered, several
             // blocks when reads are coalesced, so more than one block over is not a loss: said, not failed.
@@ -491,6 +493,20 @@ internal static class CpuHarness
             ? $"no summary (exit code {recorder.ExitCodeText()})"
             : Invariant($"{samples:N0} samples of {expected:N0}{over}, {lost} lost, {gaps} gaps, exit code {recorder.ExitCodeText()}{(selfPct is { } s ? Invariant($"; its own cpu_s: {s:0.0} % of one core over its whole run") : "")}: {(problem is null ? "complete" : "INCOMPLETE")}");
         return new RecorderOutcome(json, line, problem, lost, perSecond, selfPct);
+    }
+
+    /// <summary>
+    /// Where a raw capture's gaps were, from its sidecar (an .nwb keeps them inside, out of reach here): " at 0.41 s
+    /// (4096), …" for the line, and gaps_at_s in <paramref name="json"/>. Empty when there is no sidecar.
+    /// </summary>
+    private static string GapsFromSidecar(string recording, double rateHz, JsonObject json)
+    {
+        string sidecar = RecordingSidecar.PathFor(recording);
+        if (!recording.EndsWith(".bin", StringComparison.Ordinal) || !File.Exists(sidecar)) return "";
+        if (JsonNode.Parse(File.ReadAllText(sidecar))?["gaps"] is not JsonArray gaps || gaps.Count == 0) return "";
+        var at = gaps.Select(g => (Seconds: g!["start_index"]!.GetValue<double>() / rateHz, Length: g["length"]!.GetValue<long>(), Cause: g["cause"]?.GetValue<string>())).ToList();
+        json["gaps_at_s"] = new JsonArray(at.Select(g => (JsonNode)new JsonObject { ["t_s"] = Math.Round(g.Seconds, 3), ["samples"] = g.Length, ["cause"] = g.Cause }).ToArray());
+        return " at " + string.Join(", ", at.Take(5).Select(g => Invariant($"{g.Seconds:0.00} s ({g.Length})"))) + (at.Count > 5 ? ", …" : "") + " of the recording";
     }
 
     private static void SelfReported(ScenarioResult result, RecorderOutcome outcome, string role)

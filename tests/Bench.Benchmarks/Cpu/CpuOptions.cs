@@ -27,6 +27,8 @@ internal sealed class CpuOptions
           --viewers N       serve: live streams the harness reads (default 1)
           --tp-seconds S    throughput: the recording's length; the window is from 3 s to 1 s before its end (default 10)
           --tp-rate HZ      throughput: sample rate (default 1000000)
+          --format nwb|bin  what record and class record to (default nwb, as a user would; bin: a raw capture whose
+                            sidecar says where each gap was, so the harness can report when samples were lost)
           --sample-ms MS    how often threads are read for context switches and thread churn (default 500)
           --bench PATH      the bench.dll to run (default: src/Bench.Cli/bin/Release/net10.0/bench.dll of this tree, built if missing)
           --json            one JSON object per scenario on stdout (the table goes to stderr)
@@ -57,6 +59,9 @@ internal sealed class CpuOptions
     public TimeSpan SampleInterval { get; private set; } = TimeSpan.FromMilliseconds(500);
 
     public string? BenchDll { get; private set; }
+
+    /// <summary>The extension record and class record to: ".nwb" or ".bin".</summary>
+    public string RecordExtension { get; private set; } = ".nwb";
 
     public bool Json { get; private set; }
 
@@ -92,6 +97,14 @@ internal sealed class CpuOptions
                 case "--tp-rate": o.ThroughputRateHz = Number(1, 10_000_000); break;
                 case "--sample-ms": o.SampleInterval = TimeSpan.FromMilliseconds(Number(50, 60_000)); break;
                 case "--bench": o.BenchDll = Path.GetFullPath(Value()); break;
+                case "--format":
+                    o.RecordExtension = Value() switch
+                    {
+                        "nwb" => ".nwb",
+                        "bin" => ".bin",
+                        var other => throw new HarnessException($"cpu: --format is nwb or bin (got '{other}')"),
+                    };
+                    break;
                 case "--json": o.Json = true; break;
                 case "--keep": o.Keep = true; break;
                 case "all": o.Scenarios.AddRange(AllScenarios); break;
