@@ -371,7 +371,7 @@ internal static class CpuHarness
                 {
                     double selfPer100k = selfPct / (rate / 100_000);
                     result.Results["self_reported_core_pct_per_100k_samples_per_s"] = Math.Round(selfPer100k, 2);
-                    self = Invariant($"; {selfPer100k:0.00} % by record's own cpu_s over its whole acquisition, JIT included (README's 3.5 % was that figure)");
+                    self = Invariant($"; {selfPer100k:0.00} % by record's own cpu_s over its whole acquisition, JIT included (README's 3.5 % was over a whole 60 s run)");
                 }
 
                 result.Lines.Add(Invariant($"{rate / 1e6:0.0000} M samples/s received; record: {per100k:0.00} % of one core per 100 kS/s in the window{self}"));
@@ -460,7 +460,8 @@ internal static class CpuHarness
             gaps = summary["gaps"]?.GetValue<long>() ?? 0;
             // The rate the rig runs at (its clock's nearest), which record's own target follows.
             double actualRate = summary["rate_hz"]?.GetValue<double>() ?? rateHz;
-            expected = (long)Math.Round(seconds * actualRate);
+            // record's own target where it says it (newer builds), else the same rule worked out here.
+            expected = summary["expected_samples"]?.GetValue<long>() ?? (long)Math.Round(seconds * actualRate);
             perSecond = summary["samples_per_s"]?.GetValue<double>();
             if (summary["cpu_s"]?.GetValue<double>() is { } cpu && summary["duration_s"]?.GetValue<double>() is { } duration && duration > 0) selfPct = 100 * cpu / duration;
             json["samples"] = samples;
@@ -478,6 +479,13 @@ internal static class CpuHarness
             // blocks when reads are coalesced, so more than one block over is not a loss: said, not failed.
             if (samples < expected) problems.Add(Invariant($"{samples} samples, {expected - samples} fewer than {expected}"));
             json["over_target_samples"] = Math.Max(0, samples - expected);
+            // Newer builds give their own verdict, and why they stopped: it must agree, and says what the counts cannot.
+            if (summary["complete"] is JsonValue complete && complete.TryGetValue(out bool says))
+            {
+                json["record_says_complete"] = says;
+                json["stopped"] = summary["stopped"]?.DeepClone();
+                if (!says) problems.Add("record says incomplete" + (summary["stopped"]?.ToString() is { Length: > 0 } why ? ": " + why : ""));
+            }
         }
 
         if (recorder.ExitCode != 0) problems.Add(Invariant($"exit code {recorder.ExitCode}"));
