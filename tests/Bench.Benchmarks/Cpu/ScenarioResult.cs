@@ -67,7 +67,7 @@ internal sealed class ScenarioResult(string name, string description)
         if (Harness is { } h) Row(w, h, "(harness)");
         if (double.IsFinite(MachineBusyCores))
         {
-            w.WriteLine(Invariant($"   machine: {100 * MachineBusyCores:0.0} % of one core busy in all ({Environment.ProcessorCount} cores); not these processes: {100 * OtherLoadCores:0.0} %{(OtherLoadCores > 0.1 ? " — something else ran: figures may be disturbed" : "")}"));
+            w.WriteLine(Invariant($"   machine: {100 * MachineBusyCores:0.0} % of one core busy in all ({Environment.ProcessorCount} cores); not these processes: {100 * OtherLoadCores:0.0} %{(OtherLoadCores > 0.1 ? " — something else ran: figures are disturbed, and a thread that polls reads low (it gets less CPU on a busy machine)" : "")}"));
         }
 
         foreach (string line in Lines) w.WriteLine("   " + line);
