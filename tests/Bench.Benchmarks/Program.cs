@@ -6,5 +6,11 @@ if (args.Length > 0 && args[0] == "latency")
     return await Bench.Benchmarks.LatencyHarness.RunAsync(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20);
 }
 
+// `cpu [scenario ...] [options]`: what the bench processes cost in CPU, read from /proc (not a BenchmarkDotNet run; --help).
+if (args.Length > 0 && args[0] == "cpu")
+{
+    return await Bench.Benchmarks.Cpu.CpuHarness.RunAsync(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Bench.Benchmarks.SimulationBenchmarks).Assembly).Run(args);
 return 0;
