@@ -114,6 +114,7 @@ internal static class RecordCommand
                 SampleRateHz = rateHz,
                 Baud = baud,
                 Catalog = catalog,
+                Logger = new TextWriterLogger(error, "record"),
                 // A raw capture goes on in the same file after a reconnect.
                 Wrap = nwb ? null : t =>
                 {

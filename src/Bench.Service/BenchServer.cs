@@ -63,6 +63,8 @@ public static class BenchServer
         var protocols = new ProtocolLibrary(options.DataDirectory);
         builder.Services.AddSingleton(options).AddSingleton(hub).AddSingleton(catalog).AddSingleton(host).AddSingleton(protocols);
         var app = builder.Build();
+        // What the rig's session recovers from (a failed reconnect attempt, an unconfirmed stop) goes to the service's log.
+        host.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Bench.Rig");
         app.Lifetime.ApplicationStopped.Register(dataLock.Dispose);
         // Outermost: every refusal below, and every failure, answers one JSON line.
         app.Use(HttpErrors.AnswerAsync);

@@ -41,6 +41,9 @@ public sealed class RigHost : IAsyncDisposable
     /// <summary>The address of the embedded emulated rig.</summary>
     public const string EmulatedAddress = RigConnection.EmulatedAddress;
 
+    /// <summary>Where the rig's session notes what it recovers from.</summary>
+    public Microsoft.Extensions.Logging.ILogger Logger { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     /// <summary>The rig's state for the API and the page.</summary>
     public RigStatus Status
     {
@@ -111,6 +114,7 @@ public sealed class RigHost : IAsyncDisposable
             Catalog = catalog,
             Emulator = options.Emulator,
             ReconnectTimeout = options.ReconnectTimeout,
+            Logger = Logger,
         }, cancellationToken).ConfigureAwait(false);
         try
         {
