@@ -38,12 +38,15 @@ public sealed class PageTests
         await page.ClickAsync("#play");
         await page.WaitForFunctionAsync("() => window.benchView.markersDrawn >= 2", null, new PageWaitForFunctionOptions { Timeout = 10_000 });
         await page.WaitForFunctionAsync("() => window.benchView.phases.length >= 6", null, new PageWaitForFunctionOptions { Timeout = 10_000 });
-        var phases = JsonDocument.Parse(await page.EvaluateAsync<string>("() => JSON.stringify(window.benchView.phases)")).RootElement;
+        // The phases and the list's marks are read in one go: a later render may scroll the AP out of the window.
+        var snapshot = JsonDocument.Parse(await page.EvaluateAsync<string>(
+            "() => JSON.stringify({ phases: window.benchView.phases, overshootSeen: document.querySelector('#phase-list li[data-phase=overshoot]').classList.contains('seen') })")).RootElement;
+        var phases = snapshot.GetProperty("phases");
         var byName = phases.EnumerateArray().ToDictionary(p => p.GetProperty("phase").GetString()!, p => p.GetProperty("v").GetDouble());
         Assert.InRange(byName["rest"], -75, -65);
         Assert.True(byName["overshoot"] > 0, $"overshoot {byName["overshoot"]} mV");
         Assert.True(byName["ahp"] < byName["rest"], $"AHP {byName["ahp"]} below rest {byName["rest"]}");
-        Assert.Contains("seen", await page.GetAttributeAsync("#phase-list li[data-phase=overshoot]", "class") ?? "");
+        Assert.True(snapshot.GetProperty("overshootSeen").GetBoolean(), "the overshoot is marked seen in the phase list");
         Assert.Contains("negative", await page.InnerTextAsync(".phases"));
         // Freeze the view on the action potentials for the screenshot a teacher would show.
         await page.CheckAsync("#freeze");
