@@ -204,7 +204,7 @@ internal static class RecordCommand
             var journalTarget = nwb ? await pipeline.DetachAsync() : null;
             if (journal is not null && journal.Failed is { } failure)
             {
-                error.WriteLine($"bench: record: the recording could not be written ({failure.Message}); everything before is in {journal.JournalPath}: free space, then bench recover {path}");
+                error.WriteLine($"bench: record: the recording could not be written ({failure.Message}); everything before is in {journal.PathOfJournal}: free space, then bench recover {path}");
                 return 1;
             }
 
@@ -361,71 +361,39 @@ internal static class RecordCommand
     }
 
     /// <summary>The journal of a <c>bench record --out x.nwb</c>, written out as NWB at the end.</summary>
-    private sealed class NwbJournal(string nwbPath, RigConnection rig, string? model, IReadOnlyDictionary<string, double>? parameters) : IRecordingTarget, IDisposable
+    private sealed class NwbJournal(string nwbPath, RigConnection rig, string? model, IReadOnlyDictionary<string, double>? parameters) : JournalRecording
     {
-        private RecordingJournalWriter? writer;
-        private ulong firstIndex;
         private bool finished;
 
-        public string JournalPath => JournalConverter.JournalPathFor(nwbPath);
+        /// <inheritdoc/>
+        protected override string JournalPath => JournalConverter.JournalPathFor(nwbPath);
+
+        /// <summary>The journal's path (kept for bench recover when the recording fails).</summary>
+        public string PathOfJournal => JournalPath;
 
         /// <summary>Why the journal stopped taking data (a full disk), if it did.</summary>
         public Exception? Failed { get; set; }
 
-        private RecordingJournalWriter Writer => writer ?? throw new InvalidOperationException("the recording has not begun");
-
-        public void Begin(ulong first)
+        /// <inheritdoc/>
+        protected override JsonObject Header(ulong firstIndex)
         {
             var session = rig.Session;
             var d = session.Device;
-            firstIndex = first;
-            var header = JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), DateTime.UtcNow, session.PortName, d, rig.Calibration, rig.CalibrationSource, session.SampleRateHz, first,
+            return JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), DateTime.UtcNow, session.PortName, d, rig.Calibration, rig.CalibrationSource, session.SampleRateHz, firstIndex,
                 d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null, model, parameters);
-            writer = new RecordingJournalWriter(JournalPath, header);
         }
-
-        public void OnSamples(ulong first, ReadOnlySpan<ushort> codes) => Writer.WriteSamples(first, codes, []);
-
-        public void OnModel(ulong first, ReadOnlySpan<double> modelMv)
-        {
-            if (first + (ulong)modelMv.Length <= firstIndex) return;
-            if (first < firstIndex)
-            {
-                modelMv = modelMv[(int)(firstIndex - first)..];
-                first = firstIndex;
-            }
-
-            Writer.WriteModel(first, modelMv);
-        }
-
-        public void OnGap(ulong first, ulong length) => Writer.WriteGap(first, length);
-
-        public void OnPulse(JournalPulse pulse) => Writer.WritePulse(pulse);
-
-        public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name) =>
-            Writer.WriteProtocol(new JsonObject { ["stim_id"] = command.StimId, ["name"] = name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
-
-        public void Flush() => writer?.Flush();
 
         public JournalConversion Finish(JsonObject summary)
         {
-            Writer.WriteEnd(summary);
-            Writer.Dispose();
+            Journal.WriteEnd(summary);
+            Journal.Dispose();
             finished = true;
-            return JournalConverter.ConvertAndRemoveJournal(Writer.Path, nwbPath);
+            return JournalConverter.ConvertAndRemoveJournal(Journal.Path, nwbPath);
         }
 
-        public void Dispose()
+        protected override void Dispose(bool disposing)
         {
-            if (finished) return;
-            try
-            {
-                writer?.Dispose();   // an error: the journal stays for bench recover
-            }
-            catch (IOException)
-            {
-                // A full disk: what was flushed before is in the journal.
-            }
+            if (!finished) base.Dispose(disposing);   // an error: the journal stays for bench recover
         }
     }
 }

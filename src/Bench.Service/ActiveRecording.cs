@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
-using Bench.Core.Stimulus;
 using Bench.Service.Pipeline;
 using Bench.Storage.Catalog;
 using Bench.Storage.Journal;
@@ -23,15 +22,13 @@ public sealed record RecordingInfo(string Name, string File, string RigUniqueId,
 /// sample, gap, pulse and protocol as the pipeline sees them; stopping writes <c>recordings/name.nwb</c> from it. After
 /// a crash the journal stays, and the service (at its next start) or <c>bench recover</c> writes the NWB file from it.
 /// </summary>
-internal sealed class ActiveRecording : IRecordingTarget, IDisposable
+internal sealed class ActiveRecording : JournalRecording
 {
     private readonly BenchCatalog catalog;
     private readonly RecordingRecord record;
     private readonly string nwbPath;
     private readonly RecordingFiles.Use use;
     private readonly Func<ulong, JsonObject> header;
-    private RecordingJournalWriter? journal;
-    private ulong firstIndex;
     private ulong? lastIndex;
     private ulong lost;
 
@@ -53,15 +50,12 @@ internal sealed class ActiveRecording : IRecordingTarget, IDisposable
     /// <summary>For tests: called with the NWB file's path when a recording starts finishing, to act in the middle of a stop.</summary>
     internal static Action<string>? Finishing { get; set; }
 
-    /// <summary>The journal being written (created when the pipeline attaches the recording).</summary>
-    public RecordingJournalWriter Journal => journal ?? throw new InvalidOperationException("the recording has not begun");
-
     /// <summary>The recording as it stands.</summary>
     public RecordingInfo Info => RecordingInfo.From(record with
     {
-        Samples = journal?.SampleCount ?? 0,
+        Samples = JournalOrNull?.SampleCount ?? 0,
         LostSamples = (long)lost,
-        DurationS = lastIndex is { } l ? (l + 1 - firstIndex) / record.SampleRateHz : 0,
+        DurationS = lastIndex is { } l ? (l + 1 - FirstIndex) / record.SampleRateHz : 0,
     });
 
     /// <summary>Creates the journal and the catalog entry.</summary>
@@ -106,12 +100,11 @@ internal sealed class ActiveRecording : IRecordingTarget, IDisposable
         return new ActiveRecording(catalog, record, nwb, Header, use);
     }
 
-    /// <summary>The pipeline attaches the recording: the journal starts with session sample <paramref name="firstIndex"/>.</summary>
-    public void Begin(ulong firstIndex)
-    {
-        this.firstIndex = firstIndex;
-        journal = new RecordingJournalWriter(JournalConverter.JournalPathFor(nwbPath), header(firstIndex));
-    }
+    /// <inheritdoc/>
+    protected override string JournalPath => JournalConverter.JournalPathFor(nwbPath);
+
+    /// <inheritdoc/>
+    protected override JsonObject Header(ulong firstIndex) => header(firstIndex);
 
     /// <summary>
     /// A recording that never began (its journal could not be created): the catalog entry and the name are given up.
@@ -129,48 +122,18 @@ internal sealed class ActiveRecording : IRecordingTarget, IDisposable
     }
 
     /// <inheritdoc/>
-    public void OnSamples(ulong first, ReadOnlySpan<ushort> codes) => OnSamples(first, codes, []);
-
-    /// <inheritdoc/>
-    public void OnPulse(JournalPulse pulse) => Journal.WritePulse(pulse);
-
-    /// <inheritdoc/>
-    public void Flush() => journal?.Flush();
-
-    /// <summary>Closes the journal without finishing (it stays for <c>bench recover</c>); <see cref="Finish"/> closes it too.</summary>
-    public void Dispose() => journal?.Dispose();
-
-    /// <summary>Takes a batch (after the model has predicted it).</summary>
-    public void OnSamples(ulong first, ReadOnlySpan<ushort> codes, ReadOnlySpan<float> modelMv)
+    public override void OnSamples(ulong first, ReadOnlySpan<ushort> codes)
     {
-        Journal.WriteSamples(first, codes, modelMv);
+        base.OnSamples(first, codes);
         lastIndex = first + (ulong)codes.Length - 1;
     }
 
-    /// <summary>Takes the model's prediction for samples already taken.</summary>
-    public void OnModel(ulong first, ReadOnlySpan<double> modelMv)
+    /// <inheritdoc/>
+    public override void OnGap(ulong first, ulong length)
     {
-        if (first + (ulong)modelMv.Length <= firstIndex) return;
-        if (first < firstIndex)
-        {
-            // The model caught up across the recording's start: keep only the recording's part.
-            modelMv = modelMv[(int)(firstIndex - first)..];
-            first = firstIndex;
-        }
-
-        Journal.WriteModel(first, modelMv);
-    }
-
-    /// <summary>Takes a gap.</summary>
-    public void OnGap(ulong first, ulong length)
-    {
-        Journal.WriteGap(first, length);
+        base.OnGap(first, length);
         lost += length;
     }
-
-    /// <summary>Records a protocol as sent.</summary>
-    public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name) =>
-        Journal.WriteProtocol(new JsonObject { ["stim_id"] = command.StimId, ["name"] = name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
 
     /// <summary>
     /// Ends the journal, writes the NWB file from it, and updates the catalog; the journal is removed only once the NWB

@@ -53,28 +53,18 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Bench(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = BenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private static JsonElement LastJson(string output) => JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
-
     private async Task<string> RecordMismatched()
     {
         await using var rig = new InProcessRig(new EmulatorOptions { Parameters = new Dictionary<string, double> { ["gNa"] = 100 }, Speed = 5, Baud = 0, Seed = 3 });
         string protocol = Path.Combine(dir, "p.json");
         File.WriteAllText(protocol, """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2},{"start_ms":100,"phase1_ms":1,"phase1_amplitude":300,"interval_ms":15,"count":3}]}""");
         string capture = Path.Combine(dir, "rec.bin");
-        var (code, output, error) = Bench("record", "--port", rig.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "0.5", "--out", capture, "--compare");
+        var (code, output, error) = CliRun.Bench("record", "--port", rig.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "0.5", "--out", capture, "--compare");
         log.WriteLine(output);
         Assert.True(code == 0, error);
         var lines = output.Trim().Split('\n');
         // Live lines while recording (one per 0.5 s of samples at most), the summary last.
-        var summary = LastJson(output);
+        var summary = CliRun.LastJson(output);
         Assert.Equal(5, summary.GetProperty("stimulus_events").GetInt32());
         var comparison = summary.GetProperty("comparison");
         Assert.Equal(5, comparison.GetProperty("spikes_recorded").GetInt32());
@@ -89,10 +79,10 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
     {
         string capture = await RecordMismatched();
 
-        var (code, output, error) = Bench("compare", capture);
+        var (code, output, error) = CliRun.Bench("compare", capture);
         log.WriteLine(output);
         Assert.True(code == 0, error);
-        var json = LastJson(output);
+        var json = CliRun.LastJson(output);
         Assert.Equal("hh", json.GetProperty("model").GetString());
         Assert.Equal(5, json.GetProperty("spikes_recorded").GetInt32());
         Assert.Equal(5, json.GetProperty("spikes_model").GetInt32());
@@ -108,21 +98,21 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Contains("Gamma", output);
 
         // With the preparation's own gNa the model reproduces it down to the noise.
-        (code, output, error) = Bench("compare", capture, "--param", "gNa=100");
+        (code, output, error) = CliRun.Bench("compare", capture, "--param", "gNa=100");
         Assert.True(code == 0, error);
-        json = LastJson(output);
+        json = CliRun.LastJson(output);
         Assert.True(json.GetProperty("rmse_mV").GetDouble() < 0.25);
         Assert.True(json.GetProperty("rmse_mV").GetDouble() < mismatched / 1.3);
         Assert.All(json.GetProperty("epochs").EnumerateArray().Skip(1), e => Assert.True(e.GetProperty("rmse_mV").GetDouble() < 0.3));
         Assert.Equal(1, json.GetProperty("gamma").GetDouble(), 6);
 
         var watch = Stopwatch.StartNew();
-        (code, output, error) = Bench("fit", capture, "--params", "gNa");
+        (code, output, error) = CliRun.Bench("fit", capture, "--params", "gNa");
         watch.Stop();
         log.WriteLine(output);
         Assert.True(code == 0, error);
         Assert.Contains("fit: evaluation", output);
-        json = LastJson(output);
+        json = CliRun.LastJson(output);
         double gNa = json.GetProperty("params").GetProperty("gNa").GetDouble();
         log.WriteLine($"gNa {gNa} ± {json.GetProperty("uncertainty").GetProperty("gNa")}, {watch.Elapsed.TotalSeconds:0.00} s");
         Assert.InRange(gNa, 99.5, 100.5);
@@ -133,29 +123,29 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void Mistakes_are_one_line_and_exit_2()
     {
-        var (code, _, error) = Bench("compare", Path.Combine(dir, "none.bin"));
+        var (code, _, error) = CliRun.Bench("compare", Path.Combine(dir, "none.bin"));
         Assert.Equal(2, code);
         Assert.Contains("compare: capture", error);
         Assert.Contains("does not exist", error);
         string capture = Path.Combine(dir, "x.bin");
         File.WriteAllBytes(capture, []);
-        (code, _, error) = Bench("fit", capture, "--params", "gNa");
+        (code, _, error) = CliRun.Bench("fit", capture, "--params", "gNa");
         Assert.Equal(2, code);
         Assert.Contains("sidecar", error);
         File.WriteAllText(capture + ".json", """{"format":"bench-raw-1","configuration":{"sample_rate_hz":20000},"calibration":{"mv_per_count":0.04,"offset_mv":-100}}""");
-        (code, _, error) = Bench("compare", capture, "--model", "nope");
+        (code, _, error) = CliRun.Bench("compare", capture, "--model", "nope");
         Assert.Equal(2, code);
         Assert.Contains("unknown model 'nope'", error);
-        (code, _, error) = Bench("compare", capture, "--param", "gXX=1");
+        (code, _, error) = CliRun.Bench("compare", capture, "--param", "gXX=1");
         Assert.Equal(2, code);
         Assert.Contains("unknown parameter 'gXX'", error);
-        (code, _, error) = Bench("fit", capture, "--params", "gXX");
+        (code, _, error) = CliRun.Bench("fit", capture, "--params", "gXX");
         Assert.Equal(2, code);
         Assert.Contains("unknown parameter 'gXX'", error);
-        (code, _, error) = Bench("fit", capture, "--params", ",");
+        (code, _, error) = CliRun.Bench("fit", capture, "--params", ",");
         Assert.Equal(2, code);
         Assert.Contains("--params names no parameter", error);
-        (code, _, error) = Bench("record", "--port", "tcp://127.0.0.1:1", "--duration", "1", "--out", capture, "--model", "hh");
+        (code, _, error) = CliRun.Bench("record", "--port", "tcp://127.0.0.1:1", "--duration", "1", "--out", capture, "--model", "hh");
         Assert.Equal(2, code);
         Assert.Contains("go with --compare", error);
     }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Bench.Rig.Emulation;
 
 namespace Bench.Cli.Tests;
@@ -10,25 +9,15 @@ public sealed class RecordLossTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Bench(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = BenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private static JsonElement LastJson(string output) => JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
-
     [Fact]
     public async Task A_two_second_stall_is_a_gap_in_the_summary_and_the_recording_completes()
     {
         // The rig holds 4,096 samples (0.2 s); a 2 s stall overruns it and the rest is lost at the rig.
         await using var rig = new InProcessRig(new EmulatorOptions { Faults = FaultOptions.Parse("stall_at=1,stall=2") });
         string nwb = Path.Combine(dir, "stall.nwb");
-        var (code, output, error) = Bench("record", "--port", rig.Port, "--rate", "20000", "--duration", "4", "--out", nwb, "--compare");
+        var (code, output, error) = CliRun.Bench("record", "--port", rig.Port, "--rate", "20000", "--duration", "4", "--out", nwb, "--compare");
         Assert.True(code == 0, error);
-        var summary = LastJson(output);
+        var summary = CliRun.LastJson(output);
         Assert.True(summary.GetProperty("complete").GetBoolean());
         Assert.True(summary.GetProperty("gaps").GetInt32() >= 1, output);
         long lost = summary.GetProperty("lost_samples").GetInt64();
@@ -42,9 +31,9 @@ public sealed class RecordLossTests : IDisposable
     {
         await using var rig = new InProcessRig(new EmulatorOptions { Faults = FaultOptions.Parse("stall_at=1,stall=60") });
         string nwb = Path.Combine(dir, "stopped.nwb");
-        var (code, output, error) = Bench("record", "--port", rig.Port, "--rate", "20000", "--duration", "3", "--stall-timeout", "1.5", "--out", nwb);
+        var (code, output, error) = CliRun.Bench("record", "--port", rig.Port, "--rate", "20000", "--duration", "3", "--stall-timeout", "1.5", "--out", nwb);
         Assert.Equal(3, code);
-        var summary = LastJson(output);
+        var summary = CliRun.LastJson(output);
         Assert.False(summary.GetProperty("complete").GetBoolean());
         long samples = summary.GetProperty("samples").GetInt64(), lost = summary.GetProperty("lost_samples").GetInt64();
         Assert.InRange(samples, 15_000, 26_000);

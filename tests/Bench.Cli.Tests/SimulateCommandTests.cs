@@ -10,14 +10,6 @@ public sealed class SimulateCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Bench(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = BenchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     private string Protocol(string json)
     {
         string path = Path.Combine(dir, $"p{Guid.NewGuid():N}.json");
@@ -33,7 +25,7 @@ public sealed class SimulateCommandTests : IDisposable
     [Fact]
     public void Prints_one_json_line_with_spike_times_and_final_voltage()
     {
-        var (code, output, error) = Bench("simulate", "--model", "hh-classic", "--stimulus", Protocol(PairedPulse), "--duration", "50", "--dt", "0.01");
+        var (code, output, error) = CliRun.Bench("simulate", "--model", "hh-classic", "--stimulus", Protocol(PairedPulse), "--duration", "50", "--dt", "0.01");
         Assert.Equal(0, code);
         Assert.Equal("", error);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -51,7 +43,7 @@ public sealed class SimulateCommandTests : IDisposable
     public void Writes_a_csv_with_one_row_per_step()
     {
         string csv = Path.Combine(dir, "trace.csv");
-        var (code, _, _) = Bench("simulate", "--model", "hh", "--stimulus", Protocol(PairedPulse), "--duration", "10", "--dt", "0.025", "--out", csv);
+        var (code, _, _) = CliRun.Bench("simulate", "--model", "hh", "--stimulus", Protocol(PairedPulse), "--duration", "10", "--dt", "0.025", "--out", csv);
         Assert.Equal(0, code);
         var lines = File.ReadAllLines(csv);
         Assert.Equal("time_ms,v_mV,m,h,n,i_na_uA_per_cm2,i_k_uA_per_cm2,i_leak_uA_per_cm2", lines[0]);
@@ -66,7 +58,7 @@ public sealed class SimulateCommandTests : IDisposable
     {
         string csv = Path.Combine(dir, "axon.csv");
         var protocol = Protocol("""{"unit":"nA","trains":[{"start_ms":1,"phase1_ms":0.5,"phase1_amplitude":5000}]}""");
-        var (code, output, error) = Bench("simulate", "--model", "hh-classic", "--temperature", "18.5", "--stimulus", protocol, "--duration", "10", "--dt", "0.025",
+        var (code, output, error) = CliRun.Bench("simulate", "--model", "hh-classic", "--temperature", "18.5", "--stimulus", protocol, "--duration", "10", "--dt", "0.025",
             "--axon", "diameter_um=476,length_um=20000,segments=2000,ra_ohm_cm=35.4", "--record-at", "0.25,0.75", "--out", csv);
         Assert.True(code == 0, error);
         var json = JsonDocument.Parse(output).RootElement;
@@ -80,7 +72,7 @@ public sealed class SimulateCommandTests : IDisposable
     public void Synapse_onto_the_next_neuron()
     {
         var protocol = Protocol("""{"unit":"nA","trains":[{"start_ms":1,"phase1_ms":1,"phase1_amplitude":10}]}""");
-        var (code, output, error) = Bench("simulate", "--model", "hh", "--stimulus", protocol, "--duration", "40", "--dt", "0.01",
+        var (code, output, error) = CliRun.Bench("simulate", "--model", "hh", "--stimulus", protocol, "--duration", "40", "--dt", "0.01",
             "--axon", "diameter_um=20,length_um=5000,segments=200,ra_ohm_cm=100", "--record-at", "0,1", "--synapse", "excitatory");
         Assert.True(code == 0, error);
         var json = JsonDocument.Parse(output).RootElement;
@@ -108,7 +100,7 @@ public sealed class SimulateCommandTests : IDisposable
     [InlineData(new[] { "simulate", "--model", "hh", "--integrator", "rk4", "--duration", "50", "--dt", "1" }, "the simulation diverged at t = 7 ms")]
     public void User_errors_are_one_clear_line_and_exit_code_2(string[] args, string expected)
     {
-        var (code, output, error) = Bench(args);
+        var (code, output, error) = CliRun.Bench(args);
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
         Assert.DoesNotContain("   at ", error);
@@ -119,7 +111,7 @@ public sealed class SimulateCommandTests : IDisposable
     public void Bad_protocol_names_the_file_field_and_rule_and_writes_nothing()
     {
         string csv = Path.Combine(dir, "never.csv");
-        var (code, _, error) = Bench("simulate", "--duration", "5", "--stimulus", Protocol("""{"unit":"uA/cm2","trains":[{"count":0}]}"""), "--out", csv);
+        var (code, _, error) = CliRun.Bench("simulate", "--duration", "5", "--stimulus", Protocol("""{"unit":"uA/cm2","trains":[{"count":0}]}"""), "--out", csv);
         Assert.Equal(2, code);
         Assert.Contains("trains[0].count: must be an integer ≥ 1 (got 0)", error);
         Assert.False(File.Exists(csv));
@@ -130,9 +122,9 @@ public sealed class SimulateCommandTests : IDisposable
     {
         string csv = Path.Combine(dir, "keep.csv");
         File.WriteAllText(csv, "precious");
-        var (code, _, _) = Bench("simulate", "--model", "hh", "--duration", "10", "--param", "gNaa=1", "--out", csv);
+        var (code, _, _) = CliRun.Bench("simulate", "--model", "hh", "--duration", "10", "--param", "gNaa=1", "--out", csv);
         Assert.Equal(2, code);
-        (code, _, _) = Bench("simulate", "--model", "hh", "--integrator", "rk4", "--duration", "50", "--dt", "1", "--out", csv);
+        (code, _, _) = CliRun.Bench("simulate", "--model", "hh", "--integrator", "rk4", "--duration", "50", "--dt", "1", "--out", csv);
         Assert.Equal(2, code);
         Assert.Equal("precious", File.ReadAllText(csv));
         Assert.Empty(Directory.GetFiles(dir, "*.partial"));
@@ -142,16 +134,16 @@ public sealed class SimulateCommandTests : IDisposable
     public void A_phase_shorter_than_dt_is_refused_rather_than_lost()
     {
         var protocol = Protocol("""{"unit":"uA/cm2","trains":[{"start_ms":5,"phase1_ms":0.01,"phase1_amplitude":500}]}""");
-        var (code, _, error) = Bench("simulate", "--duration", "10", "--dt", "0.025", "--stimulus", protocol);
+        var (code, _, error) = CliRun.Bench("simulate", "--duration", "10", "--dt", "0.025", "--stimulus", protocol);
         Assert.Equal(2, code);
         Assert.Contains("trains[0].phase1_ms: 0.01 ms is shorter than the time step (0.025 ms)", error);
-        Assert.Equal(0, Bench("simulate", "--duration", "10", "--dt", "0.01", "--stimulus", protocol).Code);
+        Assert.Equal(0, CliRun.Bench("simulate", "--duration", "10", "--dt", "0.01", "--stimulus", protocol).Code);
     }
 
     [Fact]
     public void Duplicate_keys_in_a_protocol_are_refused()
     {
-        var (code, _, error) = Bench("simulate", "--duration", "5", "--stimulus", Protocol("""{"unit":"uA/cm2","unit":"nA","trains":[]}"""));
+        var (code, _, error) = CliRun.Bench("simulate", "--duration", "5", "--stimulus", Protocol("""{"unit":"uA/cm2","unit":"nA","trains":[]}"""));
         Assert.Equal(2, code);
         Assert.Contains("not valid JSON", error);
     }
@@ -159,7 +151,7 @@ public sealed class SimulateCommandTests : IDisposable
     [Fact]
     public void Threshold_is_reported_after_the_stimulus_is_taken_out()
     {
-        var (_, output, _) = Bench("simulate", "--model", "hh", "--stimulus", Protocol(PairedPulse), "--duration", "20", "--dt", "0.01");
+        var (_, output, _) = CliRun.Bench("simulate", "--model", "hh", "--stimulus", Protocol(PairedPulse), "--duration", "20", "--dt", "0.01");
         var ap = JsonDocument.Parse(output).RootElement.GetProperty("action_potentials")[0];
         // Not the −70 mV at the pulse's onset, where 20 µA/cm² alone drives V at 20 mV/ms.
         Assert.InRange(ap.GetProperty("threshold_mV").GetDouble(), -56, -48);
@@ -170,15 +162,15 @@ public sealed class SimulateCommandTests : IDisposable
     public void An_axon_takes_injected_current_and_the_postsynaptic_cell_shares_its_membrane()
     {
         var density = Protocol("""{"unit":"uA/cm2","trains":[{"start_ms":1,"phase1_ms":1,"phase1_amplitude":10}]}""");
-        var (code, _, error) = Bench("simulate", "--model", "hh", "--stimulus", density, "--duration", "5", "--axon", "segments=100");
+        var (code, _, error) = CliRun.Bench("simulate", "--model", "hh", "--stimulus", density, "--duration", "5", "--axon", "segments=100");
         Assert.Equal(2, code);
         Assert.Contains("give the stimulus in nA", error);
 
         var protocol = Protocol("""{"unit":"nA","trains":[{"start_ms":1,"phase1_ms":1,"phase1_amplitude":10}]}""");
         var args = new[] { "simulate", "--stimulus", protocol, "--duration", "40", "--dt", "0.01",
             "--axon", "diameter_um=20,length_um=5000,segments=200,ra_ohm_cm=100", "--record-at", "1,0,1", "--synapse", "inhibitory" };
-        var classic = JsonDocument.Parse(Bench([.. args, "--model", "hh-classic"]).Out).RootElement;
-        var teaching = JsonDocument.Parse(Bench([.. args, "--model", "hh"]).Out).RootElement;
+        var classic = JsonDocument.Parse(CliRun.Bench([.. args, "--model", "hh-classic"]).Out).RootElement;
+        var teaching = JsonDocument.Parse(CliRun.Bench([.. args, "--model", "hh"]).Out).RootElement;
         // The postsynaptic cell returns to where its own model rests (−65 classic, −70 teaching) after the IPSP, which
         // takes it below; positions are taken once each.
         Assert.InRange(classic.GetProperty("post_v_min_mV").GetDouble(), -76, -66);
@@ -192,7 +184,7 @@ public sealed class SimulateCommandTests : IDisposable
     [Fact]
     public void Injected_current_needs_an_axon()
     {
-        var (code, _, error) = Bench("simulate", "--duration", "5", "--stimulus", Protocol("""{"unit":"nA","trains":[]}"""));
+        var (code, _, error) = CliRun.Bench("simulate", "--duration", "5", "--stimulus", Protocol("""{"unit":"nA","trains":[]}"""));
         Assert.Equal(2, code);
         Assert.Contains("nA (injected current) needs --axon", error);
     }
@@ -200,7 +192,7 @@ public sealed class SimulateCommandTests : IDisposable
     [Fact]
     public void Lists_every_model_with_its_parameters()
     {
-        var (code, output, _) = Bench("simulate", "--list-models");
+        var (code, output, _) = CliRun.Bench("simulate", "--list-models");
         Assert.Equal(0, code);
         foreach (var name in new[] { "hh:", "hh-classic:", "lif:", "fhn:", "morris-lecar:", "izhikevich:" })
         {
@@ -221,7 +213,7 @@ public sealed class SimulateCommandTests : IDisposable
         foreach (var integrator in new[] { "exp-euler", "rk4" })
         {
             var stimulus = Protocol("""{"unit":"uA/cm2","trains":[{"start_ms":5,"phase1_ms":200,"phase1_amplitude":100}]}""");
-            var (code, output, error) = Bench("simulate", "--model", model, "--integrator", integrator, "--stimulus", stimulus, "--duration", "300", "--dt", "0.01");
+            var (code, output, error) = CliRun.Bench("simulate", "--model", model, "--integrator", integrator, "--stimulus", stimulus, "--duration", "300", "--dt", "0.01");
             Assert.True(code == 0, error);
             var json = JsonDocument.Parse(output).RootElement;
             Assert.True(double.IsFinite(json.GetProperty("v_final_mV").GetDouble()));
