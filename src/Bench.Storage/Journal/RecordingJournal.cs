@@ -99,12 +99,17 @@ public sealed class RecordingJournalWriter : IDisposable
     public static TimeSpan FlushInterval { get; } = TimeSpan.FromMilliseconds(200);
 
     private readonly FileStream file;
+    private readonly TimeProvider time;
     private readonly byte[] scratch = new byte[16 + (ProtocolLimits.MaxSampleValues * 6)];
-    private long lastFlushTicks = Environment.TickCount64;
+    private long lastFlushTimestamp;
 
     /// <summary>Creates the journal (it must not exist) and writes its header.</summary>
-    public RecordingJournalWriter(string path, JsonObject header)
+    /// <param name="path">Where the journal goes.</param>
+    /// <param name="header">Its header (<see cref="JournalHeader.Create"/>).</param>
+    /// <param name="timeProvider">The clock that times <see cref="FlushInterval"/> (the system's by default; tests pass a fake one to step it).</param>
+    public RecordingJournalWriter(string path, JsonObject header, TimeProvider? timeProvider = null)
     {
+        time = timeProvider ?? TimeProvider.System;
         file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
         file.Write(Magic);
         WriteRecord(JournalRecordKind.Header, Encoding.UTF8.GetBytes(header.ToJsonString()));
@@ -215,12 +220,12 @@ public sealed class RecordingJournalWriter : IDisposable
     public void Flush()
     {
         file.Flush(flushToDisk: false);
-        lastFlushTicks = Environment.TickCount64;
+        lastFlushTimestamp = time.GetTimestamp();
     }
 
     private void MaybeFlush()
     {
-        if (Environment.TickCount64 - lastFlushTicks >= FlushInterval.TotalMilliseconds) Flush();
+        if (time.GetElapsedTime(lastFlushTimestamp) >= FlushInterval) Flush();
     }
 
     private void WriteRecord(JournalRecordKind kind, ReadOnlySpan<byte> payload)
