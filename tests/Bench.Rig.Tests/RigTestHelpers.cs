@@ -20,6 +20,20 @@ internal static class RigTestHelpers
         return batches;
     }
 
+    /// <summary>
+    /// Ends the session and returns every batch and event it still held. After disposal its channels are complete and
+    /// nothing more can arrive, so the test reads the final account without waiting for stragglers.
+    /// </summary>
+    public static async Task<(List<SampleBatch> Batches, List<RigEvent> Events)> EndAsync(RigSession session)
+    {
+        await session.DisposeAsync();
+        var batches = new List<SampleBatch>();
+        await foreach (var b in session.Samples.ReadAllAsync()) batches.Add(b);
+        var events = new List<RigEvent>();
+        await foreach (var e in session.Events.ReadAllAsync()) events.Add(e);
+        return (batches, events);
+    }
+
     /// <summary>Every event queued so far.</summary>
     public static List<RigEvent> Drain(RigSession session)
     {

@@ -21,6 +21,7 @@ public sealed class EmulatedRig
     private EmulatorOptions options;
     private readonly Random random;
     private readonly TimeProvider time;
+    private long lastPassTimestamp = long.MinValue;
 
     /// <summary>Builds the rig (its model is created on each Start).</summary>
     /// <param name="options">How it is built.</param>
@@ -50,6 +51,13 @@ public sealed class EmulatedRig
 
     /// <summary>What the rig answers to Hello.</summary>
     public DeviceInfo Info { get; }
+
+    /// <summary>
+    /// The clock's timestamp at the start of the device loop's last complete pass: everything due by then has been
+    /// acquired, answered and written to the link. A test that steps a fake clock waits for it before the next step,
+    /// so the rig acts at every step whatever the machine's load (there is nothing else to wait for during a stall).
+    /// </summary>
+    internal long LastPassTimestamp => Interlocked.Read(ref lastPassTimestamp);
 
     /// <summary>Why the last <see cref="RunAsync"/> returned: "closed" (the host went away), "disconnect" (fault), "cancelled".</summary>
     public string? EndReason { get; private set; }
@@ -152,6 +160,8 @@ public sealed class EmulatedRig
                         break;
                     }
 
+                    // Read before the device time, so that a clock stepped meanwhile makes the pass look older, never newer.
+                    long passTimestamp = rig.time.GetTimestamp();
                     double now = DeviceSeconds;
                     if (running && now - startDeviceSeconds >= Options.Faults.DisconnectAtSeconds)
                     {
@@ -165,6 +175,8 @@ public sealed class EmulatedRig
                         reason = "closed";
                         break;
                     }
+
+                    Interlocked.Exchange(ref rig.lastPassTimestamp, passTimestamp);
 
                     if (!systemClock)
                     {
