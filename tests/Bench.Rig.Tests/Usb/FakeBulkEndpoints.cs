@@ -29,11 +29,14 @@ internal sealed class FakeBulkEndpoints(int maxPacketSize = 64) : IUsbBulkEndpoi
     private volatile bool _unplugged;
     private int _disposeCount;
     private int _reads;
+    private int _readsWhenUnplugged = -1;
     private int _timeoutsServed;
 
     public int MaxPacketSize { get; } = maxPacketSize;
 
     public int Reads => Volatile.Read(ref _reads);
+    /// <summary>The value of <see cref="Reads"/> when a disconnect step unplugged the device (-1 before).</summary>
+    public int ReadsWhenUnplugged => Volatile.Read(ref _readsWhenUnplugged);
     public int TimeoutsServed => Volatile.Read(ref _timeoutsServed);
     public int DisposeCount => Volatile.Read(ref _disposeCount);
     public int LastReadBufferLength { get; private set; }
@@ -87,6 +90,7 @@ internal sealed class FakeBulkEndpoints(int maxPacketSize = 64) : IUsbBulkEndpoi
                 throw new UsbException(UsbError.Pipe, "fake: IN endpoint stalled");
             case Disconnect disconnect:
                 _unplugged = true;
+                Volatile.Write(ref _readsWhenUnplugged, Reads);
                 throw new UsbException(disconnect.Error, "fake: device unplugged during read");
             default:
                 throw new InvalidOperationException($"unknown step {step}");

@@ -1,8 +1,8 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.IO.Pipelines;
 using Bench.Rig.Transports;
 using Bench.Rig.Usb;
+using Bench.Tests;
 using static Bench.Rig.Tests.FakeBulkEndpoints;
 
 namespace Bench.Rig.Tests;
@@ -158,9 +158,10 @@ public sealed class UsbTransportTests
         Assert.Equal(error, Assert.IsType<UsbException>(disconnected.InnerException).Error);
         var writeError = await Assert.ThrowsAsync<RigDisconnectedException>(async () => await transport.Output.WriteAsync(new byte[1]));
         Assert.Same(disconnected, writeError);
-        int reads = fake.Reads;
-        await Task.Delay(100); // 10 read timeouts' worth
-        Assert.Equal(reads, fake.Reads);
+        // Both loops stopped at the disconnect: once disposal has joined them, no read was made after the one that
+        // found the device gone (a loop still running would have gone on reading, a 10 ms timeout at a time).
+        await transport.DisposeAsync().AsTask().WaitAsync(Eventually.DefaultTimeout);
+        Assert.Equal(fake.ReadsWhenUnplugged, fake.Reads);
         Assert.Empty(fake.Writes);
     }
 
@@ -184,10 +185,11 @@ public sealed class UsbTransportTests
         var transport = new UsbTransport(fake, Device); // default 100 ms read timeout, device idle
         await WaitUntilAsync(() => fake.Reads > 0);
 
-        var stopwatch = Stopwatch.StartNew();
-        await transport.DisposeAsync();
-        // One read timeout (100 ms) in principle; generous for a loaded 2-core CI machine.
-        Assert.True(stopwatch.ElapsedMilliseconds < 2500, $"dispose took {stopwatch.ElapsedMilliseconds} ms");
+        // Prompt: disposal waits for the read in progress (at most one read timeout, 100 ms) and starts no other. Counted,
+        // not timed, so a loaded machine cannot fail it; the deadline only ends a disposal that hangs.
+        int before = fake.Reads;
+        await transport.DisposeAsync().AsTask().WaitAsync(Eventually.DefaultTimeout);
+        Assert.InRange(fake.Reads - before, 0, 1); // one may have begun between the count and the cancellation
         await transport.DisposeAsync();
 
         Assert.Equal(0, fake.DisposeCount);
@@ -195,9 +197,6 @@ public sealed class UsbTransportTests
         Assert.True(end.IsCompleted);
         Assert.True(end.Buffer.IsEmpty);
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await transport.Output.WriteAsync(new byte[1]));
-        int reads = fake.Reads;
-        await Task.Delay(150);
-        Assert.Equal(reads, fake.Reads);
     }
 
     [Fact]
@@ -208,12 +207,12 @@ public sealed class UsbTransportTests
         for (int i = 0; i < 100; i++) // 1.6 MB, more than Input buffers before pushing back
             fake.Enqueue(new Data(new byte[16 * 1024]));
         await WaitUntilAsync(() => fake.Reads >= 64);
-        await Task.Delay(50); // let the reader block on the full pipe
 
-        var stopwatch = Stopwatch.StartNew();
-        await transport.DisposeAsync();
-        // One read timeout (100 ms) in principle; generous for a loaded 2-core CI machine.
-        Assert.True(stopwatch.ElapsedMilliseconds < 2500, $"dispose took {stopwatch.ElapsedMilliseconds} ms");
+        // The reader is held back by the unread pipe (or about to be: it flushes what it just read first); disposal
+        // releases it without another transfer. Counted, not timed; the deadline only ends a disposal that hangs.
+        int before = fake.Reads;
+        await transport.DisposeAsync().AsTask().WaitAsync(Eventually.DefaultTimeout);
+        Assert.Equal(before, fake.Reads);
         Assert.True(fake.Reads < 100, "the reader should have been held back by the unread pipe");
     }
 
@@ -244,10 +243,10 @@ public sealed class UsbTransportTests
         Assert.Throws<ArgumentException>(() => new UsbTransport(new FakeBulkEndpoints(maxPacketSize: 0), Device));
     }
 
-    /// <summary>Reads exactly <paramref name="count"/> bytes, failing the test after 5 s or if Input ends first.</summary>
+    /// <summary>Reads exactly <paramref name="count"/> bytes, failing the test after 30 s or if Input ends first.</summary>
     private static async Task<byte[]> ReadBytesAsync(PipeReader reader, int count)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
         var bytes = new List<byte>();
         while (bytes.Count < count)
         {
@@ -261,33 +260,25 @@ public sealed class UsbTransportTests
         return bytes.ToArray();
     }
 
-    /// <summary>The writer thread fails Output asynchronously: write until a write throws (5 s at most).</summary>
+    /// <summary>The writer thread fails Output asynchronously: write until a write throws.</summary>
     private static async Task<IOException> WriteUntilFailureAsync(PipeWriter output)
     {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(5))
+        IOException? error = null;
+        await Eventually.True(async () =>
         {
             try
             {
                 await output.WriteAsync(new byte[1]);
+                return false;
             }
             catch (IOException e)
             {
-                return e;
+                error = e;
+                return true;
             }
-            await Task.Delay(5);
-        }
-        throw new Xunit.Sdk.XunitException("Output never failed");
+        }, "Output fails");
+        return error!;
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (deadline.Elapsed > TimeSpan.FromSeconds(5))
-                throw new Xunit.Sdk.XunitException("condition not met within 5 s");
-            await Task.Delay(2);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) => Eventually.True(condition, "the fake endpoints reached the expected state");
 }
