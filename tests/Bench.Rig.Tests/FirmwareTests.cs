@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Pipelines;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using Bench.Core.Stimulus;
 using Bench.Rig.Emulation;
 using Bench.Rig.Session;
 using Bench.Rig.Transports;
+using Bench.Tests;
 using Xunit.Abstractions;
 using static Bench.Rig.Tests.RigTestHelpers;
 
@@ -73,7 +75,7 @@ public sealed class FirmwareTests(ITestOutputHelper output)
             var pairedProtocol = StimulusProtocol.Parse("""{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":20,"count":2}]}""");
             paired = await session.PlayAsync(pairedProtocol, atDeviceSampleIndex: 40_000);
             // One stimulus per output at a time (the firmware answers Busy otherwise): the next once this one is over.
-            batches = await Collect(session, 60_000, TimeSpan.FromSeconds(30));
+            batches = await Collect(session, 60_000, TimeSpan.FromSeconds(60));
             // Biphasic train, then a second train: charge-balanced pulses with an interphase gap.
             var biphasicProtocol = StimulusProtocol.Parse("""
                 {"unit":"nA","trains":[
@@ -81,10 +83,12 @@ public sealed class FirmwareTests(ITestOutputHelper output)
                   {"start_ms":100,"phase1_ms":0.25,"phase1_amplitude":-200,"phase2_ms":0.25,"phase2_amplitude":200,"interval_ms":10,"count":2}]}
                 """);
             biphasic = await session.PlayAsync(biphasicProtocol, atDeviceSampleIndex: 120_000);
-            batches.AddRange(await Collect(session, 200_000 - 60_000, TimeSpan.FromSeconds(40)));
+            batches.AddRange(await Collect(session, 200_000 - 60_000, TimeSpan.FromSeconds(60)));
             await session.StopAsync();
-            await Task.Delay(200);
-            pulses = [.. Drain(session).OfType<PulsePlayedEvent>()];
+            // The pulses were reported before the samples after them; ending the session closes the account.
+            var (more, events) = await EndAsync(session);
+            batches.AddRange(more);
+            pulses = [.. events.OfType<PulsePlayedEvent>()];
             Assert.Equal(0UL, session.Health.LostSamples);
             Assert.Equal(0, session.Health.CrcErrors);
         }
@@ -171,10 +175,13 @@ public sealed class FirmwareTests(ITestOutputHelper output)
             var tooLongCommand = new StimulusCommand(42, 0, 0, 0, [new StimulusTrain(0, 10, tooLong, 0, 0, 0, tooLong, 1)]);
             var e2 = await Assert.ThrowsAsync<RigCommandRefusedException>(() => session.SendCommandForTestAsync(tooLongCommand));
             Assert.Equal((byte)NackCode.OutOfRange, e2.Nack.Code);
-            await Task.Delay(300);
-            Assert.DoesNotContain(Drain(session), x => x is PulsePlayedEvent);
+            // A pulse is reported before the samples after it: 0.2 s of samples more would have brought its report.
+            await CollectMore(session, 4000, TimeSpan.FromSeconds(60));
+            var (_, events) = await EndAsync(session);
+            Assert.DoesNotContain(events, x => x is PulsePlayedEvent);
         }
 
+        // And the output pins, logged by the simulator to the cycle until it stopped, never enabled the stimulus.
         Assert.DoesNotContain(ReadPinLog(pinLog), e => e.Signal == "enable" && e.Value == 1);
     }
 
@@ -184,33 +191,32 @@ public sealed class FirmwareTests(ITestOutputHelper output)
         string folder = Directory.CreateTempSubdirectory("bench-fw-").FullName;
         string pinLog = Path.Combine(folder, "pins.csv");
         string protocol = Path.Combine(folder, "long-train.json");
-        // 200 pulses, one every 10 ms: two seconds of stimulation if nobody stopped it.
-        await File.WriteAllTextAsync(protocol, """{"unit":"nA","trains":[{"start_ms":100,"phase1_ms":0.5,"phase1_amplitude":100,"interval_ms":10,"count":200}]}""");
+        // 1,000 pulses, one every 10 ms: ten seconds of stimulation if nobody stopped it, time enough to see it playing
+        // and kill the host mid-train however loaded the machine is.
+        await File.WriteAllTextAsync(protocol, """{"unit":"nA","trains":[{"start_ms":100,"phase1_ms":0.5,"phase1_amplitude":100,"interval_ms":10,"count":1000}]}""");
         // Both sides as users run them: bench emulate --firmware and bench record, each its own process.
         await using var emulator = await EmulatorProcess.StartAsync("--firmware", "--pin-log", pinLog, "--seed", "8");
-        var record = Process.Start(new ProcessStartInfo("dotnet", [EmulatorProcess.BenchDll, "record", "--port", emulator.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "20", "--out", Path.Combine(folder, "killed.bin")])
+        string capture = Path.Combine(folder, "killed.bin");
+        var record = Process.Start(new ProcessStartInfo("dotnet", [EmulatorProcess.BenchDll, "record", "--port", emulator.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "20", "--out", capture])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
-        // Wait until the train is playing (pulses in the pin log), then kill the host outright.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!File.Exists(Path.Combine(folder, "killed.bin")) || new FileInfo(Path.Combine(folder, "killed.bin")).Length < 20_000)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "bench record never started recording: " + (record.HasExited ? await record.StandardError.ReadToEndAsync() : "still running"));
-            await Task.Delay(50);
-        }
-
-        await Task.Delay(600);
+        // Wait until the train is playing (the rig's pulse reports in what bench record captured), then kill the host
+        // outright.
+        await Eventually.True(
+            () => record.HasExited ? throw new Xunit.Sdk.XunitException("bench record ended: " + record.StandardError.ReadToEnd()) : PulseReports(capture) >= 3,
+            "bench record captured the first pulses", TimeSpan.FromSeconds(60));
         record.Kill();
         await record.WaitForExitAsync();
-        await Task.Delay(1500);
+        // The rig says when its watchdog has stopped the stimulus: an unsolicited Status, which waits on the port.
+        await WatchdogTripAsync(emulator.Port);
         await emulator.StopAsync();
 
         var rows = ReadPinLog(pinLog);
         var enable = rows.Where(r => r.Signal == "enable").ToList();
         int ons = enable.Count(r => r.Value == 1);
-        Assert.InRange(ons, 2, 199);   // killed mid-train: some pulses played, not all
+        Assert.InRange(ons, 3, 999);   // killed mid-train: some pulses played, not all
         var lastOff = enable.Last();
         Assert.Equal(0, lastOff.Value);
         // The watchdog counts from the last frame the firmware received (its receive interrupt took the delimiter).
@@ -229,6 +235,63 @@ public sealed class FirmwareTests(ITestOutputHelper output)
     {
         var e = await Assert.ThrowsAsync<FirmwareEmulatorException>(() => FirmwareEmulator.StartAsync(new FirmwareEmulatorOptions { FirmwareElf = "/nonexistent/rig.elf" }));
         Assert.Contains("does not exist", e.Message);
+    }
+
+    /// <summary>The StimulusEvent frames in a capture of what a rig sent (as much as has reached the file).</summary>
+    private static int PulseReports(string capture)
+    {
+        if (!File.Exists(capture)) return 0;
+        byte[] bytes;
+        using (var file = new FileStream(capture, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            bytes = new byte[file.Length];
+            file.ReadExactly(bytes);
+        }
+
+        var decoder = new FrameDecoder();
+        ReadOnlySpan<byte> span = bytes;
+        int pulses = 0;
+        while (decoder.TryDecode(ref span, out var frame))
+        {
+            if (frame.Kind == MessageKind.StimulusEvent) pulses++;
+        }
+
+        return pulses;
+    }
+
+    /// <summary>Reads the rig's port, as a host that came back would, until a Status says the watchdog tripped.</summary>
+    private static async Task WatchdogTripAsync(string port)
+    {
+        await using var transport = SerialTransport.Open(port);
+        var decoder = new FrameDecoder();
+        using var deadline = new CancellationTokenSource(Eventually.DefaultTimeout);
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await transport.Input.ReadAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new Xunit.Sdk.XunitException($"the rig on {port} did not report a watchdog trip");
+            }
+
+            bool tripped = false;
+            foreach (var segment in result.Buffer)
+            {
+                var span = segment.Span;
+                while (!tripped && decoder.TryDecode(ref span, out var frame))
+                {
+                    tripped = frame.Kind == MessageKind.Status && Status.TryParse(frame.Payload, out var status) == ParseError.None
+                        && (status.Flags & Status.WatchdogTripped) != 0;
+                }
+            }
+
+            transport.Input.AdvanceTo(result.Buffer.End);
+            if (tripped) return;
+            Assert.False(result.IsCompleted, $"the port {port} closed before the rig reported a watchdog trip");
+        }
     }
 
     private static IEnumerable<(ulong Index, string Signal, int Value)> ExpectedEdges(ulong onset, StimulusTrain t)

@@ -21,6 +21,20 @@ internal static class RigTestHelpers
     }
 
     /// <summary>
+    /// Skips the batches already queued, then reads until <paramref name="samples"/> more have arrived: samples the rig
+    /// sent after everything the host had seen so far. What the rig reports (a pulse, a status) goes before the samples
+    /// after it, so once they are here, any such report is in <see cref="RigSession.Events"/> too.
+    /// </summary>
+    public static async Task<List<SampleBatch>> CollectMore(RigSession session, ulong samples, TimeSpan timeout)
+    {
+        while (session.Samples.TryRead(out _))
+        {
+        }
+
+        return await Collect(session, samples, timeout);
+    }
+
+    /// <summary>
     /// Ends the session and returns every batch and event it still held. After disposal its channels are complete and
     /// nothing more can arrive, so the test reads the final account without waiting for stragglers.
     /// </summary>

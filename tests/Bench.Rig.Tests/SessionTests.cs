@@ -143,7 +143,7 @@ public sealed class SessionTests : IAsyncLifetime
         var sent = Assert.Single(spy.SentOf(MessageKind.Stimulus));
         Assert.Equal(ParseError.None, StimulusCommand.TryParse(sent.Payload, out var parsed));
         Assert.Equal(raw.StimId, parsed!.StimId);
-        await Collect(session, 2000, TimeSpan.FromSeconds(30));
+        await CollectMore(session, 2000, TimeSpan.FromSeconds(30));
         Assert.DoesNotContain(Drain(session), x => x is PulsePlayedEvent);
     }
 
