@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Bench.Rig.Emulation;
 
 namespace Bench.Service.Tests;
@@ -17,12 +16,9 @@ public sealed class FirmwareServiceTests
         Assert.Equal(10, (int)body["device"]!["adc_bits"]!);
         (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name = "paired-pulse" });
         Assert.True(status == 200, body?.ToJsonString());
-        JsonNode comparison = await service.GetJsonAsync("/api/comparison");
-        for (int i = 0; i < 100 && ((int)comparison["spikes_model"]! < 2 || (double)comparison["through_ms"]! < 600); i++)
-        {
-            await Task.Delay(100);
-            comparison = await service.GetJsonAsync("/api/comparison");
-        }
+        // The simulator keeps to real time when it can; on a loaded machine it falls behind, so only a generous deadline.
+        var comparison = await Eventually.Value(() => service.GetJsonAsync("/api/comparison"), c => (int)c["spikes_model"]! >= 2 && (double)c["through_ms"]! >= 600,
+            "the comparison through 600 ms with both model spikes", TimeSpan.FromSeconds(60));
 
         // The firmware's samples (10-bit, nominal calibration) against the model driven by the pulses it reported.
         Assert.Equal(2, (int)comparison["spikes_recorded"]!);

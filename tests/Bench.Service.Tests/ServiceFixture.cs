@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Bench.Rig.Emulation;
+using Bench.Storage.Journal;
 using Microsoft.AspNetCore.Builder;
 
 namespace Bench.Service.Tests;
@@ -80,4 +81,15 @@ public sealed class RunningService : IAsyncDisposable
             // A file still held by a dying process: the temporary folder is left behind.
         }
     }
+}
+
+/// <summary>What a recording's journal holds on file: what a crash of the service would leave.</summary>
+internal static class Journals
+{
+    /// <summary>
+    /// Waits until the journal of the recording <paramref name="nwbPath"/> holds, on file, what <paramref name="ok"/>
+    /// wants (the service hands it to the operating system every 200 ms while samples come), and returns it.
+    /// </summary>
+    public static Task<RecordingJournal> WaitAsync(string nwbPath, Func<RecordingJournal, bool> ok, string what) =>
+        Eventually.Value(() => Task.FromResult(RecordingJournal.Scan(JournalConverter.JournalPathFor(nwbPath))), ok, what);
 }

@@ -32,6 +32,10 @@ internal static class Eventually
         }
     }
 
+    /// <summary>Waits until the asynchronous <paramref name="condition"/> holds (the service tests' form: deadline first).</summary>
+    public static Task TrueAsync(Func<Task<bool>> condition, TimeSpan? timeout = null, string? what = null) =>
+        True(condition, what ?? "the condition", timeout);
+
     /// <summary>Reads <paramref name="get"/> until <paramref name="ok"/> accepts it, and returns that value.</summary>
     public static async Task<T> Value<T>(Func<Task<T>> get, Func<T, bool> ok, string what, TimeSpan? timeout = null)
     {
