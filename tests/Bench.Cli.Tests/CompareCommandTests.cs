@@ -38,7 +38,16 @@ internal sealed class InProcessRig : IAsyncDisposable
     {
         await stop.CancelAsync();
         listener.Stop();
-        await Task.WhenAny(serving, Task.Delay(2000));
+        // The accept loop ends with the cancellation or the stopped listener; the deadline only ends one that hangs
+        // (before the token it uses is disposed).
+        try
+        {
+            await serving.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+
         stop.Dispose();
     }
 }
@@ -55,7 +64,8 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
 
     private async Task<string> RecordMismatched()
     {
-        await using var rig = new InProcessRig(new EmulatorOptions { Parameters = new Dictionary<string, double> { ["gNa"] = 100 }, Speed = 5, Baud = 0, Seed = 3 });
+        // Room for 2²⁰ samples: at 5× real time the default 4,096 last 41 ms, which a descheduled emulator can overrun.
+        await using var rig = new InProcessRig(new EmulatorOptions { Parameters = new Dictionary<string, double> { ["gNa"] = 100 }, Speed = 5, Baud = 0, Seed = 3, BufferCapacitySamples = 1 << 20 });
         string protocol = Path.Combine(dir, "p.json");
         File.WriteAllText(protocol, """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2},{"start_ms":100,"phase1_ms":1,"phase1_amplitude":300,"interval_ms":15,"count":3}]}""");
         string capture = Path.Combine(dir, "rec.bin");

@@ -33,7 +33,9 @@ public class FitAndCalibrationTests(ITestOutputHelper output)
         Assert.True(fit.RmseAfterMv < 0.25, $"after {fit.RmseAfterMv}");      // the noise (0.2 mV) and quantisation
         Assert.True(fit.RmseBeforeMv > 4 * fit.RmseAfterMv);
         Assert.True(fit.Converged);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20));
+        // Cheap: under a hundred runs of the model over the 300 ms (hundredths of a second here). Counted, not timed,
+        // so a loaded machine cannot fail it; a fit gone astray takes several times as many.
+        Assert.InRange(fit.Evaluations, 1, 200);
     }
 
     [Fact]
