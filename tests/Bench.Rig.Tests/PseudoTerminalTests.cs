@@ -83,7 +83,7 @@ public class PseudoTerminalTests
             // Look for the rig where the emulator says it reappeared (a real host scans every serial port).
             Reconnect = async token =>
             {
-                var line = await emulator.NextAsync(TimeSpan.FromSeconds(10));
+                var line = await emulator.NextAsync(TimeSpan.FromSeconds(30));
                 return line.TryGetProperty("event", out var e) && e.GetString() == "reappeared" ? SerialTransport.Open(line.GetProperty("port").GetString()!) : null;
             },
         });

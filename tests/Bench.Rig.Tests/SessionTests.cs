@@ -28,7 +28,7 @@ public sealed class SessionTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await stop.CancelAsync();
-        await Task.WhenAll(devices).WaitAsync(TimeSpan.FromSeconds(5));
+        await Task.WhenAll(devices).WaitAsync(Eventually.DefaultTimeout);
         stop.Dispose();
     }
 
