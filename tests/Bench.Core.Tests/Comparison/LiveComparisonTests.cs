@@ -126,6 +126,28 @@ public class LiveComparisonTests
         for (int k = 0; k < rec.TrueMv.Length; k++) Assert.Equal(rec.TrueMv[k], trace.PredictedMv[k], 9);
     }
 
+    [Theory]
+    [InlineData(500)]
+    [InlineData(6000)]
+    public void Action_potentials_are_measured_whole_however_the_samples_are_batched(int blockSamples)
+    {
+        // A host that falls behind hands the comparison long batches, and a model held at a pulse catches up in one
+        // go when the pulse's report comes: an action potential then begins and ends within one advance. Its features
+        // are those of 20-sample blocks (the rig's own), not of a stretch cut at the batch's start.
+        static ComparisonReport Compare(EmulatedRecording rec)
+        {
+            var c = LiveComparison.Create("hh", null, rec.Setup);
+            rec.Feed(c);
+            return c.GetReport();
+        }
+
+        var reference = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: 5));
+        var batched = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: 5, blockSamples: blockSamples));
+        Assert.Equal(5, reference.ActionPotentials.Count);
+        Assert.All(reference.ActionPotentials, row => Assert.NotNull(row.Differences));
+        Assert.Equal(reference.ActionPotentials, batched.ActionPotentials);
+    }
+
     [Fact]
     public void A_mismatched_preparation_shows_in_every_metric()
     {
