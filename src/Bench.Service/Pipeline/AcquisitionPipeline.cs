@@ -210,10 +210,13 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
                     waitEvents = null;
                 }
 
-                if (tick.IsCompleted) tick = null;
+                bool ticked = tick.IsCompleted;
+                if (ticked) tick = null;
                 await turn.WaitAsync().ConfigureAwait(false);
                 try
                 {
+                    // The journal hands its buffer on when it is written to; during a stall nothing is, so the tick does.
+                    if (ticked) Record(r => r.Flush());
                     while (events.TryRead(out var e)) OnEvent(e);
                     while (samples.TryRead(out var batch))
                     {
