@@ -200,6 +200,7 @@ internal sealed class RigLink
         var failure = new RigDisconnectedException(reason ?? $"{Transport.Name} was closed");
         foreach (var r in inFlight) r.Reply.TrySetException(failure);
         command?.Reply.TrySetException(failure);
+        while (pendingCommands.TryDequeue(out var queued)) queued.Reply.TrySetException(failure);
         while (outbox.TryDequeue(out var r)) r.Reply.TrySetException(failure);
         return stopping ? null : reason;
     }
@@ -245,9 +246,16 @@ internal sealed class RigLink
             }
         }
 
-        if (command is null && pendingCommands.Count > 0)
+        while (command is null && pendingCommands.TryDequeue(out var next))
         {
-            command = pendingCommands.Dequeue();
+            // A caller that gave up while its command waited in line: nothing is sent for it.
+            if (next.Cancellation.IsCancellationRequested)
+            {
+                next.Reply.TrySetCanceled(next.Cancellation);
+                continue;
+            }
+
+            command = next;
             if (command.Kind == RequestKind.Hello) WriteResync(output);
             Send(output, command, now);
             wrote = true;
