@@ -403,7 +403,7 @@ public sealed class RigHost : IAsyncDisposable
                         // The recording ends here, with the loss stated; it is finished off the pump.
                         Recording = null;
                         recording.EndedEarly = $"the rig was lost at {g.LostAtHostSeconds:0.###} s of the session and {g.Reason}";
-                        _ = Task.Run(() => FinishEarly(recording));
+                        _ = Task.Run(() => FinishEarlyAsync(recording));
                     }
 
                     break;
@@ -421,12 +421,14 @@ public sealed class RigHost : IAsyncDisposable
             recording.EndedEarly = "the recording could not be written: " + DiskError(error);
             host.lastError = $"recording '{recording.Info.Name}' stopped: {DiskError(error)}";
             statusChanged = true;
-            _ = Task.Run(() => FinishEarly(recording));
+            _ = Task.Run(() => FinishEarlyAsync(recording));
         }
 
         /// <summary>A recording the pump let go (rig lost, disk full): written out with what it has, off the pump.</summary>
-        private void FinishEarly(ActiveRecording recording)
+        private async Task FinishEarlyAsync(ActiveRecording recording)
         {
+            // Detached first (between two turns): the pump never writes to a journal that is being finished.
+            if (ReferenceEquals(Pipeline.Recording, recording)) await Pipeline.DetachAsync().ConfigureAwait(false);
             try
             {
                 host.Finish(recording);

@@ -241,13 +241,15 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
             await session.DisposeAsync().ConfigureAwait(false);
         }
 
+        // The last flush is a turn of its own: a recording detached meanwhile (and being finished) is not touched.
+        await turn.WaitAsync().ConfigureAwait(false);
         try
         {
-            Recording?.Flush();
+            Record(r => r.Flush());
         }
-        catch (IOException e)
+        finally
         {
-            observer.OnRecordingFailed(recording!, e);
+            turn.Release();
         }
 
         observer.OnTurnEnd();
