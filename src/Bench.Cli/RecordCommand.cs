@@ -201,10 +201,10 @@ internal static class RecordCommand
             double elapsed = wall.Elapsed.TotalSeconds;
             double cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
             await pipeline.DisposeAsync();   // stop, then the pump takes what was still queued (late pulse reports too)
-            var journalTarget = nwb ? await pipeline.DetachAsync() : null;
+            if (journal is not null) await pipeline.DetachAsync();
             if (journal is not null && journal.Failed is { } failure)
             {
-                error.WriteLine($"bench: record: the recording could not be written ({failure.Message}); everything before is in {journal.PathOfJournal}: free space, then bench recover {path}");
+                error.WriteLine($"bench: record: the recording could not be written ({failure.Message}); everything before is in {journal.JournalPath}: free space, then bench recover {path}");
                 return 1;
             }
 
@@ -224,7 +224,7 @@ internal static class RecordCommand
             ulong lost = (ulong)watch.Gaps.Sum(g => (decimal)(Math.Min(g.StartIndex + g.Length, target) - Math.Min(g.StartIndex, target))) + missingAtEnd;
             var summary = new JsonObject
             {
-                ["samples"] = watch.Received,
+                ["samples"] = pipeline.SamplesReceived,
                 ["expected_samples"] = target,
                 ["complete"] = stopped is null,
                 ["gaps"] = watch.Gaps.Count,
@@ -237,7 +237,7 @@ internal static class RecordCommand
                 ["device_overruns"] = health.DeviceOverruns,
                 ["reconnects"] = watch.Reconnects,
                 ["duration_s"] = elapsed,
-                ["samples_per_s"] = watch.Received / Math.Max(elapsed, 1e-9),
+                ["samples_per_s"] = pipeline.SamplesReceived / Math.Max(elapsed, 1e-9),
                 ["cpu_s"] = cpu,
                 ["ack_round_trip_ms"] = trips.Length == 0 ? null : new JsonObject
                 {
@@ -260,12 +260,12 @@ internal static class RecordCommand
                 sidecar["comparison"] = result.DeepClone();
             }
 
-            if (journalTarget is NwbJournal written)
+            if (journal is not null)
             {
-                var conversion = written.Finish(summary);
+                var conversion = journal.Finish(summary);
                 summary["nwb_bytes"] = conversion.Nwb.FileBytes;
             }
-            else if (!nwb)
+            else
             {
                 sidecar["summary"] = summary.DeepClone();
                 sidecar["gaps"] = new JsonArray([.. watch.Gaps.Select(g => (JsonNode)new JsonObject { ["start_index"] = g.StartIndex, ["length"] = g.Length, ["cause"] = g.Cause })]);
@@ -275,7 +275,7 @@ internal static class RecordCommand
             output.WriteLine(summary.ToJsonString());
             if (stopped is not null)
             {
-                error.WriteLine($"bench: record: incomplete: {stopped}; {watch.Received} of {target} samples arrived, {lost} lost; everything received is in {path}");
+                error.WriteLine($"bench: record: incomplete: {stopped}; {pipeline.SamplesReceived} of {target} samples arrived, {lost} lost; everything received is in {path}");
                 return 3;
             }
 
@@ -291,8 +291,6 @@ internal static class RecordCommand
 
         public ulong LastIndex { get; private set; }
 
-        public ulong Received { get; private set; }
-
         public int Pulses { get; private set; }
 
         public int Reconnects { get; private set; }
@@ -303,7 +301,6 @@ internal static class RecordCommand
 
         public void OnBatch(SampleBatch batch)
         {
-            Received += (ulong)batch.Codes.Length;
             LastIndex = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
             Interlocked.Exchange(ref lastBatchTimestamp, Stopwatch.GetTimestamp());
             if (LastIndex >= target) reached.TrySetResult();
@@ -366,10 +363,7 @@ internal static class RecordCommand
         private bool finished;
 
         /// <inheritdoc/>
-        protected override string JournalPath => JournalConverter.JournalPathFor(nwbPath);
-
-        /// <summary>The journal's path (kept for bench recover when the recording fails).</summary>
-        public string PathOfJournal => JournalPath;
+        public override string JournalPath => JournalConverter.JournalPathFor(nwbPath);
 
         /// <summary>Why the journal stopped taking data (a full disk), if it did.</summary>
         public Exception? Failed { get; set; }

@@ -101,7 +101,7 @@ internal sealed class ActiveRecording : JournalRecording
     }
 
     /// <inheritdoc/>
-    protected override string JournalPath => JournalConverter.JournalPathFor(nwbPath);
+    public override string JournalPath => JournalConverter.JournalPathFor(nwbPath);
 
     /// <inheritdoc/>
     protected override JsonObject Header(ulong firstIndex) => header(firstIndex);

@@ -276,7 +276,7 @@ public sealed class RigHost : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            string journal = JournalConverter.JournalPathFor(recording.NwbPath);
+            string journal = recording.JournalPath;
             var info = recording.Info with { Status = "interrupted" };
             lastRecording = info;
             lastError = $"recording '{info.Name}' could not be written ({DiskError(e)}): its {info.Samples} samples are kept in {journal}; free space, then run bench recover {recording.NwbPath}";

@@ -67,7 +67,6 @@ internal sealed class RigLink
 {
     private readonly RigSession session;
     private readonly RigSessionOptions options;
-    private readonly TimeProvider time;
     private readonly FrameDecoder decoder = new();
     private readonly FrameEncoder encoder = new();
     private readonly ConcurrentQueue<LinkRequest> outbox = new();
@@ -93,7 +92,6 @@ internal sealed class RigLink
         this.session = session;
         Transport = transport;
         this.options = options;
-        this.time = time;
         timer = time.CreateTimer(static s => ((RigLink)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         nextHeartbeatSeconds = double.PositiveInfinity;
         Completion = Task.Run(RunAsync, CancellationToken.None);
@@ -293,7 +291,7 @@ internal sealed class RigLink
         heartbeatsSent[seq] = now;
     }
 
-    private static void WriteResync(PipeWriter output)
+    internal static void WriteResync(PipeWriter output)
     {
         // A lone delimiter resyncs the rig's receiver (§9).
         output.GetSpan(1)[0] = 0;

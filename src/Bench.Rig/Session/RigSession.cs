@@ -219,8 +219,7 @@ public sealed class RigSession : IAsyncDisposable
             {
                 if (watch.Elapsed >= next)
                 {
-                    transport.Output.GetSpan(1)[0] = 0;   // resync (§9)
-                    transport.Output.Advance(1);
+                    RigLink.WriteResync(transport.Output);
                     encoder.Write(transport.Output, Hello.Current);
                     await transport.Output.FlushAsync(deadline.Token).ConfigureAwait(false);
                     next = watch.Elapsed + TimeSpan.FromMilliseconds(250);

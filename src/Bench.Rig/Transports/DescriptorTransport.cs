@@ -251,8 +251,9 @@ public partial class DescriptorTransport : IRigTransport
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     private static unsafe partial nint Write(int fd, byte* buffer, nint count);
 
+    /// <summary>close(2).</summary>
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
+    private protected static partial int Close(int fd);
 
     [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
     private static partial int EventFd(uint initial, int flags);

@@ -82,7 +82,7 @@ public sealed partial class SerialTransport : DescriptorTransport
         }
         catch
         {
-            _ = CloseNative(fd);
+            _ = Close(fd);
             throw;
         }
     }
@@ -124,9 +124,6 @@ public sealed partial class SerialTransport : DescriptorTransport
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenNative(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int CloseNative(int fd);
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int Flock(int fd, int operation);

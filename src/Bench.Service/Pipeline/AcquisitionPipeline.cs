@@ -53,8 +53,8 @@ internal interface IPipelineObserver
 internal sealed record PlayedProtocol(StimulusCommand Command, StimulusProtocol Protocol, string Name);
 
 /// <summary>
-/// The one path from a session to the comparison, the recording and the viewers, used by the service, <c>bench record</c>
-/// and <c>bench calibrate</c>. One pump owns the model and the recording and takes, in turns, every event and batch in
+/// The one path from a session to the comparison, the recording and the viewers, used by the service and
+/// <c>bench record</c>. One pump owns the model and the recording and takes, in turns, every event and batch in
 /// order (a pulse's report before the samples after it). A caller that must act between batches (play a stimulus so
 /// its pulses are known before they are reported; attach or detach a recording) waits for the end of the current turn
 /// — never for disk or network work, which happens outside turns or only in the pump. A recording that fails (a full

@@ -22,8 +22,8 @@ internal abstract class JournalRecording : IRecordingTarget, IDisposable
     /// <summary>The journal, or null before the recording began.</summary>
     protected RecordingJournalWriter? JournalOrNull => writer;
 
-    /// <summary>Where the journal goes.</summary>
-    protected abstract string JournalPath { get; }
+    /// <summary>Where the journal goes (and stays for <c>bench recover</c> when the recording cannot be finished).</summary>
+    public abstract string JournalPath { get; }
 
     /// <summary>The journal's header for a recording that starts at <paramref name="firstIndex"/>.</summary>
     protected abstract JsonObject Header(ulong firstIndex);
