@@ -92,6 +92,40 @@ internal static class RecordCommand
     /// <summary>The model <c>--compare</c> compares with.</summary>
     private sealed record LiveModel(ModelDescriptor Model, Dictionary<string, double> Parameters, double AreaUm2);
 
+    /// <summary>
+    /// Plays <paramref name="protocol"/> 200 ms after the start (in the rig's own sample index, which restarted at 0), or,
+    /// when the machine was too slow to ask in time, a lead ahead of the last sample received. A rig that answers "too late"
+    /// is asked again further ahead: on a loaded machine the start can take longer than 200 ms, and the user asked for a
+    /// recording with its stimulus, not an error.
+    /// </summary>
+    private static async Task<StimulusCommand> PlayOnTimeAsync(AcquisitionPipeline pipeline, RigSession session, StimulusProtocol protocol, ulong targetSamples,
+        TextWriter error, CancellationToken cancellationToken)
+    {
+        ulong planned = (ulong)Math.Round(0.2 * session.SampleRateHz);
+        double leadS = 0.1;
+        for (int attempt = 0; ; attempt++)
+        {
+            ulong start = Math.Max(planned, session.NextSampleIndex + (ulong)Math.Round(leadS * session.SampleRateHz));
+            try
+            {
+                var played = await pipeline.PlayAsync(protocol, protocol.Name ?? "stimulus", start, cancellationToken);
+                if (start > planned)
+                {
+                    double lateMs = (start - planned) * 1000.0 / session.SampleRateHz;
+                    ulong endSample = start + (ulong)Math.Ceiling(protocol.EndMs * session.SampleRateHz / 1000.0);
+                    string cut = endSample > targetSamples ? $"; its last {(endSample - targetSamples) * 1000.0 / session.SampleRateHz:0} ms fall after the recording's end: lengthen --duration" : "";
+                    error.WriteLine($"bench: record: the stimulus started {lateMs:0} ms later than planned (at {start / session.SampleRateHz:0.000} s) because this computer was slow to ask{cut}");
+                }
+
+                return played;
+            }
+            catch (RigCommandRefusedException e) when (e.Nack.Code == (byte)NackCode.TooLate && attempt < 3)
+            {
+                leadS *= 2;
+            }
+        }
+    }
+
     private static async Task<int> RecordAsync(string address, double rateHz, double seconds, string path, StimulusProtocol? protocol, string? protocolJson,
         int baud, LiveModel? live, BenchCatalog? catalog, TimeSpan stallLimit, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
@@ -168,8 +202,7 @@ internal static class RecordCommand
             {
                 try
                 {
-                    // 200 ms after the start, in the rig's own sample index (it restarted at 0 with Start).
-                    played = await pipeline.PlayAsync(protocol, protocol.Name ?? "stimulus", (ulong)Math.Round(0.2 * session.SampleRateHz), cancellationToken);
+                    played = await PlayOnTimeAsync(pipeline, session, protocol, target, error, cancellationToken);
                 }
                 catch (StimulusProtocolException e)
                 {
