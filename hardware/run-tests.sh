@@ -13,7 +13,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 args=("$@")
 
-need=(gcc-avr avr-libc binutils-avr simavr libsimavr-dev libelf-dev gcc make pkg-config)
+need=(gcc-avr avr-libc binutils-avr simavr libsimavr-dev libelf-dev gcc make pkg-config arduino-mk arduino-core-avr)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 [[ "${ARDUINO:-0}" == 1 ]] && need+=(arduino-builder arduino-core-avr)
 bash "$here/../scripts/install-debian-packages.sh" --by run-tests.sh "${need[@]}"
@@ -27,6 +27,21 @@ make -C "$here/sim" -j2 --no-print-directory
 echo "== tests"
 status=0
 PYTHONPATH="$here/tests" python3 "$here/tests/test_rig.py" "${args[@]}" || status=1
+
+# StandardFirmata and ConfigurableFirmata, unmodified, from the third-party sources beside the checkout (or
+# BENCH_THIRD_PARTY): the firmware labs already run, for the harness's UART and Bench's Firmata rig.
+third_party="${BENCH_THIRD_PARTY:-$here/../../shared/third-party}"
+if [[ -f "$third_party/Firmata/Firmata.h" ]]; then
+  echo "== StandardFirmata and ConfigurableFirmata (arduino-mk, unmodified, from $third_party)"
+  make -C "$here/firmata" --no-print-directory THIRD_PARTY="$(cd "$third_party" && pwd)" || status=1
+  echo "== the harness's UART with firmware that transmits through the UDRE interrupt"
+  PYTHONPATH="$here/tests" python3 "$here/tests/test_uart.py" "$here/firmata/build/StandardFirmata/StandardFirmata.elf" \
+    "$here/firmata/build/ConfigurableFirmata/ConfigurableFirmata.elf" || status=1
+else
+  echo "== SKIPPED: StandardFirmata/ConfigurableFirmata UART tests: no Firmata sources at $third_party."
+  echo "   Put the unmodified Firmata, ConfigurableFirmata, Servo, DHT and Adafruit_Sensor libraries there, or set"
+  echo "   BENCH_THIRD_PARTY to the folder that holds them (hardware/firmata/Makefile says which)."
+fi
 
 if [[ "${ARDUINO:-0}" == 1 ]]; then
   echo "== the same folder built as an Arduino sketch (arduino-builder, board arduino:avr:uno)"

@@ -162,6 +162,7 @@ static double dac_volts(int ch)
 static void model_advance(uint64_t cycle);
 static void model_set_current(void);
 static uint64_t edge_cycle(void);
+static uint64_t adc_start_cycle(void);
 
 static void dac_transfer(uint64_t cycle)
 {
@@ -393,7 +394,7 @@ static void on_adc_start(avr_irq_t *irq, uint32_t value, void *param)
     mux = u.mux;
     if (mux.kind != ADC_MUX_SINGLE || mux.src != 0)
         return; /* only ADC0 is wired (the id's noise source reads the temperature sensor) */
-    uint64_t now = edge_cycle();
+    uint64_t now = adc_start_cycle();
     double pin_mv = analog_fd >= 0 ? analog_request(now, 0) : front_end_mv(model_vm(now)) + opt.noise_mv * 5000.0 / 160.0 * rng_gauss();
     /* quantize as the ATmega's ADC does (code = floor(V * 1024 / Vref)), then hand
      * simavr the millivolts that its own scaling (mV * 1023 / 5000) maps to that code */
@@ -438,6 +439,20 @@ static uint64_t edge_cycle(void)
     return avr->cycle;
 }
 
+/* D9 (PB1) is OC1A: its edges come from Timer1 only while COM1A is set; otherwise an instruction wrote PORTB (an
+ * Arduino sketch's digitalWrite), and the edge is that instruction's cycle, not Timer1's last overflow. */
+static uint64_t d9_edge_cycle(void)
+{
+    return (avr->data[R_TCCR1A] & 0xC0) ? edge_cycle() : avr->cycle;
+}
+
+/* A conversion started by the auto trigger (ADATE) starts on Timer1's edge; one started by writing ADSC (Arduino's
+ * analogRead) starts at that instruction. */
+static uint64_t adc_start_cycle(void)
+{
+    return (avr->data[R_ADCSRA] & 0x20) ? edge_cycle() : avr->cycle;
+}
+
 static void on_enable(avr_irq_t *irq, uint32_t value, void *param)
 {
     (void)irq;
@@ -445,7 +460,7 @@ static void on_enable(avr_irq_t *irq, uint32_t value, void *param)
     int v = (value & 0xFF) != 0;
     if (v == dac.enable)
         return;
-    uint64_t c = edge_cycle();
+    uint64_t c = d9_edge_cycle();
     model_advance(c);
     dac.enable = v;
     model_set_current();
@@ -579,7 +594,7 @@ static struct {
     uint8_t shift, udr;
 } tx;
 static int xoff;
-static unsigned long rx_frames, tx_dropped, bytes_in, bytes_out;
+static unsigned long rx_frames, tx_dropped, bytes_in, bytes_out, udr_overwrites;
 
 static uint8_t tx_out[1 << 20];
 static size_t tx_out_len;
@@ -637,9 +652,45 @@ static void udr_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
         tx.udr_full = 1;
         avr_clear_interrupt(a, &uart->udrc);
         avr_regbit_clear(a, uart->udrc.raised);
-    } else if (opt.verbose) {
-        fprintf(stderr, "bench-sim: UDR0 written while full (byte lost)\n");
+    } else {
+        udr_overwrites++; /* the firmware wrote UDR0 while it was full: on the chip that byte is lost too */
+        if (opt.verbose)
+            fprintf(stderr, "bench-sim: UDR0 written while full (byte lost)\n");
     }
+}
+
+/* UCSR0B: simavr 1.6 raises the data-register-empty interrupt the moment UDRIE is set unless its own transmitter's
+ * timer is running, which never runs here (this harness owns the transmitter). Arduino's HardwareSerial sets UDRIE
+ * after queueing a byte while UDR0 is full, so the interrupt ran at once, wrote UDR0 while full and the byte was lost
+ * (4 of 43 bytes of a Firmata reply passed). After simavr's own handler, the flag and a pending interrupt are made to
+ * follow this transmitter: held off while UDR0 is full, raised while it is empty, whatever the baud rate. */
+static unsigned long udre_held_off;
+
+static void udre_follow_transmitter(avr_t *a)
+{
+    if (tx.udr_full) {
+        if (avr_regbit_get(a, uart->udrc.raised) || uart->udrc.pending) {
+            udre_held_off++;
+            avr_clear_interrupt(a, &uart->udrc);
+            avr_regbit_clear(a, uart->udrc.raised);
+        }
+    } else if (!avr_regbit_get(a, uart->udrc.raised) || (avr_regbit_get(a, uart->udrc.enable) && !uart->udrc.pending)) {
+        avr_raise_interrupt(a, &uart->udrc); /* UDR0 empty: the flag is set, and fires if enabled */
+    }
+}
+
+/* UCSR0B, and UCSR0A (whose UDRE0 bit is read-only on the chip, but a plain write would change it in simavr) */
+static avr_io_write_t ucsr0_orig[2];
+static void *ucsr0_orig_param[2];
+
+static void ucsr0_write(avr_t *a, avr_io_addr_t addr, uint8_t v, void *param)
+{
+    int i = (int)(intptr_t)param;
+    if (ucsr0_orig[i])
+        ucsr0_orig[i](a, addr, v, ucsr0_orig_param[i]);
+    else
+        a->data[addr] = v;
+    udre_follow_transmitter(a);
 }
 
 /* Entry into the receive interrupt that takes a frame delimiter (the byte at the
@@ -1003,6 +1054,13 @@ int main(int argc, char **argv)
     uint32_t flags = 0;
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
     avr->io[AVR_DATA_TO_IO(R_UDR0)].w.c = udr_write;
+    for (int i = 0; i < 2; i++) {
+        avr_io_addr_t r = i ? R_UCSR0B : R_UCSR0A;
+        ucsr0_orig[i] = avr->io[AVR_DATA_TO_IO(r)].w.c;
+        ucsr0_orig_param[i] = avr->io[AVR_DATA_TO_IO(r)].w.param;
+        avr->io[AVR_DATA_TO_IO(r)].w.c = ucsr0_write;
+        avr->io[AVR_DATA_TO_IO(r)].w.param = (void *)(intptr_t)i;
+    }
     avr->io[AVR_DATA_TO_IO(R_UDR0)].w.param = NULL;
     avr_irq_register_notify(avr_get_interrupt_irq(avr, VEC_USART_RX) + AVR_INT_IRQ_RUNNING, on_rx_isr, NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), on_xon, NULL);
@@ -1092,9 +1150,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-sim: the firmware crashed at pc 0x%04x\n", avr->pc);
     fprintf(stderr,
             "bench-sim: %.3f s simulated in %.3f s (%.2fx real time), fell behind real time by %.3f s; "
-            "%lu bytes in, %lu out (%lu dropped), %lu ADC conversions, %lu model spikes, %lu resets\n",
+            "%lu bytes in, %lu out (%lu dropped), %lu ADC conversions, %lu model spikes, %lu resets; "
+            "UART: %lu writes to a full UDR0 (bytes lost), data-register-empty held off %lu times\n",
             sim, wall, wall > 0 ? sim / wall : 0, lagged, bytes_in, bytes_out, tx_dropped,
-            adc_conversions, prep.spikes, resets);
+            adc_conversions, prep.spikes, resets, udr_overwrites, udre_held_off);
     if (opt.isr_stats)
         isr_stats_print();
     if (opt.stack_report) { /* the longest run of paint is the RAM never used */

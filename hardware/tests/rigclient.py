@@ -51,8 +51,8 @@ class Decoder(mv.StreamDecoder):
 
 
 class Harness:
-    def __init__(self, *args, pin_log=None, speed=None, env=None):
-        cmd = [SIM, ELF]
+    def __init__(self, *args, pin_log=None, speed=None, env=None, elf=None):
+        cmd = [SIM, elf or ELF]
         if pin_log:
             cmd += ["--pin-log", pin_log]
         if speed is not None:
