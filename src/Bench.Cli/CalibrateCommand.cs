@@ -81,7 +81,7 @@ internal static class CalibrateCommand
                 }
             }
 
-            async Task<int> CalibrateAsync(RigSession session)
+            async Task<int> CalibrateAsync(IRigSession session)
             {
                 await session.ConfigureAsync(rateHz, cancellationToken);
                 var device = session.Device;
@@ -214,7 +214,7 @@ internal static class CalibrateCommand
     }
 
     /// <summary>The mean ADC counts over <paramref name="seconds"/> of acquisition.</summary>
-    private static async Task<double> MeanCountsAsync(RigSession session, double seconds, CancellationToken cancellationToken)
+    private static async Task<double> MeanCountsAsync(IRigSession session, double seconds, CancellationToken cancellationToken)
     {
         await session.StartAsync(cancellationToken);
         ulong want = (ulong)Math.Max(1, seconds * session.SampleRateHz);
@@ -240,7 +240,7 @@ internal static class CalibrateCommand
     }
 
     /// <summary>Records with a stimulus, drives the model with it, and fits gain and offset.</summary>
-    private static async Task<ModelCalibrationResult> AgainstModelAsync(RigSession session, Calibration nominal, string modelName, IReadOnlyDictionary<string, double> parameters,
+    private static async Task<ModelCalibrationResult> AgainstModelAsync(IRigSession session, Calibration nominal, string modelName, IReadOnlyDictionary<string, double> parameters,
         StimulusProtocol protocol, double seconds, CancellationToken cancellationToken)
     {
         await session.StartAsync(cancellationToken);

@@ -35,9 +35,15 @@ internal static class EmulateCommand
         };
         var pinLog = new Option<string?>("--pin-log") { Description = "with --firmware: log every change of the stimulus outputs to this CSV (cycle,time_us,signal,value)" };
         var eeprom = new Option<string?>("--eeprom") { Description = "with --firmware: keep the board's EEPROM (its unique id) in this file across runs" };
+        var stimulus = new Option<string?>("--stimulus")
+        {
+            Description = "with --firmware: how the board's outputs reach the preparation: 'howland' (the reference rig: D9 enables the MCP4822's Howland pump; the default without an ELF) or 'resistor' (any other Uno sketch, e.g. Firmata: D9 through the series resistor, hardware/README.md; the default with an ELF)",
+        };
+        stimulus.AcceptOnlyFromAmong("howland", "resistor");
+        var resistor = new Option<double>("--series-resistor-mohm") { Description = "with --stimulus resistor: the resistor between D9 and the preparation (MΩ)", DefaultValueFactory = _ => Bench.Rig.Firmata.FirmataWiring.SeriesResistorMohm };
         var command = new Command("emulate", "Run the emulated rig (a model preparation behind the wire protocol) until stopped")
         {
-            pty, tcp, model, rate, seed, param, faults, speed, baud, noise, buffer, firmware, pinLog, eeprom,
+            pty, tcp, model, rate, seed, param, faults, speed, baud, noise, buffer, firmware, pinLog, eeprom, stimulus, resistor,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,9 +58,15 @@ internal static class EmulateCommand
                 }
 
                 if (s is < 0 or > 1000 || !double.IsFinite(s)) throw new UserErrorException("emulate: --speed must be 0 (as fast as possible) to 1000 with --firmware");
+                string? elf = parse.GetValue(firmware);
+                bool throughResistor = (parse.GetValue(stimulus) ?? (elf is null ? "howland" : "resistor")) == "resistor";
+                double ohms = parse.GetValue(resistor);
+                if (!(ohms > 0) || !double.IsFinite(ohms)) throw new UserErrorException("emulate: --series-resistor-mohm must be above 0");
+                if (!throughResistor && parse.GetResult(resistor) is { Implicit: false }) throw new UserErrorException("emulate: --series-resistor-mohm is for --stimulus resistor");
                 await RunFirmwareAsync(new FirmwareEmulatorOptions
                 {
-                    FirmwareElf = parse.GetValue(firmware),
+                    FirmwareElf = elf,
+                    SeriesResistorMohm = throughResistor ? ohms : null,
                     Model = parse.GetValue(model)!,
                     Parameters = overrides,
                     Seed = parse.GetValue(seed),
@@ -66,9 +78,9 @@ internal static class EmulateCommand
                 return 0;
             }
 
-            foreach (Option firmwareOnly in new Option[] { pinLog, eeprom })
+            foreach (Option firmwareOnly in new Option[] { pinLog, eeprom, stimulus, resistor })
             {
-                if (parse.GetResult(firmwareOnly) is not null) throw new UserErrorException($"emulate: {firmwareOnly.Name} needs --firmware");
+                if (parse.GetResult(firmwareOnly) is { Implicit: false }) throw new UserErrorException($"emulate: {firmwareOnly.Name} needs --firmware");
             }
 
             if (!(s > 0) || s > 1000) throw new UserErrorException("emulate: --speed must be above 0 and at most 1000");

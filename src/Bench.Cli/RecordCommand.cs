@@ -98,7 +98,7 @@ internal static class RecordCommand
     /// is asked again further ahead: on a loaded machine the start can take longer than 200 ms, and the user asked for a
     /// recording with its stimulus, not an error.
     /// </summary>
-    private static async Task<StimulusCommand> PlayOnTimeAsync(AcquisitionPipeline pipeline, RigSession session, StimulusProtocol protocol, ulong targetSamples,
+    private static async Task<StimulusCommand> PlayOnTimeAsync(AcquisitionPipeline pipeline, IRigSession session, StimulusProtocol protocol, ulong targetSamples,
         TextWriter error, CancellationToken cancellationToken)
     {
         ulong planned = (ulong)Math.Round(0.2 * session.SampleRateHz);
@@ -374,7 +374,7 @@ internal static class RecordCommand
         }
 
         /// <summary>Null when every sample arrived; else why the recording stopped early.</summary>
-        public async Task<string?> WaitAsync(AcquisitionPipeline pipeline, RigSession session, TimeSpan stallLimit, CancellationToken cancellationToken)
+        public async Task<string?> WaitAsync(AcquisitionPipeline pipeline, IRigSession session, TimeSpan stallLimit, CancellationToken cancellationToken)
         {
             while (true)
             {

@@ -60,7 +60,7 @@ public sealed class RigHost : IAsyncDisposable
     }
 
     /// <summary>The connected session, if any.</summary>
-    internal RigSession? Session => connection?.Rig.Session;
+    internal IRigSession? Session => connection?.Rig.Session;
 
     /// <summary>
     /// Connects <paramref name="address"/> (<see cref="EmulatedAddress"/>, a serial path, <c>tcp://</c> or <c>usb:</c>) and

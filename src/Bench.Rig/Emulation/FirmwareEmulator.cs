@@ -30,6 +30,13 @@ public sealed record FirmwareEmulatorOptions
 
     /// <summary>Simulated time per real time: 1 paces to real time; 0 runs as fast as it can.</summary>
     public double Speed { get; init; } = 1;
+
+    /// <summary>
+    /// Null: the reference rig's stimulus path (D9 enables the Howland pump). A value (MΩ): the firmware is another Uno
+    /// sketch (Firmata) whose digital pin D9 drives current into the preparation through this series resistor
+    /// (<see cref="Bench.Rig.Firmata.FirmataWiring.SeriesResistorMohm"/> on the documented circuit).
+    /// </summary>
+    public double? SeriesResistorMohm { get; init; }
 }
 
 /// <summary>
@@ -85,7 +92,7 @@ public sealed partial class FirmwareEmulator : IAsyncDisposable
     /// <exception cref="FirmwareEmulatorException">The tools, the firmware or the harness are missing or failed; the message says what to do.</exception>
     public static async Task<FirmwareEmulator> StartAsync(FirmwareEmulatorOptions options, CancellationToken cancellationToken = default)
     {
-        var preparation = new FirmwarePreparation(options.Model, options.Parameters, options.Seed, options.NoiseMv);
+        var preparation = new FirmwarePreparation(options.Model, options.Parameters, options.Seed, options.NoiseMv, seriesResistorMohm: options.SeriesResistorMohm);
         var (sim, elf) = FirmwareBuild.Ensure(options.FirmwareElf);
         string directory = Directory.CreateTempSubdirectory("bench-sim-").FullName;
         string socketPath = Path.Combine(directory, "analog.sock");

@@ -28,6 +28,7 @@ public sealed class FirmwarePreparation
     private readonly double noiseMv;
     private readonly double densityPerNanoamp;
     private readonly double nanoampsPerCode;
+    private readonly double? seriesResistorMohm;
     private readonly Random random;
     private double clockHz = 16_000_000;
     private ulong modelCycle;
@@ -41,9 +42,16 @@ public sealed class FirmwarePreparation
     /// <param name="noiseMv">Membrane-referred noise, standard deviation (mV).</param>
     /// <param name="preparationAreaUm2">Membrane area the current spreads over (µm²), as <see cref="EmulatorOptions.PreparationAreaUm2"/>.</param>
     /// <param name="nanoampsPerCode">Stimulus current per DAC code of A above B (the reference rig's Howland pump: 1 nA).</param>
+    /// <param name="seriesResistorMohm">
+    /// Null: the reference rig's stimulus path (D9 enables the Howland pump driven by the MCP4822). A value: any other
+    /// Uno firmware (Firmata), whose digital pin D9 drives current into the preparation through this series resistor,
+    /// I = (V_D9 − V_m) / R with V_D9 0 or 5 V (<see cref="Bench.Rig.Firmata.FirmataWiring"/>).
+    /// </param>
     public FirmwarePreparation(string modelName, IReadOnlyDictionary<string, double> parameters, int seed = 1, double noiseMv = 0.2,
-        double preparationAreaUm2 = 1e6, double nanoampsPerCode = 1)
+        double preparationAreaUm2 = 1e6, double nanoampsPerCode = 1, double? seriesResistorMohm = null)
     {
+        if (seriesResistorMohm is { } r && !(r > 0 && double.IsFinite(r))) throw new ArgumentOutOfRangeException(nameof(seriesResistorMohm), r, "the series resistor must be above 0 MΩ");
+        this.seriesResistorMohm = seriesResistorMohm;
         model = ModelCatalog.Get(modelName).Create(parameters);
         frontEnd = FrontEnd.ReferenceRig;
         this.noiseMv = noiseMv;
@@ -59,7 +67,9 @@ public sealed class FirmwarePreparation
     public double MembraneMv => model.VoltageMv;
 
     /// <summary>The stimulus current the outputs drive now (nA).</summary>
-    public double CurrentNanoamps => enable * (dacA - dacB) * nanoampsPerCode;
+    public double CurrentNanoamps => seriesResistorMohm is { } r
+        ? ((enable * Bench.Rig.Firmata.FirmataWiring.PinHighMv) - model.VoltageMv) / r   // mV / MΩ = nA
+        : enable * (dacA - dacB) * nanoampsPerCode;
 
     /// <summary>
     /// Serves one harness connection until it closes or <paramref name="cancellationToken"/> ends it. Blocking: run it
@@ -176,8 +186,16 @@ public sealed class FirmwarePreparation
         double spanMs = (cycle - modelCycle) * 1000.0 / clockHz;
         int steps = (int)Math.Ceiling(spanMs / MaxStepMs);
         double dtMs = spanMs / steps;
-        double stimulus = CurrentNanoamps * densityPerNanoamp;
-        for (int i = 0; i < steps; i++) model.Step(stimulus, dtMs);
+        if (seriesResistorMohm is null)
+        {
+            double stimulus = CurrentNanoamps * densityPerNanoamp;
+            for (int i = 0; i < steps; i++) model.Step(stimulus, dtMs);
+        }
+        else
+        {
+            // Through a resistor the current follows the membrane potential: taken afresh at each step.
+            for (int i = 0; i < steps; i++) model.Step(CurrentNanoamps * densityPerNanoamp, dtMs);
+        }
         modelCycle = cycle;
     }
 

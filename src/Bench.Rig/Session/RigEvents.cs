@@ -15,7 +15,17 @@ public abstract record RigEvent(double HostSeconds);
 public sealed record GapEvent(double HostSeconds, ulong StartIndex, ulong Length, string Cause) : RigEvent(HostSeconds);
 
 /// <summary>A pulse as the rig played it, with its onset in the session's sample index.</summary>
-public sealed record PulsePlayedEvent(double HostSeconds, StimulusEvent Pulse, ulong SessionOnsetIndex) : RigEvent(HostSeconds);
+public sealed record PulsePlayedEvent(double HostSeconds, StimulusEvent Pulse, ulong SessionOnsetIndex) : RigEvent(HostSeconds)
+{
+    /// <summary>For a host-timed pulse (a Firmata rig): the host time (s) its onset was commanded for; null when the rig timed it.</summary>
+    public double? CommandedHostSeconds { get; init; }
+
+    /// <summary>For a host-timed pulse: how far its edges may be from where they are recorded on the sample clock (ms).</summary>
+    public double? UncertaintyMs { get; init; }
+
+    /// <summary>For a host-timed pulse: how much later than commanded the onset was written (ms; recorded, not an error).</summary>
+    public double? LateMs { get; init; }
+}
 
 /// <summary>A Status the rig sent on its own (e.g. its watchdog tripped).</summary>
 public sealed record StatusEvent(double HostSeconds, Status Status) : RigEvent(HostSeconds);

@@ -63,7 +63,7 @@ public sealed record RigSessionOptions
 /// <see cref="RigSessionOptions.Reconnect"/> is given) the same rig is looked for and resumed with the gap accounted
 /// (<see cref="ReconnectPolicy"/>). Disposal stops stimulation first.
 /// </summary>
-public sealed class RigSession : IAsyncDisposable
+public sealed class RigSession : IRigSession
 {
     private readonly RigSessionOptions options;
     private readonly TimeProvider time;
@@ -110,6 +110,9 @@ public sealed class RigSession : IAsyncDisposable
 
     /// <summary>The actual sample rate (Hz): clock / period.</summary>
     public double SampleRateHz => Volatile.Read(ref sampleRateHz);
+
+    /// <inheritdoc/>
+    public RigTiming Timing => RigTiming.BenchRig;
 
     /// <summary>Every sample batch, in order, nothing dropped (recording, comparison).</summary>
     public ChannelReader<SampleBatch> Samples => lossless.Reader;

@@ -12,7 +12,7 @@ public static class RigAddress
     /// </summary>
     public static string? Check(string? address)
     {
-        const string Forms = "a serial port under /dev (e.g. /dev/ttyACM0), tcp://host:port or usb:VID:PID[:serial]";
+        const string Forms = "a serial port under /dev (e.g. /dev/ttyACM0), tcp://host:port, usb:VID:PID[:serial] or firmata:/dev/ttyACM0 (a stock Arduino running Firmata)";
         if (string.IsNullOrWhiteSpace(address)) return $"no rig address given: give {Forms}";
         if (address.Length > 512 || address.Any(char.IsControl)) return $"'{Shorten(address)}' is not a rig address: give {Forms}";
         if (address.StartsWith("tcp://", StringComparison.OrdinalIgnoreCase))
@@ -22,6 +22,11 @@ public static class RigAddress
             return colon <= 0 || !int.TryParse(hostPort.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535
                 ? $"'{address}' is not tcp://host:port (e.g. tcp://127.0.0.1:7000)"
                 : null;
+        }
+
+        if (Firmata.FirmataAddress.IsFirmata(address))
+        {
+            return Firmata.FirmataAddress.TryParse(address, out _, out string? firmataError) ? null : firmataError;
         }
 
         if (address.StartsWith("usb:", StringComparison.OrdinalIgnoreCase))
@@ -47,6 +52,11 @@ public static class RigAddress
     /// <exception cref="RigConnectionException">It cannot be opened; the message says why and what to do.</exception>
     public static async Task<IRigTransport> OpenAsync(string address, int baud = SerialTransport.DefaultBaud, CancellationToken cancellationToken = default)
     {
+        if (Firmata.FirmataAddress.IsFirmata(address))
+        {
+            throw new RigConnectionException($"'{address}' is a Firmata board, which is not a byte transport for Bench's protocol: connect it with FirmataSession (bench record/serve do)");
+        }
+
         if (address.StartsWith("tcp://", StringComparison.OrdinalIgnoreCase))
         {
             var hostPort = address["tcp://".Length..];

@@ -1,5 +1,6 @@
 using Bench.Core.Rig;
 using Bench.Rig.Emulation;
+using Bench.Rig.Firmata;
 using Bench.Rig.Session;
 using Bench.Rig.Transports;
 using Bench.Storage.Catalog;
@@ -48,7 +49,7 @@ public sealed class RigConnection : IAsyncDisposable
 
     private readonly EmbeddedRig? embedded;
 
-    private RigConnection(string address, RigSession session, Calibration calibration, string calibrationSource, EmbeddedRig? embedded)
+    private RigConnection(string address, IRigSession session, Calibration calibration, string calibrationSource, EmbeddedRig? embedded)
     {
         Address = address;
         Session = session;
@@ -60,8 +61,8 @@ public sealed class RigConnection : IAsyncDisposable
     /// <summary>What the user gave.</summary>
     public string Address { get; }
 
-    /// <summary>The session.</summary>
-    public RigSession Session { get; }
+    /// <summary>The session: a Bench rig's, or a Firmata board's (<c>firmata:</c> addresses).</summary>
+    public IRigSession Session { get; }
 
     /// <summary>ADC counts → membrane mV in use.</summary>
     public Calibration Calibration { get; }
@@ -86,6 +87,7 @@ public sealed class RigConnection : IAsyncDisposable
     public static async Task<RigConnection> OpenAsync(string address, RigConnectOptions options, CancellationToken cancellationToken)
     {
         Validate(address);
+        if (FirmataAddress.IsFirmata(address)) return await OpenFirmataAsync(address, options, cancellationToken).ConfigureAwait(false);
         EmbeddedRig? embedded = address == EmulatedAddress ? new EmbeddedRig(options.Emulator, options.TimeProvider) : null;
         RigSession? session = null;
         try
@@ -131,6 +133,26 @@ public sealed class RigConnection : IAsyncDisposable
         {
             if (session is not null) await session.DisposeAsync().ConfigureAwait(false);
             if (embedded is not null) await embedded.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>A stock Arduino running Firmata: the same steps, with the board's own limits (no reconnect: it has no identity to find again).</summary>
+    private static async Task<RigConnection> OpenFirmataAsync(string address, RigConnectOptions options, CancellationToken cancellationToken)
+    {
+        if (!FirmataAddress.TryParse(address, out var parsed, out string? error)) throw new ArgumentException(error);
+        var session = await FirmataSession.ConnectAsync(parsed, new FirmataSessionOptions { Logger = options.Logger }, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (options.SampleRateHz is { } rate) await session.ConfigureAsync(rate, CancellationToken.None).ConfigureAwait(false);
+            options.Catalog?.UpsertRig(session.Device, address);
+            var (calibration, source, nanoampsPerCode) = RigCalibrations.For(options.Catalog, session.Device);
+            if (nanoampsPerCode is { } step) session.UseOutputCalibration(0, step);
+            return new RigConnection(address, session, calibration, source, null);
+        }
+        catch
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
