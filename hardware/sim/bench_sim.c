@@ -137,8 +137,11 @@ static void analog_out(uint64_t cycle, const char *signal, long value);
 
 static void log_signal(uint64_t cycle, const char *signal, long value)
 {
-    if (pin_log)
+    if (pin_log) {
         fprintf(pin_log, "%llu,%.4f,%s,%ld\n", (unsigned long long)cycle, cycle_us(cycle), signal, value);
+        if (!strcmp(signal, "enable"))
+            fflush(pin_log); /* a few edges a second at most: a test can watch D9 while the board runs */
+    }
     analog_out(cycle, signal, value);
 }
 
@@ -1104,7 +1107,7 @@ int main(int argc, char **argv)
      * sample period, so host bytes reach the UART at every phase of the sample clock */
     const avr_cycle_count_t slice = 3203;
     const avr_cycle_count_t end = opt.exit_after > 0 ? (avr_cycle_count_t)(opt.exit_after * F_CPU) : 0;
-    double wall0 = wall_now(), lagged = 0;
+    double wall0 = wall_now(), lagged = 0, max_lag = 0;
     avr_cycle_count_t cyc0 = avr->cycle;
     int state = cpu_Running;
     while (!stop_requested) {
@@ -1134,6 +1137,8 @@ int main(int argc, char **argv)
         if (opt.speed > 0) {
             double sim = (double)(avr->cycle - cyc0) / F_CPU / opt.speed;
             double ahead = sim - (wall_now() - wall0);
+            if (-ahead > max_lag)
+                max_lag = -ahead; /* how far the board's time fell behind the host's: host-timed signals shift by as much */
             if (ahead > 0.001) {
                 struct timespec ts = {0, (long)((ahead - 0.0005) * 1e9)};
                 nanosleep(&ts, NULL);
@@ -1151,9 +1156,10 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "bench-sim: %.3f s simulated in %.3f s (%.2fx real time), fell behind real time by %.3f s; "
             "%lu bytes in, %lu out (%lu dropped), %lu ADC conversions, %lu model spikes, %lu resets; "
-            "UART: %lu writes to a full UDR0 (bytes lost), data-register-empty held off %lu times\n",
+            "UART: %lu writes to a full UDR0 (bytes lost), data-register-empty held off %lu times; "
+            "at most %.3f ms behind real time\n",
             sim, wall, wall > 0 ? sim / wall : 0, lagged, bytes_in, bytes_out, tx_dropped,
-            adc_conversions, prep.spikes, resets, udr_overwrites, udre_held_off);
+            adc_conversions, prep.spikes, resets, udr_overwrites, udre_held_off, max_lag * 1000);
     if (opt.isr_stats)
         isr_stats_print();
     if (opt.stack_report) { /* the longest run of paint is the RAM never used */

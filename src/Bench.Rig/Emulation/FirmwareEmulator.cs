@@ -37,6 +37,12 @@ public sealed record FirmwareEmulatorOptions
     /// (<see cref="Bench.Rig.Firmata.FirmataWiring.SeriesResistorMohm"/> on the documented circuit).
     /// </summary>
     public double? SeriesResistorMohm { get; init; }
+
+    /// <summary>Null: the model feeds the ADC. Otherwise the ADC pin's mV for conversion n: a known signal for tests.</summary>
+    public Func<long, double>? Waveform { get; init; }
+
+    /// <summary>Keep every conversion's cycle and code (<see cref="FirmwarePreparation.ConversionLog"/>), for tests.</summary>
+    public bool LogConversions { get; init; }
 }
 
 /// <summary>
@@ -92,7 +98,8 @@ public sealed partial class FirmwareEmulator : IAsyncDisposable
     /// <exception cref="FirmwareEmulatorException">The tools, the firmware or the harness are missing or failed; the message says what to do.</exception>
     public static async Task<FirmwareEmulator> StartAsync(FirmwareEmulatorOptions options, CancellationToken cancellationToken = default)
     {
-        var preparation = new FirmwarePreparation(options.Model, options.Parameters, options.Seed, options.NoiseMv, seriesResistorMohm: options.SeriesResistorMohm);
+        var preparation = new FirmwarePreparation(options.Model, options.Parameters, options.Seed, options.NoiseMv, seriesResistorMohm: options.SeriesResistorMohm,
+            waveform: options.Waveform, logConversions: options.LogConversions);
         var (sim, elf) = FirmwareBuild.Ensure(options.FirmwareElf);
         string directory = Directory.CreateTempSubdirectory("bench-sim-").FullName;
         string socketPath = Path.Combine(directory, "analog.sock");

@@ -34,6 +34,8 @@ public sealed class FirmwarePreparation
     private ulong modelCycle;
     private int enable, dacA, dacB;
     private readonly Queue<(ulong Cycle, int Signal, int Value)> pending = new();
+    private readonly List<(ulong Cycle, int Code)>? conversionLog;
+    private readonly Func<long, double>? waveform;
 
     /// <summary>Builds the preparation.</summary>
     /// <param name="modelName">A model of <see cref="ModelCatalog"/> (e.g. <c>hh</c>).</param>
@@ -47,9 +49,16 @@ public sealed class FirmwarePreparation
     /// Uno firmware (Firmata), whose digital pin D9 drives current into the preparation through this series resistor,
     /// I = (V_D9 − V_m) / R with V_D9 0 or 5 V (<see cref="Bench.Rig.Firmata.FirmataWiring"/>).
     /// </param>
+    /// <param name="waveform">
+    /// Null: the model answers every conversion. Otherwise the ADC pin's voltage (mV) for conversion number n (from 0):
+    /// a known signal, for tests that check each value arrives.
+    /// </param>
+    /// <param name="logConversions">Keep every conversion's cycle and the 10-bit code it yields (<see cref="ConversionLog"/>).</param>
     public FirmwarePreparation(string modelName, IReadOnlyDictionary<string, double> parameters, int seed = 1, double noiseMv = 0.2,
-        double preparationAreaUm2 = 1e6, double nanoampsPerCode = 1, double? seriesResistorMohm = null)
+        double preparationAreaUm2 = 1e6, double nanoampsPerCode = 1, double? seriesResistorMohm = null, Func<long, double>? waveform = null, bool logConversions = false)
     {
+        this.waveform = waveform;
+        conversionLog = logConversions ? [] : null;
         if (seriesResistorMohm is { } r && !(r > 0 && double.IsFinite(r))) throw new ArgumentOutOfRangeException(nameof(seriesResistorMohm), r, "the series resistor must be above 0 MΩ");
         this.seriesResistorMohm = seriesResistorMohm;
         model = ModelCatalog.Get(modelName).Create(parameters);
@@ -62,6 +71,19 @@ public sealed class FirmwarePreparation
 
     /// <summary>ADC conversions answered so far.</summary>
     public long Conversions { get; private set; }
+
+    /// <summary>
+    /// Every conversion answered (when asked for): its CPU cycle and the code the ATmega's ADC makes of the answer,
+    /// floor(mV × 1024 / 5000) clamped to 0 … 1023, as the harness quantizes it. A copy, safe to read while serving.
+    /// </summary>
+    public IReadOnlyList<(ulong Cycle, int Code)> ConversionLog
+    {
+        get
+        {
+            if (conversionLog is null) return [];
+            lock (conversionLog) return [.. conversionLog];
+        }
+    }
 
     /// <summary>The model's membrane potential now (mV), for tests.</summary>
     public double MembraneMv => model.VoltageMv;
@@ -175,9 +197,17 @@ public sealed class FirmwarePreparation
         }
 
         Advance(cycle);
+        double pinMv = waveform is null
+            ? (frontEnd.GainVoltsPerVolt * (model.VoltageMv + (noiseMv * Gaussian()))) + frontEnd.OffsetMv
+            : waveform(Conversions);
         Conversions++;
-        double v = model.VoltageMv + (noiseMv * Gaussian());
-        return (frontEnd.GainVoltsPerVolt * v) + frontEnd.OffsetMv;
+        if (conversionLog is not null)
+        {
+            int code = (int)Math.Clamp(Math.Floor(pinMv * 1024 / 5000), 0, 1023);
+            lock (conversionLog) conversionLog.Add((cycle, code));
+        }
+
+        return pinMv;
     }
 
     private void Advance(ulong cycle)

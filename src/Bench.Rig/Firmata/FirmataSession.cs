@@ -81,7 +81,7 @@ public sealed partial class FirmataSession : IRigSession
     private readonly List<ushort> pending = new(64);
     private readonly Queue<(double HostSeconds, double ResidualS)> recentResiduals = new();
     private readonly Timer flushTimer;
-    private AnalogInputPin? a0;
+    private readonly AnalogInputPin a0;
     private DeviceClockMapping? clock;
     private RigHealth health = new();
     private volatile ClockFit? published;
@@ -112,6 +112,12 @@ public sealed partial class FirmataSession : IRigSession
         FirmataVersion = board.FirmataVersion;
         gpio = board.CreateGpioController();
         analog = board.CreateAnalogController(0);
+        // Opening A0 as an analog input makes the firmware report it at once (StandardFirmata's pin-mode handler does):
+        // opened here and its reporting turned off, so a run's samples are exactly those reported after its Start.
+        a0 = analog.OpenPin(analog.ConvertAnalogChannelNumberToPinNumber(FirmataWiring.AnalogPin));
+        a0.ValueChanged += OnValue;
+        a0.EnableAnalogValueChangedEvent(null, 0);   // ArduinoBoard turns reporting off only once it has turned it on
+        a0.DisableAnalogValueChangedEvent();
         gpio.OpenPin(FirmataWiring.StimulusPin, PinMode.Output);
         gpio.Write(FirmataWiring.StimulusPin, PinValue.Low);
         Device = Describe(port, FirmwareName, FirmwareVersion, FirmataVersion);
@@ -219,15 +225,15 @@ public sealed partial class FirmataSession : IRigSession
         }
         catch (Exception e) when (e is not RigConnectionException and not OperationCanceledException)
         {
-            board?.Dispose();
             stream?.Dispose();
+            board?.Dispose();
             await transport.DisposeAsync().ConfigureAwait(false);
             throw new RigConnectionException(NoAnswer(address, e.Message), e);
         }
         catch
         {
-            board?.Dispose();
             stream?.Dispose();
+            board?.Dispose();
             await transport.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -259,24 +265,49 @@ public sealed partial class FirmataSession : IRigSession
     private static async Task QuietAsync(IRigTransport transport, CancellationToken cancellationToken)
     {
         if (transport.ResetDelay > TimeSpan.Zero) await Task.Delay(transport.ResetDelay, cancellationToken).ConfigureAwait(false);
-        byte[] stopReporting = [0xC0, 0, 0xC1, 0, 0xC2, 0, 0xC3, 0, 0xC4, 0, 0xC5, 0, 0xFF];
-        await transport.Output.WriteAsync(stopReporting, cancellationToken).ConfigureAwait(false);
-        var deadline = Stopwatch.GetTimestamp() + (long)(5.0 * Stopwatch.Frequency);
+        // Reporting off on A0…A5, SYSTEM_RESET (every output low), then REPORT_FIRMWARE: its answer comes only once the
+        // firmware runs its loop, i.e. after its boot (StandardFirmata blinks its version for about 2 s first).
+        byte[] hello = [0xC0, 0, 0xC1, 0, 0xC2, 0, 0xC3, 0, 0xC4, 0, 0xC5, 0, 0xFF, 0xF0, 0x79, 0xF7];
+        await transport.Output.WriteAsync(hello, cancellationToken).ConfigureAwait(false);
+        var deadline = Stopwatch.GetTimestamp() + (long)(8.0 * Stopwatch.Frequency);
+        var seen = new List<byte>();
+        bool answered = false;
         while (Stopwatch.GetTimestamp() < deadline)
         {
             using var quiet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            quiet.CancelAfter(TimeSpan.FromMilliseconds(300));
+            // Before the answer, wait as long as a boot takes; after it, until the line has been quiet a moment.
+            quiet.CancelAfter(TimeSpan.FromMilliseconds(answered ? 200 : 8000));
             try
             {
                 var result = await transport.Input.ReadAsync(quiet.Token).ConfigureAwait(false);
+                if (!answered)
+                {
+                    foreach (var segment in result.Buffer) seen.AddRange(segment.Span);
+                    answered = HasFirmwareReport(seen);
+                }
+
                 transport.Input.AdvanceTo(result.Buffer.End);
                 if (result.IsCompleted) throw new RigConnectionException("the port closed while the board was starting");
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return;   // 300 ms without a byte: booted and quiet
+                if (answered) return;   // the firmware has answered and the line is quiet
+                break;
             }
         }
+
+        // No answer: ArduinoBoard asks again and says what it finds (or the caller's message does).
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> hold a complete REPORT_FIRMWARE sysex message (F0 79 … F7).</summary>
+    private static bool HasFirmwareReport(List<byte> bytes)
+    {
+        for (int i = 0; i + 1 < bytes.Count; i++)
+        {
+            if (bytes[i] == 0xF0 && bytes[i + 1] == 0x79 && bytes.IndexOf(0xF7, i + 2) >= 0) return true;
+        }
+
+        return false;
     }
 
     /// <summary>What Bench knows of a Firmata board, in the form a Bench rig describes itself.</summary>
@@ -344,10 +375,8 @@ public sealed partial class FirmataSession : IRigSession
             lastRefit = 0;
         }
 
-        a0 ??= analog.OpenPin(analog.ConvertAnalogChannelNumberToPinNumber(FirmataWiring.AnalogPin));
-        a0.ValueChanged += OnValue;
+        running = true;   // before reporting starts: the first report follows at once
         a0.EnableAnalogValueChangedEvent(null, 0);
-        running = true;
         return Task.CompletedTask;
     }
 
@@ -357,11 +386,7 @@ public sealed partial class FirmataSession : IRigSession
         await StopAllAsync(cancellationToken).ConfigureAwait(false);
         if (!running) return;
         running = false;
-        if (a0 is not null)
-        {
-            a0.ValueChanged -= OnValue;
-            if (connected) a0.DisableAnalogValueChangedEvent();
-        }
+        if (connected) a0.DisableAnalogValueChangedEvent();
 
         FlushPending(force: true);
     }
@@ -383,27 +408,33 @@ public sealed partial class FirmataSession : IRigSession
     /// </summary>
     /// <exception cref="StimulusProtocolException">The board cannot honour the protocol; the message says why.</exception>
     /// <exception cref="RigCommandRefusedException">Acquisition is not running, or the start has passed.</exception>
-    public Task<StimulusCommand> PlayAsync(StimulusProtocol protocol, int output = 0, ulong? atDeviceSampleIndex = null, CancellationToken cancellationToken = default)
+    public async Task<StimulusCommand> PlayAsync(StimulusProtocol protocol, int output = 0, ulong? atDeviceSampleIndex = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocol);
         if (periodMs == 0) throw new InvalidOperationException("configure the sample rate before playing a stimulus");
         ushort stimId = (ushort)Interlocked.Increment(ref nextStimId);
         var command = Check(protocol, output, stimId, atDeviceSampleIndex);
         if (!running) throw Refused(NackCode.NotRunning, "start acquisition first: a Firmata rig times pulses on its sample clock");
+        // A stimulus whose last pulse has been reported may still be setting D9 low: let it finish.
+        await Task.WhenAny(player, Task.Delay(100, cancellationToken)).ConfigureAwait(false);
         lock (pinLock)
         {
             if (!player.IsCompleted) throw Refused(NackCode.Busy, "a stimulus is already playing on D9");
             double now = HostSeconds;
             double startHost = atDeviceSampleIndex is { } index ? HostSecondsOfDeviceIndex(index) : now + 0.05;
             // Not enough time left to reach the first edge on time: refused as too late, as a Bench rig does.
-            if (startHost < now + 0.005) throw Refused(NackCode.TooLate, "the requested start sample has already passed");
+            if (startHost < now + 0.005)
+            {
+                throw Refused(NackCode.TooLate, string.Create(CultureInfo.InvariantCulture,
+                    $"the requested start sample has already passed (sample {atDeviceSampleIndex} falls {(now - startHost) * 1000:0} ms ago by the board's clock)"));
+            }
             var cts = new CancellationTokenSource();
+            playing?.Dispose();   // its player has finished
             playing = cts;
             player = Task.Factory.StartNew(() => Play(command, startHost, cts.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            _ = player.ContinueWith(_ => cts.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
-        return Task.FromResult(command);
+        return command;
     }
 
     /// <summary>Converts and checks a protocol against what host-timed pulses on a digital pin can honour.</summary>
@@ -467,7 +498,8 @@ public sealed partial class FirmataSession : IRigSession
                         written = (onset, onset);
                     }
 
-                    ulong deviceOnset = DeviceIndexAt(written.Before);
+                    // The edge happens once the message has crossed the wire and the firmware's loop has taken it.
+                    ulong deviceOnset = DeviceIndexAt(written.Before + (30.0 / baud) + (FirmwareLoopMs / 2000));
                     byte flags = pulse == t.PulseCount - 1 && train == command.Trains.Count - 1 ? StimulusEvent.Last : (byte)0;
                     var played = new StimulusEvent(deviceOnset, command.StimId, command.Output, train, pulse, t.Phase1Code, 0, flags);
                     double lateMs = (written.Before - onset) * 1000;
@@ -673,6 +705,7 @@ public sealed partial class FirmataSession : IRigSession
         }
 
         await flushTimer.DisposeAsync().ConfigureAwait(false);
+        playing?.Dispose();
         if (connected)
         {
             // The last bytes (D9 low, reporting off) must leave before the port closes.
@@ -681,11 +714,13 @@ public sealed partial class FirmataSession : IRigSession
 
         connected = false;
         Complete();
-        a0?.Dispose();
+        // The stream first: it wakes ArduinoBoard's reading thread, which the board's disposal waits for.
+        stream.Dispose();
+        a0.ValueChanged -= OnValue;
+        a0.Dispose();
         analog.Dispose();
         gpio.Dispose();
         board.Dispose();
-        stream.Dispose();
         await transport.DisposeAsync().ConfigureAwait(false);
     }
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using Bench.Rig.Transports;
 
 namespace Bench.Rig.Firmata;
@@ -9,14 +11,15 @@ namespace Bench.Rig.Firmata;
 /// </summary>
 internal sealed class TransportStream : Stream
 {
-    private readonly Stream input;
+    private readonly PipeReader input;
     private readonly Stream output;
     private readonly ManualResetEventSlim closed = new();
+    private volatile bool disposed;
     private int lost;
 
     public TransportStream(IRigTransport transport)
     {
-        input = transport.Input.AsStream(leaveOpen: true);
+        input = transport.Input;
         output = transport.Output.AsStream(leaveOpen: true);
     }
 
@@ -40,36 +43,50 @@ internal sealed class TransportStream : Stream
 
     public override int Read(byte[] buffer, int offset, int count)
     {
-        if (Volatile.Read(ref lost) == 0)
+        while (!disposed && Volatile.Read(ref lost) == 0)
         {
+            ReadResult result;
             try
             {
-                int n = input.Read(buffer, offset, count);
-                if (n > 0)
-                {
-                    Interlocked.Add(ref bytesRead, n);
-                    return n;
-                }
-
-                OnLost("the port closed");
+                result = input.ReadAsync().AsTask().GetAwaiter().GetResult();
             }
             catch (Exception e) when (e is IOException or InvalidOperationException)
             {
                 OnLost(e.Message);
+                break;
             }
+
+            if (result.IsCanceled) break;   // disposing
+            var data = result.Buffer;
+            if (!data.IsEmpty)
+            {
+                int n = (int)Math.Min(count, data.Length);
+                data.Slice(0, n).CopyTo(buffer.AsSpan(offset, n));
+                input.AdvanceTo(data.GetPosition(n));
+                Interlocked.Add(ref bytesRead, n);
+                return n;
+            }
+
+            input.AdvanceTo(data.End);
+            if (result.IsCompleted) OnLost("the port closed");
         }
 
-        closed.Wait();
+        // A lost link: wait for disposal rather than hand the reader 0 again and again.
+        if (!disposed) closed.Wait();
         throw new ObjectDisposedException(nameof(TransportStream), "the Firmata link was closed");
     }
 
     public override void Write(byte[] buffer, int offset, int count)
     {
+        if (disposed) return;   // after the session's own last words (D9 low), nothing more needs to reach the board
         if (Volatile.Read(ref lost) != 0) throw new IOException("the Firmata board is no longer connected");
         output.Write(buffer, offset, count);
     }
 
-    public override void Flush() => output.Flush();
+    public override void Flush()
+    {
+        if (!disposed) output.Flush();
+    }
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
@@ -82,11 +99,11 @@ internal sealed class TransportStream : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !disposed)
         {
-            Interlocked.Exchange(ref lost, 1);
+            disposed = true;
             closed.Set();
-            input.Dispose();
+            input.CancelPendingRead();   // a read in progress returns at once
             output.Dispose();
             closed.Dispose();
         }
