@@ -16,7 +16,7 @@ internal static class DevicesCommand
         var json = new Option<bool>("--json") { Description = "one JSON array, for scripts" };
         var extra = new Option<string[]>("--port") { Description = "also probe this port (e.g. an emulator's /dev/pts/N or tcp://host:port); repeatable" };
         var timeout = new Option<double>("--timeout") { Description = "seconds to wait for each answer (an Uno needs 1.5 s to boot after its port opens)", DefaultValueFactory = _ => 2.5 };
-        var command = new Command("devices", "List serial ports and USB rigs, and which of them answer as a Bench rig") { json, extra, timeout };
+        var command = new Command("devices", "List serial ports and USB rigs, and which of them answer as a Bench rig or a Firmata board") { json, extra, timeout };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var wait = TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(timeout), 0.1, 30));
@@ -31,9 +31,12 @@ internal static class DevicesCommand
             foreach (var c in candidates)
             {
                 string id = c["vid"] is null ? "" : $" [{c["vid"]}:{c["pid"]}{(c["serial"] is null ? "" : " " + c["serial"])}{(c["product"] is null ? "" : " " + c["product"])}]";
-                string what = c["status"]!.GetValue<string>() == "rig"
-                    ? $"Bench rig {c["board"]}, firmware {c["firmware"]}, protocol {c["protocol"]}, unique id {c["unique_id"]}"
-                    : c["status"]!.GetValue<string>();
+                string what = c["status"]!.GetValue<string>() switch
+                {
+                    "rig" => $"Bench rig {c["board"]}, firmware {c["firmware"]}, protocol {c["protocol"]}, unique id {c["unique_id"]}",
+                    "firmata" => $"Firmata board, firmware {c["firmware"]}, {c["protocol"]}: connect as {c["address"]}; {c["capabilities"]}",
+                    var other => other,
+                };
                 output.WriteLine($"{c["port"]}{id}: {what}");
             }
 

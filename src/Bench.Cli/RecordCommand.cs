@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
 using Bench.Core.Stimulus;
 using Bench.Rig.Recording;
 using Bench.Service;
@@ -172,7 +171,7 @@ internal static class RecordCommand
                 try
                 {
                     // Checked against this rig before anything starts: a protocol it cannot play costs no recording.
-                    RigStimulus.ToCommand(protocol, session.Device, 0, session.PeriodTicks, 0, 0, outputCalibration);
+                    session.CheckStimulus(protocol);
                 }
                 catch (StimulusProtocolException e)
                 {
@@ -407,7 +406,7 @@ internal static class RecordCommand
             var session = rig.Session;
             var d = session.Device;
             return JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), DateTime.UtcNow, session.PortName, d, rig.Calibration, rig.CalibrationSource, session.SampleRateHz, firstIndex,
-                d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null, model, parameters);
+                d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null, model, parameters, session.Timing.Description);
         }
 
         public JournalConversion Finish(JsonObject summary)

@@ -96,7 +96,7 @@ internal sealed class ActiveRecording : JournalRecording
         catalog.AddRecording(record);
         // The journal's header names the first sample (the recording's time zero), known only when the pipeline attaches it.
         JsonObject Header(ulong firstSampleIndex) => JournalHeader.Create(name, DateTime.UtcNow, rig.Address, device, rig.Calibration, rig.CalibrationSource,
-            rig.SampleRateHz, firstSampleIndex, rig.NanoampsPerCode, model, modelParameters);
+            rig.SampleRateHz, firstSampleIndex, rig.NanoampsPerCode, model, modelParameters, rig.Timing);
         return new ActiveRecording(catalog, record, nwb, Header, use);
     }
 
@@ -209,4 +209,4 @@ internal sealed class ActiveRecording : JournalRecording
 }
 
 /// <summary>What a recording needs to know of the connected rig.</summary>
-internal sealed record RigSessionView(DeviceInfo Device, string Address, Calibration Calibration, string CalibrationSource, double SampleRateHz, double? NanoampsPerCode);
+internal sealed record RigSessionView(DeviceInfo Device, string Address, Calibration Calibration, string CalibrationSource, double SampleRateHz, double? NanoampsPerCode, string? Timing = null);

@@ -292,7 +292,7 @@ public static class BenchServer
         if (host.Session is not { } session) return new ValidationResponse(true, null, "valid JSON; not checked against a rig (none connected)");
         try
         {
-            var command = RigStimulus.ToCommand(protocol, session.Device, 0, session.PeriodTicks, 0, 0);
+            var command = session.CheckStimulus(protocol);
             return new ValidationResponse(true, null, $"{command.Trains.Sum(t => (int)t.PulseCount)} pulses, {protocol.EndMs} ms, playable on {session.Device.Board}");
         }
         catch (StimulusProtocolException e)

@@ -214,7 +214,7 @@ public sealed class RigHost : IAsyncDisposable
             if (c.Recording is { } running) throw new InvalidOperationException($"already recording '{running.Info.Name}': stop it first");
             var s = c.Rig.Session;
             var view = new RigSessionView(s.Device, c.Rig.Address, c.Rig.Calibration, c.Rig.CalibrationSource, s.SampleRateHz,
-                s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null);
+                s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null, s.Timing.Description);
             var recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view);
             try
             {

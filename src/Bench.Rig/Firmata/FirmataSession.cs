@@ -206,7 +206,7 @@ public sealed partial class FirmataSession : IRigSession
         ArduinoBoard? board = null;
         try
         {
-            await QuietAsync(transport, cancellationToken).ConfigureAwait(false);
+            await QuietAsync(transport, options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
             stream = new TransportStream(transport);
             board = new ArduinoBoard(stream, false);
             var describe = Task.Run(() => (board.FirmwareName, board.SupportedPinConfigurations.Count), CancellationToken.None);
@@ -262,21 +262,21 @@ public sealed partial class FirmataSession : IRigSession
     /// resets the firmware (SYSTEM_RESET sets every output low), then discards input until the line is quiet: a
     /// capability query answered in the middle of the boot's own messages ends early.
     /// </summary>
-    private static async Task QuietAsync(IRigTransport transport, CancellationToken cancellationToken)
+    private static async Task QuietAsync(IRigTransport transport, TimeSpan answerTimeout, CancellationToken cancellationToken)
     {
         if (transport.ResetDelay > TimeSpan.Zero) await Task.Delay(transport.ResetDelay, cancellationToken).ConfigureAwait(false);
         // Reporting off on A0…A5, SYSTEM_RESET (every output low), then REPORT_FIRMWARE: its answer comes only once the
         // firmware runs its loop, i.e. after its boot (StandardFirmata blinks its version for about 2 s first).
         byte[] hello = [0xC0, 0, 0xC1, 0, 0xC2, 0, 0xC3, 0, 0xC4, 0, 0xC5, 0, 0xFF, 0xF0, 0x79, 0xF7];
         await transport.Output.WriteAsync(hello, cancellationToken).ConfigureAwait(false);
-        var deadline = Stopwatch.GetTimestamp() + (long)(8.0 * Stopwatch.Frequency);
+        var deadline = Stopwatch.GetTimestamp() + (long)(answerTimeout.TotalSeconds * Stopwatch.Frequency);
         var seen = new List<byte>();
         bool answered = false;
         while (Stopwatch.GetTimestamp() < deadline)
         {
             using var quiet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             // Before the answer, wait as long as a boot takes; after it, until the line has been quiet a moment.
-            quiet.CancelAfter(TimeSpan.FromMilliseconds(answered ? 200 : 8000));
+            quiet.CancelAfter(answered ? TimeSpan.FromMilliseconds(200) : answerTimeout);
             try
             {
                 var result = await transport.Input.ReadAsync(quiet.Token).ConfigureAwait(false);
@@ -435,6 +435,14 @@ public sealed partial class FirmataSession : IRigSession
         }
 
         return command;
+    }
+
+    /// <inheritdoc/>
+    public StimulusCommand CheckStimulus(StimulusProtocol protocol, int output = 0)
+    {
+        ArgumentNullException.ThrowIfNull(protocol);
+        if (periodMs == 0) throw new InvalidOperationException("configure the sample rate before checking a stimulus");
+        return Check(protocol, output, 0, null);
     }
 
     /// <summary>Converts and checks a protocol against what host-timed pulses on a digital pin can honour.</summary>

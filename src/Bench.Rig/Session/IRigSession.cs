@@ -76,6 +76,13 @@ public interface IRigSession : IAsyncDisposable
     /// <exception cref="StimulusProtocolException">The protocol cannot be played on this rig; nothing was played. The message says why.</exception>
     Task<StimulusCommand> PlayAsync(StimulusProtocol protocol, int output = 0, ulong? atDeviceSampleIndex = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Checks <paramref name="protocol"/> against everything this rig can honour, without playing it, and returns the
+    /// command it would play (starting as soon as possible).
+    /// </summary>
+    /// <exception cref="StimulusProtocolException">It cannot be played on this rig; the message says why.</exception>
+    StimulusCommand CheckStimulus(StimulusProtocol protocol, int output = 0);
+
     /// <summary>The nA per output code of an output: its calibration when one is in use, else the nominal step.</summary>
     double NanoampsPerCode(int output);
 

@@ -322,6 +322,10 @@ public sealed class RigSession : IRigSession
         return command;
     }
 
+    /// <inheritdoc/>
+    public StimulusCommand CheckStimulus(StimulusProtocol protocol, int output = 0) =>
+        RigStimulus.ToCommand(protocol, Device, output, PeriodTicks, 0, null, outputCalibration.TryGetValue(output, out double calibrated) ? calibrated : null);
+
     /// <summary>The nA per DAC code of an output: its calibration when one is in use, else its DeviceInfo's nominal step.</summary>
     public double NanoampsPerCode(int output) => outputCalibration.TryGetValue(output, out double calibrated) ? calibrated : Device.Outputs[output].Scale;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
+using Bench.Rig.Firmata;
 using Bench.Rig.Session;
 using Bench.Rig.Usb;
 
@@ -98,11 +99,31 @@ public static class RigDiscovery
         string port = candidate["port"]!.GetValue<string>();
         try
         {
-            await using var transport = await RigAddress.OpenAsync(port, cancellationToken: cancellationToken).ConfigureAwait(false);
-            DeviceInfo? info = await RigSession.ProbeAsync(transport, timeout, cancellationToken).ConfigureAwait(false);
+            if (FirmataAddress.IsFirmata(port))
+            {
+                if (!FirmataAddress.TryParse(port, out var firmata, out string? error)) candidate["status"] = error;
+                else if (!await ProbeFirmataAsync(candidate, firmata, timeout, cancellationToken).ConfigureAwait(false)) candidate["status"] = $"no answer (no Firmata at {firmata.Baud} baud)";
+                return;
+            }
+
+            DeviceInfo? info;
+            await using (var transport = await RigAddress.OpenAsync(port, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                info = await RigSession.ProbeAsync(transport, timeout, cancellationToken).ConfigureAwait(false);
+            }
+
             if (info is null)
             {
-                candidate["status"] = "no answer (not a Bench rig, or no firmware)";
+                // A stock Arduino with StandardFirmata (the Arduino IDE's example) is a rig too.
+                if (port.StartsWith("/dev/", StringComparison.Ordinal)
+                    && await ProbeFirmataAsync(candidate, new FirmataAddress(port, FirmataAddress.StandardFirmataBaud), timeout, cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                candidate["status"] = port.StartsWith("/dev/", StringComparison.Ordinal)
+                    ? $"no answer (not a Bench rig, nor StandardFirmata at 57600 baud; for ConfigurableFirmata try --port firmata:{port}?baud=115200)"
+                    : "no answer (not a Bench rig, or no firmware)";
                 return;
             }
 
@@ -116,5 +137,20 @@ public static class RigDiscovery
         {
             candidate["status"] = e.Message.Contains("busy", StringComparison.Ordinal) ? "busy: another program holds it" : e.Message;
         }
+    }
+
+    /// <summary>Asks for a Firmata board; when one answers, fills in what it is and what it can do, and returns true.</summary>
+    private static async Task<bool> ProbeFirmataAsync(JsonObject candidate, FirmataAddress address, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        // StandardFirmata blinks its version for about 2 s after a reset before it answers.
+        var found = await FirmataSession.ProbeAsync(address, timeout + TimeSpan.FromSeconds(2.5), cancellationToken).ConfigureAwait(false);
+        if (found is not { } board) return false;
+        candidate["status"] = "firmata";
+        candidate["address"] = address.ToString();
+        candidate["board"] = FirmataSession.BoardName;
+        candidate["firmware"] = $"{board.Name} {board.Firmware}";
+        candidate["protocol"] = $"Firmata {board.Protocol}";
+        candidate["capabilities"] = "A0 at up to 1 kHz (10 bits, times from the sample count, ±1.1 ms); stimulus on D9 through the series resistor, host-timed, pulses of 20 ms or more; no watchdog";
+        return true;
     }
 }

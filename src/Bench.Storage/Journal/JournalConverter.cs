@@ -95,7 +95,8 @@ public static class JournalConverter
             h["name"]?.GetValue<string>() ?? Path.GetFileNameWithoutExtension(nwbPath),
             $"Bench recording '{h["name"]}' of rig {device["board"]} {device["unique_id"]}"
                 + (journal.End is null ? " (recovered after an interruption: up to the last samples that reached the disk)" : "")
-                + (journal.End?["ended_early"]?.GetValue<string>() is { } early ? $" (ended early: {early})" : ""),
+                + (journal.End?["ended_early"]?.GetValue<string>() is { } early ? $" (ended early: {early})" : "")
+                + (h["timing"]?.GetValue<string>() is { } timing ? $". Timing: {timing}" : ""),
             started.AddSeconds(((double)origin - started0) / rate),
             new NwbDevice(device["board"]!.GetValue<string>(), device["firmware"]!.GetValue<string>(), device["protocol"]!.GetValue<string>(),
                 ulong.Parse(device["unique_id"]!.GetValue<string>(), NumberStyles.HexNumber, CultureInfo.InvariantCulture)),

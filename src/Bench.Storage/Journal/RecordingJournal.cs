@@ -60,9 +60,11 @@ public static class JournalHeader
     /// <param name="nanoampsPerCode">The stimulus output's nA per DAC code in use.</param>
     /// <param name="model">The comparison's model, if any.</param>
     /// <param name="modelParameters">Its parameter overrides, if any.</param>
+    /// <param name="timing">How exactly the rig times samples and stimuli (a sentence for the file's description), if known.</param>
     public static JsonObject Create(string name, DateTime startedUtc, string port, DeviceInfo device, Calibration calibration, string calibrationSource,
-        double sampleRateHz, ulong firstSampleIndex, double? nanoampsPerCode, string? model, IReadOnlyDictionary<string, double>? modelParameters) => new()
+        double sampleRateHz, ulong firstSampleIndex, double? nanoampsPerCode, string? model, IReadOnlyDictionary<string, double>? modelParameters, string? timing = null) => new()
     {
+        ["timing"] = timing,
         ["format"] = "bench-journal-1",
         ["name"] = name,
         ["started_utc"] = startedUtc.ToString("O", CultureInfo.InvariantCulture),
