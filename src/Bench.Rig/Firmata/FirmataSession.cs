@@ -89,6 +89,7 @@ public sealed partial class FirmataSession : IRigSession
     private Task player = Task.CompletedTask;
     private double sampleRateHz;
     private uint periodMs;
+    private long settledAt;           // Stopwatch timestamp after which a new sampling interval is in force
     private ulong runOffset;          // session index of this run's device sample 0
     private ulong deviceNext;         // device index of the next sample of this run
     private double pendingFirstArrival;
@@ -112,12 +113,12 @@ public sealed partial class FirmataSession : IRigSession
         FirmataVersion = board.FirmataVersion;
         gpio = board.CreateGpioController();
         analog = board.CreateAnalogController(0);
-        // Opening A0 as an analog input makes the firmware report it at once (StandardFirmata's pin-mode handler does):
-        // opened here and its reporting turned off, so a run's samples are exactly those reported after its Start.
+        // Opening A0 as an analog input makes the firmware report it from then on (StandardFirmata's pin-mode handler
+        // does, and ArduinoBoard's disabling the event does not stop it): opened once here, so a run's samples are
+        // exactly those reported after its Start, none lost to a pin being opened.
         a0 = analog.OpenPin(analog.ConvertAnalogChannelNumberToPinNumber(FirmataWiring.AnalogPin));
         a0.ValueChanged += OnValue;
-        a0.EnableAnalogValueChangedEvent(null, 0);   // ArduinoBoard turns reporting off only once it has turned it on
-        a0.DisableAnalogValueChangedEvent();
+        a0.EnableAnalogValueChangedEvent(null, 0);
         gpio.OpenPin(FirmataWiring.StimulusPin, PinMode.Output);
         gpio.Write(FirmataWiring.StimulusPin, PinValue.Low);
         Device = Describe(port, FirmwareName, FirmwareVersion, FirmataVersion);
@@ -355,16 +356,22 @@ public sealed partial class FirmataSession : IRigSession
         }
 
         board.SetAnalogInputSamplingInterval(TimeSpan.FromMilliseconds(whole));
+        // Firmata's loop catches up the time it is behind under the old interval in a burst of back-to-back passes; a
+        // run started before that burst is over would begin with samples off the grid (measured: up to 18 at 1 ms after
+        // StandardFirmata's default 19 ms). Start waits until it is over.
+        settledAt = Stopwatch.GetTimestamp() + (long)(Math.Max(0.05, (periodMs == 0 ? 19 : periodMs) * 0.0005) * Stopwatch.Frequency);
         periodMs = (uint)whole;
         Volatile.Write(ref this.sampleRateHz, 1000.0 / whole);
         return Task.CompletedTask;
     }
 
     /// <inheritdoc/>
-    public Task StartAsync(CancellationToken cancellationToken = default)
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (periodMs == 0) throw new InvalidOperationException("configure the sample rate before starting");
-        if (running) return Task.CompletedTask;
+        if (running) return;
+        long wait = settledAt - Stopwatch.GetTimestamp();
+        if (wait > 0) await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), cancellationToken).ConfigureAwait(false);
         lock (sampleLock)
         {
             runOffset += deviceNext;
@@ -375,9 +382,7 @@ public sealed partial class FirmataSession : IRigSession
             lastRefit = 0;
         }
 
-        running = true;   // before reporting starts: the first report follows at once
-        a0.EnableAnalogValueChangedEvent(null, 0);
-        return Task.CompletedTask;
+        running = true;
     }
 
     /// <inheritdoc/>
@@ -385,9 +390,7 @@ public sealed partial class FirmataSession : IRigSession
     {
         await StopAllAsync(cancellationToken).ConfigureAwait(false);
         if (!running) return;
-        running = false;
-        if (connected) a0.DisableAnalogValueChangedEvent();
-
+        running = false;   // the firmware goes on reporting A0; values are not samples until the next Start
         FlushPending(force: true);
     }
 
@@ -725,6 +728,7 @@ public sealed partial class FirmataSession : IRigSession
         // The stream first: it wakes ArduinoBoard's reading thread, which the board's disposal waits for.
         stream.Dispose();
         a0.ValueChanged -= OnValue;
+        if (connected) a0.DisableAnalogValueChangedEvent();
         a0.Dispose();
         analog.Dispose();
         gpio.Dispose();
