@@ -26,11 +26,31 @@ public sealed class EmulateCommandTests
     [Theory]
     [InlineData("--pin-log", "pins.csv")]
     [InlineData("--eeprom", "rig.eep")]
+    [InlineData("--stimulus", "resistor")]
+    [InlineData("--series-resistor-mohm", "50")]
     public void Firmware_options_need_the_firmware(string option, string value)
     {
         var (code, err) = Run("--pty", option, value);
         Assert.Equal(2, code);
         Assert.Contains($"{option} needs --firmware", err);
+    }
+
+    [Theory]
+    [InlineData("0", "--series-resistor-mohm must be above 0")]
+    [InlineData("-3", "--series-resistor-mohm must be above 0")]
+    public void A_series_resistor_must_be_a_resistance(string value, string message)
+    {
+        var (code, err) = Run("--firmware", "/nonexistent/firmata.elf", "--series-resistor-mohm", value);
+        Assert.Equal(2, code);
+        Assert.Contains(message, err);
+    }
+
+    [Fact]
+    public void The_Howland_path_takes_no_series_resistor()
+    {
+        var (code, err) = Run("--firmware", "--stimulus", "howland", "--series-resistor-mohm", "100");
+        Assert.Equal(2, code);
+        Assert.Contains("--series-resistor-mohm is for --stimulus resistor", err);
     }
 
     [Fact]

@@ -179,6 +179,28 @@ public sealed class FirmataTests(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{received.Length} samples in order; ConfigurableFirmata's true period at a 1 ms interval: {msPerSample:0.0000} ms"));
     }
 
+    [FirmataFact]
+    public async Task A_board_that_goes_away_ends_the_session_with_the_reason_and_everything_that_arrived()
+    {
+        var (standard, _) = FirmataFirmware.Build();
+        var rig = await FirmwareEmulator.StartAsync(new FirmwareEmulatorOptions { FirmwareElf = standard, SeriesResistorMohm = FirmataWiring.SeriesResistorMohm });
+        await using var session = await FirmataSession.ConnectAsync(new FirmataAddress(rig.Port, FirmataAddress.StandardFirmataBaud));
+        await session.ConfigureAsync(1000);
+        await session.StartAsync();
+        await Eventually.True(() => session.Health.Samples > 200, "samples arriving");
+        await rig.DisposeAsync();   // the board is gone: its port hangs up
+        var events = new List<RigEvent>();
+        await foreach (var e in session.Events.ReadAllAsync()) events.Add(e);   // completes when the session ends
+        var lost = Assert.Single(events.OfType<DisconnectedEvent>());
+        Assert.Contains("went away", lost.Reason, StringComparison.Ordinal);
+        Assert.Single(events.OfType<GaveUpEvent>());
+        Assert.False(session.IsConnected);
+        ulong samples = 0;
+        await foreach (var batch in session.Samples.ReadAllAsync()) samples += (ulong)batch.Codes.Length;
+        Assert.Equal(session.Health.Samples, samples);
+        await Assert.ThrowsAsync<RigCommandRefusedException>(() => session.PlayAsync(StimulusProtocol.Parse("""{"unit":"nA","trains":[{"phase1_ms":20,"phase1_amplitude":50}]}""")));
+    }
+
     [Fact]
     public void Firmata_addresses_are_checked_before_anything_is_opened()
     {

@@ -417,6 +417,7 @@ public sealed partial class FirmataSession : IRigSession
         if (periodMs == 0) throw new InvalidOperationException("configure the sample rate before playing a stimulus");
         ushort stimId = (ushort)Interlocked.Increment(ref nextStimId);
         var command = Check(protocol, output, stimId, atDeviceSampleIndex);
+        if (!connected) throw Refused(NackCode.NotRunning, $"the Firmata board on {PortName} is no longer connected");
         if (!running) throw Refused(NackCode.NotRunning, "start acquisition first: a Firmata rig times pulses on its sample clock");
         // A stimulus whose last pulse has been reported may still be setting D9 low: let it finish.
         await Task.WhenAny(player, Task.Delay(100, cancellationToken)).ConfigureAwait(false);
