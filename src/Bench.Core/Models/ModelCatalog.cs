@@ -94,6 +94,7 @@ public static class ModelCatalog
         IzhikevichDescriptor("izhikevich-rs", "Izhikevich (2003), regular spiking (RS)", IzhikevichParameters.RegularSpiking),
         IzhikevichDescriptor("izhikevich-fs", "Izhikevich (2003), fast spiking (FS)", IzhikevichParameters.FastSpiking),
         IzhikevichDescriptor("izhikevich-burst", "Izhikevich (2003), chattering / bursting (CH)", IzhikevichParameters.Bursting),
+        Rc(),
     ];
 
     /// <summary>Every model.</summary>
@@ -165,6 +166,18 @@ public static class ModelCatalog
             CmMicrofaradsPerCm2 = v["Cm"], GLeakMilliSiemensPerCm2 = v["gL"], ELeakMv = v["EL"], ThresholdMv = v["Vth"],
             ResetMv = v["Vreset"], RefractoryMs = v["t_ref"], SpikePeakMv = v["V_spike"],
         }, integrator));
+    }
+
+    private static ModelDescriptor Rc()
+    {
+        var d = new PassiveMembraneParameters();
+        return new("rc", "passive membrane: a resistor and a capacitor, tau = RC (20 ms); the charging curve a stock Arduino records",
+        [
+            ModelParameter.Positive("Cm", "uF/cm2", d.CmMicrofaradsPerCm2, "membrane capacitance"),
+            ModelParameter.Positive("gL", "mS/cm2", d.GLeakMilliSiemensPerCm2, "leak conductance (tau = Cm/gL)"),
+            new("EL", "mV", d.ELeakMv, "rest"),
+        ],
+        (v, _) => new PassiveMembrane(new PassiveMembraneParameters { CmMicrofaradsPerCm2 = v["Cm"], GLeakMilliSiemensPerCm2 = v["gL"], ELeakMv = v["EL"] }));
     }
 
     private static ModelDescriptor Fhn()
