@@ -38,9 +38,9 @@ public sealed record FirmataSessionOptions
 /// <para>Firmata sends no timestamps and no sequence numbers. A0 is reported at the firmware's sampling interval
 /// (whole milliseconds: 1 kHz at best); each sample's time is its index × the interval, and the board's clock is fitted
 /// against the host's arrival times by their lower envelope (<see cref="DeviceClockMapping"/>), as for a Bench rig.
-/// Samples the board did not send cannot be seen one by one; a loss shows as the arrivals settling later than the
-/// fitted clock by more than <see cref="LossThresholdMs"/> for half a second, and is then reported as a gap of that many
-/// sample periods where it was noticed.</para>
+/// Samples the board did not send cannot be seen one by one; a loss shows as every arrival settling later than the
+/// fitted clock by more than <see cref="LossThresholdMs"/> for <see cref="FirmataClock.WindowSeconds"/> s, and is then
+/// reported as a gap of that many sample periods where it was noticed (<see cref="FirmataClock"/>).</para>
 /// <para>Pulses are timed by the host (the firmware has no stimulus timer): each edge is a digital write at the
 /// commanded host time, recorded on the sample clock through the fit. <see cref="Timing"/> states the uncertainties;
 /// protocols the board cannot honour (negative or biphasic pulses, amplitudes other than the pin's current, phases
@@ -79,10 +79,9 @@ public sealed partial class FirmataSession : IRigSession
     private readonly Lock pinLock = new();
     private readonly Lock healthLock = new();
     private readonly List<ushort> pending = new(64);
-    private readonly Queue<(double HostSeconds, double ResidualS)> recentResiduals = new();
     private readonly Timer flushTimer;
     private readonly AnalogInputPin a0;
-    private DeviceClockMapping? clock;
+    private FirmataClock? clock;
     private RigHealth health = new();
     private volatile ClockFit? published;
     private CancellationTokenSource? playing;
@@ -93,7 +92,6 @@ public sealed partial class FirmataSession : IRigSession
     private ulong runOffset;          // session index of this run's device sample 0
     private ulong deviceNext;         // device index of the next sample of this run
     private double pendingFirstArrival;
-    private double lastRefit;
     private volatile bool running;
     private volatile bool connected = true;
     private int nextStimId;
@@ -377,9 +375,7 @@ public sealed partial class FirmataSession : IRigSession
             runOffset += deviceNext;
             deviceNext = 0;
             pending.Clear();
-            recentResiduals.Clear();
-            clock = new DeviceClockMapping(periodMs / 1000.0);
-            lastRefit = 0;
+            clock = new FirmataClock(periodMs / 1000.0, LossThresholdMs / 1000);
         }
 
         running = true;
@@ -595,9 +591,9 @@ public sealed partial class FirmataSession : IRigSession
     {
         lock (sampleLock)
         {
-            if (clock is null || clock.Count == 0) return HostSeconds + ((index - (double)deviceNext) * periodMs / 1000.0);
+            if (clock is null || clock.Mapping.Count == 0) return HostSeconds + ((index - (double)deviceNext) * periodMs / 1000.0);
             // The envelope is the earliest arrival: the sample was taken one message's wire time before it.
-            return clock.HostSeconds(index) - (30.0 / baud);
+            return clock.Mapping.HostSeconds(index) - (30.0 / baud);
         }
     }
 
@@ -606,9 +602,9 @@ public sealed partial class FirmataSession : IRigSession
     {
         lock (sampleLock)
         {
-            if (clock is null || clock.Count == 0) return deviceNext;
-            double zero = clock.HostSeconds(0) - (30.0 / baud);
-            double k = (hostSeconds - zero) / clock.SecondsPerSample;
+            if (clock is null || clock.Mapping.Count == 0) return deviceNext;
+            double zero = clock.Mapping.HostSeconds(0) - (30.0 / baud);
+            double k = (hostSeconds - zero) / clock.Mapping.SecondsPerSample;
             return k <= 0 ? 0 : (ulong)Math.Round(k);
         }
     }
@@ -621,45 +617,24 @@ public sealed partial class FirmataSession : IRigSession
         lock (sampleLock)
         {
             if (!running) return;
-            if (pending.Count == 0) pendingFirstArrival = now;
-            pending.Add((ushort)Math.Min(e.RawValue, ushort.MaxValue));
-            ulong last = deviceNext + (ulong)pending.Count - 1;
-            clock!.Add(last, now);
-            if (now - lastRefit > 0.25)
+            ulong index = deviceNext + (ulong)pending.Count;
+            ulong lost = clock!.Observe(index, now);
+            if (lost > 0)
             {
-                clock.Refit();
-                lastRefit = now;
-                published = new ClockFit(clock.IsFitted, clock.DriftPpm, clock.SecondsPerSample);
-                DetectLoss(last, now);
+                // Samples the board never sent: a gap before this one, so its index (and every later one) moves on.
+                FlushLocked(now);
+                ulong start = runOffset + deviceNext;
+                deviceNext += lost;
+                lock (healthLock) health = health with { LostSamples = health.LostSamples + lost, Gaps = health.Gaps + 1 };
+                events.Writer.TryWrite(new GapEvent(now, start, lost, string.Create(CultureInfo.InvariantCulture,
+                    $"the Firmata board's samples arrived at least {lost * periodMs} ms later than its clock for {FirmataClock.WindowSeconds} s: {lost} samples it did not send (where exactly, within those {FirmataClock.WindowSeconds} s, is not known)")));
             }
 
+            published = clock.Fit;
+            if (pending.Count == 0) pendingFirstArrival = now;
+            pending.Add((ushort)Math.Min(e.RawValue, ushort.MaxValue));
             if (pending.Count >= 64 || now - pendingFirstArrival >= 0.004) FlushLocked(now);
         }
-    }
-
-    /// <summary>
-    /// A loss shows as arrivals that settle later than the fitted clock: the earliest arrival of the last half second
-    /// more than <see cref="LossThresholdMs"/> behind the line means samples went missing (a late burst of samples the
-    /// kernel held comes with earlier ones, and does not move the earliest).
-    /// </summary>
-    private void DetectLoss(ulong lastIndex, double now)
-    {
-        if (clock is not { IsFitted: true }) return;
-        double residual = now - clock.HostSeconds(lastIndex);
-        recentResiduals.Enqueue((now, residual));
-        while (recentResiduals.Count > 0 && recentResiduals.Peek().HostSeconds < now - 0.5) recentResiduals.Dequeue();
-        if (recentResiduals.Count < 2 || now - recentResiduals.Peek().HostSeconds < 0.4) return;
-        double earliest = recentResiduals.Min(r => r.ResidualS);
-        if (earliest * 1000 < LossThresholdMs) return;
-        ulong lost = (ulong)Math.Round(earliest / clock.SecondsPerSample);
-        if (lost == 0) return;
-        FlushLocked(now);
-        ulong start = runOffset + deviceNext;
-        deviceNext += lost;
-        recentResiduals.Clear();
-        lock (healthLock) health = health with { LostSamples = health.LostSamples + lost, Gaps = health.Gaps + 1 };
-        events.Writer.TryWrite(new GapEvent(now, start, lost, "the Firmata board's samples arrived later than its clock by " +
-            string.Create(CultureInfo.InvariantCulture, $"{earliest * 1000:0} ms for half a second: {lost} samples it did not send (where exactly is not known to within 0.5 s)")));
     }
 
     private void FlushPending(bool force)
