@@ -53,7 +53,7 @@ public sealed class RigHost : IAsyncDisposable
             if (c is null) return new RigStatus("disconnected", null, null, null, 0, null, null, lastError) { LastRecording = lastRecording };
             var s = c.Rig.Session;
             string state = c.Pipeline.LostReason is not null ? "lost" : s.IsConnected ? "connected" : "reconnecting";
-            return new RigStatus(state, c.Rig.Address, DeviceView.From(s.Device),
+            return new RigStatus(state, c.Rig.Address, DeviceView.From(s.Device) with { Timing = s.Timing.StimulusHostTimed ? s.Timing.Description : null },
                 CalibrationView.From(c.Rig.Calibration, c.Rig.CalibrationSource, s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null),
                 s.SampleRateHz, HealthView.From(s.Health, c), c.Recording?.Info, lastError) { LastRecording = lastRecording };
         }
@@ -542,6 +542,9 @@ public sealed record RigStatus(string State, string? Address, DeviceView? Device
 /// <summary>A rig's identity for the API.</summary>
 public sealed record DeviceView(string Board, string UniqueId, string Firmware, string Protocol, uint MaxSampleRateHz, int AdcBits)
 {
+    /// <summary>For a rig whose pulses the host times (a Firmata board): what that means for timing, for people; else null.</summary>
+    public string? Timing { get; init; }
+
     /// <summary>From the rig's DeviceInfo.</summary>
     public static DeviceView From(DeviceInfo d) => new(d.Board, d.UniqueId.ToString("x16", CultureInfo.InvariantCulture),
         $"{d.FirmwareMajor}.{d.FirmwareMinor}.{d.FirmwarePatch}", $"{d.ProtocolMajor}.{d.ProtocolMinor}", d.MaxSampleRateHz, d.AdcBits);

@@ -206,7 +206,7 @@ function onStatus(s) {
   const el = $("status");
   el.dataset.state = s.state;
   el.textContent = s.state === "connected"
-    ? `${s.device.board} ${s.device.unique_id} on ${s.address} — ${s.sample_rate_hz} Hz${s.recording ? " — recording " + s.recording.name : ""}`
+    ? `${s.device.board} ${s.device.unique_id} on ${s.address} — ${s.sample_rate_hz} Hz${s.recording ? " — recording " + s.recording.name : ""}${s.device.timing ? " — " + s.device.timing : ""}`
     : s.state === "lost" ? `rig lost: ${s.error || "connection dropped"} — the service keeps running; reconnect it` : `no rig connected${s.error ? ": " + s.error : ""}`;
   $("record-state").textContent = s.recording ? `recording '${s.recording.name}'…` : "";
   $("record").disabled = !!s.recording || s.state !== "connected";
