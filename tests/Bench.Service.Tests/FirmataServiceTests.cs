@@ -1,5 +1,8 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
 using Bench.Rig.Emulation;
 using Bench.Rig.Firmata;
+using Bench.Storage.Tests;
 
 namespace Bench.Service.Tests;
 
@@ -42,5 +45,42 @@ public sealed class FirmataServiceTests
         var health = (await service.GetJsonAsync("/api/health"))["rig"]!["health"]!;
         Assert.Equal(0, (long)health["lost_samples"]!);
         Assert.True((long)health["samples_received"]! >= 800, health.ToJsonString());
+    }
+
+    [FirmataServiceFact]
+    public async Task Bench_record_writes_a_Firmata_boards_recording_to_NWB_with_its_timing_stated()
+    {
+        FirmataFirmware.Build();
+        string dir = Directory.CreateTempSubdirectory("bench-firmata-nwb-").FullName;
+        string bench = Path.Combine(AppContext.BaseDirectory, "bench.dll");
+        string elf = Path.Combine(FirmwareBuild.FindHardwareDirectory()!, "firmata", "build", "StandardFirmata", "StandardFirmata.elf");
+        var emulator = Process.Start(new ProcessStartInfo("dotnet", [bench, "emulate", "--firmware", elf, "--pty"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        try
+        {
+            string port = (string)JsonNode.Parse((await emulator.StandardOutput.ReadLineAsync())!)!["port"]!;
+            string protocol = Path.Combine(dir, "train.json");
+            await File.WriteAllTextAsync(protocol, """{"unit":"nA","trains":[{"phase1_ms":20,"phase1_amplitude":50,"interval_ms":200,"count":3}]}""");
+            string nwb = Path.Combine(dir, "x.nwb");
+            using var record = Process.Start(new ProcessStartInfo("dotnet", [bench, "record", "--port", "firmata:" + port, "--rate", "1000", "--duration", "2", "--stimulus", protocol,
+                "--out", nwb, "--data-dir", dir]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var stdout = record.StandardOutput.ReadToEndAsync();
+            var stderr = record.StandardError.ReadToEndAsync();
+            await record.WaitForExitAsync();
+            Assert.True(record.ExitCode == 0, await stderr);
+            var summary = JsonNode.Parse((await stdout).Trim().Split('\n')[^1])!;
+            Assert.Equal(2000, (long)summary["samples"]!);
+            Assert.Equal(0, (long)summary["lost_samples"]!);
+            var file = H5py.Read(nwb);
+            Assert.Equal(2000, (long)file["membrane"]!["length"]!);
+            Assert.Equal(3, file["intervals"]!["stimulus_events"]!["rows"]!.AsArray().Count);
+            Assert.Contains("Timing: Firmata board", (string?)file["session_description"], StringComparison.Ordinal);
+            Assert.Contains("±2.4 ms", (string?)file["session_description"], StringComparison.Ordinal);
+        }
+        finally
+        {
+            emulator.Kill(entireProcessTree: true);
+            await emulator.WaitForExitAsync();
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
