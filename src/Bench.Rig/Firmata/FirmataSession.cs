@@ -59,8 +59,9 @@ public sealed partial class FirmataSession : IRigSession
     /// <summary>The shortest phase (and gap between pulses) a host-timed pulse may have (ms): ten times the edge uncertainty.</summary>
     public const double MinimumPhaseMs = 20;
 
-    // The firmware's loop handles one serial message per pass; a pass with one analog pin reporting takes well under
-    // 0.3 ms (measured on simulated StandardFirmata: an edge follows its message's last byte within this).
+    // The firmware's loop reads the serial input once per pass; a pass with one analog pin reporting is one analogRead
+    // (0.11 ms at Arduino's ADC clock) and a few short checks, so a message waits at most about this long (an estimate
+    // from the code, not a measurement).
     private const double FirmwareLoopMs = 0.3;
 
     private readonly IRigTransport transport;
