@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
-using Bench.Rig.Recording;
+using Bench.Storage.Recordings;
 
 namespace Bench.Cli;
 
@@ -14,14 +14,18 @@ internal static class ComparisonOutput
 
     public static RecordingReader Open(string command, FileInfo file)
     {
+        RecordingReader reader;
         try
         {
-            return RecordingReader.Open(file.FullName);
+            reader = RecordingReader.Open(file.FullName);
         }
         catch (RecordingFormatException e)
         {
             throw new UserErrorException($"{command}: {e.Message}");
         }
+
+        if (reader.Info.StimulusCommandMissing is { } missing) throw new UserErrorException($"{command}: {missing}");
+        return reader;
     }
 
     /// <summary>The model to compare with: --model, else the one the recording was compared with, else hh; --param on top of its recorded parameters.</summary>
@@ -80,6 +84,8 @@ internal static class ComparisonOutput
     public static LiveComparison Run(RecordingReader reader, ModelDescriptor model, IReadOnlyDictionary<string, double> parameters, double areaUm2, ComparisonOptions options)
     {
         var comparison = new LiveComparison(model.Create(parameters), reader.Info.ToComparisonSetup(areaUm2), options);
+        // A recording made on the page may hold several protocols; the first is in the setup.
+        foreach (var more in reader.Info.Stimuli.Skip(1)) comparison.AddStimulus(more, 0);
         foreach (var item in reader.Read())
         {
             switch (item)

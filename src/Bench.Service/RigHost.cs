@@ -215,7 +215,7 @@ public sealed class RigHost : IAsyncDisposable
             var s = c.Rig.Session;
             var view = new RigSessionView(s.Device, c.Rig.Address, c.Rig.Calibration, c.Rig.CalibrationSource, s.SampleRateHz,
                 s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null);
-            var recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view);
+            var recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, options.Emulator.PreparationAreaUm2, view);
             try
             {
                 await c.Pipeline.AttachAsync(recording, cancellationToken).ConfigureAwait(false);
