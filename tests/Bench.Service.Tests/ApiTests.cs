@@ -130,6 +130,25 @@ public sealed class ApiTests
         Assert.Equal("emulated rig front end", (string?)nwb["data_collection_attrs"]!["calibration_source"]);
         // The stimulus as played, sample by sample: 2 pulses × 20 samples × 300 nA.
         Assert.Equal(2 * 20 * 300.0, (double)nwb["stimulus"]!["sum"]!, 3);
+        NwbSchema.AssertValid(path);
+
+        // The page's recording is the file every command reads: export, compare, fit.
+        string csv = Path.Combine(service.DataDirectory, "practical-1.csv");
+        var (code, stdout, stderr) = await BenchProcess.RunAsync("export", path, "--out", csv);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(samples, (long)JsonNode.Parse(stdout)!["rows"]!);
+        var rows = File.ReadLines(csv).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(2 * 20, rows.Count(r => r[2] == "300"));
+        (code, stdout, stderr) = await BenchProcess.RunAsync("compare", path);
+        Assert.True(code == 0, stderr);
+        var compared = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
+        Assert.Equal(2, (int)compared["spikes_recorded"]!);
+        Assert.Equal(2, (int)compared["spikes_model"]!);
+        Assert.Equal(2, (int)compared["pulses_confirmed"]!);
+        Assert.True((double)compared["rmse_mV"]! < 1, stdout);
+        (code, stdout, stderr) = await BenchProcess.RunAsync("fit", path, "--params", "gNa", "--max-iterations", "60");
+        Assert.True(code == 0, stderr);
+        Assert.InRange((double)JsonNode.Parse(stdout.Trim().Split('\n')[^1])!["params"]!["gNa"]!, 100, 140);
 
         using var download = await service.Client.GetAsync("/api/recordings/practical-1/download");
         Assert.True(download.IsSuccessStatusCode);

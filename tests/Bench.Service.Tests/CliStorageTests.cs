@@ -11,17 +11,9 @@ namespace Bench.Service.Tests;
 /// </summary>
 public sealed class CliStorageTests
 {
-    private static string BenchDll => Path.Combine(AppContext.BaseDirectory, "bench.dll");
+    private static string BenchDll => BenchProcess.BenchDll;
 
-    private static async Task<(int Code, string Out, string Err)> BenchAsync(params string[] args)
-    {
-        using var p = Process.Start(new ProcessStartInfo("dotnet", [BenchDll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true })!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Out, string Err)> BenchAsync(params string[] args) => BenchProcess.RunAsync(args);
 
     [Fact]
     public async Task A_rig_calibrated_against_the_model_is_recorded_with_that_calibration_into_NWB()
@@ -54,6 +46,7 @@ public sealed class CliStorageTests
             Assert.Equal((double)calibration["mv_per_count"]!, (double)file["data_collection_attrs"]!["calibration_mv_per_count"]!, 12);
             Assert.Equal(2, file["intervals"]!["stimulus_events"]!["rows"]!.AsArray().Count);
             Assert.Equal(0, (long)file["model"]!["nan_count"]!);
+            NwbSchema.AssertValid(nwb);
 
             // Recording over an existing file is refused before anything starts.
             (code, _, stderr) = await BenchAsync("record", "--port", port, "--duration", "1", "--out", nwb);

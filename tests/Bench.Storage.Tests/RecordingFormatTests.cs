@@ -79,7 +79,9 @@ public sealed class RecordingFormatTests : IDisposable
         Assert.Equal([3, 4], info.Stimuli.Select(c => (int)c.StimId));
         Assert.Equal(StimulusCommand.AtIndex, info.Stimuli[0].Flags);
         Assert.Equal(40UL, info.Stimuli[0].StartIndex);
-        Assert.Equal(0, info.Stimuli[1].Flags);
+        // The second was played as soon as possible: the rig's report of its first pulse anchors it.
+        Assert.Equal(StimulusCommand.AtIndex, info.Stimuli[1].Flags);
+        Assert.Equal(200UL, info.Stimuli[1].StartIndex);
         Assert.Equal(0.5, info.NanoampsPerCode);
 
         var items = reader.Read().ToList();

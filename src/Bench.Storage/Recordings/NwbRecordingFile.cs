@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Bench.Core.Comparison;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 using PureHDF;
@@ -65,6 +66,19 @@ internal static class NwbRecordingFile
 
             var (commands, perCode) = Commands(file, bench);
             var events = Events(file);
+            // A command played "as soon as possible" started where the rig says its first pulse did: the file knows
+            // that, so the command is anchored there, as it was while it played.
+            for (int i = 0; i < commands.Count; i++)
+            {
+                var c = commands[i];
+                int k = events.FindIndex(e => e.StimId == c.StimId && e.Output == c.Output);
+                if ((c.Flags & StimulusCommand.AtIndex) != 0 || k < 0) continue;
+                var first = events[k];
+                ulong onset = first.OnsetIndex;
+                ulong offset = c.Trains.Count == 0 || first.Train >= c.Trains.Count ? 0 : PlayedStimulus.OffsetOf(c, first.Train, first.Pulse);
+                if (onset >= offset) commands[i] = c with { Flags = (byte)(c.Flags | StimulusCommand.AtIndex), StartIndex = onset - offset };
+            }
+
             string? missing = events.Count > 0 && commands.Count == 0
                 ? $"{path} was written by an earlier Bench that kept the pulses as played but not the stimulus commands: bench export reads it; to compare or fit, record it again"
                 : null;
@@ -173,11 +187,21 @@ internal static class NwbRecordingFile
                 if (i < (int)count && indices[i] == indices[i - 1] + 1) continue;
                 ulong first = indices[runStart];
                 if (first > expected) yield return new RecordedGap(expected, first - expected);
-                int length = i - runStart;
-                var codes = new ushort[length];
-                for (int k = 0; k < length; k++) codes[k] = (ushort)counts[runStart + k];
-                yield return new RecordedSamples(first, codes, nanoamps?[runStart..i]);
-                expected = first + (ulong)length;
+                // Each pulse right after the sample of its onset, as near as the wire would bring it: a comparison waits
+                // at a pulse for its report, and must not be handed a whole block first.
+                int cut = runStart;
+                while (cut < i)
+                {
+                    while (nextEvent < events.Count && events[nextEvent].OnsetIndex < indices[cut]) yield return new RecordedPulse(events[nextEvent++]);
+                    int end = i;
+                    if (nextEvent < events.Count && events[nextEvent].OnsetIndex <= indices[i - 1]) end = cut + (int)(events[nextEvent].OnsetIndex - indices[cut]) + 1;
+                    var codes = new ushort[end - cut];
+                    for (int k = 0; k < codes.Length; k++) codes[k] = (ushort)counts[cut + k];
+                    yield return new RecordedSamples(indices[cut], codes, nanoamps?[cut..end]);
+                    cut = end;
+                }
+
+                expected = first + (ulong)(i - runStart);
                 while (nextEvent < events.Count && events[nextEvent].OnsetIndex < expected) yield return new RecordedPulse(events[nextEvent++]);
                 runStart = i;
             }
