@@ -26,6 +26,21 @@ internal static class NwbSchema
         return [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.EndsWith(": valid", StringComparison.Ordinal))];
     }
 
+    /// <summary>What a reader that knows only NWB gets from the file (tests/nwb/read_by_type.py: HDMF's reader, objects
+    /// found by their NWB type): the membrane potential in volts with its times, the stimulus, the interval tables.</summary>
+    public static System.Text.Json.Nodes.JsonObject ReadByType(string nwbPath)
+    {
+        var (script, schema) = Paths.Value;
+        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { Path.Combine(Path.GetDirectoryName(script)!, "read_by_type.py"), schema, nwbPath }) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new Xunit.Sdk.XunitException($"read_by_type.py failed ({process.ExitCode}):\n{stderr.Result}");
+        return System.Text.Json.Nodes.JsonNode.Parse(stdout)!.AsObject();
+    }
+
     /// <summary>Asserts that the file validates with zero problems.</summary>
     public static void AssertValid(string nwbPath)
     {

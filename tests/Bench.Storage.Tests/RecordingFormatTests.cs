@@ -106,6 +106,38 @@ public sealed class RecordingFormatTests : IDisposable
     }
 
     [Fact]
+    public void A_reader_that_knows_only_NWB_gets_volts_times_stimulus_and_gaps()
+    {
+        string nwb = Journal("plain", withDamage: false);
+        JournalConverter.Convert(JournalConverter.JournalPathFor(nwb), nwb);
+        var f = NwbSchema.ReadByType(nwb);
+
+        var v = Assert.Single(f["membrane"]!.AsArray())!;
+        Assert.Equal("volts", (string?)v["unit"]);
+        Assert.Equal(300, (int)v["n"]!);
+        Assert.Equal(((1000 * Cal.MillivoltsPerCount) + Cal.OffsetMv) / 1000, (double)v["first"]![0]!, 12);
+        Assert.Equal(1 / 20_000.0, (double)v["t_first"]![1]!, 12);
+        Assert.Equal(319 / 20_000.0, (double)v["t_last"]!, 12);   // 20 samples lost: the last one's time says so
+        var stimulus = Assert.Single(f["stimulus"]!.AsArray())!;
+        Assert.Equal("amperes", (string?)stimulus["unit"]);
+        Assert.Equal(300e-9, (double)stimulus["max"]!, 15);
+        Assert.Equal(40 / 20_000.0, (double)stimulus["t_of_max"]!, 12);
+        var lost = f["intervals"]!["invalid_times"]!;
+        Assert.Equal([150 / 20_000.0], lost["start_time"]!.AsArray().Select(x => (double)x!));
+        Assert.Equal([170 / 20_000.0], lost["stop_time"]!.AsArray().Select(x => (double)x!));
+        var events = f["intervals"]!["stimulus_events"]!;
+        Assert.Equal([40 / 20_000.0, 200 / 20_000.0], events["start_time"]!.AsArray().Select(x => (double)x!));
+        Assert.Equal([300.0, -100.0], events["phase1_nA"]!.AsArray().Select(x => (double)x!));
+
+        // Nothing lost: the same reader takes the times from starting_time and rate.
+        var regular = Path.Combine(dir, "regular.nwb");
+        NwbWriter.Write(regular, Recording(3000, []) with { HasStimulusCurrent = true }, Chunks([(0, 3000)], 700, model: false, stimulus: true));
+        v = Assert.Single(NwbSchema.ReadByType(regular)["membrane"]!.AsArray())!;
+        Assert.Equal(2999 / RateHz, (double)v["t_last"]!, 12);
+        Assert.Empty(NwbSchema.ReadByType(regular)["intervals"]!["invalid_times"]!["start_time"]!.AsArray());
+    }
+
+    [Fact]
     public void A_damaged_journal_record_is_skipped_and_what_follows_is_kept()
     {
         string nwb = Journal("damaged", withDamage: true);
