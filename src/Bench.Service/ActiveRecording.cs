@@ -135,6 +135,9 @@ internal sealed class ActiveRecording : JournalRecording
         lost += length;
     }
 
+    /// <summary>The session's clock fit (drift against the host) when the recording stops, kept in the file.</summary>
+    public JsonObject? Clock { get; set; }
+
     /// <summary>
     /// Ends the journal, writes the NWB file from it, and updates the catalog; the journal is removed only once the NWB
     /// file is complete and catalogued. Until this returns, the recording's name stays in use (a delete waits for it).
@@ -148,6 +151,7 @@ internal sealed class ActiveRecording : JournalRecording
             var info = Info;
             var end = new JsonObject { ["samples"] = info.Samples, ["lost_samples"] = info.LostSamples, ["ended_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) };
             if (EndedEarly is { } why) end["ended_early"] = why;
+            if (Clock is not null) end["clock"] = Clock.DeepClone();
             try
             {
                 Journal.WriteEnd(end);

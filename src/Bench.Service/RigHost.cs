@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Globalization;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
@@ -255,6 +256,11 @@ public sealed class RigHost : IAsyncDisposable
             var recording = c.Recording;
             await c.Pipeline.DetachAsync().ConfigureAwait(false);
             c.Recording = null;
+            if (c.Rig.Session.Clock is { IsFitted: true } clock)
+            {
+                recording.Clock = new JsonObject { ["drift_ppm"] = clock.DriftPpm, ["seconds_per_sample"] = clock.SecondsPerSample, ["nominal_rate_hz"] = c.Rig.Session.SampleRateHz };
+            }
+
             var info = await Task.Run(() => Finish(recording)).ConfigureAwait(false);
             Publish();
             return info;

@@ -157,6 +157,29 @@ public sealed class RecordingFormatTests : IDisposable
     }
 
     [Fact]
+    public void A_file_of_the_earlier_Bench_still_exports_and_compare_says_what_is_missing()
+    {
+        // The NWB file as Bench wrote it before this format: gaps under /intervals/gaps, pulses without their codes,
+        // the protocols without the commands the rig accepted, no Bench metadata.
+        string nwb = Journal("earlier", withDamage: false);
+        JournalConverter.Convert(JournalConverter.JournalPathFor(nwb), nwb);
+        Python($"import h5py\nf = h5py.File('{nwb}', 'r+')\n"
+            + "del f['general/data_collection'].attrs['bench']\nf.move('intervals/invalid_times', 'intervals/gaps')\n"
+            + "e = f['intervals/stimulus_events']\n"
+            + "for c in ('stim_id', 'output', 'phase1_code', 'phase2_code', 'flags'): del e[c]\n"
+            + "e.attrs['colnames'] = ['start_time', 'stop_time', 'train', 'pulse', 'phase1_nA', 'phase2_nA', 'onset_sample']\n"
+            + "del f['general/stimulus']\nf['general/stimulus'] = '{\"played\":[{\"stim_id\":3,\"name\":\"one\"}]}'\nf.close()");
+
+        var reader = RecordingReader.Open(nwb);
+        Assert.NotNull(reader.Info.StimulusCommandMissing);
+        Assert.Contains("record it again", reader.Info.StimulusCommandMissing, StringComparison.Ordinal);
+        var csv = RecordingExport.Csv(reader, Path.Combine(dir, "earlier.csv"));
+        Assert.Equal(300, csv.Rows);
+        Assert.Equal(20UL, csv.LostSamples);
+        Assert.Equal("2.25,-59.1797,300", File.ReadAllLines(csv.Path)[1 + 45]);
+    }
+
+    [Fact]
     public void An_unknown_HDF5_file_and_a_missing_recording_get_errors_that_say_what_to_do()
     {
         var other = Path.Combine(dir, "other.h5");
