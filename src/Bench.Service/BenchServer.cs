@@ -209,13 +209,29 @@ public static class BenchServer
         }).WithSummary("Start recording (name: letters, digits, '.', '_', '-')");
         api.MapPost("/recordings/stop", async () => await host.StopRecordingAsync()).WithSummary("Stop recording and write the NWB file");
         api.MapGet("/recordings/{name}", (string name) => RecordingInfo.From(Find(name))).WithSummary("One recording");
-        api.MapGet("/recordings/{name}/download", (string name) =>
+        api.MapGet("/recordings/{name}/download", (string name, string? format) =>
         {
             var r = Find(name);
             string path = catalog.FullPathOf(r);
             if (!File.Exists(path)) throw new RecordingNotFoundException($"recording '{name}' has no NWB file yet ({r.Status.ToString().ToLowerInvariant()})");
-            return Results.File(path, "application/x-hdf5", Path.GetFileName(path));
-        }).WithSummary("The recording's NWB file");
+            switch (format ?? "nwb")
+            {
+                case "nwb":
+                    return Results.File(path, "application/x-hdf5", Path.GetFileName(path));
+                case "csv" or "xlsx":
+                    // Written to a temporary file (an export streams; a spreadsheet cannot be written to the response as it
+                    // goes) that is deleted once sent.
+                    string temporary = Path.Combine(Path.GetTempPath(), $"bench-export-{Guid.NewGuid():N}.{format}");
+                    var reader = Bench.Storage.Recordings.RecordingReader.Open(path);
+                    if (format == "csv") Bench.Storage.Recordings.RecordingExport.Csv(reader, temporary);
+                    else Bench.Storage.Recordings.RecordingExport.Spreadsheet(reader, temporary);
+                    var stream = new FileStream(temporary, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.DeleteOnClose);
+                    return Results.File(stream, format == "csv" ? "text/csv" : "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        Path.GetFileNameWithoutExtension(path) + "." + format);
+                default:
+                    throw new ArgumentException($"format '{format}': nwb (the file), csv or xlsx");
+            }
+        }).WithSummary("The recording: its NWB file, or its samples as CSV or a spreadsheet (?format=nwb|csv|xlsx)");
         api.MapDelete("/recordings/{name}", async (string name, CancellationToken ct) =>
         {
             string nwb = catalog.FullPathOf(Find(name));

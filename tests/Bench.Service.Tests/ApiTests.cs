@@ -156,6 +156,29 @@ public sealed class ApiTests
         Assert.Equal(new FileInfo(path).Length, bytes.Length);
         Assert.Equal([0x89, (byte)'H', (byte)'D', (byte)'F'], bytes[..4]);
 
+        // The same recording as CSV (with the model's prediction) and as a spreadsheet; an unknown format is refused.
+        using (var asCsv = await service.Client.GetAsync("/api/recordings/practical-1/download?format=csv"))
+        {
+            Assert.True(asCsv.IsSuccessStatusCode);
+            Assert.Equal("text/csv", asCsv.Content.Headers.ContentType?.MediaType);
+            var text = (await asCsv.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("time_ms,v_mV,stimulus_nA,model_mV", text[0]);
+            Assert.Equal(samples, text.Length - 1);
+        }
+
+        using (var asXlsx = await service.Client.GetAsync("/api/recordings/practical-1/download?format=xlsx"))
+        {
+            Assert.True(asXlsx.IsSuccessStatusCode);
+            byte[] zip = await asXlsx.Content.ReadAsByteArrayAsync();
+            Assert.Equal("PK"u8.ToArray(), zip[..2]);   // a zip: the .xlsx container
+        }
+
+        (status, body) = await service.SendAsync(HttpMethod.Get, "/api/recordings/practical-1/download?format=mat");
+        Assert.Equal(400, status);
+        Assert.Contains("csv or xlsx", (string?)body!["error"]);
+        // The exports' temporary files go once sent.
+        await Eventually.True(() => Directory.GetFiles(Path.GetTempPath(), "bench-export-*").Length == 0, "the temporary exports were deleted", TimeSpan.FromSeconds(10));
+
         var listed = (await service.GetJsonAsync("/api/recordings")).AsArray();
         Assert.Single(listed);
         (status, _) = await service.SendAsync(HttpMethod.Delete, "/api/recordings/practical-1");

@@ -176,7 +176,7 @@ public sealed class RecordingFormatTests : IDisposable
         var csv = RecordingExport.Csv(reader, Path.Combine(dir, "earlier.csv"));
         Assert.Equal(300, csv.Rows);
         Assert.Equal(20UL, csv.LostSamples);
-        Assert.Equal("2.25,-59.1797,300", File.ReadAllLines(csv.Path)[1 + 45]);
+        Assert.Equal("2.25,-59.1797,300,-65", File.ReadAllLines(csv.Path)[1 + 45]);
     }
 
     [Fact]
@@ -203,8 +203,9 @@ public sealed class RecordingFormatTests : IDisposable
         Assert.Equal(300, csv.Rows);
         Assert.Equal(20UL, csv.LostSamples);
         var lines = File.ReadAllLines(csv.Path);
-        Assert.Equal(RecordingExport.CsvHeader, lines[0]);
-        Assert.Equal("2.25,-59.1797,300", lines[1 + 45]);   // sample 45: 45 / 20 kHz, 1045 counts, in the first pulse
+        // With the model's prediction, as the recording was compared live (an empty cell where the model had not caught up).
+        Assert.Equal(RecordingExport.CsvHeader + ",model_mV", lines[0]);
+        Assert.Equal("2.25,-59.1797,300,-65", lines[1 + 45]);   // sample 45: 45 / 20 kHz, 1045 counts, in the first pulse
 
         var span = RecordingExport.Spreadsheet(reader, Path.Combine(dir, "x.xlsx"), fromS: 0.002, toS: 0.011);
         Assert.Equal(200 - 40, span.Rows);      // 40 … 219, less the 20 lost from 150
@@ -214,8 +215,8 @@ public sealed class RecordingFormatTests : IDisposable
             + "rows = list(ws.iter_rows(values_only=True))\nprint(len(rows)); print(rows[0]); print(rows[6])");
         var printed = rows.Split('\n');
         Assert.Equal("161", printed[0]);
-        Assert.Equal("('time (ms)', 'membrane potential (mV)', 'stimulus (nA)')", printed[1]);
-        Assert.Equal("(2.25, -59.1797, 300)", printed[2]);
+        Assert.Equal("('time (ms)', 'membrane potential (mV)', 'stimulus (nA)', 'model (mV)')", printed[1]);
+        Assert.Equal("(2.25, -59.1797, 300, -65)", printed[2]);
     }
 
     /// <summary>A journal of 300 samples at 20 kHz (20 lost at 150), two protocols played (the first at index 40), a model with its parameters.</summary>

@@ -22,6 +22,7 @@ internal static class NwbRecordingFile
 {
     private const string Membrane = "/acquisition/membrane_potential";
     private const string Stimulus = "/stimulus/presentation/stimulus";
+    private const string Prediction = "/processing/comparison/model_prediction";
     private const int Block = 65536;
 
     private static ReadOnlySpan<byte> Hdf5Signature => [0x89, (byte)'H', (byte)'D', (byte)'F', (byte)'\r', (byte)'\n', 0x1a, (byte)'\n'];
@@ -84,7 +85,7 @@ internal static class NwbRecordingFile
                 : null;
             var info = new RecordingInfo(path, rate, calibration, source, commands.Count > 0 ? commands[0] : null, perCode, device, model, bench)
             {
-                Stimuli = commands, StimulusCommandMissing = missing, IsNwb = true,
+                Stimuli = commands, StimulusCommandMissing = missing, IsNwb = true, HasModelPrediction = file.LinkExists(Prediction + "/data"),
             };
             return new RecordingReader(info, () => Items(path, rate, events));
         }
@@ -160,6 +161,7 @@ internal static class NwbRecordingFile
         }
 
         IH5Dataset? current = file.LinkExists(Stimulus + "/data") ? (IH5Dataset)file.Get(Stimulus + "/data") : null;
+        IH5Dataset? prediction = file.LinkExists(Prediction + "/data") ? (IH5Dataset)file.Get(Prediction + "/data") : null;
         ulong expected = startIndex;
         int nextEvent = 0;
         for (ulong at = 0; at < n; at += Block)
@@ -168,6 +170,7 @@ internal static class NwbRecordingFile
             var selection = new HyperslabSelection(at, count);
             var counts = data.Read<short[]>(selection);
             var nanoamps = current?.Read<float[]>(selection);
+            var modelMv = prediction?.Read<float[]>(selection);
             ulong[] indices;
             if (timestamps is null)
             {
@@ -197,7 +200,7 @@ internal static class NwbRecordingFile
                     if (nextEvent < events.Count && events[nextEvent].OnsetIndex <= indices[i - 1]) end = cut + (int)(events[nextEvent].OnsetIndex - indices[cut]) + 1;
                     var codes = new ushort[end - cut];
                     for (int k = 0; k < codes.Length; k++) codes[k] = (ushort)counts[cut + k];
-                    yield return new RecordedSamples(indices[cut], codes, nanoamps?[cut..end]);
+                    yield return new RecordedSamples(indices[cut], codes, nanoamps?[cut..end], modelMv?[cut..end]);
                     cut = end;
                 }
 

@@ -30,8 +30,8 @@ public sealed class ExportTooLargeException : IOException
 }
 
 /// <summary>
-/// A recording's samples as a table a student opens: time (ms), membrane potential (mV, calibrated as recorded) and the
-/// stimulus current as the rig played it (nA). Samples lost on the link are absent (the time column jumps), never
+/// A recording's samples as a table a student opens: time (ms), membrane potential (mV, calibrated as recorded), the
+/// stimulus current as the rig played it (nA) and, for a recording compared live, the model's prediction (mV). Samples lost on the link are absent (the time column jumps), never
 /// filled in. CSV for scripts; .xlsx for a spreadsheet, which opens it with its units and numbers as numbers, whatever
 /// the computer's decimal separator. Both are written under a temporary name and moved into place when complete.
 /// </summary>
@@ -43,8 +43,11 @@ public static class RecordingExport
     /// <summary>The CSV header: names a script reads, with the unit in each.</summary>
     public const string CsvHeader = "time_ms,v_mV,stimulus_nA";
 
-    /// <summary>The spreadsheet's column titles, units in brackets.</summary>
-    public static IReadOnlyList<string> SpreadsheetHeader { get; } = ["time (ms)", "membrane potential (mV)", "stimulus (nA)"];
+    /// <summary>The CSV header's extra column for a recording compared live.</summary>
+    public const string CsvModelColumn = "model_mV";
+
+    /// <summary>The spreadsheet's column titles, units in brackets (the model's last, when there is one).</summary>
+    public static IReadOnlyList<string> SpreadsheetHeader { get; } = ["time (ms)", "membrane potential (mV)", "stimulus (nA)", "model (mV)"];
 
     /// <summary>Writes the samples from <paramref name="fromS"/> to <paramref name="toS"/> (seconds from the recording's start) as CSV.</summary>
     public static ExportResult Csv(RecordingReader reader, string target, double fromS = 0, double toS = double.PositiveInfinity)
@@ -57,14 +60,17 @@ public static class RecordingExport
         {
             using (var writer = new StreamWriter(partial, false, new UTF8Encoding(false), 1 << 16))
             {
-                writer.WriteLine(CsvHeader);
+                bool model = reader.Info.HasModelPrediction;
+                writer.WriteLine(model ? CsvHeader + "," + CsvModelColumn : CsvHeader);
                 var line = new StringBuilder();
-                lost = Walk(reader, fromS, toS, (timeMs, mv, nanoamps) =>
+                lost = Walk(reader, fromS, toS, (timeMs, mv, nanoamps, modelMv) =>
                 {
                     line.Clear();
                     line.Append(timeMs.ToString("R", CultureInfo.InvariantCulture)).Append(',')
                         .Append(mv.ToString("0.####", CultureInfo.InvariantCulture)).Append(',')
                         .Append(nanoamps.ToString("R", CultureInfo.InvariantCulture));
+                    // A model value never computed (the recording stopped while the model waited) is an empty cell.
+                    if (model) line.Append(',').Append(double.IsNaN(modelMv) ? "" : modelMv.ToString("0.####", CultureInfo.InvariantCulture));
                     writer.WriteLine(line);
                     rows++;
                 });
@@ -109,10 +115,11 @@ public static class RecordingExport
         // Streamed row by row: the workbook never holds the recording in memory.
         IEnumerable<Dictionary<string, object>> Rows()
         {
+            bool model = reader.Info.HasModelPrediction;
             using var blocks = Blocks(reader, fromS, toS, l => lost += l).GetEnumerator();
             while (blocks.MoveNext())
             {
-                foreach (var (timeMs, mv, nanoamps) in blocks.Current)
+                foreach (var (timeMs, mv, nanoamps, modelMv) in blocks.Current)
                 {
                     if (++rows > SpreadsheetRows)
                     {
@@ -120,28 +127,30 @@ public static class RecordingExport
                             $"the span holds more than {SpreadsheetRows:N0} samples, more than a spreadsheet sheet holds: export a shorter span (--from-s, --to-s) or as CSV");
                     }
 
-                    yield return new Dictionary<string, object>
+                    var row = new Dictionary<string, object>
                     {
                         [SpreadsheetHeader[0]] = timeMs, [SpreadsheetHeader[1]] = Math.Round(mv, 4), [SpreadsheetHeader[2]] = nanoamps,
                     };
+                    if (model) row[SpreadsheetHeader[3]] = double.IsNaN(modelMv) ? null! : Math.Round(modelMv, 4);
+                    yield return row;
                 }
             }
         }
     }
 
-    private static ulong Walk(RecordingReader reader, double fromS, double toS, Action<double, double, double> row)
+    private static ulong Walk(RecordingReader reader, double fromS, double toS, Action<double, double, double, double> row)
     {
         ulong lost = 0;
         foreach (var block in Blocks(reader, fromS, toS, l => lost += l))
         {
-            foreach (var (t, v, i) in block) row(t, v, i);
+            foreach (var (t, v, i, m) in block) row(t, v, i, m);
         }
 
         return lost;
     }
 
     /// <summary>The rows, a block at a time, within [from, to); lost samples within the span are counted.</summary>
-    private static IEnumerable<List<(double TimeMs, double Mv, double Nanoamps)>> Blocks(RecordingReader reader, double fromS, double toS, Action<ulong> lost)
+    private static IEnumerable<List<(double TimeMs, double Mv, double Nanoamps, double ModelMv)>> Blocks(RecordingReader reader, double fromS, double toS, Action<ulong> lost)
     {
         var info = reader.Info;
         double rate = info.SampleRateHz;
@@ -149,7 +158,7 @@ public static class RecordingExport
         ulong to = double.IsPositiveInfinity(toS) ? ulong.MaxValue : (ulong)Math.Max(0, Math.Ceiling(toS * rate));
         var calibration = info.Calibration;
         ulong expected = from;
-        var rows = new List<(double, double, double)>(4096);
+        var rows = new List<(double, double, double, double)>(4096);
         foreach (var block in reader.SamplesWithCurrent())
         {
             ulong first = block.FirstIndex, end = first + (ulong)block.Codes.Length;
@@ -160,7 +169,8 @@ public static class RecordingExport
             for (ulong index = Math.Max(first, from); index < Math.Min(end, to); index++)
             {
                 int i = (int)(index - first);
-                rows.Add((index * 1000.0 / rate, (calibration.MillivoltsPerCount * block.Codes[i]) + calibration.OffsetMv, block.StimulusNanoamps![i]));
+                rows.Add((index * 1000.0 / rate, (calibration.MillivoltsPerCount * block.Codes[i]) + calibration.OffsetMv, block.StimulusNanoamps![i],
+                    block.ModelMv is { } m ? m[i] : double.NaN));
             }
 
             expected = Math.Min(end, to);

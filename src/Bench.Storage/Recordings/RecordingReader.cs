@@ -46,6 +46,9 @@ public sealed record RecordingInfo(string CapturePath, double SampleRateHz, Cali
     /// <summary>True for an NWB file; false for a raw capture with its sidecar.</summary>
     public bool IsNwb { get; init; }
 
+    /// <summary>True when the file keeps the model's prediction, sample by sample (a recording compared live).</summary>
+    public bool HasModelPrediction { get; init; }
+
     /// <summary>How to compare this recording with a model whose stimulus spreads over <paramref name="preparationAreaUm2"/>.</summary>
     public ComparisonSetup ToComparisonSetup(double preparationAreaUm2) => new()
     {
@@ -58,7 +61,11 @@ public abstract record RecordingItem;
 
 /// <summary>Consecutive samples of channel 0 from <paramref name="FirstIndex"/> (raw ADC codes), and the stimulus
 /// current as played at each when the recording keeps it (an NWB file does; a raw capture's is computed on request).</summary>
-public sealed record RecordedSamples(ulong FirstIndex, ushort[] Codes, float[]? StimulusNanoamps = null) : RecordingItem;
+/// <param name="FirstIndex">Sample index of <c>Codes[0]</c>.</param>
+/// <param name="Codes">Raw ADC counts.</param>
+/// <param name="StimulusNanoamps">The current as played at each sample (nA), when known.</param>
+/// <param name="ModelMv">The model's prediction kept with the recording (mV; NaN where the model had not caught up), when the file has one.</param>
+public sealed record RecordedSamples(ulong FirstIndex, ushort[] Codes, float[]? StimulusNanoamps = null, float[]? ModelMv = null) : RecordingItem;
 
 /// <summary>Samples that never arrived: from <paramref name="FirstIndex"/>, <paramref name="Length"/> of them.</summary>
 public sealed record RecordedGap(ulong FirstIndex, ulong Length) : RecordingItem;
