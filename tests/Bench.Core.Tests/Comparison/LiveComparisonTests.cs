@@ -160,6 +160,51 @@ public class LiveComparisonTests
         Assert.All(report.ActionPotentials.Where(r => r.Differences is not null), r => Assert.True(r.Differences!.Value.PeakMv > 1));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Noise_alone_shows_no_feature_difference_and_a_real_mismatch_does(int seed)
+    {
+        static ComparisonReport Compare(EmulatedRecording rec)
+        {
+            var c = LiveComparison.Create("hh", null, rec.Setup);
+            rec.Feed(c);
+            return c.GetReport();
+        }
+
+        // The rig is the model itself, seen through 0.2 mV of noise and the 12-bit front end.
+        var same = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: seed));
+        Assert.Equal(5, same.ActionPotentials.Count);
+        foreach (var row in same.ActionPotentials)
+        {
+            var d = Assert.NotNull(row.Differences);
+            var u = Assert.NotNull(row.Uncertainty);
+            // Uncertainties of the size the noise gives: tenths of a mV for the threshold, well under a mV for the peak.
+            Assert.InRange(u.ThresholdMv, 0.02, 1.5);
+            Assert.InRange(u.PeakMv, 0.01, 0.5);
+            Assert.InRange(u.HalfWidthMs, 0.0005, 0.1);
+            Assert.False(ApFeatureDifferences.BeyondNoise(d.PeakMv, u.PeakMv) && ApFeatureDifferences.BeyondNoise(d.ThresholdMv, u.ThresholdMv),
+                $"noise alone shows as a difference: {d} ± {u}");
+        }
+
+        int beyond = same.ActionPotentials.Sum(r => new[]
+        {
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.ThresholdMv, r.Uncertainty!.Value.ThresholdMv),
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.PeakMv, r.Uncertainty!.Value.PeakMv),
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.AmplitudeMv, r.Uncertainty!.Value.AmplitudeMv),
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.HalfWidthMs, r.Uncertainty!.Value.HalfWidthMs),
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.AhpMv, r.Uncertainty!.Value.AhpMv),
+        }.Count(b => b));
+        // 25 features at a 2σ limit: about one in twenty may pass it by chance, no more.
+        Assert.InRange(beyond, 0, 4);
+
+        // A preparation with less sodium conductance: its lower peak is beyond the noise on every AP.
+        var mismatched = Compare(EmulatedRecording.Make(6000, new Dictionary<string, double> { ["gNa"] = 100 }, noiseMv: 0.2, seed: seed));
+        Assert.All(mismatched.ActionPotentials.Where(r => r.Differences is not null),
+            r => Assert.True(ApFeatureDifferences.BeyondNoise(r.Differences!.Value.PeakMv, r.Uncertainty!.Value.PeakMv), $"{r.Differences} ± {r.Uncertainty}"));
+    }
+
     [Fact]
     public void Samples_of_a_pulse_wait_for_its_event_and_an_event_that_never_comes_is_assumed()
     {
