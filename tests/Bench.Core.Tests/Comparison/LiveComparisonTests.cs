@@ -134,13 +134,6 @@ public class LiveComparisonTests
         // A host that falls behind hands the comparison long batches, and a model held at a pulse catches up in one
         // go when the pulse's report comes: an action potential then begins and ends within one advance. Its features
         // are those of 20-sample blocks (the rig's own), not of a stretch cut at the batch's start.
-        static ComparisonReport Compare(EmulatedRecording rec)
-        {
-            var c = LiveComparison.Create("hh", null, rec.Setup);
-            rec.Feed(c);
-            return c.GetReport();
-        }
-
         var reference = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: 5));
         var batched = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: 5, blockSamples: blockSamples));
         Assert.Equal(5, reference.ActionPotentials.Count);
@@ -166,13 +159,6 @@ public class LiveComparisonTests
     [InlineData(3)]
     public void Noise_alone_shows_no_feature_difference_and_a_real_mismatch_does(int seed)
     {
-        static ComparisonReport Compare(EmulatedRecording rec)
-        {
-            var c = LiveComparison.Create("hh", null, rec.Setup);
-            rec.Feed(c);
-            return c.GetReport();
-        }
-
         // The rig is the model itself, seen through 0.2 mV of noise and the 12-bit front end.
         var same = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: seed));
         Assert.Equal(5, same.ActionPotentials.Count);
@@ -269,5 +255,13 @@ public class LiveComparisonTests
         Assert.Equal(0, allocated);
         Assert.Equal(40_000UL, c.ComparedThrough);
         Assert.NotEmpty(events);
+    }
+
+    /// <summary>The whole recording through a comparison with the default model.</summary>
+    private static ComparisonReport Compare(EmulatedRecording rec)
+    {
+        var c = LiveComparison.Create("hh", null, rec.Setup);
+        rec.Feed(c);
+        return c.GetReport();
     }
 }
