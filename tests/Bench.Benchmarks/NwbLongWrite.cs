@@ -6,7 +6,7 @@ using Bench.Storage.Nwb;
 namespace Bench.Benchmarks;
 
 /// <summary>
-/// <c>nwb [minutes] [--gaps]</c>: writes a long recording at 20 kHz (a noisy synthetic trace, with the model's prediction
+/// <c>nwb [minutes] [--gaps] [--keep PATH]</c>: writes a long recording at 20 kHz (a noisy synthetic trace, with the model's prediction
 /// and the stimulus current) through <see cref="NwbWriter"/> and prints the time, the file's size and the process's peak
 /// working set: the figure README gives for an hour. Without gaps the file takes starting_time and rate; with
 /// <c>--gaps</c> a 100-sample gap every 10 s makes it write a timestamp per sample.
@@ -28,7 +28,9 @@ internal static class NwbLongWrite
         }
 
         long received = total - gapList.Sum(g => (long)g.LostSamples);
-        string path = Path.Combine(Path.GetTempPath(), $"bench-nwb-{Environment.ProcessId}.nwb");
+        int keepAt = Array.IndexOf(args, "--keep");
+        string? keep = keepAt >= 0 && keepAt + 1 < args.Length ? Path.GetFullPath(args[keepAt + 1]) : null;
+        string path = keep ?? Path.Combine(Path.GetTempPath(), $"bench-nwb-{Environment.ProcessId}.nwb");
         var recording = new NwbRecording($"bench-long-{minutes}", "Bench long-write benchmark", DateTimeOffset.UtcNow, new NwbDevice("EMU", "1.0.0", "1.0", 1),
             new Calibration(0.0390625, -100), "nominal", rate, received, null, [], gapList)
         {
@@ -71,7 +73,7 @@ internal static class NwbLongWrite
         double seconds = watch.Elapsed.TotalSeconds;
         long bytes = new FileInfo(path).Length;
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
-        File.Delete(path);
+        if (keep is null) File.Delete(path);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"minutes\":{minutes},\"samples\":{received},\"gaps\":{gapList.Count},\"seconds\":{seconds:0.00},\"file_mb\":{bytes / 1e6:0.0},\"peak_working_set_mb\":{peak / 1e6:0}}}"));
         return 0;
