@@ -7,10 +7,12 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 # Debian packages the .NET tests need: libusb-1.0 (the USB transport's native library, loaded for real), h5py
-# (the NWB files are read back with this independent HDF5 reader, under /usr/bin/python3), Chromium (the page's
-# browser test, driven by Playwright with this executable). Node.js and npm, which the build needs to vendor uPlot, are
-# installed by src/Bench.Service/web/vendor.sh when npm is missing.
-bash scripts/install-debian-packages.sh --by test.sh libusb-1.0-0 python3-h5py chromium
+# (the NWB files are read back with this independent HDF5 reader, under /usr/bin/python3), HDMF (its validator checks
+# every NWB file Bench writes against the official schema in ../shared/nwb-schema, as pynwb's does), openpyxl (reads
+# the spreadsheet exports back), Chromium (the page's browser test, driven by Playwright with this executable).
+# Node.js and npm, which the build needs to vendor uPlot, are installed by src/Bench.Service/web/vendor.sh when npm
+# is missing.
+bash scripts/install-debian-packages.sh --by test.sh libusb-1.0-0 python3-h5py python3-hdmf python3-openpyxl chromium
 
 echo "== wire protocol: C library against the golden vectors (CTest + GoogleTest; also on a simulated ATmega328P)"
 BP_AVR=1 bash firmware-protocol/c/run-tests.sh

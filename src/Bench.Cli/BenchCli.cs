@@ -32,10 +32,11 @@ internal static class BenchCli
             ExportCommand.Create(output),
             DevicesCommand.Create(output),
             ServeCommand.Create(output),
-            RecoverCommand.Create(output),
+            RecoverCommand.Create(output, error),
             CalibrateCommand.Create(output, error, input ?? Console.In),
             CompareCommand.Create(output),
             FitCommand.Create(output),
+            PracticalCommand.Create(output, error),
         };
 
         var parse = root.Parse(args);

@@ -10,6 +10,8 @@ using Bench.Rig.Session;
 using Bench.Rig.Transports;
 using Bench.Service.Pipeline;
 using Bench.Storage.Catalog;
+using Bench.Storage.Journal;
+using Bench.Storage.Recordings;
 
 namespace Bench.Cli;
 
@@ -37,9 +39,10 @@ internal static class CalibrateCommand
         var seconds = new Option<double>("--seconds") { Description = "how long to read at each reference, or to record for the model (s)", DefaultValueFactory = _ => 1 };
         var dataDir = new Option<string?>("--data-dir") { Description = "the catalog to store the calibration in (default: the usual data directory)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "measure and print, store nothing" };
+        var outFile = new Option<FileInfo?>("--out") { Description = "with --reference model: keep the recording the calibration was fitted on, as NWB (x.nwb), in mV by the new calibration" };
         var command = new Command("calibrate", "Calibrate a rig (input counts → mV, and optionally output codes → nA) and store the result for it")
         {
-            port, reference, outputPoints, model, param, stimulus, rate, seconds, dataDir, dryRun,
+            port, reference, outputPoints, model, param, stimulus, rate, seconds, dataDir, dryRun, outFile,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -53,6 +56,15 @@ internal static class CalibrateCommand
             var overrides = ModelCatalog.ParseAssignments(parse.GetValue(param) ?? []);
 
             string modelName = parse.GetValue(model)!;
+            string? keep = parse.GetValue(outFile)?.FullName;
+            if (keep is not null)
+            {
+                if (points is not null) throw new UserErrorException("calibrate: --out keeps the recording of a calibration against the model; --reference MV1,MV2 reads levels, not a recording to keep");
+                if (!keep.EndsWith(".nwb", StringComparison.OrdinalIgnoreCase)) throw new UserErrorException("calibrate: --out names an NWB file, ending in .nwb");
+                if (Path.GetDirectoryName(keep) is { } folder && !Directory.Exists(folder)) throw new UserErrorException($"calibrate: --out: folder {folder} does not exist");
+                if (File.Exists(keep) || File.Exists(JournalConverter.JournalPathFor(keep))) throw new UserErrorException($"calibrate: --out: {keep} (or its journal) exists: choose another name");
+            }
+
             if (points is null) ModelCatalog.Get(modelName).Resolve(overrides);
             var protocol = points is null ? LoadProtocol(parse.GetValue(stimulus)) : null;
 
@@ -114,8 +126,15 @@ internal static class CalibrateCommand
                 }
                 else
                 {
-                    var fit = await AgainstModelAsync(session, nominal, modelName, overrides, protocol!, span, cancellationToken);
+                    var (fit, run) = await AgainstModelAsync(session, nominal, modelName, overrides, protocol!, span, cancellationToken);
                     calibration = fit.Calibration;
+                    if (keep is not null)
+                    {
+                        var written = run.Write(keep, session, calibration, protocol!, modelName, overrides);
+                        result["out"] = keep;
+                        result["nwb_bytes"] = written.Nwb.FileBytes;
+                    }
+
                     source = CalibrationSources.ModelFit;
                     notes = string.Create(CultureInfo.InvariantCulture, $"model {modelName}: {fit.ActionPotentials} APs, residual {fit.ResidualRmseMv:0.###} mV RMS") + (fit.Warning is null ? "" : "; " + fit.Warning);
                     result["action_potentials"] = fit.ActionPotentials;
@@ -240,7 +259,7 @@ internal static class CalibrateCommand
     }
 
     /// <summary>Records with a stimulus, drives the model with it, and fits gain and offset.</summary>
-    private static async Task<ModelCalibrationResult> AgainstModelAsync(IRigSession session, Calibration nominal, string modelName, IReadOnlyDictionary<string, double> parameters,
+    private static async Task<(ModelCalibrationResult Fit, CalibrationRun Run)> AgainstModelAsync(IRigSession session, Calibration nominal, string modelName, IReadOnlyDictionary<string, double> parameters,
         StimulusProtocol protocol, double seconds, CancellationToken cancellationToken)
     {
         await session.StartAsync(cancellationToken);
@@ -267,6 +286,7 @@ internal static class CalibrateCommand
         ulong want = (ulong)Math.Round((0.5 + seconds) * session.SampleRateHz);
         var counts = new double[want];
         Array.Fill(counts, double.NaN);
+        var pulses = new List<JournalPulse>();
         ulong end = 0;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds((seconds * 3) + 5));
@@ -275,7 +295,14 @@ internal static class CalibrateCommand
             var batch = await session.Samples.ReadAsync(timeout.Token);
             while (session.Events.TryRead(out var e))
             {
-                if (e is PulsePlayedEvent pulse) comparison.OnStimulusEvent(pulse.Pulse);
+                if (e is PulsePlayedEvent pulse)
+                {
+                    comparison.OnStimulusEvent(pulse.Pulse);
+                    if (pulse.Pulse.Train < command.Trains.Count)
+                    {
+                        pulses.Add(JournalPulse.From(pulse.Pulse, pulse.SessionOnsetIndex, command.Trains[pulse.Pulse.Train], session.NanoampsPerCode(command.Output)));
+                    }
+                }
                 else if (e is GapEvent gap) comparison.OnGap(gap.StartIndex, gap.Length);
             }
 
@@ -290,11 +317,61 @@ internal static class CalibrateCommand
         int n = (int)Math.Min((ulong)trace.PredictedMv.Length, want);
         try
         {
-            return ModelCalibration.Fit(counts.AsSpan(0, n), trace.PredictedMv.AsSpan(0, n), 1000.0 / session.SampleRateHz);
+            var fit = ModelCalibration.Fit(counts.AsSpan(0, n), trace.PredictedMv.AsSpan(0, n), 1000.0 / session.SampleRateHz);
+            return (fit, new CalibrationRun(counts[..n], trace.PredictedMv[..n], command, pulses, DateTime.UtcNow.AddSeconds(-(double)want / session.SampleRateHz)));
         }
         catch (ArgumentException e)
         {
             throw new UserErrorException($"calibrate: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The run a model calibration was fitted on, kept as an NWB file (<c>--out</c>) the way every recording is: through a
+    /// journal converted to NWB, written once the calibration is known so the file's mV are the new calibration's.
+    /// </summary>
+    private sealed record CalibrationRun(double[] Counts, double[] ModelMv, StimulusCommand Command, List<JournalPulse> Pulses, DateTime StartedUtc)
+    {
+        public JournalConversion Write(string nwbPath, IRigSession session, Calibration calibration, StimulusProtocol protocol, string model, IReadOnlyDictionary<string, double> parameters)
+        {
+            var header = JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), StartedUtc, session.PortName, session.Device, calibration, CalibrationSources.ModelFit,
+                session.SampleRateHz, 0, session.NanoampsPerCode(Command.Output), model, parameters, ComparisonOutput.DefaultAreaUm2, session.Timing.Description);
+            string journal = JournalConverter.JournalPathFor(nwbPath);
+            using (var writer = new RecordingJournalWriter(journal, header))
+            {
+                writer.WriteProtocol(new JsonObject
+                {
+                    ["stim_id"] = Command.StimId, ["name"] = protocol.Name ?? "calibration", ["protocol"] = JsonNode.Parse(protocol.ToJson()),
+                    ["command"] = StimulusCommandJson.ToJson(Command, session.NanoampsPerCode(Command.Output)),
+                });
+                // Runs of samples that arrived (a sample never received is NaN here, and a gap in the file).
+                int i = 0;
+                while (i < Counts.Length)
+                {
+                    if (double.IsNaN(Counts[i]))
+                    {
+                        i++;
+                        continue;
+                    }
+
+                    int start = i;
+                    while (i < Counts.Length && !double.IsNaN(Counts[i])) i++;
+                    var codes = new ushort[i - start];
+                    var mv = new float[i - start];
+                    for (int k = 0; k < codes.Length; k++)
+                    {
+                        codes[k] = (ushort)Counts[start + k];
+                        mv[k] = (float)ModelMv[start + k];
+                    }
+
+                    writer.WriteSamples((ulong)start, codes, mv);
+                }
+
+                foreach (var pulse in Pulses) writer.WritePulse(pulse);
+                writer.WriteEnd(new JsonObject { ["purpose"] = "calibration against the model", ["calibration_source"] = CalibrationSources.ModelFit });
+            }
+
+            return JournalConverter.ConvertAndRemoveJournal(journal, nwbPath);
         }
     }
 }

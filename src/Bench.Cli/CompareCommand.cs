@@ -12,7 +12,7 @@ internal static class CompareCommand
 {
     public static Command Create(TextWriter output)
     {
-        var recording = new Argument<FileInfo>("recording") { Description = "a capture written by bench record (its sidecar <recording>.json beside it)" };
+        var recording = new Argument<FileInfo>("recording") { Description = "an NWB file Bench wrote (the page's recordings, bench record), or a raw capture with its sidecar" };
         var model = new Option<string?>("--model") { Description = "the model (default: the one the recording was compared with, else hh)" };
         var param = new Option<string[]>("--param") { Description = "set a model parameter, name=value (repeatable)" };
         var options = ComparisonOptionsArguments.Create();

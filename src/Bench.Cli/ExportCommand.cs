@@ -1,27 +1,38 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text;
-using Bench.Rig.Recording;
+using System.Text.Json.Nodes;
+using Bench.Storage.Recordings;
 
 namespace Bench.Cli;
 
 /// <summary>
-/// <c>bench export &lt;capture&gt; --format csv</c>: a recording's samples as <c>time_ms,v_mV,stimulus_nA</c> — the
-/// potential calibrated with the recording's calibration, the stimulus current as the rig played it. Samples lost to
-/// gaps are absent (the time column jumps), never filled in.
+/// <c>bench export &lt;recording&gt; [--format csv|xlsx]</c>: a recording's samples as <c>time_ms,v_mV,stimulus_nA</c>
+/// (CSV) or a spreadsheet with the units in its header (xlsx) — the potential calibrated with the recording's
+/// calibration, the stimulus current as the rig played it. Samples lost to gaps are absent (the time column jumps),
+/// never filled in.
 /// </summary>
 internal static class ExportCommand
 {
     public static Command Create(TextWriter output)
     {
-        var capture = new Argument<FileInfo>("capture") { Description = "a capture written by bench record (its sidecar <capture>.json beside it)" };
-        var format = new Option<string>("--format") { Description = "csv", DefaultValueFactory = _ => "csv" };
-        format.AcceptOnlyFromAmong("csv");
-        var outFile = new Option<FileInfo?>("--out") { Description = "where to write (default: the capture's name with .csv)" };
-        var command = new Command("export", "Export a recording's samples (calibrated) and stimulus as CSV") { capture, format, outFile };
+        var recording = new Argument<FileInfo>("recording") { Description = "an NWB file Bench wrote (the page's recordings, bench record), or a raw capture with its sidecar" };
+        var format = new Option<string?>("--format") { Description = "csv, or xlsx for a spreadsheet (default: from --out's extension, else csv)" };
+        format.AcceptOnlyFromAmong("csv", "xlsx");
+        var outFile = new Option<FileInfo?>("--out") { Description = "where to write (default: the recording's name with .csv or .xlsx)" };
+        var from = new Option<double>("--from-s") { Description = "export from this time (s from the recording's start)", DefaultValueFactory = _ => 0 };
+        var to = new Option<double?>("--to-s") { Description = "export up to this time (s; default: the end)" };
+        var command = new Command("export", "Export a recording's samples (calibrated) and stimulus as CSV or a spreadsheet") { recording, format, outFile, from, to };
         command.SetAction(parse =>
         {
-            var file = parse.GetValue(capture)!;
+            var file = parse.GetValue(recording)!;
+            var target = parse.GetValue(outFile);
+            string chosen = parse.GetValue(format)
+                ?? (target?.Extension.Equals(".xlsx", StringComparison.OrdinalIgnoreCase) == true ? "xlsx" : "csv");
+            double fromS = parse.GetValue(from);
+            double toS = parse.GetValue(to) ?? double.PositiveInfinity;
+            if (!(fromS >= 0) || !(toS > fromS)) throw new UserErrorException("export: --from-s must be 0 or more and --to-s after it (seconds from the recording's start)");
+            string path = target?.FullName ?? Path.ChangeExtension(file.FullName, "." + chosen);
+            if (target?.Directory is { Exists: false } dir) throw new UserErrorException($"export: folder {dir.FullName} does not exist");
+            if (string.Equals(path, file.FullName, StringComparison.Ordinal)) throw new UserErrorException("export: --out would replace the recording itself: name another file");
             RecordingReader reader;
             try
             {
@@ -32,65 +43,23 @@ internal static class ExportCommand
                 throw new UserErrorException($"export: {e.Message}");
             }
 
-            string target = parse.GetValue(outFile)?.FullName ?? Path.ChangeExtension(file.FullName, ".csv");
-            var (rows, lost) = Export(reader, target);
-            output.WriteLine($$"""{"rows":{{rows}},"lost_samples":{{lost}},"out":"{{target.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}}"}""");
+            ExportResult result;
+            try
+            {
+                result = chosen == "xlsx" ? RecordingExport.Spreadsheet(reader, path, fromS, toS) : RecordingExport.Csv(reader, path, fromS, toS);
+            }
+            catch (ExportTooLargeException e)
+            {
+                throw new UserErrorException($"export: {e.Message}");
+            }
+            catch (RecordingFormatException e)
+            {
+                throw new UserErrorException($"export: {e.Message}");
+            }
+
+            output.WriteLine(new JsonObject { ["rows"] = result.Rows, ["lost_samples"] = result.LostSamples, ["format"] = chosen, ["out"] = result.Path }.ToJsonString());
             return 0;
         });
         return command;
-    }
-
-    private static (long Rows, ulong Lost) Export(RecordingReader reader, string target)
-    {
-        var info = reader.Info;
-        double rate = info.SampleRateHz;
-        var calibration = info.Calibration;
-        // Pass 1: the pulses as played (onset and train from each StimulusEvent, phase lengths from the command).
-        var pulses = new List<(ulong Start, ulong End, double Nanoamps)>();
-        var trains = info.Stimulus?.Trains;
-        double perCode = info.NanoampsPerCode;
-        foreach (var e in reader.Pulses())
-        {
-            if (trains is null || e.Train >= trains.Count) continue;
-            var t = trains[e.Train];
-            ulong p1 = t.Phase1Samples, gap = t.InterphaseSamples, p2 = t.Phase2Samples;
-            pulses.Add((e.OnsetIndex, e.OnsetIndex + p1, e.Phase1Code * perCode));
-            if (p2 > 0) pulses.Add((e.OnsetIndex + p1 + gap, e.OnsetIndex + p1 + gap + p2, e.Phase2Code * perCode));
-        }
-
-        pulses.Sort((a, b) => a.Start.CompareTo(b.Start));
-
-        long rows = 0;
-        ulong lost = 0;
-        int next = 0;
-        using var writer = new StreamWriter(target + ".partial", false, new UTF8Encoding(false), 1 << 16);
-        writer.WriteLine("time_ms,v_mV,stimulus_nA");
-        var line = new StringBuilder();
-        foreach (var item in reader.Read())
-        {
-            if (item is RecordedGap gap)
-            {
-                lost += gap.Length;
-                continue;
-            }
-
-            if (item is not RecordedSamples block) continue;
-            for (int i = 0; i < block.Codes.Length; i++)
-            {
-                ulong index = block.FirstIndex + (ulong)i;
-                while (next < pulses.Count && pulses[next].End <= index) next++;
-                double current = next < pulses.Count && pulses[next].Start <= index ? pulses[next].Nanoamps : 0;
-                line.Clear();
-                line.Append((index * 1000.0 / rate).ToString("R", CultureInfo.InvariantCulture)).Append(',')
-                    .Append(((calibration.MillivoltsPerCount * block.Codes[i]) + calibration.OffsetMv).ToString("0.####", CultureInfo.InvariantCulture)).Append(',')
-                    .Append(current.ToString("R", CultureInfo.InvariantCulture));
-                writer.WriteLine(line);
-                rows++;
-            }
-        }
-
-        writer.Close();
-        File.Move(target + ".partial", target, overwrite: true);
-        return (rows, lost);
     }
 }

@@ -15,7 +15,7 @@ internal static class FitCommand
 {
     public static Command Create(TextWriter output)
     {
-        var recording = new Argument<FileInfo>("recording") { Description = "a capture written by bench record (its sidecar <recording>.json beside it)" };
+        var recording = new Argument<FileInfo>("recording") { Description = "an NWB file Bench wrote (the page's recordings, bench record), or a raw capture with its sidecar" };
         var names = new Option<string>("--params") { Description = "parameters to fit, comma-separated (e.g. gNa,gK,gL,EL; also Cm, celsius or temperature, v_offset)", Required = true };
         var model = new Option<string?>("--model") { Description = "the model (default: the one the recording was compared with, else hh)" };
         var param = new Option<string[]>("--param") { Description = "fix a model parameter, or set a fitted one's start, name=value (repeatable)" };

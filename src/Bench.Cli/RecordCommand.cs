@@ -6,6 +6,7 @@ using Bench.Core.Models;
 using Bench.Core.Protocol;
 using Bench.Core.Stimulus;
 using Bench.Rig.Recording;
+using Bench.Storage.Recordings;
 using Bench.Service;
 using Bench.Service.Pipeline;
 using Bench.Storage.Catalog;
@@ -16,8 +17,9 @@ using Bench.Rig.Transports;
 namespace Bench.Cli;
 
 /// <summary>
-/// <c>bench record</c>: connects to a rig, configures it, plays a protocol, records for a duration into a raw capture
-/// with a JSON sidecar, and prints a summary JSON line.
+/// <c>bench record</c>: connects to a rig, configures it, plays a protocol, records for a duration into an NWB file
+/// (through a crash-proof journal beside it; optionally also a raw frame capture with a JSON sidecar, for protocol
+/// debugging), and prints a summary JSON line.
 /// </summary>
 internal static class RecordCommand
 {
@@ -27,7 +29,8 @@ internal static class RecordCommand
         var stimulus = new Option<FileInfo?>("--stimulus") { Description = "stimulus protocol (JSON, in nA) played 200 ms after the start" };
         var rate = new Option<double>("--rate") { Description = "sample rate (Hz)", DefaultValueFactory = _ => 20_000 };
         var duration = new Option<double>("--duration") { Description = "how long to record (s)", Required = true };
-        var outFile = new Option<FileInfo>("--out") { Description = "the raw capture to write; its sidecar is <out>.json", Required = true };
+        var outFile = new Option<FileInfo>("--out") { Description = "the NWB file to write (x.nwb)", Required = true };
+        var rawFile = new Option<FileInfo?>("--raw") { Description = "also keep the bytes as received, for protocol debugging (bench decode reads it); its sidecar is <raw>.json" };
         var baud = new Option<int>("--baud") { Description = "serial baud rate", DefaultValueFactory = _ => SerialTransport.DefaultBaud };
         var compare = new Option<bool>("--compare") { Description = "compare with a model while recording: a JSON line of live metrics every 0.5 s of samples" };
         var model = new Option<string?>("--model") { Description = "with --compare: the model (default hh)" };
@@ -39,9 +42,9 @@ internal static class RecordCommand
             DefaultValueFactory = _ => 10,
         };
         var area = new Option<double?>("--area-um2") { Description = "with --compare: membrane area the stimulus current spreads over (µm²; the emulated rig's: 1000000)" };
-        var command = new Command("record", "Record from a rig into a raw capture (replayable by bench decode / bench export)")
+        var command = new Command("record", "Record from a rig into an NWB file (read by bench export, compare, fit; valid NWB 2.7.0)")
         {
-            port, stimulus, rate, duration, outFile, baud, compare, model, param, area, dataDir, stallTimeout,
+            port, stimulus, rate, duration, outFile, rawFile, baud, compare, model, param, area, dataDir, stallTimeout,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -51,8 +54,19 @@ internal static class RecordCommand
             double stallSeconds = parse.GetValue(stallTimeout);
             if (!(stallSeconds > 0) || stallSeconds > 3600) throw new UserErrorException("record: --stall-timeout must be between 0 and 3600 s");
             var file = parse.GetValue(outFile)!;
-            if (file.Directory is { Exists: false } dir) throw new UserErrorException($"record: folder {dir.FullName} does not exist");
-            if (Directory.Exists(file.FullName)) throw new UserErrorException($"record: {file.FullName} is a folder");
+            CheckOutput(file, "--out");
+            if (!file.Name.EndsWith(".nwb", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new UserErrorException($"record: --out names the NWB file to write, ending in .nwb (not {file.Name}); a raw frame capture for protocol debugging is --raw capture.bin");
+            }
+
+            var raw = parse.GetValue(rawFile);
+            if (raw is not null)
+            {
+                CheckOutput(raw, "--raw");
+                if (raw.FullName == file.FullName) throw new UserErrorException("record: --raw and --out must be different files");
+            }
+
             StimulusProtocol? protocol = null;
             string? protocolJson = null;
             if (parse.GetValue(stimulus) is { } stimulusFile)
@@ -83,9 +97,15 @@ internal static class RecordCommand
             string catalogDirectory = Path.GetFullPath(parse.GetValue(dataDir) ?? BenchDataDirectory.Default);
             // Only read a catalog that exists: recording does not create one.
             var catalog = File.Exists(Path.Combine(catalogDirectory, BenchCatalog.FileName)) ? new BenchCatalog(catalogDirectory) : null;
-            return await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, protocol, protocolJson, parse.GetValue(baud), live, catalog, TimeSpan.FromSeconds(stallSeconds), output, error, cancellationToken);
+            return await RecordAsync(parse.GetValue(port)!, hz, seconds, file.FullName, raw?.FullName, protocol, protocolJson, parse.GetValue(baud), live, catalog, TimeSpan.FromSeconds(stallSeconds), output, error, cancellationToken);
         });
         return command;
+    }
+
+    private static void CheckOutput(FileInfo file, string option)
+    {
+        if (file.Directory is { Exists: false } dir) throw new UserErrorException($"record: {option}: folder {dir.FullName} does not exist");
+        if (Directory.Exists(file.FullName)) throw new UserErrorException($"record: {option}: {file.FullName} is a folder");
     }
 
     /// <summary>The model <c>--compare</c> compares with.</summary>
@@ -125,19 +145,24 @@ internal static class RecordCommand
         }
     }
 
-    private static async Task<int> RecordAsync(string address, double rateHz, double seconds, string path, StimulusProtocol? protocol, string? protocolJson,
+    private static async Task<int> RecordAsync(string address, double rateHz, double seconds, string path, string? rawPath, StimulusProtocol? protocol, string? protocolJson,
         int baud, LiveModel? live, BenchCatalog? catalog, TimeSpan stallLimit, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        // x.nwb: the decoded stream goes to a journal beside it (crash-proof), written out as NWB at the end;
-        // anything else: the raw bytes as received, with a JSON sidecar.
-        bool nwb = path.EndsWith(".nwb", StringComparison.OrdinalIgnoreCase);
-        if (nwb && (File.Exists(path) || File.Exists(JournalConverter.JournalPathFor(path))))
+        // The decoded stream goes to a journal beside x.nwb (crash-proof), written out as NWB at the end. The raw capture,
+        // if asked for, is written under a temporary name and moved into place at the end: a run that fails before any
+        // data never touches a file of the same name from an earlier run.
+        if (File.Exists(path) || File.Exists(JournalConverter.JournalPathFor(path)))
         {
             throw new UserErrorException($"record: {path} (or its journal) exists: choose another name, or delete it (a journal left by a crash: bench recover {path})");
         }
 
-        // A stale sidecar from an earlier recording must never describe this capture.
-        if (!nwb) File.Delete(RecordingSidecar.PathFor(path));
+        string? rawTemporary = rawPath is null ? null : rawPath + ".partial";
+        if (rawTemporary is not null)
+        {
+            File.Delete(rawTemporary);
+            File.Delete(RecordingSidecar.PathFor(rawTemporary));
+        }
+
         bool captureStarted = false;
         RigConnection rig;
         try
@@ -149,9 +174,9 @@ internal static class RecordCommand
                 Catalog = catalog,
                 Logger = new TextWriterLogger(error, "record"),
                 // A raw capture goes on in the same file after a reconnect.
-                Wrap = nwb ? null : t =>
+                Wrap = rawTemporary is null ? null : t =>
                 {
-                    var capture = new CaptureTransport(t, path, append: captureStarted);
+                    var capture = new CaptureTransport(t, rawTemporary, append: captureStarted);
                     captureStarted = true;
                     return capture;
                 },
@@ -159,6 +184,7 @@ internal static class RecordCommand
         }
         catch (Exception e) when (e is RigConnectionException or TimeoutException or RigCommandRefusedException or IOException or ArgumentException)
         {
+            DeleteRaw(rawTemporary);
             throw new UserErrorException($"record: {e.Message}");
         }
 
@@ -176,7 +202,7 @@ internal static class RecordCommand
                 catch (StimulusProtocolException e)
                 {
                     await rig.DisposeAsync();
-                    File.Delete(path);
+                    DeleteRaw(rawTemporary);
                     throw new UserErrorException($"record: the stimulus cannot be played on this rig: {e.Message}");
                 }
             }
@@ -188,9 +214,9 @@ internal static class RecordCommand
             var watch = new RecordWatch(target, model, liveOptions, output);
             var pipeline = new AcquisitionPipeline(rig, model, watch) { EndIndex = session.NextSampleIndex + target };
             var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, rig.Calibration, rig.CalibrationSource, protocolJson, null, outputCalibration);
-            using var journal = nwb ? new NwbJournal(path, rig, live?.Model.Name, live?.Parameters) : null;
-            if (journal is not null) await pipeline.AttachAsync(journal, cancellationToken);
-            if (!nwb) RecordingSidecar.Write(path, sidecar);
+            using var journal = new NwbJournal(path, rig, live?.Model.Name, live?.Parameters, live?.AreaUm2);
+            await pipeline.AttachAsync(journal, cancellationToken);
+            if (rawTemporary is not null) RecordingSidecar.Write(rawTemporary, sidecar);
             await session.StartAsync(cancellationToken);
             pipeline.Start();
             var wall = Stopwatch.StartNew();
@@ -213,7 +239,7 @@ internal static class RecordCommand
                 }
 
                 sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, rig.Calibration, rig.CalibrationSource, protocolJson, played, outputCalibration);
-                if (!nwb) RecordingSidecar.Write(path, sidecar);
+                if (rawTemporary is not null) RecordingSidecar.Write(rawTemporary, sidecar);
             }
 
             if (live is not null)
@@ -224,7 +250,7 @@ internal static class RecordCommand
                     ["parameters"] = new JsonObject(live.Parameters.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
                     ["preparation_area_um2"] = live.AreaUm2,
                 };
-                if (!nwb) RecordingSidecar.Write(path, sidecar);
+                if (rawTemporary is not null) RecordingSidecar.Write(rawTemporary, sidecar);
             }
 
             // Done when every sample up to the duration arrived; else when the rig is lost for good, or when a connected
@@ -233,8 +259,8 @@ internal static class RecordCommand
             double elapsed = wall.Elapsed.TotalSeconds;
             double cpu = (process.TotalProcessorTime - cpuStart).TotalSeconds;
             await pipeline.DisposeAsync();   // stop, then the pump takes what was still queued (late pulse reports too)
-            if (journal is not null) await pipeline.DetachAsync();
-            if (journal is not null && journal.Failed is { } failure)
+            await pipeline.DetachAsync();
+            if (journal.Failed is { } failure)
             {
                 error.WriteLine($"bench: record: the recording could not be written ({failure.Message}); everything before is in {journal.JournalPath}: free space, then bench recover {path}");
                 return 1;
@@ -292,17 +318,23 @@ internal static class RecordCommand
                 sidecar["comparison"] = result.DeepClone();
             }
 
-            if (journal is not null)
+            if (session.Clock is { IsFitted: true } clockFit)
             {
-                var conversion = journal.Finish(summary);
-                summary["nwb_bytes"] = conversion.Nwb.FileBytes;
+                summary["clock"] = new JsonObject { ["drift_ppm"] = clockFit.DriftPpm, ["seconds_per_sample"] = clockFit.SecondsPerSample, ["nominal_rate_hz"] = session.SampleRateHz };
             }
-            else
+
+            if (rawPath is not null && rawTemporary is not null)
             {
                 sidecar["summary"] = summary.DeepClone();
                 sidecar["gaps"] = new JsonArray([.. watch.Gaps.Select(g => (JsonNode)new JsonObject { ["start_index"] = g.StartIndex, ["length"] = g.Length, ["cause"] = g.Cause })]);
-                RecordingSidecar.Write(path, sidecar);
+                RecordingSidecar.Write(rawPath, sidecar);
+                File.Move(rawTemporary, rawPath, overwrite: true);
+                File.Delete(RecordingSidecar.PathFor(rawTemporary));
+                summary["raw"] = rawPath;
             }
+
+            var conversion = journal.Finish(summary);
+            summary["nwb_bytes"] = conversion.Nwb.FileBytes;
 
             output.WriteLine(summary.ToJsonString());
             if (stopped is not null)
@@ -313,6 +345,13 @@ internal static class RecordCommand
 
             return 0;
         }
+    }
+
+    private static void DeleteRaw(string? rawTemporary)
+    {
+        if (rawTemporary is null) return;
+        File.Delete(rawTemporary);
+        File.Delete(RecordingSidecar.PathFor(rawTemporary));
     }
 
     /// <summary>What <c>bench record</c> watches in the pipeline: progress, gaps, pulses, the live comparison's lines.</summary>
@@ -390,7 +429,7 @@ internal static class RecordCommand
     }
 
     /// <summary>The journal of a <c>bench record --out x.nwb</c>, written out as NWB at the end.</summary>
-    private sealed class NwbJournal(string nwbPath, RigConnection rig, string? model, IReadOnlyDictionary<string, double>? parameters) : JournalRecording
+    private sealed class NwbJournal(string nwbPath, RigConnection rig, string? model, IReadOnlyDictionary<string, double>? parameters, double? areaUm2) : JournalRecording
     {
         private bool finished;
 
@@ -406,7 +445,7 @@ internal static class RecordCommand
             var session = rig.Session;
             var d = session.Device;
             return JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), DateTime.UtcNow, session.PortName, d, rig.Calibration, rig.CalibrationSource, session.SampleRateHz, firstIndex,
-                d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null, model, parameters, session.Timing.Description);
+                d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null, model, parameters, areaUm2, session.Timing.Description);
         }
 
         public JournalConversion Finish(JsonObject summary)

@@ -62,7 +62,7 @@ internal sealed class ActiveRecording : JournalRecording
     /// <exception cref="ArgumentException">The name is not allowed.</exception>
     /// <exception cref="InvalidOperationException">A recording of that name exists.</exception>
     public static ActiveRecording Start(BenchCatalog catalog, string name, string? model, IReadOnlyDictionary<string, double> modelParameters,
-        RigSessionView rig)
+        double preparationAreaUm2, RigSessionView rig)
     {
         string relative = RecordingNames.RelativeFilePath(RecordingNames.Validate(name));
         string nwb = RecordingNames.ResolveInside(catalog.DataDirectory, relative);
@@ -70,7 +70,7 @@ internal sealed class ActiveRecording : JournalRecording
         var use = RecordingFiles.Claim(nwb, name);
         try
         {
-            return Create(catalog, name, relative, nwb, model, modelParameters, rig, use);
+            return Create(catalog, name, relative, nwb, model, modelParameters, preparationAreaUm2, rig, use);
         }
         catch
         {
@@ -80,7 +80,7 @@ internal sealed class ActiveRecording : JournalRecording
     }
 
     private static ActiveRecording Create(BenchCatalog catalog, string name, string relative, string nwb, string? model, IReadOnlyDictionary<string, double> modelParameters,
-        RigSessionView rig, RecordingFiles.Use use)
+        double preparationAreaUm2, RigSessionView rig, RecordingFiles.Use use)
     {
         if (catalog.GetRecording(name) is not null || File.Exists(nwb) || File.Exists(JournalConverter.JournalPathFor(nwb)))
         {
@@ -96,7 +96,7 @@ internal sealed class ActiveRecording : JournalRecording
         catalog.AddRecording(record);
         // The journal's header names the first sample (the recording's time zero), known only when the pipeline attaches it.
         JsonObject Header(ulong firstSampleIndex) => JournalHeader.Create(name, DateTime.UtcNow, rig.Address, device, rig.Calibration, rig.CalibrationSource,
-            rig.SampleRateHz, firstSampleIndex, rig.NanoampsPerCode, model, modelParameters, rig.Timing);
+            rig.SampleRateHz, firstSampleIndex, rig.NanoampsPerCode, model, modelParameters, preparationAreaUm2, rig.Timing);
         return new ActiveRecording(catalog, record, nwb, Header, use);
     }
 
@@ -135,6 +135,9 @@ internal sealed class ActiveRecording : JournalRecording
         lost += length;
     }
 
+    /// <summary>The session's clock fit (drift against the host) when the recording stops, kept in the file.</summary>
+    public JsonObject? Clock { get; set; }
+
     /// <summary>
     /// Ends the journal, writes the NWB file from it, and updates the catalog; the journal is removed only once the NWB
     /// file is complete and catalogued. Until this returns, the recording's name stays in use (a delete waits for it).
@@ -148,6 +151,7 @@ internal sealed class ActiveRecording : JournalRecording
             var info = Info;
             var end = new JsonObject { ["samples"] = info.Samples, ["lost_samples"] = info.LostSamples, ["ended_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) };
             if (EndedEarly is { } why) end["ended_early"] = why;
+            if (Clock is not null) end["clock"] = Clock.DeepClone();
             try
             {
                 Journal.WriteEnd(end);

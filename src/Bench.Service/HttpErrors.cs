@@ -104,6 +104,7 @@ internal static class HttpErrors
         BadHttpRequestException b => b.StatusCode,
         JsonException or StimulusProtocolException or ArgumentException or FormatException => 400,
         RecordingNotFoundException => 404,
+        Bench.Storage.Recordings.ExportTooLargeException => 422,
         RecordingFailedException f when f.Message.Contains("disk full", StringComparison.Ordinal) => 507,
         RequestTooLargeException => 413,
         InvalidOperationException or RigCommandRefusedException => 409,

@@ -11,7 +11,13 @@ public sealed record ComparisonView(
     ulong ExcludedSamples, ulong HeldBackSamples, IReadOnlyList<FeatureRow> Features);
 
 /// <summary>One action-potential feature, recorded against predicted.</summary>
-public sealed record FeatureRow(string Name, double? Recorded, double? Model, double? Difference);
+/// <param name="Name">The feature, with its unit.</param>
+/// <param name="Recorded">On the recording.</param>
+/// <param name="Model">On the model.</param>
+/// <param name="Difference">Model − recorded.</param>
+/// <param name="Uncertainty">What the recording's noise alone gives the difference (one standard uncertainty), when known.</param>
+/// <param name="BeyondNoise">True when the difference is more than twice that: a real difference, not noise.</param>
+public sealed record FeatureRow(string Name, double? Recorded, double? Model, double? Difference, double? Uncertainty = null, bool BeyondNoise = true);
 
 /// <summary>The model's currents and gates over recent time, for the page's model panel.</summary>
 public sealed record ModelObservables(double[] TimeMs,
@@ -161,11 +167,15 @@ internal sealed class ModelTrack
             {
                 var r = last.Recorded!.Value;
                 var m = last.Model!.Value;
-                features.Add(new("threshold (mV)", F(r.ThresholdMv), F(m.ThresholdMv), F(m.ThresholdMv - r.ThresholdMv)));
-                features.Add(new("peak (mV)", F(r.PeakMv), F(m.PeakMv), F(m.PeakMv - r.PeakMv)));
-                features.Add(new("amplitude (mV)", F(r.AmplitudeMv), F(m.AmplitudeMv), F(m.AmplitudeMv - r.AmplitudeMv)));
-                features.Add(new("half-width (ms)", F(r.HalfWidthMs), F(m.HalfWidthMs), F(m.HalfWidthMs - r.HalfWidthMs)));
-                features.Add(new("AHP (mV)", F(r.AhpMinMv), F(m.AhpMinMv), F(m.AhpMinMv - r.AhpMinMv)));
+                var noise = last.Uncertainty;
+                FeatureRow Row(string name, double recorded, double model, double? uncertainty) =>
+                    new(name, F(recorded), F(model), F(model - recorded), uncertainty is double x ? F(x) : null,
+                        ApFeatureDifferences.BeyondNoise(model - recorded, uncertainty ?? double.NaN));
+                features.Add(Row("threshold (mV)", r.ThresholdMv, m.ThresholdMv, noise?.ThresholdMv));
+                features.Add(Row("peak (mV)", r.PeakMv, m.PeakMv, noise?.PeakMv));
+                features.Add(Row("amplitude (mV)", r.AmplitudeMv, m.AmplitudeMv, noise?.AmplitudeMv));
+                features.Add(Row("half-width (ms)", r.HalfWidthMs, m.HalfWidthMs, noise?.HalfWidthMs));
+                features.Add(Row("AHP (mV)", r.AhpMinMv, m.AhpMinMv, noise?.AhpMv));
             }
         }
 

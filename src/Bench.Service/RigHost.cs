@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Globalization;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
@@ -215,7 +216,7 @@ public sealed class RigHost : IAsyncDisposable
             var s = c.Rig.Session;
             var view = new RigSessionView(s.Device, c.Rig.Address, c.Rig.Calibration, c.Rig.CalibrationSource, s.SampleRateHz,
                 s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null, s.Timing.Description);
-            var recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, view);
+            var recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, options.Emulator.PreparationAreaUm2, view);
             try
             {
                 await c.Pipeline.AttachAsync(recording, cancellationToken).ConfigureAwait(false);
@@ -255,6 +256,11 @@ public sealed class RigHost : IAsyncDisposable
             var recording = c.Recording;
             await c.Pipeline.DetachAsync().ConfigureAwait(false);
             c.Recording = null;
+            if (c.Rig.Session.Clock is { IsFitted: true } clock)
+            {
+                recording.Clock = new JsonObject { ["drift_ppm"] = clock.DriftPpm, ["seconds_per_sample"] = clock.SecondsPerSample, ["nominal_rate_hz"] = c.Rig.Session.SampleRateHz };
+            }
+
             var info = await Task.Run(() => Finish(recording)).ConfigureAwait(false);
             Publish();
             return info;

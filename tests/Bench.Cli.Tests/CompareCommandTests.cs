@@ -71,8 +71,9 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
         await using var rig = new InProcessRig(new EmulatorOptions { Parameters = new Dictionary<string, double> { ["gNa"] = 100 }, Speed = 1, Baud = 0, Seed = 3, BufferCapacitySamples = 1 << 20 });
         string protocol = Path.Combine(dir, "p.json");
         File.WriteAllText(protocol, """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2},{"start_ms":100,"phase1_ms":1,"phase1_amplitude":300,"interval_ms":15,"count":3}]}""");
-        string capture = Path.Combine(dir, "rec.bin");
-        var (code, output, error) = CliRun.Bench("record", "--port", rig.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "0.5", "--out", capture, "--compare");
+        string capture = Path.Combine(dir, "rec.nwb");
+        var (code, output, error) = CliRun.Bench("record", "--port", rig.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "0.5", "--out", capture,
+            "--raw", Path.Combine(dir, "rec.bin"), "--compare");
         log.WriteLine(output);
         Assert.True(code == 0, error);
         var lines = output.Trim().Split('\n');
@@ -110,6 +111,13 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(5, json.GetProperty("action_potentials").GetArrayLength());
         Assert.Contains("Gamma", output);
 
+        // The raw capture kept beside it (--raw) reads too, and tells the same story.
+        (code, output, error) = CliRun.Bench("compare", Path.Combine(dir, "rec.bin"));
+        Assert.True(code == 0, error);
+        var raw = CliRun.LastJson(output);
+        Assert.Equal(5, raw.GetProperty("spikes_recorded").GetInt32());
+        Assert.Equal(json.GetProperty("mean_spike_time_error_ms").GetDouble(), raw.GetProperty("mean_spike_time_error_ms").GetDouble(), 6);
+
         // With the preparation's own gNa the model reproduces it down to the noise.
         (code, output, error) = CliRun.Bench("compare", capture, "--param", "gNa=100");
         Assert.True(code == 0, error);
@@ -138,7 +146,7 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
     {
         var (code, _, error) = CliRun.Bench("compare", Path.Combine(dir, "none.bin"));
         Assert.Equal(2, code);
-        Assert.Contains("compare: capture", error);
+        Assert.Contains("compare: recording", error);
         Assert.Contains("does not exist", error);
         string capture = Path.Combine(dir, "x.bin");
         File.WriteAllBytes(capture, []);
@@ -158,8 +166,11 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
         (code, _, error) = CliRun.Bench("fit", capture, "--params", ",");
         Assert.Equal(2, code);
         Assert.Contains("--params names no parameter", error);
-        (code, _, error) = CliRun.Bench("record", "--port", "tcp://127.0.0.1:1", "--duration", "1", "--out", capture, "--model", "hh");
+        (code, _, error) = CliRun.Bench("record", "--port", "tcp://127.0.0.1:1", "--duration", "1", "--out", Path.Combine(dir, "y.nwb"), "--model", "hh");
         Assert.Equal(2, code);
         Assert.Contains("go with --compare", error);
+        (code, _, error) = CliRun.Bench("record", "--port", "tcp://127.0.0.1:1", "--duration", "1", "--out", capture);
+        Assert.Equal(2, code);
+        Assert.Contains("--out names the NWB file to write", error);
     }
 }

@@ -24,6 +24,13 @@ public sealed class RecordLossTests : IDisposable
         Assert.InRange(lost, 30_000, 42_000);
         Assert.Equal(80_000, summary.GetProperty("samples").GetInt64() + lost);
         Assert.True(File.Exists(nwb));
+        // The file says so too, in a way NWB readers understand (timestamps, and the gap in invalid_times), and it is valid.
+        Bench.Storage.Tests.NwbSchema.AssertValid(nwb);
+        var (exportCode, exported, exportError) = CliRun.Bench("export", nwb);
+        Assert.True(exportCode == 0, exportError);
+        var rows = System.Text.Json.JsonDocument.Parse(exported).RootElement;
+        Assert.Equal(lost, rows.GetProperty("lost_samples").GetInt64());
+        Assert.Equal(80_000 - lost, rows.GetProperty("rows").GetInt64());
     }
 
     [Fact]

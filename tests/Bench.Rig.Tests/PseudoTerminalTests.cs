@@ -117,7 +117,8 @@ public class PseudoTerminalTests
             string protocol = Path.Combine(dir, "p.json");
             File.WriteAllText(protocol, """{"unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2}]}""");
             string capture = Path.Combine(dir, "rec.bin");
-            var (code, output, error) = await RunBench("record", "--port", emulator.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "1", "--out", capture);
+            string nwb = Path.Combine(dir, "rec.nwb");
+            var (code, output, error) = await RunBench("record", "--port", emulator.Port, "--stimulus", protocol, "--rate", "20000", "--duration", "1", "--out", nwb, "--raw", capture);
             Assert.True(code == 0, error);
             var summary = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
             Assert.True(summary.GetProperty("samples").GetInt64() >= 20_000);
@@ -125,10 +126,12 @@ public class PseudoTerminalTests
             Assert.Equal(2, summary.GetProperty("stimulus_events").GetInt32());
             Assert.Equal(20_000, summary.GetProperty("rate_hz").GetDouble());
             Assert.True(File.Exists(capture + ".json"));
+            Assert.True(File.Exists(nwb));
+            Assert.False(File.Exists(capture + ".partial"));
 
-            (code, output, error) = await RunBench("export", capture, "--format", "csv");
+            (code, output, error) = await RunBench("export", nwb, "--format", "csv");
             Assert.True(code == 0, error);
-            var rows = File.ReadAllLines(Path.ChangeExtension(capture, ".csv"));
+            var rows = File.ReadAllLines(Path.ChangeExtension(nwb, ".csv"));
             Assert.Equal("time_ms,v_mV,stimulus_nA", rows[0]);
             var onsets = rows.Skip(1).Select(r => r.Split(',')).Where((r, i) => i > 0 && r[2] != "0").Select(r => double.Parse(r[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
             Assert.Equal(200.0, onsets[0]);   // the protocol starts 200 ms (4000 samples) after the start
@@ -142,10 +145,10 @@ public class PseudoTerminalTests
             // A protocol the rig cannot play is refused before anything is recorded.
             string bad = Path.Combine(dir, "bad.json");
             File.WriteAllText(bad, """{"unit":"uA/cm2","trains":[{"phase1_ms":1,"phase1_amplitude":30}]}""");
-            (code, _, error) = await RunBench("record", "--port", emulator.Port, "--stimulus", bad, "--duration", "1", "--out", Path.Combine(dir, "bad.bin"));
+            (code, _, error) = await RunBench("record", "--port", emulator.Port, "--stimulus", bad, "--duration", "1", "--out", Path.Combine(dir, "bad.nwb"), "--raw", Path.Combine(dir, "bad.bin"));
             Assert.Equal(2, code);
             Assert.Contains("give the protocol in \"nA\"", error);
-            Assert.False(File.Exists(Path.Combine(dir, "bad.bin")));
+            Assert.Equal(["bad.json"], Directory.GetFiles(dir, "bad.*").Select(Path.GetFileName));
         }
         finally
         {
@@ -170,14 +173,29 @@ public class PseudoTerminalTests
     }
 
     [Fact]
-    public async Task A_missing_or_silent_port_is_a_clear_error()
+    public async Task A_missing_or_silent_port_is_a_clear_error_and_touches_no_file()
     {
-        var (code, _, error) = await RunBench("record", "--port", "/dev/ttyACM9", "--duration", "1", "--out", "/tmp/never.bin");
-        Assert.Equal(2, code);
-        Assert.Contains("port /dev/ttyACM9 does not exist", error);
-        (code, _, error) = await RunBench("record", "--port", "tcp://127.0.0.1:1", "--duration", "1", "--out", "/tmp/never.bin");
-        Assert.Equal(2, code);
-        Assert.Contains("cannot connect to tcp://127.0.0.1:1", error);
+        string dir = Directory.CreateTempSubdirectory("bench-never-").FullName;
+        try
+        {
+            // An earlier capture of the same name, with its sidecar: a run that fails must leave both as they were.
+            string keep = Path.Combine(dir, "keep.bin");
+            File.WriteAllBytes(keep, [1, 2, 3]);
+            File.WriteAllText(keep + ".json", "{}");
+            var (code, _, error) = await RunBench("record", "--port", "/dev/ttyACM9", "--duration", "1", "--out", Path.Combine(dir, "never.nwb"), "--raw", keep);
+            Assert.Equal(2, code);
+            Assert.Contains("port /dev/ttyACM9 does not exist", error);
+            (code, _, error) = await RunBench("record", "--port", "tcp://127.0.0.1:1", "--duration", "1", "--out", Path.Combine(dir, "never.nwb"), "--raw", keep);
+            Assert.Equal(2, code);
+            Assert.Contains("cannot connect to tcp://127.0.0.1:1", error);
+            Assert.Equal([1, 2, 3], File.ReadAllBytes(keep));
+            Assert.Equal("{}", File.ReadAllText(keep + ".json"));
+            Assert.Equal(["keep.bin", "keep.bin.json"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     internal static async Task<(int Code, string Output, string Error)> RunBench(params string[] args)

@@ -130,12 +130,54 @@ public sealed class ApiTests
         Assert.Equal("emulated rig front end", (string?)nwb["data_collection_attrs"]!["calibration_source"]);
         // The stimulus as played, sample by sample: 2 pulses × 20 samples × 300 nA.
         Assert.Equal(2 * 20 * 300.0, (double)nwb["stimulus"]!["sum"]!, 3);
+        NwbSchema.AssertValid(path);
+
+        // The page's recording is the file every command reads: export, compare, fit.
+        string csv = Path.Combine(service.DataDirectory, "practical-1.csv");
+        var (code, stdout, stderr) = await BenchProcess.RunAsync("export", path, "--out", csv);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(samples, (long)JsonNode.Parse(stdout)!["rows"]!);
+        var rows = File.ReadLines(csv).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(2 * 20, rows.Count(r => r[2] == "300"));
+        (code, stdout, stderr) = await BenchProcess.RunAsync("compare", path);
+        Assert.True(code == 0, stderr);
+        var compared = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
+        Assert.Equal(2, (int)compared["spikes_recorded"]!);
+        Assert.Equal(2, (int)compared["spikes_model"]!);
+        Assert.Equal(2, (int)compared["pulses_confirmed"]!);
+        Assert.True((double)compared["rmse_mV"]! < 1, stdout);
+        (code, stdout, stderr) = await BenchProcess.RunAsync("fit", path, "--params", "gNa", "--max-iterations", "60");
+        Assert.True(code == 0, stderr);
+        Assert.InRange((double)JsonNode.Parse(stdout.Trim().Split('\n')[^1])!["params"]!["gNa"]!, 100, 140);
 
         using var download = await service.Client.GetAsync("/api/recordings/practical-1/download");
         Assert.True(download.IsSuccessStatusCode);
         byte[] bytes = await download.Content.ReadAsByteArrayAsync();
         Assert.Equal(new FileInfo(path).Length, bytes.Length);
         Assert.Equal([0x89, (byte)'H', (byte)'D', (byte)'F'], bytes[..4]);
+
+        // The same recording as CSV (with the model's prediction) and as a spreadsheet; an unknown format is refused.
+        using (var asCsv = await service.Client.GetAsync("/api/recordings/practical-1/download?format=csv"))
+        {
+            Assert.True(asCsv.IsSuccessStatusCode);
+            Assert.Equal("text/csv", asCsv.Content.Headers.ContentType?.MediaType);
+            var text = (await asCsv.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("time_ms,v_mV,stimulus_nA,model_mV", text[0]);
+            Assert.Equal(samples, text.Length - 1);
+        }
+
+        using (var asXlsx = await service.Client.GetAsync("/api/recordings/practical-1/download?format=xlsx"))
+        {
+            Assert.True(asXlsx.IsSuccessStatusCode);
+            byte[] zip = await asXlsx.Content.ReadAsByteArrayAsync();
+            Assert.Equal("PK"u8.ToArray(), zip[..2]);   // a zip: the .xlsx container
+        }
+
+        (status, body) = await service.SendAsync(HttpMethod.Get, "/api/recordings/practical-1/download?format=mat");
+        Assert.Equal(400, status);
+        Assert.Contains("csv or xlsx", (string?)body!["error"]);
+        // The exports' temporary files go once sent.
+        await Eventually.True(() => Directory.GetFiles(Path.GetTempPath(), "bench-export-*").Length == 0, "the temporary exports were deleted", TimeSpan.FromSeconds(10));
 
         var listed = (await service.GetJsonAsync("/api/recordings")).AsArray();
         Assert.Single(listed);
@@ -264,7 +306,17 @@ public sealed class ApiTests
         Assert.Equal(401, (int)(await anonymous.GetAsync("/api/recordings?token=wrong")).StatusCode);
         Assert.Equal(200, (int)(await anonymous.GetAsync("/api/recordings?token=s3cret-token")).StatusCode);
         Assert.Equal(200, (int)(await service.Client.GetAsync("/api/recordings")).StatusCode);
-        Assert.Equal(200, (int)(await anonymous.GetAsync("/api/health")).StatusCode);
+        // Health answers a monitor without the token, but says only whether the service is up: the rig's details need it.
+        using (var health = await anonymous.GetAsync("/api/health"))
+        {
+            Assert.Equal(200, (int)health.StatusCode);
+            var body = JsonNode.Parse(await health.Content.ReadAsStringAsync())!.AsObject();
+            Assert.Equal(["status"], body.Select(p => p.Key));
+            Assert.Equal("degraded", (string?)body["status"]);
+        }
+
+        var full = await service.GetJsonAsync("/api/health");
+        Assert.NotNull(full["rig"]);
         Assert.Equal(200, (int)(await anonymous.GetAsync("/")).StatusCode);   // the page itself, which then asks for ?token=
         // Routing ignores case; so does the token check.
         Assert.Equal(401, (int)(await anonymous.GetAsync("/API/recordings")).StatusCode);

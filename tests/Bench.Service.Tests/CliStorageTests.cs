@@ -11,17 +11,9 @@ namespace Bench.Service.Tests;
 /// </summary>
 public sealed class CliStorageTests
 {
-    private static string BenchDll => Path.Combine(AppContext.BaseDirectory, "bench.dll");
+    private static string BenchDll => BenchProcess.BenchDll;
 
-    private static async Task<(int Code, string Out, string Err)> BenchAsync(params string[] args)
-    {
-        using var p = Process.Start(new ProcessStartInfo("dotnet", [BenchDll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true })!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Out, string Err)> BenchAsync(params string[] args) => BenchProcess.RunAsync(args);
 
     [Fact]
     public async Task A_rig_calibrated_against_the_model_is_recorded_with_that_calibration_into_NWB()
@@ -31,7 +23,8 @@ public sealed class CliStorageTests
         try
         {
             string port = (string)JsonNode.Parse((await emulator.StandardOutput.ReadLineAsync())!)!["port"]!;
-            var (code, stdout, stderr) = await BenchAsync("calibrate", "--port", port, "--data-dir", data);
+            string calNwb = Path.Combine(data, "calibration.nwb");
+            var (code, stdout, stderr) = await BenchAsync("calibrate", "--port", port, "--data-dir", data, "--out", calNwb);
             Assert.True(code == 0, stderr);
             var calibration = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
             Assert.True((bool)calibration["good"]!);
@@ -40,6 +33,15 @@ public sealed class CliStorageTests
             Assert.InRange((double)calibration["mv_per_count"]!, 0.0390625 * 0.99, 0.0390625 * 1.01);
             Assert.InRange((double)calibration["offset_mv"]!, -101.5, -98.5);
             Assert.NotNull(calibration["stored"]);
+            // The run it was fitted on is kept as a recording like any other: valid NWB, in mV by the new calibration,
+            // and the model reproduces it.
+            NwbSchema.AssertValid(calNwb);
+            Assert.Equal((double)calibration["mv_per_count"]!, (double)H5py.Read(calNwb)["data_collection_attrs"]!["calibration_mv_per_count"]!, 12);
+            (code, stdout, stderr) = await BenchAsync("compare", calNwb);
+            Assert.True(code == 0, stderr);
+            var compared = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
+            Assert.Equal(2, (int)compared["spikes_recorded"]!);
+            Assert.Equal(2, (int)compared["spikes_model"]!);
 
             string nwb = Path.Combine(data, "r.nwb");
             (code, stdout, stderr) = await BenchAsync("record", "--port", port, "--stimulus", Path.Combine(AppContext.BaseDirectory, "rig-paired-pulse.json"),
@@ -54,6 +56,7 @@ public sealed class CliStorageTests
             Assert.Equal((double)calibration["mv_per_count"]!, (double)file["data_collection_attrs"]!["calibration_mv_per_count"]!, 12);
             Assert.Equal(2, file["intervals"]!["stimulus_events"]!["rows"]!.AsArray().Count);
             Assert.Equal(0, (long)file["model"]!["nan_count"]!);
+            NwbSchema.AssertValid(nwb);
 
             // Recording over an existing file is refused before anything starts.
             (code, _, stderr) = await BenchAsync("record", "--port", port, "--duration", "1", "--out", nwb);

@@ -68,6 +68,14 @@ public sealed class PageTests
         await page.WaitForSelectorAsync("#recordings a[download]", new PageWaitForSelectorOptions { Timeout = 20_000 });
         Assert.Contains("from-the-page", await page.InnerTextAsync("#recordings"));
         Assert.True(File.Exists(Path.Combine(service.DataDirectory, "recordings", "from-the-page.nwb")));
+        // One click gives the samples as CSV, as a spreadsheet or a script takes them.
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#recordings a:has-text('CSV')"));
+        string csv = Path.Combine(artifacts, "from-the-page.csv");
+        await download.SaveAsAsync(csv);
+        Assert.Equal("from-the-page.csv", download.SuggestedFilename);
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal("time_ms,v_mV,stimulus_nA,model_mV", lines[0]);
+        Assert.True(lines.Length > 1_000, $"{lines.Length} lines");
 
         Assert.True(errors.Count == 0, string.Join("\n", errors));
     }

@@ -128,7 +128,7 @@ public sealed class PipelineTests
         Assert.Equal(150, result.Nwb.Samples);
         Assert.Equal(50UL, result.Nwb.LostSamples);
         var file = H5py.Read(nwb);
-        var gaps = file["intervals"]!["gaps"]!["rows"]!.AsArray();
+        var gaps = file["intervals"]!["invalid_times"]!["rows"]!.AsArray();
         Assert.Equal([0L, 105L], gaps.Select(g => (long)g!["first_lost_sample"]!));
         Assert.Equal([5L, 45L], gaps.Select(g => (long)g!["lost_samples"]!));
         Assert.Equal(5 / 20_000.0, (double)file["membrane"]!["first_time"]!, 12);

@@ -45,10 +45,17 @@ public sealed class NwbWriterTests : IDisposable
         Assert.True(Guid.TryParse((string?)f["root_object_id"], out _));
         Assert.Equal("bench-test-0001", (string?)f["identifier"]);
         Assert.Equal("Bench NWB writer test", (string?)f["session_description"]);
-        Assert.Equal("2024-05-06T07:08:09.123456Z", (string?)f["session_start_time"]);
-        Assert.Equal("2024-05-06T07:08:09.123456Z", (string?)f["timestamps_reference_time"]);
+        // In this computer's time zone, with its offset: the same instant, and the zone a reader needs.
+        var started = new DateTimeOffset(2024, 5, 6, 7, 8, 9, TimeSpan.Zero).AddTicks(1234560);
+        foreach (string key in new[] { "session_start_time", "timestamps_reference_time" })
+        {
+            string text = (string)f[key]!;
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$", text);
+            Assert.Equal(started, DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         string created = (string)f["file_create_date"]!.AsArray().Single()!;
-        Assert.EndsWith("Z", created, StringComparison.Ordinal);
+        Assert.Matches(@"[+-]\d\d:\d\d$", created);
         Assert.True(DateTimeOffset.Parse(created, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.AddMinutes(-5));
         Assert.Equal(
             ["acquisition", "analysis", "file_create_date", "general", "identifier", "intervals", "processing", "session_description",
@@ -65,11 +72,11 @@ public sealed class NwbWriterTests : IDisposable
         Assert.Equal("Device", (string?)types["/general/devices/uno"]);
         Assert.Equal("IntracellularElectrode", (string?)types["/general/intracellular_ephys/electrode"]);
         Assert.Equal("TimeIntervals", (string?)types["/intervals/stimulus_events"]);
-        Assert.Equal("TimeIntervals", (string?)types["/intervals/gaps"]);
-        Assert.Equal("VectorData", (string?)types["/intervals/gaps/lost_samples"]);
-        Assert.Equal("ElementIdentifiers", (string?)types["/intervals/gaps/id"]);
-        Assert.Equal("hdmf-common", (string?)f["namespaces"]!["/intervals/gaps/lost_samples"]);
-        Assert.Equal("core", (string?)f["namespaces"]!["/intervals/gaps"]);
+        Assert.Equal("TimeIntervals", (string?)types["/intervals/invalid_times"]);
+        Assert.Equal("VectorData", (string?)types["/intervals/invalid_times/lost_samples"]);
+        Assert.Equal("ElementIdentifiers", (string?)types["/intervals/invalid_times/id"]);
+        Assert.Equal("hdmf-common", (string?)f["namespaces"]!["/intervals/invalid_times/lost_samples"]);
+        Assert.Equal("core", (string?)f["namespaces"]!["/intervals/invalid_times"]);
         Assert.Equal((int)f["object_ids"]!, (int)f["unique_object_ids"]!);
         Assert.Equal(types.Count + 1, (int)f["object_ids"]!);
 
@@ -142,7 +149,8 @@ public sealed class NwbWriterTests : IDisposable
 
         // One row per pulse (sorted by onset) and per gap.
         var events = f["intervals"]!["stimulus_events"]!;
-        Assert.Equal(["start_time", "stop_time", "train", "pulse", "phase1_nA", "phase2_nA", "onset_sample"], Strings(events["colnames"]));
+        Assert.Equal(["start_time", "stop_time", "train", "pulse", "phase1_nA", "phase2_nA", "onset_sample", "stim_id", "output", "phase1_code", "phase2_code", "flags"],
+            Strings(events["colnames"]));
         Assert.Equal([0, 1], events["ids"]!.AsArray().Select(v => (int)v!));
         var rows = events["rows"]!.AsArray();
         Assert.Equal(2, rows.Count);
@@ -153,7 +161,7 @@ public sealed class NwbWriterTests : IDisposable
         Assert.Equal("VectorData", (string?)events["column_types"]!["onset_sample"]);
         Assert.Equal("uint64", (string?)events["column_dtypes"]!["onset_sample"]);
 
-        var gaps = f["intervals"]!["gaps"]!;
+        var gaps = f["intervals"]!["invalid_times"]!;
         Assert.Equal(["start_time", "stop_time", "first_lost_sample", "lost_samples"], Strings(gaps["colnames"]));
         AssertRow(Assert.Single(gaps["rows"]!.AsArray())!, ("start_time", 1200 / RateHz), ("stop_time", 1250 / RateHz),
             ("first_lost_sample", 1200), ("lost_samples", 50));
@@ -169,11 +177,14 @@ public sealed class NwbWriterTests : IDisposable
 
         var f = H5py.Read(path);
         Assert.Equal(0, (int)f["membrane"]!["length"]!);
-        Assert.Equal(0, (int)f["membrane"]!["timestamps_length"]!);
+        // Nothing lost: starting_time and rate, no timestamp per sample (NWB's best practice for regular series).
+        Assert.Null(f["membrane"]!["timestamps_length"]);
+        Assert.Equal(0.0, (double)f["membrane"]!["starting_time"]!);
+        Assert.Equal(RateHz, (double)f["membrane"]!["starting_time_attrs"]!["rate"]!);
         Assert.Null(f["protocol"]);
         Assert.Null(f["model"]);
         Assert.Null(f["stimulus"]);
-        Assert.Empty(f["intervals"]!["gaps"]!["rows"]!.AsArray());
+        Assert.Empty(f["intervals"]!["invalid_times"]!["rows"]!.AsArray());
         Assert.Empty(f["intervals"]!["stimulus_events"]!["rows"]!.AsArray());
         Assert.Equal("none", (string?)f["membrane"]!["group_attrs"]!["stimulus_description"]);
         Assert.False(f["types"]!.AsObject().ContainsKey("/processing/comparison"));
@@ -314,7 +325,7 @@ public sealed class NwbWriterTests : IDisposable
             [new Bench.Core.Protocol.StimulusTrain(0, 100, 20, 4, -50, 20, 200, 2)]);
         var played = new Bench.Core.Protocol.StimulusEvent(4000, 7, 0, 0, 1, 100, -50, 0);
         var e = NwbStimulusEvent.From(played, command, nanoampsPerCode: 0.05);
-        Assert.Equal(new NwbStimulusEvent(4000, 44, 0, 1, 100 * 0.05, -50 * 0.05), e);
+        Assert.Equal(new NwbStimulusEvent(4000, 44, 0, 1, 100 * 0.05, -50 * 0.05) { StimId = 7, Phase1Code = 100, Phase2Code = -50 }, e);
         Assert.Throws<ArgumentException>(() => NwbStimulusEvent.From(played with { Train = 1 }, command, 0.05));
     }
 

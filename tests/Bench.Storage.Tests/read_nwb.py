@@ -39,9 +39,22 @@ def link(group, name):
 
 def series(group, rate):
     data = group["data"]
-    ts = group["timestamps"]
     values = data[()]
-    times = ts[()]
+    # NWB's two ways to give time: starting_time and rate for evenly spaced samples, or a timestamp per sample.
+    if "timestamps" in group:
+        ts = group["timestamps"]
+        times = ts[()]
+        timing = {
+            "timestamps_dtype": str(ts.dtype),
+            "timestamps_length": int(ts.shape[0]),
+            "timestamps_attrs": attrs(ts),
+            "timestamps_link": link(group, "timestamps"),
+        }
+    else:
+        start = group["starting_time"]
+        series_rate = float(start.attrs["rate"])
+        times = float(start[()]) + np.arange(values.shape[0]) / series_rate
+        timing = {"starting_time": float(start[()]), "starting_time_attrs": attrs(start), "timestamps_link": None}
     out = {
         "dtype": str(data.dtype),
         "length": int(data.shape[0]),
@@ -54,15 +67,12 @@ def series(group, rate):
         "last": plain(values[-1]) if len(values) else None,
         "sum": float(np.nansum(values, dtype=np.float64)),
         "nan_count": int(np.count_nonzero(np.isnan(values))) if values.dtype.kind == "f" else 0,
-        "timestamps_dtype": str(ts.dtype),
-        "timestamps_length": int(ts.shape[0]),
-        "timestamps_attrs": attrs(ts),
-        "timestamps_link": link(group, "timestamps"),
         "first_time": plain(times[0]) if len(times) else None,
         "last_time": plain(times[-1]) if len(times) else None,
         "times_increasing": bool(np.all(np.diff(times) > 0)),
         "group_attrs": attrs(group),
     }
+    out.update(timing)
     if rate and len(times) > 1:
         # Where the time jumps by more than one sample period: the gaps, seen from the data alone.
         jumps = np.nonzero(np.diff(times) > 1.5 / rate)[0]

@@ -56,6 +56,20 @@ public sealed class PlayedStimulus
     /// <summary>Samples of the longest pulse scheduled (phase 1 + interphase + phase 2).</summary>
     public ulong LongestPulseSamples { get; private set; }
 
+    /// <summary>Samples from a command's time zero to the onset of pulse <paramref name="pulse"/> of train <paramref name="train"/>
+    /// (trains follow each other, each after its own delay).</summary>
+    public static ulong OffsetOf(StimulusCommand command, int train, int pulse)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ulong start = command.Trains[0].DelaySamples;
+        for (int i = 0; i < train && i + 1 < command.Trains.Count; i++)
+        {
+            start += ((ulong)command.Trains[i].PulseCount * command.Trains[i].IntervalSamples) + command.Trains[i + 1].DelaySamples;
+        }
+
+        return start + ((ulong)pulse * command.Trains[Math.Min(train, command.Trains.Count - 1)].IntervalSamples);
+    }
+
     /// <summary>
     /// Adds a Stimulus the rig accepted. With <see cref="StimulusCommand.AtIndex"/> its schedule is known; otherwise it
     /// starts when the rig received it, which the first of its events tells; until then nothing from
@@ -251,16 +265,7 @@ public sealed class PlayedStimulus
         }
 
         /// <summary>Samples from the command's start to the onset of pulse <paramref name="pulse"/> of train <paramref name="train"/>.</summary>
-        public ulong OffsetOf(int train, int pulse)
-        {
-            ulong start = Command.Trains[0].DelaySamples;
-            for (int i = 0; i < train && i + 1 < Command.Trains.Count; i++)
-            {
-                start += ((ulong)Command.Trains[i].PulseCount * Command.Trains[i].IntervalSamples) + Command.Trains[i + 1].DelaySamples;
-            }
-
-            return start + ((ulong)pulse * Command.Trains[Math.Min(train, Command.Trains.Count - 1)].IntervalSamples);
-        }
+        public ulong OffsetOf(int train, int pulse) => PlayedStimulus.OffsetOf(Command, train, pulse);
 
         /// <summary>The rig's onset of the current pulse moves the schedule with it.</summary>
         public void Realign(ulong onset) => trainStart = onset - ((ulong)Pulse * Current.IntervalSamples);

@@ -24,7 +24,7 @@ internal interface IRecordingTarget
     void OnPulse(JournalPulse pulse);
 
     /// <summary>A protocol as sent.</summary>
-    void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name);
+    void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name, double nanoampsPerCode);
 
     /// <summary>Hands what is buffered to the operating system.</summary>
     void Flush();
@@ -118,7 +118,8 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
             var entry = new PlayedProtocol(command, protocol, name);
             played.Add(entry);
             Model?.AddCommand(command, NextIndex);
-            Record(r => r.OnPlayed(command, protocol, name));
+            double perCode = Rig.Session.NanoampsPerCode(command.Output);
+            Record(r => r.OnPlayed(command, protocol, name, perCode));
             return command;
         }
         finally

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
 using Bench.Core.Stimulus;
 using Bench.Storage.Journal;
+using Bench.Storage.Recordings;
 
 namespace Bench.Service.Pipeline;
 
@@ -59,8 +60,12 @@ internal abstract class JournalRecording : IRecordingTarget, IDisposable
     public void OnPulse(JournalPulse pulse) => Journal.WritePulse(pulse);
 
     /// <inheritdoc/>
-    public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name) =>
-        Journal.WriteProtocol(new JsonObject { ["stim_id"] = command.StimId, ["name"] = name, ["protocol"] = JsonNode.Parse(protocol.ToJson()) });
+    public void OnPlayed(StimulusCommand command, StimulusProtocol protocol, string name, double nanoampsPerCode) =>
+        Journal.WriteProtocol(new JsonObject
+        {
+            ["stim_id"] = command.StimId, ["name"] = name, ["protocol"] = JsonNode.Parse(protocol.ToJson()),
+            ["command"] = StimulusCommandJson.ToJson(command, nanoampsPerCode),
+        });
 
     /// <inheritdoc/>
     public void Flush() => writer?.Flush();

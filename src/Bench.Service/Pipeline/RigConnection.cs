@@ -201,6 +201,7 @@ public sealed class RigConnection : IAsyncDisposable
         private readonly CancellationTokenSource stop = new();
         private Task running = Task.CompletedTask;
         private long awayUntil;
+        private int disposed;
 
         public EmbeddedRig(EmulatorOptions options, TimeProvider time)
         {
@@ -229,6 +230,8 @@ public sealed class RigConnection : IAsyncDisposable
 
         public async ValueTask DisposeAsync()
         {
+            // Idempotent: a command may let its connection go early and again at the end of its scope.
+            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
             await stop.CancelAsync().ConfigureAwait(false);
             await running.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
             stop.Dispose();

@@ -254,7 +254,8 @@ async function loadProtocols() {
 async function loadRecordings() {
   const list = await api("GET", "/api/recordings");
   $("recordings").innerHTML = list.map((r) =>
-    `<li><a href="${withToken("/api/recordings/" + encodeURIComponent(r.name) + "/download")}" download>${r.name}</a> ` +
+    `<li>${r.name}: <a href="${withToken("/api/recordings/" + encodeURIComponent(r.name) + "/download")}" download title="the NWB file: bench export, compare and fit read it">NWB</a> ` +
+    `<a href="${withToken("/api/recordings/" + encodeURIComponent(r.name) + "/download?format=csv")}" download title="time, membrane potential, stimulus and model, one row per sample">CSV</a> ` +
     `${fmt(r.duration_s, 1)} s, ${r.samples} samples${r.lost_samples ? ", " + r.lost_samples + " lost" : ""} (${r.status}) ` +
     `<button data-delete="${r.name}" title="delete">✕</button></li>`).join("");
 }

@@ -13,6 +13,12 @@ namespace Bench.Storage.Journal;
 /// <param name="RmseMv">The model comparison's RMSE over the recording (mV), if there was a model.</param>
 public sealed record JournalConversion(NwbWriteSummary Nwb, bool Complete, long DiscardedBytes, double DurationS, double? RmseMv)
 {
+    /// <summary>Bytes of damaged records skipped (their samples count as lost).</summary>
+    public long SkippedBytes { get; init; }
+
+    /// <summary>How many damaged stretches were skipped.</summary>
+    public int DamagedStretches { get; init; }
+
     /// <summary><paramref name="record"/> as this conversion leaves it: what the file holds, with <paramref name="status"/>.</summary>
     public Catalog.RecordingRecord Update(Catalog.RecordingRecord record, Catalog.RecordingStatus status) => record with
     {
@@ -29,6 +35,23 @@ public static class JournalConverter
 {
     /// <summary>The journal beside an NWB file.</summary>
     public static string JournalPathFor(string nwbPath) => nwbPath + ".journal";
+
+    /// <summary>
+    /// True while a recording still writes the journal: its writer holds the file open, which on Linux .NET marks with
+    /// a shared lock, so asking for the file alone fails.
+    /// </summary>
+    public static bool IsBeingWritten(string journalPath)
+    {
+        try
+        {
+            using var probe = new FileStream(journalPath, FileMode.Open, FileAccess.Read, FileShare.None);
+            return false;
+        }
+        catch (IOException) when (File.Exists(journalPath))
+        {
+            return true;
+        }
+    }
 
     /// <summary>
     /// Ends a recording's journal the safe way: writes the NWB file from it (to <c>x.nwb.partial</c>, moved into place
@@ -86,9 +109,12 @@ public static class JournalConverter
         var gaps = Gaps(journal, origin);
         var pulses = journal.Pulses.Where(p => p.OnsetIndex >= origin).OrderBy(p => p.OnsetIndex).ToList();
         var events = pulses.Select(p => new NwbStimulusEvent(
-            p.OnsetIndex - origin, p.Phase1Samples + (p.Phase2Samples > 0 ? p.InterphaseSamples + p.Phase2Samples : 0), p.Train, p.Pulse, p.Phase1Nanoamps, p.Phase2Nanoamps)).ToList();
+            p.OnsetIndex - origin, p.Phase1Samples + (p.Phase2Samples > 0 ? p.InterphaseSamples + p.Phase2Samples : 0), p.Train, p.Pulse, p.Phase1Nanoamps, p.Phase2Nanoamps)
+        {
+            StimId = p.StimId, Output = p.Output, Flags = p.Flags, Phase1Code = p.Phase1Code, Phase2Code = p.Phase2Code,
+        }).ToList();
         bool hasModel = journal.SampleCount > 0 && journal.HasModel;
-        var protocols = new JsonArray([.. journal.Protocols.Select(p => (JsonNode)p.DeepClone())]);
+        var protocols = new JsonArray([.. journal.Protocols.Select(p => (JsonNode)Rebased(p, origin))]);
         DateTimeOffset started = DateTimeOffset.Parse(h["started_utc"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
         string? model = hasModel ? h["model"]?.GetValue<string>() : null;
         var recording = new NwbRecording(
@@ -111,11 +137,12 @@ public static class JournalConverter
             ModelName = model,
             HasStimulusCurrent = true,
             StimulusNanoampsPerCode = h["nanoamps_per_code"]?.GetValue<double>(),
+            BenchJson = BenchMetadata(h, journal, model).ToJsonString(),
         };
 
         double sumSquares = 0;
         long compared = 0;
-        var chunks = Chunks(journalPath, origin, pulses, recording.Calibration, hasModel, (recorded, predicted) =>
+        var chunks = Chunks(journalPath, journal.IntactBytes, origin, pulses, recording.Calibration, hasModel, (recorded, predicted) =>
         {
             double d = recorded - predicted;
             sumSquares += d * d;
@@ -127,7 +154,61 @@ public static class JournalConverter
         // overflow: an infinite RMSE is no figure, and the catalog would refuse it, so there is none.
         double rmse = compared > 0 ? Math.Sqrt(sumSquares / compared) : double.NaN;
         return new JournalConversion(summary, journal.End is not null, journal.DiscardedBytes, (last - origin) / rate,
-            hasModel && double.IsFinite(rmse) ? rmse : null);
+            hasModel && double.IsFinite(rmse) ? rmse : null)
+        {
+            SkippedBytes = journal.SkippedBytes, DamagedStretches = journal.DamagedStretches,
+        };
+    }
+
+    /// <summary>
+    /// A protocol record as the file keeps it: a command's start index counted from the recording's time zero, as every
+    /// other index in the file is (a start before it, or none, is left to the pulses' own onsets).
+    /// </summary>
+    private static JsonObject Rebased(JsonObject played, ulong origin)
+    {
+        var copy = played.DeepClone().AsObject();
+        if (copy["command"] is JsonObject command && command["start_index"]?.GetValue<ulong>() is { } start)
+        {
+            bool atIndex = command["at_index"]?.GetValue<bool>() == true && start >= origin;
+            command["start_index"] = atIndex ? start - origin : 0;
+            command["at_index"] = atIndex;
+        }
+
+        return copy;
+    }
+
+    /// <summary>What Bench reads back from the file besides NWB's fields: the model compared live and how, the rig's
+    /// clock and the recording's summary.</summary>
+    private static JsonObject BenchMetadata(JsonObject header, RecordingJournal journal, string? model)
+    {
+        var o = new JsonObject
+        {
+            ["format"] = "bench-nwb-1",
+            ["port"] = header["port"]?.DeepClone(),
+            ["device"] = header["device"]?.DeepClone(),
+            ["calibration"] = header["calibration"]?.DeepClone(),
+            ["nanoamps_per_code"] = header["nanoamps_per_code"]?.DeepClone(),
+            ["session_first_sample_index"] = header["first_sample_index"]?.DeepClone(),
+            ["ended_normally"] = journal.End is not null,
+            ["damaged_bytes_skipped"] = journal.SkippedBytes,
+        };
+        if (model is not null)
+        {
+            o["model"] = new JsonObject
+            {
+                ["name"] = model,
+                ["parameters"] = header["model_parameters"]?.DeepClone() ?? new JsonObject(),
+                ["preparation_area_um2"] = header["preparation_area_um2"]?.DeepClone(),
+            };
+        }
+
+        if (journal.End is { } end)
+        {
+            o["summary"] = end.DeepClone();
+            if (end["clock"] is JsonNode clock) o["clock"] = clock.DeepClone();
+        }
+
+        return o;
     }
 
     /// <summary>
@@ -168,13 +249,13 @@ public static class JournalConverter
     /// sample the model never reached (the recording was cut short while the model waited) gets NaN: no prediction,
     /// none invented.
     /// </summary>
-    private static IEnumerable<SampleChunk> Chunks(string journalPath, ulong origin, List<JournalPulse> pulses, Calibration calibration, bool hasModel, Action<double, double> compare)
+    private static IEnumerable<SampleChunk> Chunks(string journalPath, long lengthLimit, ulong origin, List<JournalPulse> pulses, Calibration calibration, bool hasModel, Action<double, double> compare)
     {
         int next = 0;
-        using var models = hasModel ? JournalRecordReader.Model(journalPath).GetEnumerator() : null;
+        using var models = hasModel ? JournalRecordReader.Model(journalPath, lengthLimit).GetEnumerator() : null;
         (ulong FirstIndex, float[] ModelMv)? run = null;
         bool more = true;
-        foreach (var (first, codes, embedded) in JournalRecordReader.Samples(journalPath))
+        foreach (var (first, codes, embedded) in JournalRecordReader.Samples(journalPath, lengthLimit))
         {
             var modelMv = hasModel ? new float[codes.Length] : null;
             var counts = new short[codes.Length];

@@ -39,10 +39,25 @@ public enum JournalRecordKind : byte
 public readonly record struct JournalPulse(ulong OnsetIndex, ushort StimId, byte Train, ushort Pulse,
     double Phase1Nanoamps, uint Phase1Samples, uint InterphaseSamples, double Phase2Nanoamps, uint Phase2Samples)
 {
+    /// <summary>The output it was played on.</summary>
+    public byte Output { get; init; }
+
+    /// <summary>The rig's StimulusEvent flags.</summary>
+    public byte Flags { get; init; }
+
+    /// <summary>Phase 1 as the DAC code played.</summary>
+    public short Phase1Code { get; init; }
+
+    /// <summary>Phase 2 as the DAC code played.</summary>
+    public short Phase2Code { get; init; }
+
     /// <summary>The pulse a rig reported (codes) with its train's phase lengths, its onset in session indices, in nA.</summary>
     public static JournalPulse From(StimulusEvent played, ulong sessionOnsetIndex, StimulusTrain train, double nanoampsPerCode) =>
         new(sessionOnsetIndex, played.StimId, played.Train, played.Pulse, played.Phase1Code * nanoampsPerCode, train.Phase1Samples,
-            train.InterphaseSamples, played.Phase2Code * nanoampsPerCode, train.Phase2Samples);
+            train.InterphaseSamples, played.Phase2Code * nanoampsPerCode, train.Phase2Samples)
+        {
+            Output = played.Output, Flags = played.Flags, Phase1Code = played.Phase1Code, Phase2Code = played.Phase2Code,
+        };
 }
 
 /// <summary>The header every recording journal starts with (what <see cref="JournalConverter"/> needs to write the NWB file).</summary>
@@ -60,9 +75,11 @@ public static class JournalHeader
     /// <param name="nanoampsPerCode">The stimulus output's nA per DAC code in use.</param>
     /// <param name="model">The comparison's model, if any.</param>
     /// <param name="modelParameters">Its parameter overrides, if any.</param>
+    /// <param name="preparationAreaUm2">The membrane area the model's stimulus current spreads over (µm²), with a model.</param>
     /// <param name="timing">How exactly the rig times samples and stimuli (a sentence for the file's description), if known.</param>
     public static JsonObject Create(string name, DateTime startedUtc, string port, DeviceInfo device, Calibration calibration, string calibrationSource,
-        double sampleRateHz, ulong firstSampleIndex, double? nanoampsPerCode, string? model, IReadOnlyDictionary<string, double>? modelParameters, string? timing = null) => new()
+        double sampleRateHz, ulong firstSampleIndex, double? nanoampsPerCode, string? model, IReadOnlyDictionary<string, double>? modelParameters,
+        double? preparationAreaUm2 = null, string? timing = null) => new()
     {
         ["timing"] = timing,
         ["format"] = "bench-journal-1",
@@ -82,6 +99,7 @@ public static class JournalHeader
         ["nanoamps_per_code"] = nanoampsPerCode,
         ["model"] = model,
         ["model_parameters"] = modelParameters is null ? null : new JsonObject(modelParameters.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
+        ["preparation_area_um2"] = preparationAreaUm2,
     };
 }
 
@@ -190,7 +208,8 @@ public sealed class RecordingJournalWriter : IDisposable
     /// <summary>Appends a pulse as played.</summary>
     public void WritePulse(in JournalPulse pulse)
     {
-        Span<byte> p = stackalloc byte[41];
+        // 41 bytes as first written, then output, flags and the two codes (a reader of either length reads both).
+        Span<byte> p = stackalloc byte[47];
         BinaryPrimitives.WriteUInt64LittleEndian(p, pulse.OnsetIndex);
         BinaryPrimitives.WriteUInt16LittleEndian(p[8..], pulse.StimId);
         p[10] = pulse.Train;
@@ -200,6 +219,10 @@ public sealed class RecordingJournalWriter : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(p[25..], pulse.InterphaseSamples);
         BinaryPrimitives.WriteDoubleLittleEndian(p[29..], pulse.Phase2Nanoamps);
         BinaryPrimitives.WriteUInt32LittleEndian(p[37..], pulse.Phase2Samples);
+        p[41] = pulse.Output;
+        p[42] = pulse.Flags;
+        BinaryPrimitives.WriteInt16LittleEndian(p[43..], pulse.Phase1Code);
+        BinaryPrimitives.WriteInt16LittleEndian(p[45..], pulse.Phase2Code);
         WriteRecord(JournalRecordKind.Pulse, p);
         MaybeFlush();
     }
@@ -252,21 +275,29 @@ public sealed class RecordingJournalWriter : IDisposable
 }
 
 /// <summary>
-/// Reads a journal's records in order, streaming, up to its last intact one: a record cut short by a crash, or one
-/// whose CRC fails, ends the reading (what follows it cannot be trusted to be aligned).
+/// Reads a journal's records in order, streaming. A damaged record (its CRC fails, or its kind or length is impossible)
+/// is skipped: the reader looks for the next place where a whole record with a good CRC starts and goes on from there,
+/// counting what it skipped. A last record cut short by a crash ends the reading.
 /// </summary>
 public sealed class JournalRecordReader : IDisposable
 {
+    /// <summary>The longest record a journal holds (a header or summary of JSON is the longest; samples are far shorter).</summary>
+    private const int MaxRecordBytes = 16 << 20;
+
     private readonly FileStream file;
     private readonly string path;
+    private readonly long limit;
     private byte[] buffer = new byte[1 << 16];
+    private long position;
 
-    /// <summary>Opens a journal (a live one may still be appended to; only what is there now is read).</summary>
+    /// <summary>Opens a journal (a live one may still be appended to; only what is there now, or up to
+    /// <paramref name="lengthLimit"/> bytes, is read).</summary>
     /// <exception cref="InvalidDataException">Not a Bench recording journal.</exception>
-    public JournalRecordReader(string path)
+    public JournalRecordReader(string path, long? lengthLimit = null)
     {
         this.path = path;
         file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+        limit = Math.Min(lengthLimit ?? long.MaxValue, file.Length);
         Span<byte> magic = stackalloc byte[RecordingJournalWriter.Magic.Length];
         if (file.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) != magic.Length || !magic.SequenceEqual(RecordingJournalWriter.Magic))
         {
@@ -274,33 +305,65 @@ public sealed class JournalRecordReader : IDisposable
             throw new InvalidDataException($"{path} is not a Bench recording journal");
         }
 
-        IntactBytes = magic.Length;
+        position = magic.Length;
+        IntactBytes = position;
     }
 
-    /// <summary>Bytes read as intact records so far (the magic included).</summary>
+    /// <summary>Where the last intact record read so far ends (the magic included).</summary>
     public long IntactBytes { get; private set; }
 
-    /// <summary>The file's length.</summary>
-    public long FileLength => file.Length;
+    /// <summary>The length read: the file's, or the limit given.</summary>
+    public long FileLength => limit;
 
-    /// <summary>The next intact record, or false at the end (or at the first record cut short or damaged).</summary>
+    /// <summary>Bytes of damaged records skipped so far (not counting a last record cut short).</summary>
+    public long SkippedBytes { get; private set; }
+
+    /// <summary>Damaged stretches skipped so far.</summary>
+    public int DamagedStretches { get; private set; }
+
+    /// <summary>The next intact record, or false at the end (or at a last record cut short).</summary>
     /// <remarks>The payload is valid until the next call.</remarks>
     public bool TryRead(out JournalRecordKind kind, out ReadOnlySpan<byte> payload)
     {
+        if (TryReadAt(position, out kind, out payload, out long next))
+        {
+            position = next;
+            IntactBytes = next;
+            return true;
+        }
+
+        // Damaged here, or the end. Look for the next whole record; none before the end means the tail was cut short.
+        for (long candidate = position + 1; candidate + 7 <= limit; candidate++)
+        {
+            if (!TryReadAt(candidate, out kind, out payload, out next)) continue;
+            SkippedBytes += candidate - position;
+            DamagedStretches++;
+            position = next;
+            IntactBytes = next;
+            return true;
+        }
+
+        return false;
+    }
+
+    private bool TryReadAt(long at, out JournalRecordKind kind, out ReadOnlySpan<byte> payload, out long next)
+    {
         kind = default;
         payload = default;
+        next = at;
         Span<byte> head = stackalloc byte[5];
+        if (at + 7 > limit) return false;
+        if (file.Position != at) file.Position = at;
         if (file.ReadAtLeast(head, 5, throwOnEndOfStream: false) != 5) return false;
         int length = BinaryPrimitives.ReadInt32LittleEndian(head[1..]);
-        if (length < 0 || IntactBytes + 5 + (long)length + 2 > file.Length) return false;   // cut short, or a damaged length
+        if (!Enum.IsDefined((JournalRecordKind)head[0]) || length < 0 || length > MaxRecordBytes || at + 5 + (long)length + 2 > limit) return false;
         if (buffer.Length < length + 2) buffer = new byte[Math.Max(length + 2, buffer.Length * 2)];
         if (file.ReadAtLeast(buffer.AsSpan(0, length + 2), length + 2, throwOnEndOfStream: false) != length + 2) return false;
         var body = buffer.AsSpan(0, length);
         if (Crc16.Update(Crc16.Compute(head), body) != BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(length))) return false;
         kind = (JournalRecordKind)head[0];
-        if (!Enum.IsDefined(kind)) throw new InvalidDataException($"{path}: unknown record kind {(byte)kind} at byte {IntactBytes}");
         payload = body;
-        IntactBytes += 5 + length + 2;
+        next = at + 5 + length + 2;
         return true;
     }
 
@@ -332,26 +395,35 @@ public sealed class JournalRecordReader : IDisposable
     }
 
     /// <summary>A pulse record.</summary>
-    public static JournalPulse ParsePulse(ReadOnlySpan<byte> payload) => new(
-        BinaryPrimitives.ReadUInt64LittleEndian(payload), BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]), payload[10],
-        BinaryPrimitives.ReadUInt16LittleEndian(payload[11..]), BinaryPrimitives.ReadDoubleLittleEndian(payload[13..]),
-        BinaryPrimitives.ReadUInt32LittleEndian(payload[21..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[25..]),
-        BinaryPrimitives.ReadDoubleLittleEndian(payload[29..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[37..]));
-
-    /// <summary>Every samples record, in order, streamed.</summary>
-    public static IEnumerable<(ulong FirstIndex, ushort[] Codes, float[] ModelMv)> Samples(string path)
+    public static JournalPulse ParsePulse(ReadOnlySpan<byte> payload)
     {
-        using var reader = new JournalRecordReader(path);
+        var pulse = new JournalPulse(
+            BinaryPrimitives.ReadUInt64LittleEndian(payload), BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]), payload[10],
+            BinaryPrimitives.ReadUInt16LittleEndian(payload[11..]), BinaryPrimitives.ReadDoubleLittleEndian(payload[13..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(payload[21..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[25..]),
+            BinaryPrimitives.ReadDoubleLittleEndian(payload[29..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[37..]));
+        // A journal written before the codes were kept has 41 bytes: the pulse is then known by its nA only.
+        return payload.Length < 47 ? pulse : pulse with
+        {
+            Output = payload[41], Flags = payload[42],
+            Phase1Code = BinaryPrimitives.ReadInt16LittleEndian(payload[43..]), Phase2Code = BinaryPrimitives.ReadInt16LittleEndian(payload[45..]),
+        };
+    }
+
+    /// <summary>Every samples record, in order, streamed (up to <paramref name="lengthLimit"/> bytes: what a scan saw).</summary>
+    public static IEnumerable<(ulong FirstIndex, ushort[] Codes, float[] ModelMv)> Samples(string path, long? lengthLimit = null)
+    {
+        using var reader = new JournalRecordReader(path, lengthLimit);
         while (reader.TryRead(out var kind, out var payload))
         {
             if (kind == JournalRecordKind.Samples) yield return ParseSamples(payload);
         }
     }
 
-    /// <summary>Every model record, in order, streamed.</summary>
-    public static IEnumerable<(ulong FirstIndex, float[] ModelMv)> Model(string path)
+    /// <summary>Every model record, in order, streamed (up to <paramref name="lengthLimit"/> bytes).</summary>
+    public static IEnumerable<(ulong FirstIndex, float[] ModelMv)> Model(string path, long? lengthLimit = null)
     {
-        using var reader = new JournalRecordReader(path);
+        using var reader = new JournalRecordReader(path, lengthLimit);
         while (reader.TryRead(out var kind, out var payload))
         {
             if (kind == JournalRecordKind.Model) yield return ParseModel(payload);
@@ -410,6 +482,12 @@ public sealed class RecordingJournal
 
     /// <summary>Bytes after the last intact record (a record cut short by the crash), which were ignored.</summary>
     public long DiscardedBytes { get; init; }
+
+    /// <summary>Bytes of damaged records skipped in the middle of the journal.</summary>
+    public long SkippedBytes { get; init; }
+
+    /// <summary>How many damaged stretches were skipped.</summary>
+    public int DamagedStretches { get; init; }
 
     /// <summary>Reads a journal, samples included, up to its last intact record.</summary>
     /// <exception cref="InvalidDataException">Not a journal, or its header is damaged (nothing can be recovered).</exception>
@@ -477,6 +555,7 @@ public sealed class RecordingJournal
             Samples = samples, Model = model, Gaps = gaps, Jumps = jumps, Pulses = pulses, Protocols = protocols, End = end,
             SampleCount = count, FirstSampleIndex = first, EndSampleIndex = next, HasModel = hasModel,
             IntactBytes = reader.IntactBytes, DiscardedBytes = reader.FileLength - reader.IntactBytes,
+            SkippedBytes = reader.SkippedBytes, DamagedStretches = reader.DamagedStretches,
         };
     }
 }

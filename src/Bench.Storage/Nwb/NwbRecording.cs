@@ -47,6 +47,17 @@ public sealed record NwbRecording(
     /// <summary>The stimulus output's nA per DAC code (the current's resolution), or null if unknown.</summary>
     public double? StimulusNanoampsPerCode { get; init; }
 
+    /// <summary>
+    /// What Bench knows about the recording beyond NWB's own fields, as one JSON object (the model's parameters and the
+    /// area its current spreads over, the session's clock mapping and drift, the recording's summary): written as the
+    /// <c>bench</c> attribute of <c>/general/data_collection</c>, so an NWB reader sees plain text and Bench reads it back.
+    /// </summary>
+    public string? BenchJson { get; init; }
+
+    /// <summary>True when the samples are evenly spaced from sample 0 (no gaps): NWB's <c>starting_time</c> and
+    /// <c>rate</c> then stand for a timestamp per sample, as NWB's best practices ask.</summary>
+    public bool IsRegular => Gaps.Count == 0;
+
     /// <summary>Samples lost on the link: the sum of <see cref="Gaps"/>.</summary>
     public ulong LostSamples => Gaps.Aggregate(0UL, (sum, g) => sum + g.LostSamples);
 }
@@ -79,6 +90,21 @@ public sealed record NwbDevice(string Board, string Firmware, string Protocol, u
 public readonly record struct NwbStimulusEvent(
     ulong OnsetSample, ulong DurationSamples, int Train, int Pulse, double Phase1Nanoamps, double Phase2Nanoamps)
 {
+    /// <summary>The stimulus id of the command the pulse belongs to (a recording may hold several protocols).</summary>
+    public ushort StimId { get; init; }
+
+    /// <summary>The output it was played on.</summary>
+    public byte Output { get; init; }
+
+    /// <summary>The StimulusEvent's flags (<see cref="StimulusEvent.Last"/>, <see cref="StimulusEvent.Aborted"/>).</summary>
+    public byte Flags { get; init; }
+
+    /// <summary>Phase 1 as the DAC code the rig played.</summary>
+    public short Phase1Code { get; init; }
+
+    /// <summary>Phase 2 as the DAC code the rig played.</summary>
+    public short Phase2Code { get; init; }
+
     /// <summary>
     /// The pulse a StimulusEvent reports: the train's phase lengths come from the command that was sent, the
     /// amplitudes from the codes the rig played.
@@ -96,7 +122,10 @@ public readonly record struct NwbStimulusEvent(
 
         var t = command.Trains[played.Train];
         return new NwbStimulusEvent(played.OnsetIndex, (ulong)t.Phase1Samples + t.InterphaseSamples + t.Phase2Samples,
-            played.Train, played.Pulse, played.Phase1Code * nanoampsPerCode, played.Phase2Code * nanoampsPerCode);
+            played.Train, played.Pulse, played.Phase1Code * nanoampsPerCode, played.Phase2Code * nanoampsPerCode)
+        {
+            StimId = played.StimId, Output = played.Output, Flags = played.Flags, Phase1Code = played.Phase1Code, Phase2Code = played.Phase2Code,
+        };
     }
 }
 

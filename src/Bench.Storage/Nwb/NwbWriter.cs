@@ -21,10 +21,10 @@ namespace Bench.Storage.Nwb;
 /// partial file.</para>
 /// <para>Layout (every typed group or dataset has <c>neurodata_type</c>, <c>namespace</c> and <c>object_id</c>):
 /// <c>/acquisition/membrane_potential</c> (CurrentClampSeries: raw int16 ADC counts with <c>conversion</c> and
-/// <c>offset</c> to volts, float64 <c>timestamps</c> because lost samples leave gaps),
+/// <c>offset</c> to volts, <c>starting_time</c> and <c>rate</c> when every sample arrived, float64 <c>timestamps</c> when lost samples leave gaps),
 /// <c>/stimulus/presentation/stimulus</c> (CurrentClampStimulusSeries, nA with conversion 1e-9 to amperes, optional),
 /// <c>/processing/comparison/model_prediction</c> (TimeSeries, model mV with conversion 0.001 to volts, optional),
-/// <c>/intervals/stimulus_events</c> and <c>/intervals/gaps</c> (TimeIntervals), <c>/general/devices/&lt;board&gt;</c>
+/// <c>/intervals/stimulus_events</c> and <c>/intervals/invalid_times</c> (TimeIntervals: the samples lost), <c>/general/devices/&lt;board&gt;</c>
 /// (Device), <c>/general/intracellular_ephys/electrode</c> (IntracellularElectrode), <c>/general/stimulus</c> (the
 /// protocol JSON) and <c>/general/data_collection</c> (text, with the calibration and device as attributes).</para>
 /// <para>Not thread-safe: one writer is fed by one thread at a time.</para>
@@ -46,11 +46,11 @@ public sealed class NwbWriter : IDisposable
     private readonly FileStream _stream;
     private readonly H5NativeWriter _h5;
     private readonly H5Dataset<short[]> _counts;
-    private readonly H5Dataset<double[]> _timestamps;
+    private readonly H5Dataset<double[]>? _timestamps;
     private readonly H5Dataset<float[]>? _model;
     private readonly H5Dataset<float[]>? _stimulus;
     private readonly short[] _countBuffer;
-    private readonly double[] _timeBuffer;
+    private readonly double[]? _timeBuffer;
     private readonly float[]? _modelBuffer;
     private readonly float[]? _stimulusBuffer;
     private readonly bool _overwrite;
@@ -69,12 +69,13 @@ public sealed class NwbWriter : IDisposable
         _overwrite = overwrite;
         int buffer = (int)Math.Min(ChunkSamples, Math.Max(recording.SampleCount, 1));
         _countBuffer = new short[buffer];
-        _timeBuffer = new double[buffer];
+        // A regular recording's times are starting_time and rate; one with gaps needs a time per sample.
+        if (!recording.IsRegular) _timeBuffer = new double[buffer];
         if (recording.ModelName is not null) _modelBuffer = new float[buffer];
         if (recording.HasStimulusCurrent) _stimulusBuffer = new float[buffer];
 
         _counts = PerSample<short[]>(recording.SampleCount);
-        _timestamps = PerSample<double[]>(recording.SampleCount);
+        if (!recording.IsRegular) _timestamps = PerSample<double[]>(recording.SampleCount);
         if (_modelBuffer is not null) _model = PerSample<float[]>(recording.SampleCount);
         if (_stimulusBuffer is not null) _stimulus = PerSample<float[]>(recording.SampleCount);
         var file = NwbLayout.Build(recording, _counts, _timestamps, _model, _stimulus, DateTimeOffset.UtcNow);
@@ -180,7 +181,11 @@ public sealed class NwbWriter : IDisposable
             // Time is the device's sample index over its rate, computed the same way for every sample so a reader can
             // recover the index exactly (index = round(t · rate)).
             ulong first = chunk.FirstSampleIndex + (ulong)done;
-            for (int i = 0; i < take; i++) _timeBuffer[_buffered + i] = (first + (ulong)i) / rate;
+            if (_timeBuffer is not null)
+            {
+                for (int i = 0; i < take; i++) _timeBuffer[_buffered + i] = (first + (ulong)i) / rate;
+            }
+
             _buffered += take;
             done += take;
             if (_buffered == _countBuffer.Length) FlushBuffer();
@@ -248,7 +253,7 @@ public sealed class NwbWriter : IDisposable
         try
         {
             _h5.Write(_counts, _countBuffer, memory, file);
-            _h5.Write(_timestamps, _timeBuffer, memory, file);
+            if (_timestamps is not null) _h5.Write(_timestamps, _timeBuffer!, memory, file);
             if (_model is not null) _h5.Write(_model, _modelBuffer!, memory, file);
             if (_stimulus is not null) _h5.Write(_stimulus, _stimulusBuffer!, memory, file);
         }
@@ -409,7 +414,7 @@ internal static class NwbLayout
     internal const string Acquisition = "/acquisition/membrane_potential";
     internal const string Electrode = "/general/intracellular_ephys/electrode";
 
-    public static H5File Build(NwbRecording r, H5Dataset<short[]> counts, H5Dataset<double[]> timestamps,
+    public static H5File Build(NwbRecording r, H5Dataset<short[]> counts, H5Dataset<double[]>? timestamps,
         H5Dataset<float[]>? model, H5Dataset<float[]>? stimulus, DateTimeOffset created)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -428,24 +433,42 @@ internal static class NwbLayout
             ["unit"] = "volts",
             ["continuity"] = "continuous",
         };
-        timestamps.Attributes = new() { ["interval"] = 1, ["unit"] = "seconds" };
+        if (timestamps is not null) timestamps.Attributes = new() { ["interval"] = 1, ["unit"] = "seconds" };
 
-        var acquisition = new H5Group
+        // Each series' time: starting_time and rate when no sample is missing; else the membrane's timestamps, linked.
+        // A new dataset object each time: PureHDF writes one object given twice as one dataset under two names.
+        void AddTime(H5Group series, bool owner)
         {
-            ["membrane_potential"] = new H5Group
+            if (timestamps is null)
             {
-                ["data"] = counts,
-                ["timestamps"] = timestamps,
-                ["electrode"] = new H5SoftLink(Electrode),
-                Attributes = Typed("CurrentClampSeries", "core", new()
-                {
-                    ["description"] = "Membrane potential recorded by the rig: raw ADC counts; volts = conversion * count + offset.",
-                    ["comments"] = "Samples lost on the link are absent, never filled in: time comes from 'timestamps' (device sample index / rate), "
-                        + "not from a rate. The gaps are listed in /intervals/gaps.",
-                    ["stimulus_description"] = protocolName,
-                }),
-            },
+                series["starting_time"] = new H5Dataset(0.0) { Attributes = new() { ["rate"] = r.SampleRateHz, ["unit"] = "seconds" } };
+            }
+            else if (owner)
+            {
+                series["timestamps"] = timestamps;
+            }
+            else
+            {
+                series["timestamps"] = new H5SoftLink(timestampsPath);
+            }
+        }
+
+        var membrane = new H5Group
+        {
+            ["data"] = counts,
+            ["electrode"] = new H5SoftLink(Electrode),
+            Attributes = Typed("CurrentClampSeries", "core", new()
+            {
+                ["description"] = "Membrane potential recorded by the rig: raw ADC counts; volts = conversion * count + offset.",
+                ["comments"] = r.IsRegular
+                    ? "Every sample arrived: time is starting_time + index / rate."
+                    : "Samples lost on the link are absent, never filled in: time comes from 'timestamps' (device sample index / rate). "
+                        + "The gaps are listed in /intervals/invalid_times.",
+                ["stimulus_description"] = protocolName,
+            }),
         };
+        AddTime(membrane, owner: true);
+        var acquisition = new H5Group { ["membrane_potential"] = membrane };
 
         var presentation = new H5Group();
         if (stimulus is not null)
@@ -461,7 +484,6 @@ internal static class NwbLayout
             presentation["stimulus"] = new H5Group
             {
                 ["data"] = stimulus,
-                ["timestamps"] = new H5SoftLink(timestampsPath),
                 ["electrode"] = new H5SoftLink(Electrode),
                 Attributes = Typed("CurrentClampStimulusSeries", "core", new()
                 {
@@ -469,6 +491,7 @@ internal static class NwbLayout
                     ["stimulus_description"] = protocolName,
                 }),
             };
+            AddTime((H5Group)presentation["stimulus"], owner: false);
         }
 
         var processing = new H5Group();
@@ -484,16 +507,7 @@ internal static class NwbLayout
             };
             processing["comparison"] = new H5Group
             {
-                ["model_prediction"] = new H5Group
-                {
-                    ["data"] = model,
-                    ["timestamps"] = new H5SoftLink(timestampsPath),
-                    Attributes = Typed("TimeSeries", "core", new()
-                    {
-                        ["description"] = $"Membrane potential predicted by the model '{r.ModelName}' driven by the stimulus as played (mV; volts = conversion * value).",
-                        ["comments"] = "Same timestamps as /acquisition/membrane_potential.",
-                    }),
-                },
+                ["model_prediction"] = ModelSeries(r, model, AddTime),
                 Attributes = Typed("ProcessingModule", "core", new() { ["description"] = "Bench's comparison of the recording with a simulation." }),
             };
         }
@@ -535,6 +549,7 @@ internal static class NwbLayout
                     ["device_firmware"] = r.Device.Firmware,
                     ["device_protocol"] = r.Device.Protocol,
                     ["device_unique_id"] = r.Device.UniqueIdHex,
+                    ["bench"] = r.BenchJson ?? "{}",
                 },
             },
         };
@@ -554,22 +569,30 @@ internal static class NwbLayout
                 ("pulse", "Pulse index within its train.", events.Select(e => e.Pulse).ToArray()),
                 ("phase1_nA", "Phase 1 amplitude as played (nA).", events.Select(e => e.Phase1Nanoamps).ToArray()),
                 ("phase2_nA", "Phase 2 amplitude as played (nA).", events.Select(e => e.Phase2Nanoamps).ToArray()),
-                ("onset_sample", "Device sample index of the onset.", events.Select(e => e.OnsetSample).ToArray())),
-            ["gaps"] = Table("Samples lost on the link: absent from the data, never filled in.",
+                ("onset_sample", "Sample index of the onset, counted from the recording's time zero.", events.Select(e => e.OnsetSample).ToArray()),
+                ("stim_id", "Id of the stimulus command the pulse belongs to (see /general/stimulus).", events.Select(e => (int)e.StimId).ToArray()),
+                ("output", "Stimulus output it was played on.", events.Select(e => (int)e.Output).ToArray()),
+                ("phase1_code", "Phase 1 as the DAC code played.", events.Select(e => (int)e.Phase1Code).ToArray()),
+                ("phase2_code", "Phase 2 as the DAC code played.", events.Select(e => (int)e.Phase2Code).ToArray()),
+                ("flags", "The rig's StimulusEvent flags: 1 = last pulse of its protocol, 2 = aborted.", events.Select(e => (int)e.Flags).ToArray())),
+            // NWB's own table of times whose data are not to be used: here, samples lost on the link.
+            ["invalid_times"] = Table("Samples lost on the link: absent from the data, never filled in.",
                 ("start_time", "Time the first lost sample would have had (s).", r.Gaps.Select(g => g.FirstLostSample / r.SampleRateHz).ToArray()),
                 ("stop_time", "Time of the first sample after the gap (s).", r.Gaps.Select(g => (g.FirstLostSample + g.LostSamples) / r.SampleRateHz).ToArray()),
                 ("first_lost_sample", "Device sample index of the first lost sample.", r.Gaps.Select(g => g.FirstLostSample).ToArray()),
                 ("lost_samples", "Number of consecutive samples lost.", r.Gaps.Select(g => g.LostSamples).ToArray())),
         };
 
-        string start = IsoUtc(r.StartTimeUtc);
+        string start = IsoWithZone(r.StartTimeUtc);
         return new H5File
         {
             ["identifier"] = r.Identifier,
             ["session_description"] = r.SessionDescription,
-            ["session_start_time"] = start,
-            ["timestamps_reference_time"] = start,
-            ["file_create_date"] = new[] { IsoUtc(created) },
+            // Two dataset objects: given the same string twice, PureHDF writes one dataset under two names (hard links),
+            // which NWB readers take for a link, not the required timestamps_reference_time.
+            ["session_start_time"] = new H5Dataset(start),
+            ["timestamps_reference_time"] = new H5Dataset(start),
+            ["file_create_date"] = new[] { IsoWithZone(created) },
             ["acquisition"] = acquisition,
             ["analysis"] = new H5Group(),
             ["processing"] = processing,
@@ -578,6 +601,21 @@ internal static class NwbLayout
             ["intervals"] = intervals,
             Attributes = Typed("NWBFile", "core", new() { ["nwb_version"] = NwbWriter.NwbVersion }),
         };
+    }
+
+    private static H5Group ModelSeries(NwbRecording r, H5Dataset<float[]> model, Action<H5Group, bool> addTime)
+    {
+        var series = new H5Group
+        {
+            ["data"] = model,
+            Attributes = Typed("TimeSeries", "core", new()
+            {
+                ["description"] = $"Membrane potential predicted by the model '{r.ModelName}' driven by the stimulus as played (mV; volts = conversion * value).",
+                ["comments"] = "Same times as /acquisition/membrane_potential.",
+            }),
+        };
+        addTime(series, false);
+        return series;
     }
 
     /// <summary>A TimeIntervals table (a DynamicTable): one VectorData per column, ids 0..rows-1.</summary>
@@ -616,7 +654,7 @@ internal static class NwbLayout
         text.Append(inv, $"protocol {r.Device.Protocol}) at {r.SampleRateHz} Hz: {r.SampleCount} samples. ");
         text.Append(inv, $"ADC counts are stored raw; membrane mV = {r.Calibration.MillivoltsPerCount:R} * count + {r.Calibration.OffsetMv:R} ");
         text.Append(inv, $"(calibration: {r.CalibrationSource}). ");
-        text.Append(inv, $"{r.LostSamples} samples were lost on the link in {r.Gaps.Count} gap(s), listed in /intervals/gaps; ");
+        text.Append(inv, $"{r.LostSamples} samples were lost on the link in {r.Gaps.Count} gap(s), listed in /intervals/invalid_times; ");
         text.Append("lost samples are absent from the data, never filled in.");
         return text.ToString();
     }
@@ -639,7 +677,8 @@ internal static class NwbLayout
         return name.Length == 0 || name.All(c => c == '.') ? "rig" : name;
     }
 
-    /// <summary>ISO 8601 in UTC ending in Z, as NWB asks (microseconds: the device clock is finer than milliseconds).</summary>
-    private static string IsoUtc(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+    /// <summary>ISO 8601 in this computer's time zone with its offset (NWB asks for the zone; microseconds: the device
+    /// clock is finer than milliseconds).</summary>
+    private static string IsoWithZone(DateTimeOffset time) =>
+        TimeZoneInfo.ConvertTime(time, TimeZoneInfo.Local).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffffzzz", CultureInfo.InvariantCulture);
 }

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
-using Bench.Rig.Recording;
+using Bench.Storage.Recordings;
 using static System.FormattableString;
 
 namespace Bench.Benchmarks.Cpu;
@@ -398,8 +398,11 @@ internal static class CpuHarness
         foreach (var (key, value) in extra) result.Settings[key] = value;
     }
 
+    /// <summary>bench record's arguments: an .nwb is the recording; a .bin is kept raw as well, beside an .nwb of the same name.</summary>
     private static string[] RecordArgs(string port, double rateHz, double seconds, string outFile, string dataDir) =>
-        ["record", "--port", port, "--rate", rateHz.ToString(CultureInfo.InvariantCulture), "--duration", seconds.ToString(CultureInfo.InvariantCulture), "--out", outFile, "--data-dir", dataDir];
+        outFile.EndsWith(".bin", StringComparison.Ordinal)
+            ? ["record", "--port", port, "--rate", rateHz.ToString(CultureInfo.InvariantCulture), "--duration", seconds.ToString(CultureInfo.InvariantCulture), "--out", Path.ChangeExtension(outFile, ".nwb"), "--raw", outFile, "--data-dir", dataDir]
+            : ["record", "--port", port, "--rate", rateHz.ToString(CultureInfo.InvariantCulture), "--duration", seconds.ToString(CultureInfo.InvariantCulture), "--out", outFile, "--data-dir", dataDir];
 
     private static async Task<string> PortAsync(BenchProcess emulator, CancellationToken cancellationToken)
     {

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 
-namespace Bench.Rig.Recording;
+namespace Bench.Storage.Recordings;
 
 /// <summary>
 /// The JSON written beside a raw capture (<c>x.bin</c> → <c>x.bin.json</c>): the device, the configuration, the
@@ -41,25 +41,7 @@ public static class RecordingSidecar
             ["calibration"] = new JsonObject { ["mv_per_count"] = calibration.MillivoltsPerCount, ["offset_mv"] = calibration.OffsetMv, ["source"] = calibrationSource },
         };
         if (stimulusJson is not null) o["stimulus"] = JsonNode.Parse(stimulusJson);
-        if (command is not null)
-        {
-            var trains = new JsonArray();
-            foreach (var t in command.Trains)
-            {
-                trains.Add(new JsonObject
-                {
-                    ["delay_samples"] = t.DelaySamples, ["phase1_code"] = t.Phase1Code, ["phase1_samples"] = t.Phase1Samples,
-                    ["interphase_samples"] = t.InterphaseSamples, ["phase2_code"] = t.Phase2Code, ["phase2_samples"] = t.Phase2Samples,
-                    ["interval_samples"] = t.IntervalSamples, ["pulse_count"] = t.PulseCount,
-                });
-            }
-
-            o["stimulus_command"] = new JsonObject
-            {
-                ["stim_id"] = command.StimId, ["output"] = command.Output, ["start_index"] = command.StartIndex,
-                ["amplitude_nA_per_code"] = nanoampsPerCode ?? device.Outputs[command.Output].Scale, ["trains"] = trains,
-            };
-        }
+        if (command is not null) o["stimulus_command"] = StimulusCommandJson.ToJson(command, nanoampsPerCode ?? device.Outputs[command.Output].Scale);
 
         return o;
     }

@@ -1,9 +1,9 @@
 using System.Buffers;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
-using Bench.Rig.Recording;
+using Bench.Storage.Recordings;
 
-namespace Bench.Rig.Tests;
+namespace Bench.Storage.Tests;
 
 public sealed class RecordingReaderTests : IDisposable
 {

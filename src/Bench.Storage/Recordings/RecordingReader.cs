@@ -5,7 +5,7 @@ using Bench.Core.Comparison;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 
-namespace Bench.Rig.Recording;
+namespace Bench.Storage.Recordings;
 
 /// <summary>The rig a recording was made with, as its sidecar describes it.</summary>
 /// <param name="Board">Board name.</param>
@@ -22,8 +22,8 @@ public sealed record RecordingDevice(string Board, ulong UniqueId, string Firmwa
 /// <param name="PreparationAreaUm2">Area the stimulus current was spread over.</param>
 public sealed record RecordedModel(string Name, IReadOnlyDictionary<string, double> Parameters, double PreparationAreaUm2);
 
-/// <summary>What a recording's sidecar says.</summary>
-/// <param name="CapturePath">The raw capture.</param>
+/// <summary>What a recording says about itself (an NWB file's metadata, or a raw capture's sidecar).</summary>
+/// <param name="CapturePath">The recording: the NWB file, or the raw capture.</param>
 /// <param name="SampleRateHz">The rig's sample rate.</param>
 /// <param name="Calibration">ADC counts → mV, as recorded.</param>
 /// <param name="CalibrationSource">Where the calibration came from.</param>
@@ -31,10 +31,24 @@ public sealed record RecordedModel(string Name, IReadOnlyDictionary<string, doub
 /// <param name="NanoampsPerCode">The stimulus output's nA per code (0 without a stimulus).</param>
 /// <param name="Device">The rig (null in a sidecar without it).</param>
 /// <param name="Model">The model compared live, if any.</param>
-/// <param name="Sidecar">The whole sidecar.</param>
+/// <param name="Sidecar">The whole sidecar (of an NWB file: Bench's metadata in it).</param>
 public sealed record RecordingInfo(string CapturePath, double SampleRateHz, Calibration Calibration, string? CalibrationSource, StimulusCommand? Stimulus,
     double NanoampsPerCode, RecordingDevice? Device, RecordedModel? Model, JsonObject Sidecar)
 {
+    /// <summary>Every Stimulus command played during the recording, in order (a service recording may hold several);
+    /// <see cref="Stimulus"/> is the first.</summary>
+    public IReadOnlyList<StimulusCommand> Stimuli { get; init; } = Stimulus is null ? [] : [Stimulus];
+
+    /// <summary>Set when pulses were played but the file does not say what the rig was commanded (an NWB file of an
+    /// older Bench): the stimulus is known as a current, but a model cannot be driven pulse by pulse.</summary>
+    public string? StimulusCommandMissing { get; init; }
+
+    /// <summary>True for an NWB file; false for a raw capture with its sidecar.</summary>
+    public bool IsNwb { get; init; }
+
+    /// <summary>True when the file keeps the model's prediction, sample by sample (a recording compared live).</summary>
+    public bool HasModelPrediction { get; init; }
+
     /// <summary>How to compare this recording with a model whose stimulus spreads over <paramref name="preparationAreaUm2"/>.</summary>
     public ComparisonSetup ToComparisonSetup(double preparationAreaUm2) => new()
     {
@@ -45,8 +59,13 @@ public sealed record RecordingInfo(string CapturePath, double SampleRateHz, Cali
 /// <summary>Something in a recording, in capture order.</summary>
 public abstract record RecordingItem;
 
-/// <summary>Consecutive samples of channel 0 from <paramref name="FirstIndex"/> (raw ADC codes).</summary>
-public sealed record RecordedSamples(ulong FirstIndex, ushort[] Codes) : RecordingItem;
+/// <summary>Consecutive samples of channel 0 from <paramref name="FirstIndex"/> (raw ADC codes), and the stimulus
+/// current as played at each when the recording keeps it (an NWB file does; a raw capture's is computed on request).</summary>
+/// <param name="FirstIndex">Sample index of <c>Codes[0]</c>.</param>
+/// <param name="Codes">Raw ADC counts.</param>
+/// <param name="StimulusNanoamps">The current as played at each sample (nA), when known.</param>
+/// <param name="ModelMv">The model's prediction kept with the recording (mV; NaN where the model had not caught up), when the file has one.</param>
+public sealed record RecordedSamples(ulong FirstIndex, ushort[] Codes, float[]? StimulusNanoamps = null, float[]? ModelMv = null) : RecordingItem;
 
 /// <summary>Samples that never arrived: from <paramref name="FirstIndex"/>, <paramref name="Length"/> of them.</summary>
 public sealed record RecordedGap(ulong FirstIndex, ulong Length) : RecordingItem;
@@ -80,19 +99,31 @@ public sealed class RecordingFormatException : IOException
 /// </summary>
 public sealed class RecordingReader
 {
-    private RecordingReader(RecordingInfo info) => Info = info;
+    private readonly Func<IEnumerable<RecordingItem>> read;
 
-    /// <summary>The sidecar's metadata.</summary>
+    internal RecordingReader(RecordingInfo info, Func<IEnumerable<RecordingItem>>? read = null)
+    {
+        Info = info;
+        this.read = read ?? ReadCapture;
+    }
+
+    /// <summary>What the recording says about itself.</summary>
     public RecordingInfo Info { get; }
 
-    /// <summary>Opens a recording and reads its sidecar.</summary>
-    /// <exception cref="RecordingFormatException">A missing capture or sidecar, invalid JSON, another format, or a missing field; the message says which.</exception>
+    /// <summary>Opens a recording: an NWB file Bench wrote (any version), or a raw capture with its sidecar.</summary>
+    /// <exception cref="RecordingFormatException">A missing file or sidecar, invalid JSON, another format, or a missing field; the message says which and what to do.</exception>
     public static RecordingReader Open(string capturePath)
     {
         string full = Path.GetFullPath(capturePath);
-        if (!File.Exists(full)) throw new RecordingFormatException($"capture {full} does not exist");
+        if (!File.Exists(full))
+        {
+            string hint = File.Exists(full + ".journal") ? $": its journal {full}.journal is there (the recording was interrupted): `bench recover {full}` writes the file from it" : "";
+            throw new RecordingFormatException($"recording {full} does not exist{hint}");
+        }
+
+        if (NwbRecordingFile.IsHdf5(full)) return NwbRecordingFile.Open(full);
         string sidecarPath = RecordingSidecar.PathFor(full);
-        if (!File.Exists(sidecarPath)) throw new RecordingFormatException($"the sidecar {sidecarPath} is missing: it holds the sample rate and calibration");
+        if (!File.Exists(sidecarPath)) throw new RecordingFormatException($"{full} is neither an NWB file nor a raw capture with its sidecar ({sidecarPath} is missing: it holds the sample rate and calibration)");
         JsonObject sidecar;
         try
         {
@@ -116,16 +147,7 @@ public sealed class RecordingReader
             string? source = cal["source"]?.GetValue<string>();
             StimulusCommand? command = null;
             double perCode = 0;
-            if (sidecar["stimulus_command"] is JsonObject s)
-            {
-                var trains = s["trains"]!.AsArray().Select(t => new StimulusTrain(
-                    t!["delay_samples"]!.GetValue<uint>(), t["phase1_code"]!.GetValue<short>(), t["phase1_samples"]!.GetValue<ushort>(),
-                    t["interphase_samples"]!.GetValue<ushort>(), t["phase2_code"]!.GetValue<short>(), t["phase2_samples"]!.GetValue<ushort>(),
-                    t["interval_samples"]!.GetValue<uint>(), t["pulse_count"]!.GetValue<ushort>())).ToList();
-                // bench record always schedules the stimulus at a sample index (start_index).
-                command = new StimulusCommand(s["stim_id"]!.GetValue<ushort>(), s["output"]!.GetValue<byte>(), StimulusCommand.AtIndex, s["start_index"]!.GetValue<ulong>(), trains);
-                perCode = s["amplitude_nA_per_code"]?.GetValue<double>() ?? 0;
-            }
+            if (sidecar["stimulus_command"] is JsonObject s) (command, perCode) = StimulusCommandJson.FromJson(s);
 
             RecordingDevice? device = null;
             if (sidecar["device"] is JsonObject d)
@@ -149,8 +171,49 @@ public sealed class RecordingReader
         }
     }
 
-    /// <summary>Samples, gaps and pulses in capture order.</summary>
-    public IEnumerable<RecordingItem> Read()
+    /// <summary>Samples, gaps and pulses in capture order (an NWB file's pulses follow the samples of their onset).</summary>
+    public IEnumerable<RecordingItem> Read() => read();
+
+    /// <summary>
+    /// The samples with the stimulus current as played at each (nA). An NWB file keeps the current; a raw capture's is
+    /// computed from its pulses and the command's phase lengths (a first pass reads the pulses).
+    /// </summary>
+    public IEnumerable<RecordedSamples> SamplesWithCurrent()
+    {
+        if (Info.IsNwb)
+        {
+            foreach (var s in Read().OfType<RecordedSamples>()) yield return s.StimulusNanoamps is null ? s with { StimulusNanoamps = new float[s.Codes.Length] } : s;
+            yield break;
+        }
+
+        var phases = new List<(ulong Start, ulong End, double Nanoamps)>();
+        foreach (var e in Pulses())
+        {
+            var command = Info.Stimuli.FirstOrDefault(c => c.StimId == e.StimId) ?? Info.Stimulus;
+            if (command is null || e.Train >= command.Trains.Count) continue;
+            var t = command.Trains[e.Train];
+            ulong p1 = t.Phase1Samples, gap = t.InterphaseSamples, p2 = t.Phase2Samples;
+            phases.Add((e.OnsetIndex, e.OnsetIndex + p1, e.Phase1Code * Info.NanoampsPerCode));
+            if (p2 > 0) phases.Add((e.OnsetIndex + p1 + gap, e.OnsetIndex + p1 + gap + p2, e.Phase2Code * Info.NanoampsPerCode));
+        }
+
+        phases.Sort((a, b) => a.Start.CompareTo(b.Start));
+        int next = 0;
+        foreach (var block in Read().OfType<RecordedSamples>())
+        {
+            var current = new float[block.Codes.Length];
+            for (int i = 0; i < current.Length; i++)
+            {
+                ulong index = block.FirstIndex + (ulong)i;
+                while (next < phases.Count && phases[next].End <= index) next++;
+                current[i] = next < phases.Count && phases[next].Start <= index ? (float)phases[next].Nanoamps : 0;
+            }
+
+            yield return block with { StimulusNanoamps = current };
+        }
+    }
+
+    private IEnumerable<RecordingItem> ReadCapture()
     {
         var decoder = new FrameDecoder();
         using var stream = File.OpenRead(Info.CapturePath);
