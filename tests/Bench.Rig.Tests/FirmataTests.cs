@@ -74,11 +74,6 @@ public sealed class FirmataTests(ITestOutputHelper output)
         double centre = (deviation.Max() + deviation.Min()) / 2;
         double worst = deviation.Max(d => Math.Abs(d - centre));
         var gaps = Enumerable.Range(1, received.Length - 1).Select(k => (K: k, Ms: (fed[first + k].Cycle - fed[first + k - 1].Cycle) / CyclesPerMs)).OrderByDescending(g => g.Ms).Take(3);
-        if (Environment.GetEnvironmentVariable("BENCH_FIRMATA_DUMP") is { Length: > 0 } dump)
-        {
-            File.WriteAllLines(dump, Enumerable.Range(0, received.Length).Select(k => string.Create(CultureInfo.InvariantCulture, $"{k},{fed[first + k].Cycle},{deviation[k]:0.0000}")));
-        }
-
         output.WriteLine("longest intervals between conversions: " + string.Join(", ", gaps.Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Ms:0.000} ms before sample {g.K}"))));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{received.Length} samples in order; sample time vs index x 1 ms: spread {deviation.Min() - centre:0.000} .. {deviation.Max() - centre:0.000} ms (stated ±{timing.SampleTimeUncertaintyMs} ms)"));
@@ -92,16 +87,19 @@ public sealed class FirmataTests(ITestOutputHelper output)
         string pinLog = Path.Combine(Directory.CreateTempSubdirectory("bench-firmata-").FullName, "pins.csv");
         var rig = await FirmwareEmulator.StartAsync(new FirmwareEmulatorOptions
         {
-            FirmwareElf = standard, SeriesResistorMohm = FirmataWiring.SeriesResistorMohm, PinLogPath = pinLog, LogConversions = true, NoiseMv = 0,
+            FirmwareElf = standard, SeriesResistorMohm = FirmataWiring.SeriesResistorMohm, PinLogPath = pinLog, LogConversions = true, Waveform = KnownWaveform,
         });
         var pulses = new List<PulsePlayedEvent>();
         ulong firstSession;
+        ushort[] head;
         await using (rig)
         {
             await using var session = await FirmataSession.ConnectAsync(new FirmataAddress(rig.Port, FirmataAddress.StandardFirmataBaud));
             await session.ConfigureAsync(1000);
             await session.StartAsync();
             firstSession = session.NextSampleIndex;
+            // The run's first samples, to find where the run starts in the conversions (A0 reports from the connection on).
+            head = (await Collect(session, 20)).SelectMany(b => b.Codes).Take(20).ToArray();
             // What a digital pin cannot do is refused with the reason, before anything is played.
             AssertRefused(session, """{"unit":"nA","trains":[{"phase1_ms":5,"phase1_amplitude":50}]}""", "shorter than the 20 ms");
             AssertRefused(session, """{"unit":"nA","trains":[{"phase1_ms":20,"phase1_amplitude":-50}]}""", "one way only");
@@ -135,13 +133,14 @@ public sealed class FirmataTests(ITestOutputHelper output)
         // 5 pulses and the long one, each on and off.
         Assert.True(edges.Count == 12, "D9 edges (cycle:level): " + string.Join(" ", edges.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Cycle}:{e.Value}"))));
         var conversions = rig.Preparation.ConversionLog;
+        int first = Enumerable.Range(0, conversions.Count - 20).First(j => Enumerable.Range(0, 20).All(k => conversions[j + k].Code == head[k]));
         // A pulse is timed by the host; the simulated board keeps real time only as well as this machine lets it. How
         // far it fell behind is part of any edge's error here (a board's crystal does not fall behind).
         double lagMs = HarnessLagMs(rig);
         foreach (var (pulse, n) in pulses.Select((p, i) => (p, i)))
         {
-            // Where the rising edge truly was, in sample periods of this run (conversion k is device sample k).
-            double trueIndex = SampleIndexAt(conversions, edges[2 * n].Cycle);
+            // Where the rising edge truly was, in sample periods of this run (conversion first + k is device sample k).
+            double trueIndex = SampleIndexAt(conversions, edges[2 * n].Cycle) - first;
             double recordedMs = pulse.Pulse.OnsetIndex;
             double errorMs = recordedMs - trueIndex;
             double widthMs = (edges[(2 * n) + 1].Cycle - edges[2 * n].Cycle) / CyclesPerMs;
