@@ -84,6 +84,23 @@ public sealed class PracticalCommandTests : IDisposable
         Assert.InRange(results.GetProperty("chronaxie_ms").GetProperty("model").GetDouble(), 1, 6);
     }
 
+    [Fact]
+    public void Refractory_and_repetitive_firing_give_their_periods_and_f_i_curve()
+    {
+        var refractory = Run("refractory").GetProperty("results");
+        double absolute = refractory.GetProperty("absolute_refractory_ms").GetProperty("model").GetDouble();
+        double relative = refractory.GetProperty("relative_refractory_ms").GetProperty("model").GetDouble();
+        Assert.InRange(absolute, 2, 10);
+        Assert.True(relative > absolute, $"relative {relative} ms, absolute {absolute} ms");
+        Assert.Equal(absolute, refractory.GetProperty("absolute_refractory_ms").GetProperty("rig").GetDouble());
+
+        var firing = Run("repetitive-firing").GetProperty("results");
+        var slope = firing.GetProperty("fi_slope_hz_per_nA");
+        Assert.True(slope.GetProperty("model").GetDouble() > 0);
+        var rheobase = firing.GetProperty("repetitive_rheobase_nA");
+        Assert.True(Math.Abs(rheobase.GetProperty("rig").GetDouble() - rheobase.GetProperty("model").GetDouble()) <= 2 * rheobase.GetProperty("model_uncertainty").GetDouble() * Math.Sqrt(2));
+    }
+
     private JsonElement Run(string practical, params string[] more)
     {
         var (code, output, error) = CliRun.Bench(["practical", "run", practical, "--out", Path.Combine(dir, practical + more.Length), .. more]);

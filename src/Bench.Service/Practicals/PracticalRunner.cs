@@ -76,6 +76,7 @@ public sealed class PracticalRunner
                 ThresholdSearch t => await ThresholdAsync(step, t, cancellationToken).ConfigureAwait(false),
                 StrengthDuration s => await StrengthDurationAsync(step, s, cancellationToken).ConfigureAwait(false),
                 RefractorySeries r => await RefractoryAsync(step, r, cancellationToken).ConfigureAwait(false),
+                CurrentSteps c => await CurrentStepsAsync(step, c, cancellationToken).ConfigureAwait(false),
                 _ => throw new InvalidOperationException($"step {step.Id}: nothing to run"),
             });
         }
@@ -134,6 +135,51 @@ public sealed class PracticalRunner
                 ["relative_refractory_ms"] = (Between(rows, x => x.Rig.Value <= r.RecoveredRatio), Between(rows, x => x.Model.Value <= r.RecoveredRatio)),
             },
             $"absolute: the interval by which a second action potential can be evoked at all (up to {r.HighNanoamps} nA); relative: by which its threshold is back within {r.RecoveredRatio}× the single pulse's; each between the last interval that did not and the first that did");
+    }
+
+    private async Task<StepResult> CurrentStepsAsync(PracticalStep step, CurrentSteps c, CancellationToken ct)
+    {
+        var rows = new List<TableRow>();
+        foreach (double amplitude in c.AmplitudesNanoamps)
+        {
+            var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
+                $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.StepMs}},"phase1_amplitude":{{OnGrid(amplitude)}}}]}"""));
+            var rate = new double[2];
+            int b = 0;
+            foreach (var bench in new[] { rig, model })
+            {
+                var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
+                Trials++;
+                // Spikes during the step (and the 5 ms after its end that its last AP may need to cross 0 mV), per second of step.
+                int spikes = trial.SpikesFrom(0) - trial.SpikesFrom(c.StepMs + 5);
+                rate[b++] = spikes / (c.StepMs / 1000);
+            }
+
+            // A count in the step is uncertain by a spike at its ends: ±1/√12 spikes, as a rate.
+            double u = 1 / Math.Sqrt(12) / (c.StepMs / 1000);
+            rows.Add(new TableRow(OnGrid(amplitude), new Measured(rate[0], u), new Measured(rate[1], u)));
+        }
+
+        double sustainedRate = c.SustainedSpikes / (c.StepMs / 1000);
+        return new StepResult(step, "step (nA)", "firing rate (Hz)", rows,
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
+            {
+                ["repetitive_rheobase_nA"] = (Between(rows, x => x.Rig.Value >= sustainedRate), Between(rows, x => x.Model.Value >= sustainedRate)),
+                ["fi_slope_hz_per_nA"] = (Slope(rows, x => x.Rig, sustainedRate), Slope(rows, x => x.Model, sustainedRate)),
+            },
+            string.Create(CultureInfo.InvariantCulture, $"rate = action potentials in the {c.StepMs} ms step / its duration; repetitive firing from {c.SustainedSpikes} in a step; the f–I slope fitted by least squares over the steps that fire repetitively"));
+    }
+
+    /// <summary>Least-squares slope of the rows' values against X where they reach <paramref name="from"/>.</summary>
+    private static Measured Slope(List<TableRow> rows, Func<TableRow, Measured> pick, double from)
+    {
+        var points = rows.Where(r => pick(r).Value >= from).Select(r => (r.X, Y: pick(r).Value)).ToList();
+        if (points.Count < 3) return Measured.None;
+        double n = points.Count, mx = points.Average(p => p.X), my = points.Average(p => p.Y);
+        double sxx = points.Sum(p => (p.X - mx) * (p.X - mx)), sxy = points.Sum(p => (p.X - mx) * (p.Y - my));
+        double slope = sxy / sxx;
+        double s2 = points.Sum(p => Math.Pow(p.Y - my - (slope * (p.X - mx)), 2)) / (n - 2);
+        return new Measured(slope, Math.Sqrt(s2 / sxx));
     }
 
     /// <summary>The first interval of the table where <paramref name="reached"/> holds (and holds from then on), as the midpoint with the one before.</summary>
