@@ -108,7 +108,23 @@ internal static class PracticalCommand
                 await using var rigBench = await RigTrialBench.StartAsync(rig, cancellationToken);
                 var modelBench = new ModelTrialBench(descriptor, parameters, session.Device, session.PeriodTicks, perCode, areaUm2);
                 double cm = descriptor.Resolve(parameters).TryGetValue("Cm", out double c) ? c : 1;
-                var runner = new PracticalRunner(rigBench, modelBench, perCode, 1e5 / areaUm2 / cm, line => error.WriteLine($"bench: {line}"));
+                Directory.CreateDirectory(directory);
+                var recordings = new List<string>();
+                var runner = new PracticalRunner(rigBench, modelBench, perCode, 1e5 / areaUm2 / cm, line => error.WriteLine($"bench: {line}"))
+                {
+                    // Every step's trials on the rig, as an NWB file beside the worksheet (replacing one of an earlier run).
+                    BeforeStep = step =>
+                    {
+                        string nwb = Path.Combine(directory, $"{practical.Name}-{step.Id}.nwb");
+                        File.Delete(nwb);
+                        File.Delete(nwb + ".journal");
+                        return rigBench.BeginRecordingAsync(nwb, $"{practical.Name}-{step.Id}", cancellationToken);
+                    },
+                    AfterStep = async _ =>
+                    {
+                        if (await rigBench.EndRecordingAsync() is { } written) recordings.Add(written);
+                    },
+                };
                 IReadOnlyList<StepResult> steps;
                 try
                 {
@@ -127,6 +143,7 @@ internal static class PracticalCommand
                 output.WriteLine(new JsonObject
                 {
                     ["practical"] = practical.Name, ["results"] = Worksheet.Results(steps), ["worksheet"] = worksheet, ["trials"] = runner.Trials,
+                    ["recordings"] = new JsonArray([.. recordings.Select(r => (JsonNode)r)]),
                 }.ToJsonString());
                 return 0;
             }

@@ -61,6 +61,12 @@ public sealed class PracticalCommandTests : IDisposable
         Assert.Contains("Threshold and all-or-none", html);
         Assert.DoesNotContain("<script", html);
         Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(worksheet)!, "threshold-threshold.csv")));
+        // The step's trials on the rig, as a recording like any other.
+        string recording = Assert.Single(same.GetProperty("recordings").EnumerateArray()).GetString()!;
+        Bench.Storage.Tests.NwbSchema.AssertValid(recording);
+        var (compareCode, compared, compareError) = CliRun.Bench("compare", recording);
+        Assert.True(compareCode == 0, compareError);
+        Assert.Equal(CliRun.LastJson(compared).GetProperty("spikes_recorded").GetInt32(), CliRun.LastJson(compared).GetProperty("spikes_model").GetInt32());
 
         // A preparation with less sodium conductance needs more current: the difference is far beyond the uncertainty.
         var weaker = Run("threshold", "--rig-param", "gNa=80");

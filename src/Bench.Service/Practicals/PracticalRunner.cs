@@ -61,6 +61,12 @@ public sealed class PracticalRunner
         this.progress = progress;
     }
 
+    /// <summary>Called before each step (e.g. to start recording it on the rig).</summary>
+    public Func<PracticalStep, Task>? BeforeStep { get; init; }
+
+    /// <summary>Called after each step.</summary>
+    public Func<PracticalStep, Task>? AfterStep { get; init; }
+
     /// <summary>Trials run so far, on both benches.</summary>
     public int Trials { get; private set; }
 
@@ -71,6 +77,7 @@ public sealed class PracticalRunner
         foreach (var step in practical.Steps)
         {
             progress?.Invoke($"{practical.Name}: step {step.Id}");
+            if (BeforeStep is not null) await BeforeStep(step).ConfigureAwait(false);
             results.Add(step.Run switch
             {
                 ThresholdSearch t => await ThresholdAsync(step, t, cancellationToken).ConfigureAwait(false),
@@ -79,6 +86,7 @@ public sealed class PracticalRunner
                 CurrentSteps c => await CurrentStepsAsync(step, c, cancellationToken).ConfigureAwait(false),
                 _ => throw new InvalidOperationException($"step {step.Id}: nothing to run"),
             });
+            if (AfterStep is not null) await AfterStep(step).ConfigureAwait(false);
         }
 
         return results;

@@ -69,7 +69,8 @@ public static class Worksheet
             .Append("body{font:11pt/1.4 system-ui,sans-serif;max-width:180mm;margin:10mm auto;color:#111}h1{font-size:16pt}h2{font-size:13pt;margin-top:8mm}")
             .Append("table{border-collapse:collapse;margin:3mm 0}td,th{border:1px solid #999;padding:1mm 2mm;text-align:right}th{background:#eee}")
             .Append(".meta td{text-align:left;border:none;padding:0 4mm 0 0}.answer{border-bottom:1px solid #999;height:8mm;margin-bottom:2mm}")
-            .Append("svg{border:1px solid #ccc}.rig{stroke:#c0392b;fill:#c0392b}.model{stroke:#2471a3;fill:#2471a3}")
+            .Append("svg{border:1px solid #ccc}.rig{stroke:#c0392b}.model{stroke:#2471a3}circle.rig,text.rig{fill:#c0392b}circle.model,text.model{fill:#2471a3}")
+            .Append("polyline{fill:none;stroke-width:1.5}polyline.model{stroke-dasharray:5 3}text.rig,text.model{stroke:none}")
             .Append("@page{size:A4;margin:12mm}@media print{h2{break-after:avoid}section{break-inside:avoid}}</style></head><body>");
         h.Append("<h1>").Append(E(practical.Title)).Append("</h1><table class=\"meta\">");
         foreach (var (k, v) in new[] { ("Student", header.Student), ("Rig", header.Rig), ("Calibration", header.Calibration), ("Model", header.Model),
@@ -134,7 +135,7 @@ public static class Worksheet
             }
         }
 
-        s.Append(Inv($"<text x=\"{W - 80}\" y=\"20\" class=\"rig\" font-size=\"11\">● rig</text><text x=\"{W - 80}\" y=\"34\" class=\"model\" font-size=\"11\">● model</text></svg>"));
+        s.Append(Inv($"<text x=\"{W - 120}\" y=\"20\" class=\"rig\" font-size=\"11\">● rig (solid)</text><text x=\"{W - 120}\" y=\"34\" class=\"model\" font-size=\"11\">● model (dashed)</text></svg>"));
         return s.ToString();
     }
 
