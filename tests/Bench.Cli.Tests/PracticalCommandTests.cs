@@ -107,6 +107,33 @@ public sealed class PracticalCommandTests : IDisposable
         Assert.True(Math.Abs(rheobase.GetProperty("rig").GetDouble() - rheobase.GetProperty("model").GetDouble()) <= 2 * rheobase.GetProperty("model_uncertainty").GetDouble() * Math.Sqrt(2));
     }
 
+    [Fact]
+    public void The_ionic_basis_shows_what_each_blocker_and_cooling_do_on_rig_and_model()
+    {
+        var run = Run("ionic-basis");
+        var r = run.GetProperty("results");
+        double Get(string key, string where) => r.GetProperty(key).GetProperty(where).GetDouble();
+        foreach (string where in new[] { "rig", "model" })
+        {
+            Assert.True(Get("peak_mV_ttx", where) < Get("peak_mV_control", where) - 4, $"{where}: TTX lowers the peak");
+            Assert.True(Get("half_width_ms_tea", where) > Get("half_width_ms_control", where) * 1.1, $"{where}: TEA widens the AP");
+            Assert.True(Get("half_width_ms_cooled", where) > Get("half_width_ms_control", where) * 1.3, $"{where}: cooling widens the AP");
+        }
+
+        // The emulated preparation is the model: each feature agrees within the rig's spread and its noise.
+        foreach (var property in r.EnumerateObject().Where(p => p.Name.StartsWith("peak_", StringComparison.Ordinal) || p.Name.StartsWith("half_width_", StringComparison.Ordinal)))
+        {
+            double rig = property.Value.GetProperty("rig").GetDouble(), model = property.Value.GetProperty("model").GetDouble();
+            double u = property.Value.GetProperty("rig_uncertainty").GetDouble();
+            double slack = property.Name.StartsWith("peak_", StringComparison.Ordinal) ? 0.5 : 0.02;
+            Assert.True(Math.Abs(rig - model) <= (4 * u) + slack, $"{property.Name}: rig {rig}, model {model} ± {u}");
+        }
+
+        // One recording per condition, each its own preparation.
+        Assert.Equal(["ionic-basis-blockers-control.nwb", "ionic-basis-blockers-ttx.nwb", "ionic-basis-blockers-tea.nwb", "ionic-basis-blockers-cooled.nwb"],
+            run.GetProperty("recordings").EnumerateArray().Select(e => Path.GetFileName(e.GetString()!)));
+    }
+
     private JsonElement Run(string practical, params string[] more)
     {
         var (code, output, error) = CliRun.Bench(["practical", "run", practical, "--out", Path.Combine(dir, practical + more.Length), .. more]);

@@ -29,7 +29,7 @@ public static class Worksheet
             csv.Append(Csv(step.XTitle)).Append(",rig,rig_uncertainty,model,model_uncertainty,difference\n");
             foreach (var row in step.Rows)
             {
-                csv.Append(N(row.X)).Append(',').Append(N(row.Rig.Value)).Append(',').Append(N(row.Rig.Uncertainty)).Append(',')
+                csv.Append(row.Label is null ? N(row.X) : Csv(row.Label)).Append(',').Append(N(row.Rig.Value)).Append(',').Append(N(row.Rig.Uncertainty)).Append(',')
                     .Append(N(row.Model.Value)).Append(',').Append(N(row.Model.Uncertainty)).Append(',').Append(N(row.Model.Value - row.Rig.Value)).Append('\n');
             }
 
@@ -86,12 +86,12 @@ public static class Worksheet
             h.Append("<table><tr><th>").Append(E(step.XTitle)).Append("</th><th>rig</th><th>model</th><th>model − rig</th></tr>");
             foreach (var row in step.Rows)
             {
-                h.Append("<tr><td>").Append(N(row.X)).Append("</td><td>").Append(WithU(row.Rig)).Append("</td><td>").Append(WithU(row.Model))
+                h.Append("<tr><td>").Append(row.Label is null ? N(row.X) : E(row.Label)).Append("</td><td>").Append(WithU(row.Rig)).Append("</td><td>").Append(WithU(row.Model))
                     .Append("</td><td>").Append(Difference(row.Rig, row.Model)).Append("</td></tr>");
             }
 
             h.Append("</table><p><i>").Append(E(step.YTitle)).Append(" ± standard uncertainty.</i></p>");
-            if (step.Rows.Count > 1) h.Append(Plot(step));
+            if (step.Rows.Count > 1 && step.Rows.All(r => r.Label is null)) h.Append(Plot(step));
             h.Append("<table><tr><th>result</th><th>rig</th><th>model</th><th>model − rig</th></tr>");
             foreach (var (name, (rig, model)) in step.Results)
             {
@@ -156,7 +156,7 @@ public static class Worksheet
 
     private static string N(double x) => double.IsFinite(x) ? x.ToString("0.###", CultureInfo.InvariantCulture) : double.IsPositiveInfinity(x) ? "inf" : "";
 
-    private static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) ? "\"" + s + "\"" : s;
+    private static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) || s.Contains('"', StringComparison.Ordinal) ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
