@@ -246,17 +246,21 @@ internal sealed class ModelTrack
         if (u.LastEpoch is not null || u.WholeSpikes.SpikesRecorded > 0)
         {
             var report = comparison.GetReport();
-            var last = report.ActionPotentials.LastOrDefault(a => a.Recorded is not null && a.Model is not null);
+            // The rig's latest AP, with the model's paired with it when the model fired too (with its Na⁺ channels
+            // blocked it does not: the rig's features are still shown).
+            var last = report.ActionPotentials.LastOrDefault(a => a.Recorded is not null);
             if (last is not null)
             {
                 featuresSpikeMs = last.RecordedSpikeMs is { } spike ? Math.Round(spike + StartMs, 3) : null;
                 var r = last.Recorded!.Value;
-                var m = last.Model!.Value;
-                features.Add(new("threshold (mV)", F(r.ThresholdMv), F(m.ThresholdMv), F(m.ThresholdMv - r.ThresholdMv)));
-                features.Add(new("peak (mV)", F(r.PeakMv), F(m.PeakMv), F(m.PeakMv - r.PeakMv)));
-                features.Add(new("amplitude (mV)", F(r.AmplitudeMv), F(m.AmplitudeMv), F(m.AmplitudeMv - r.AmplitudeMv)));
-                features.Add(new("half-width (ms)", F(r.HalfWidthMs), F(m.HalfWidthMs), F(m.HalfWidthMs - r.HalfWidthMs)));
-                features.Add(new("AHP (mV)", F(r.AhpMinMv), F(m.AhpMinMv), F(m.AhpMinMv - r.AhpMinMv)));
+                var m = last.Model;
+                FeatureRow Row(string name, Func<Bench.Core.Analysis.ActionPotentialFeatures, double> of) =>
+                    new(name, F(of(r)), m is { } x ? F(of(x)) : null, m is { } y ? F(of(y) - of(r)) : null);
+                features.Add(Row("threshold (mV)", a => a.ThresholdMv));
+                features.Add(Row("peak (mV)", a => a.PeakMv));
+                features.Add(Row("amplitude (mV)", a => a.AmplitudeMv));
+                features.Add(Row("half-width (ms)", a => a.HalfWidthMs));
+                features.Add(Row("AHP (mV)", a => a.AhpMinMv));
             }
         }
 

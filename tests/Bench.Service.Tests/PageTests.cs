@@ -63,7 +63,8 @@ public sealed class PageTests
         await page.FillAsync("#record-name", "from-the-page");
         await page.ClickAsync("#record");
         await page.WaitForFunctionAsync("() => document.querySelector('#record-state').innerText.includes('recording')", null, new PageWaitForFunctionOptions { Timeout = 5_000 });
-        await page.WaitForTimeoutAsync(700);
+        // 0.7 s recorded, as the service counts it (not a guessed wait).
+        await Eventually.TrueAsync(async () => (long?)(await service.GetJsonAsync("/api/health"))["rig"]!["recording"]?["samples"] >= 14_000, what: "0.7 s recorded");
         await page.ClickAsync("#stop-record");
         await page.WaitForSelectorAsync("#recordings a[download]", new PageWaitForSelectorOptions { Timeout = 20_000 });
         Assert.Contains("from-the-page", await page.InnerTextAsync("#recordings"));
