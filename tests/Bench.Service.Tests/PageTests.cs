@@ -47,6 +47,8 @@ public sealed class PageTests
         Assert.True(byName["overshoot"] > 0, $"overshoot {byName["overshoot"]} mV");
         Assert.True(byName["ahp"] < byName["rest"], $"AHP {byName["ahp"]} below rest {byName["rest"]}");
         Assert.True(snapshot.GetProperty("overshootSeen").GetBoolean(), "the overshoot is marked seen in the phase list");
+        // The phases' labels are drawn apart, none over another.
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => window.benchView.labelsOverlap"));
         Assert.Contains("negative", await page.InnerTextAsync(".phases"));
         // Freeze the view on the action potentials for the screenshot a teacher would show.
         await page.CheckAsync("#freeze");

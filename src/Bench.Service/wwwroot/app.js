@@ -121,6 +121,20 @@ function findPhases(t, lo, hi) {
   return phases;
 }
 
+// The threshold marked on the continuous view is the comparison's (measured on every sample), not a guess from the
+// 1 ms buckets: placed where the upstroke reaches it, when the comparison's AP is the one in view.
+function withMeasuredThreshold(phases, data) {
+  const m = window.benchView.metrics, peak = phases.find((p) => p.phase === "overshoot"), thr = phases.find((p) => p.phase === "threshold");
+  if (!m || !peak || !thr || m.features_spike_ms == null || Math.abs(m.features_spike_ms - peak.t) > 5) return phases;
+  const row = (m.features || []).find((r) => r.name.startsWith("threshold"));
+  if (!row || row.recorded == null) return phases;
+  const [t, hi] = [data[0], data[1]];
+  let i = t.indexOf(peak.t);
+  while (i > 0 && hi[i - 1] != null && hi[i - 1] >= row.recorded) i--;
+  thr.t = t[Math.max(0, i)]; thr.v = row.recorded; thr.label = `threshold ${row.recorded.toFixed(1)} mV`;
+  return phases;
+}
+
 // ---- plots ---------------------------------------------------------------------------------------------------
 function size(el) { return { width: Math.max(300, el.clientWidth), height: el.classList.contains("small") ? 160 : 340 }; }
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -183,7 +197,7 @@ function secondsAxis() {
     label: "time (s before now)",
     values: (u, splits) => {
       const span = u.scales.x.max - u.scales.x.min;
-      const digits = span < 0.2 ? 3 : span < 2 ? 2 : 1;
+      const digits = span < 0.05 ? 4 : span < 0.2 ? 3 : span < 2 ? 2 : 1;
       return splits.map((v) => v.toFixed(digits));
     },
   };
@@ -236,7 +250,7 @@ function render() {
     const data = bucketData(latestMs - windowMs);
     window.benchView.tracePoints = data[1].filter((v) => v != null).length;
     window.benchView.modelPoints = data[3].filter((v) => v != null).length;
-    window.benchView.phases = findPhases(data[0], data[2], data[1]);
+    window.benchView.phases = withMeasuredThreshold(findPhases(data[0], data[2], data[1]), data);
     for (const li of document.querySelectorAll("#phase-list li")) li.classList.toggle("seen", window.benchView.phases.some((p) => p.phase === li.dataset.phase));
     showContinuous(data, latestMs - windowMs, latestMs);
     window.benchView.draws++;
@@ -261,7 +275,7 @@ $("freeze").addEventListener("change", (e) => {
     return;
   }
   frozen = true;
-  window.benchView.phases = phases;
+  window.benchView.phases = withMeasuredThreshold(phases, data);
   showContinuous(data, thr.t - 8, peak.t + 30);
 });
 
