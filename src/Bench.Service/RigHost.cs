@@ -476,7 +476,8 @@ public sealed class RigHost : IAsyncDisposable
             var model = host.options.Model is null ? null : new ModelTrack(host.options.Model, host.modelParameters, session.SampleRateHz,
                 session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, host.emulator.PreparationAreaUm2, rig.Calibration);
             sweeps = new SweepBuilder(session.SampleRateHz, model is not null);
-            publishSweep = json => host.hub.PublishJson("sweep", json);
+            // Remembered: a page opened (or reloaded) after a pulse shows its sweep at once.
+            publishSweep = json => host.hub.PublishJson("sweep", json, remember: true);
             Pipeline = new AcquisitionPipeline(rig, model, this);
         }
 

@@ -55,7 +55,8 @@ internal sealed class SweepBuilder
         this.hasModel = hasModel;
         // The longest window, twice over (the model may lag the samples by a pulse's wait), as a power of two.
         ulong longest = (ulong)Math.Ceiling((SweepWindow.MaxPreMs + SweepWindow.MaxPostMs) * sampleRateHz / 1000);
-        ulong capacity = System.Numerics.BitOperations.RoundUpToPowerOf2(Math.Max(1024, 2 * longest + 1));
+        // At most 2²¹ samples a ring (8 MB each): at rates above ~1 MHz the longest windows are shortened to fit.
+        ulong capacity = Math.Min(1UL << 21, System.Numerics.BitOperations.RoundUpToPowerOf2(Math.Max(1024, 2 * longest + 1)));
         mask = capacity - 1;
         recorded = new float[capacity];
         model = new float[capacity];
@@ -102,7 +103,9 @@ internal sealed class SweepBuilder
         }
 
         if (onsetIndex < holdOffUntil) return;
-        ulong pre = (ulong)Math.Round(window.PreMs * rateHz / 1000), post = Math.Max(1, (ulong)Math.Round(window.PostMs * rateHz / 1000));
+        ulong half = (mask + 1) / 2;
+        ulong pre = Math.Min(half / 4, (ulong)Math.Round(window.PreMs * rateHz / 1000));
+        ulong post = Math.Clamp((ulong)Math.Round(window.PostMs * rateHz / 1000), 1, half - pre);
         holdOffUntil = onsetIndex + post;
         if (pending.Count == MaxPending) pending.RemoveAt(0);   // a viewer cannot take sweeps faster than the rig makes them
         var sweep = new Pending(onsetIndex, onsetIndex >= pre ? onsetIndex - pre : 0, onsetIndex + post, marker, window);
