@@ -134,8 +134,9 @@ public sealed class InstrumentPageTests
         // The feature table still shows the earlier AP, marked as not the latest response.
         await page.WaitForFunctionAsync("() => document.querySelector('#features-stamp').innerText.includes('evoked no AP')", null, Wait);
 
-        // Above threshold again: an AP.
-        await SetAsync(page, "#stim-amplitude", "200");
+        // Above threshold again, with the slider this time (played when it is let go): an AP.
+        await page.FillAsync("#stim-amplitude-range", "200");
+        Assert.Equal("200", await page.InputValueAsync("#stim-amplitude"));
         var again = await NextSweepAsync(page, sub.GetProperty("id").GetInt32());
         Assert.True(again.GetProperty("maxRecorded").GetDouble() > 0, $"an AP above threshold: max {again.GetProperty("maxRecorded")} mV");
         await page.WaitForFunctionAsync("() => !document.querySelector('#features-stamp').innerText.includes('evoked no AP')", null, Wait);
@@ -233,6 +234,7 @@ public sealed class InstrumentPageTests
         Assert.Equal("connected", (string?)health["rig"]!["state"]);
         Assert.Null(health["rig"]!["error"]);
         Assert.Equal("connected", await page.GetAttributeAsync("#status", "data-state"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Artifacts(), "instrument-page.png"), FullPage = true });
         Assert.True(errors.Count == 0, string.Join("\n", errors));
     }
 }

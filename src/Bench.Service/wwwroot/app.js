@@ -757,7 +757,8 @@ function onMetrics(m) {
   const definition = m.threshold_definition || THRESHOLD_DEFINITION;
   $("features-definition").textContent = definition;
   $("threshold-definition").textContent = definition + ". The dashed line marks it on the sweep.";
-  $("phase-threshold-text").textContent = `${definition}. Stimulus current up to there only charges the membrane; beyond it the Na⁺ current carries the cell on by itself.`;
+  const lower = definition.replace(/^Threshold:\s*/, "");
+  $("phase-threshold-text").textContent = `${lower}. Stimulus current up to there only charges the membrane; beyond it the Na⁺ current carries the cell on by itself.`;
   matchThreshold(m);
 }
 
