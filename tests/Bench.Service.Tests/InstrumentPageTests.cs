@@ -84,6 +84,11 @@ public sealed class InstrumentPageTests
         await page.ClickAsync("#freeze");
         await page.WaitForFunctionAsync("() => document.querySelector('#freeze-note').innerText.includes('no action potential')", null, Wait);
         Assert.False(await page.IsCheckedAsync("#freeze"));
+        // Its y range is fixed (−100 … 60 mV) or automatic: at rest, a few mV around −70.
+        await page.WaitForFunctionAsync("() => window.benchView.traceY && window.benchView.traceY[0] === -100 && window.benchView.traceY[1] === 60", null, Wait);
+        await page.CheckAsync(".yrange[data-plot=trace] .y-auto");
+        await page.WaitForFunctionAsync("() => window.benchView.traceY[1] - window.benchView.traceY[0] < 10 && window.benchView.traceY[0] > -80", null, Wait);
+        await page.UncheckAsync(".yrange[data-plot=trace] .y-auto");
         // At rest the correlation of rig and model is undefined (flat traces), shown as "—", not 0.000.
         await page.WaitForFunctionAsync("() => document.querySelector('#metrics').innerText.includes('correlation')", null, Wait);
         Assert.Equal("—", (await page.InnerTextAsync("#metrics tr:nth-child(2) td:nth-child(2)")).Trim());
@@ -133,6 +138,11 @@ public sealed class InstrumentPageTests
         Assert.True(y[1].GetDouble() - y[0].GetDouble() < 20, $"auto y range {y}");
         // The feature table still shows the earlier AP, marked as not the latest response.
         await page.WaitForFunctionAsync("() => document.querySelector('#features-stamp').innerText.includes('evoked no AP')", null, Wait);
+
+        // A fixed y range instead, as typed.
+        await page.UncheckAsync(".yrange[data-plot=sweep] .y-auto");
+        await page.WaitForFunctionAsync("() => window.benchView.sweep.yRange[0] === -100 && window.benchView.sweep.yRange[1] === 60", null, Wait);
+        await page.CheckAsync(".yrange[data-plot=sweep] .y-auto");
 
         // Above threshold again, with the slider this time (played when it is let go): an AP.
         await page.FillAsync("#stim-amplitude-range", "200");

@@ -175,6 +175,7 @@ function drawOverlay(u) {
     drawn++;
   }
   window.benchView.markersDrawn = drawn;
+  window.benchView.traceY = [u.scales.y.min, u.scales.y.max];
   // Phase labels on the most recent action potential in view; before the peak on its left, after it on its right,
   // each moved off any label already drawn.
   ctx.font = `${11 * devicePixelRatio}px system-ui`;
