@@ -207,7 +207,8 @@ public static class BenchServer
             string json;
             try
             {
-                json = await ProtocolBodies.ReadAsync(request, ct);
+                // A protocol about to be saved may carry its description.
+                json = ProtocolLibrary.TakeDescription(await ProtocolBodies.ReadAsync(request, ct)).Json;
             }
             catch (StimulusProtocolException e)
             {

@@ -163,6 +163,9 @@ public sealed class LiveControlApiTests
         Assert.Contains("description", (string?)body!["error"]);
         Assert.DoesNotContain((await service.GetJsonAsync("/api/protocols")).AsArray(), p => ((string)p!["name"]!).Contains('-', StringComparison.Ordinal) && !(bool)p["built_in"]!);
 
+        (status, body) = await service.SendAsync(HttpMethod.Post, "/api/protocols/validate", """{"unit":"nA","description":"checked first","trains":[{"phase1_ms":50,"phase1_amplitude":80}]}""");
+        Assert.True((bool)body!["valid"]!, body.ToJsonString());
+        Assert.Contains("playable on EMU", (string?)body["summary"]);
         (status, body) = await service.SendAsync(HttpMethod.Put, "/api/protocols/step", """{"unit":"nA","description":"a 50 ms step: one AP, then the membrane held up","trains":[{"phase1_ms":50,"phase1_amplitude":80}]}""");
         Assert.True(status == 200, body?.ToJsonString());
         var step = (await service.GetJsonAsync("/api/protocols")).AsArray().Single(p => (string?)p!["name"] == "step")!;
