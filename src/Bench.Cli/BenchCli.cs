@@ -36,6 +36,7 @@ internal static class BenchCli
             CalibrateCommand.Create(output, error, input ?? Console.In),
             CompareCommand.Create(output),
             FitCommand.Create(output),
+            PracticalCommand.Create(output, error),
         };
 
         var parse = root.Parse(args);

@@ -155,16 +155,38 @@ internal static class ComparisonOutput
                 ["model_ms"] = row.ModelSpikeMs is double m ? Number(m) : null,
                 ["recorded"] = Features(row.Recorded),
                 ["model"] = Features(row.Model),
-                ["difference"] = row.Differences is { } d ? new JsonObject
+                ["difference"] = Differences(row.Differences),
+                // The standard uncertainty the recording's noise alone gives each difference, and whether the difference is
+                // beyond twice it (a difference within it is no difference).
+                ["uncertainty"] = Differences(row.Uncertainty),
+                ["beyond_noise"] = row.Differences is { } d ? new JsonObject
                 {
-                    ["threshold_mV"] = Number(d.ThresholdMv), ["peak_mV"] = Number(d.PeakMv), ["amplitude_mV"] = Number(d.AmplitudeMv),
-                    ["half_width_ms"] = Number(d.HalfWidthMs), ["ahp_mV"] = Number(d.AhpMv),
+                    ["threshold_mV"] = Beyond(d.ThresholdMv, row.Uncertainty?.ThresholdMv), ["peak_mV"] = Beyond(d.PeakMv, row.Uncertainty?.PeakMv),
+                    ["amplitude_mV"] = Beyond(d.AmplitudeMv, row.Uncertainty?.AmplitudeMv), ["half_width_ms"] = Beyond(d.HalfWidthMs, row.Uncertainty?.HalfWidthMs),
+                    ["ahp_mV"] = Beyond(d.AhpMv, row.Uncertainty?.AhpMv),
                 } : null,
             });
         }
 
         o["action_potentials"] = aps;
         return o;
+    }
+
+    private static JsonObject? Differences(ApFeatureDifferences? d) => d is { } x ? new JsonObject
+    {
+        ["threshold_mV"] = Number(x.ThresholdMv), ["peak_mV"] = Number(x.PeakMv), ["amplitude_mV"] = Number(x.AmplitudeMv),
+        ["half_width_ms"] = Number(x.HalfWidthMs), ["ahp_mV"] = Number(x.AhpMv),
+    } : null;
+
+    private static bool Beyond(double difference, double? uncertainty) => ApFeatureDifferences.BeyondNoise(difference, uncertainty ?? double.NaN);
+
+    /// <summary>A difference as the table shows it: the value and its noise uncertainty, marked "~" when within the noise.</summary>
+    private static string WithNoise(double difference, double? uncertainty, string format)
+    {
+        if (!double.IsFinite(difference)) return "-";
+        string text = difference.ToString(format, CultureInfo.InvariantCulture);
+        if (uncertainty is not double u || !double.IsFinite(u)) return text;
+        return text + "±" + u.ToString(format, CultureInfo.InvariantCulture) + (ApFeatureDifferences.BeyondNoise(difference, u) ? " " : "~");
     }
 
     private static JsonObject? Features(Core.Analysis.ActionPotentialFeatures? f) => f is { } x ? new JsonObject
@@ -196,14 +218,20 @@ internal static class ComparisonOutput
 
         if (report.ActionPotentials.Count > 0)
         {
-            output.WriteLine("  action potentials, model - recorded:");
-            output.WriteLine("    rec_ms  model_ms   dt_ms  thresh_mV  peak_mV  ampl_mV  half_w_ms  ahp_mV");
+            output.WriteLine("  action potentials, model - recorded (± what the recording's noise alone gives; ~ within it, so no difference):");
+            output.WriteLine("    rec_ms  model_ms   dt_ms     thresh_mV        peak_mV        ampl_mV      half_w_ms         ahp_mV");
             foreach (var row in report.ActionPotentials)
             {
                 var d = row.Differences;
+                var noise = row.Uncertainty;
                 double dt = row.RecordedSpikeMs is double r && row.ModelSpikeMs is double m ? m - r : double.NaN;
-                output.WriteLine($"  {F(row.RecordedSpikeMs ?? double.NaN, "0.000"),8}  {F(row.ModelSpikeMs ?? double.NaN, "0.000"),8}  {F(dt, "0.000"),6}  {F(d?.ThresholdMv ?? double.NaN, "0.00"),9}  {F(d?.PeakMv ?? double.NaN, "0.00"),7}  {F(d?.AmplitudeMv ?? double.NaN, "0.00"),7}  {F(d?.HalfWidthMs ?? double.NaN, "0.000"),9}  {F(d?.AhpMv ?? double.NaN, "0.00"),6}");
+                output.WriteLine($"  {F(row.RecordedSpikeMs ?? double.NaN, "0.000"),8}  {F(row.ModelSpikeMs ?? double.NaN, "0.000"),8}  {F(dt, "0.000"),6}  "
+                    + $"{WithNoise(d?.ThresholdMv ?? double.NaN, noise?.ThresholdMv, "0.00"),12}  {WithNoise(d?.PeakMv ?? double.NaN, noise?.PeakMv, "0.00"),13}  "
+                    + $"{WithNoise(d?.AmplitudeMv ?? double.NaN, noise?.AmplitudeMv, "0.00"),13}  {WithNoise(d?.HalfWidthMs ?? double.NaN, noise?.HalfWidthMs, "0.000"),13}  "
+                    + $"{WithNoise(d?.AhpMv ?? double.NaN, noise?.AhpMv, "0.00"),13}");
             }
+
+            output.WriteLine("  " + Core.Analysis.ActionPotentialAnalysis.ThresholdDefinition);
         }
     }
 }

@@ -50,7 +50,12 @@ internal static class DecodeCommand
             while (decoder.TryDecode(ref span, out var frame))
             {
                 if (MessageJson.Write(writer, frame) != ParseError.None) parseErrors++;
-                Flush(writer, json, output);
+                // The wire's JSON (shared with the C side's test vectors) gives the unique id as a number; everything else in
+                // Bench writes it as 16 hex digits, so a DeviceInfo line also carries that form.
+                string? hex = frame.Kind == MessageKind.DeviceInfo && DeviceInfo.TryParse(frame.Payload, out var info) == ParseError.None
+                    ? info!.UniqueId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture)
+                    : null;
+                Flush(writer, json, output, hex);
             }
         }
 
@@ -74,10 +79,12 @@ internal static class DecodeCommand
         output.Flush();
     }
 
-    private static void Flush(Utf8JsonWriter writer, ArrayBufferWriter<byte> json, TextWriter output)
+    private static void Flush(Utf8JsonWriter writer, ArrayBufferWriter<byte> json, TextWriter output, string? uniqueIdHex = null)
     {
         writer.Flush();
-        output.WriteLine(Encoding.UTF8.GetString(json.WrittenSpan));
+        string line = Encoding.UTF8.GetString(json.WrittenSpan);
+        if (uniqueIdHex is not null && line.EndsWith('}')) line = line[..^1] + ",\"unique_id_hex\":\"" + uniqueIdHex + "\"}";
+        output.WriteLine(line);
         json.ResetWrittenCount();
         writer.Reset();
     }

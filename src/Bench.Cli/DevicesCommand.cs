@@ -27,7 +27,12 @@ internal static class DevicesCommand
                 return 0;
             }
 
-            if (candidates.Count == 0) output.WriteLine("no serial ports or USB rigs found");
+            if (candidates.Count == 0)
+            {
+                output.WriteLine("no serial ports or USB rigs found: plug a rig in (it shows as /dev/ttyACM0 or /dev/ttyUSB0), or work without hardware on the emulated rig: "
+                    + "`bench serve` uses it by default, and `bench emulate --pty` gives it a port for bench record (`bench devices --port <that port>` finds it)");
+            }
+
             foreach (var c in candidates)
             {
                 string id = c["vid"] is null ? "" : $" [{c["vid"]}:{c["pid"]}{(c["serial"] is null ? "" : " " + c["serial"])}{(c["product"] is null ? "" : " " + c["product"])}]";

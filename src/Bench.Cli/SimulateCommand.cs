@@ -17,7 +17,7 @@ internal static class SimulateCommand
     public static Command Create(TextWriter output)
     {
         var model = new Option<string>("--model") { Description = "model: hh, hh-classic, lif, fhn, morris-lecar, izhikevich (see --list-models)", DefaultValueFactory = _ => "hh" };
-        var stimulus = new Option<FileInfo?>("--stimulus") { Description = "stimulus protocol (JSON); none: no stimulus" };
+        var stimulus = new Option<FileInfo?>("--stimulus") { Description = "stimulus protocol (a JSON file), or none for no stimulus (the default)" };
         var duration = new Option<double?>("--duration") { Description = "simulated time (ms)" };
         var dt = new Option<double>("--dt") { Description = "time step (ms)", DefaultValueFactory = _ => 0.025 };
         var temperature = new Option<double?>("--temperature") { Description = "temperature (degC) for Hodgkin-Huxley models; hh-classic default 6.3" };
@@ -46,7 +46,8 @@ internal static class SimulateCommand
 
             var request = new Request(
                 parse.GetValue(model)!,
-                parse.GetValue(stimulus),
+                // "none" (as --help says) is no stimulus, unless a file of that name is there.
+                parse.GetValue(stimulus) is { Name: "none", Exists: false } ? null : parse.GetValue(stimulus),
                 parse.GetValue(duration) ?? throw new UserErrorException("simulate: --duration <ms> is required"),
                 parse.GetValue(dt),
                 parse.GetValue(temperature),

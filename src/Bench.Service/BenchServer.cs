@@ -103,10 +103,13 @@ public static class BenchServer
         }
     }
 
+    /// <summary>Marks a health request made without the token: it is told only whether the service is up.</summary>
+    private const string HealthWithoutToken = "bench.health-without-token";
+
     private static async Task RequireTokenAsync(HttpContext context, RequestDelegate next, string token)
     {
         // Routing ignores case, so the check must too (/API/... is the same endpoint as /api/...).
-        if (!context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) || context.Request.Path.Equals("/api/health", StringComparison.OrdinalIgnoreCase))
+        if (!context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
         {
             await next(context);
             return;
@@ -115,7 +118,16 @@ public static class BenchServer
         string? given = context.Request.Headers.Authorization.FirstOrDefault() is { } auth && auth.StartsWith("Bearer ", StringComparison.Ordinal)
             ? auth["Bearer ".Length..]
             : context.Request.Query["token"].FirstOrDefault();
-        if (given is null || !CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(token)))
+        bool authorised = given is not null && CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(token));
+        if (!authorised && context.Request.Path.Equals("/api/health", StringComparison.OrdinalIgnoreCase))
+        {
+            // A monitor may ask whether the service is up without the token; the rig and its details need it.
+            context.Items[HealthWithoutToken] = true;
+            await next(context);
+            return;
+        }
+
+        if (!authorised)
         {
             context.Response.StatusCode = 401;
             await context.Response.WriteAsJsonAsync(new ErrorView("this service needs its token: Authorization: Bearer <token>, or ?token=<token> (printed when the service started)"));
@@ -128,11 +140,14 @@ public static class BenchServer
     private static void MapApi(WebApplication app, ServiceOptions options, RigHost host, LiveHub hub, BenchCatalog catalog, ProtocolLibrary protocols)
     {
         var api = app.MapGroup("/api");
-        api.MapGet("/health", () =>
+        api.MapGet("/health", (HttpContext context) =>
         {
             var status = host.Status;
-            return new HealthResponse(status.State == "connected" ? "ok" : "degraded", status, hub.ViewerCount, options.Model);
-        }).WithSummary("Service and rig health");
+            string state = status.State == "connected" ? "ok" : "degraded";
+            return context.Items.ContainsKey(HealthWithoutToken)
+                ? Results.Ok(new { status = state })
+                : Results.Ok(new HealthResponse(state, status, hub.ViewerCount, options.Model));
+        }).Produces<HealthResponse>().WithSummary("Service and rig health (without the token, beyond loopback: only ok or degraded)");
 
         api.MapGet("/devices", async (CancellationToken ct) =>
         {

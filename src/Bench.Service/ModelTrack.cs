@@ -31,7 +31,13 @@ public sealed record ComparisonView(
 }
 
 /// <summary>One action-potential feature, recorded against predicted.</summary>
-public sealed record FeatureRow(string Name, double? Recorded, double? Model, double? Difference);
+/// <param name="Name">The feature, with its unit.</param>
+/// <param name="Recorded">On the recording.</param>
+/// <param name="Model">On the model.</param>
+/// <param name="Difference">Model − recorded.</param>
+/// <param name="Uncertainty">What the recording's noise alone gives the difference (one standard uncertainty), when known.</param>
+/// <param name="BeyondNoise">True when the difference is more than twice that: a real difference, not noise.</param>
+public sealed record FeatureRow(string Name, double? Recorded, double? Model, double? Difference, double? Uncertainty = null, bool BeyondNoise = true);
 
 /// <summary>The model's currents and gates over recent time, for the page's model panel.</summary>
 public sealed record ModelObservables(double[] TimeMs,
@@ -46,11 +52,8 @@ public sealed record ModelObservables(double[] TimeMs,
 /// </summary>
 internal sealed class ModelTrack
 {
-    /// <summary>
-    /// The threshold's definition as the page states it. (Bench.Core's analysis is where the definition lives; this is
-    /// its wording for students, kept here until the analysis exposes one of its own.)
-    /// </summary>
-    public const string ThresholdDefinition = "Threshold: where the membrane's own dV/dt first reaches 10 mV/ms (the stimulus current's share removed)";
+    /// <summary>The threshold's definition as the page states it: the analysis's own, so the page says what is measured.</summary>
+    public const string ThresholdDefinition = Bench.Core.Analysis.ActionPotentialAnalysis.ThresholdDefinition;
 
     /// <summary>A pulse that evoked no AP within this time (ms) leaves the feature table describing an earlier AP.</summary>
     private const double ResponseWaitMs = 30;
@@ -254,13 +257,23 @@ internal sealed class ModelTrack
                 featuresSpikeMs = last.RecordedSpikeMs is { } spike ? Math.Round(spike + StartMs, 3) : null;
                 var r = last.Recorded!.Value;
                 var m = last.Model;
-                FeatureRow Row(string name, Func<Bench.Core.Analysis.ActionPotentialFeatures, double> of) =>
-                    new(name, F(of(r)), m is { } x ? F(of(x)) : null, m is { } y ? F(of(y) - of(r)) : null);
-                features.Add(Row("threshold (mV)", a => a.ThresholdMv));
-                features.Add(Row("peak (mV)", a => a.PeakMv));
-                features.Add(Row("amplitude (mV)", a => a.AmplitudeMv));
-                features.Add(Row("half-width (ms)", a => a.HalfWidthMs));
-                features.Add(Row("AHP (mV)", a => a.AhpMinMv));
+                var noise = last.Uncertainty;
+                // Without the model's AP (none paired) the row has the rig's value only, and no difference.
+                FeatureRow Row(string name, Func<Bench.Core.Analysis.ActionPotentialFeatures, double> of, Func<ApFeatureDifferences, double> spread)
+                {
+                    double recorded = of(r);
+                    if (m is not { } model) return new(name, F(recorded), null, null, null, BeyondNoise: false);
+                    double difference = of(model) - recorded;
+                    double? uncertainty = noise is { } n ? spread(n) : null;
+                    return new(name, F(recorded), F(of(model)), F(difference), uncertainty is double x ? F(x) : null,
+                        ApFeatureDifferences.BeyondNoise(difference, uncertainty ?? double.NaN));
+                }
+
+                features.Add(Row("threshold (mV)", a => a.ThresholdMv, d => d.ThresholdMv));
+                features.Add(Row("peak (mV)", a => a.PeakMv, d => d.PeakMv));
+                features.Add(Row("amplitude (mV)", a => a.AmplitudeMv, d => d.AmplitudeMv));
+                features.Add(Row("half-width (ms)", a => a.HalfWidthMs, d => d.HalfWidthMs));
+                features.Add(Row("AHP (mV)", a => a.AhpMinMv, d => d.AhpMv));
             }
         }
 

@@ -19,11 +19,20 @@ public sealed class ProtocolLibrary
             """{"name":"subthreshold","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":30,"count":1}]}"""),
         new("paired-pulse", "Two 1 ms pulses of 300 nA 25 ms apart: two action potentials.", true,
             """{"name":"paired-pulse","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2}]}"""),
-        new("refractory", "Two 1 ms pulses of 200 nA 4 ms apart: the second falls in the refractory period and fails.", true,
-            """{"name":"refractory","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":200,"interval_ms":4,"count":2}]}"""),
-        new("biphasic-train", "Ten charge-balanced biphasic pulses (0.5 ms at ±400 nA) at 50 Hz: repetitive firing.", true,
-            """{"name":"biphasic-train","unit":"nA","trains":[{"phase1_ms":0.5,"phase1_amplitude":400,"interphase_ms":0.1,"phase2_ms":0.5,"phase2_amplitude":-400,"interval_ms":20,"count":10}]}"""),
+        // 10 ms: past the first AP's falling phase, in its after-hyperpolarisation, so the failed response shows on its own.
+        new("refractory", "Two 1 ms pulses of 200 nA 10 ms apart: the second lands in the after-hyperpolarisation and fails (refractory period).", true,
+            """{"name":"refractory","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":200,"interval_ms":10,"count":2}]}"""),
+        new("relative-refractory", "As refractory, but the second pulse is 600 nA: a stronger stimulus fires a second action potential (relative refractory period).", true,
+            """{"name":"relative-refractory","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":200,"count":1},{"start_ms":10,"phase1_ms":1,"phase1_amplitude":600,"count":1}]}"""),
+        new("biphasic-train", "Ten charge-balanced biphasic pulses (1 ms at +600 nA, then 1 ms at -600 nA) at 50 Hz: repetitive firing, one action potential per pulse.", true,
+            """{"name":"biphasic-train","unit":"nA","trains":[{"phase1_ms":1,"phase1_amplitude":600,"interphase_ms":0.1,"phase2_ms":1,"phase2_amplitude":-600,"interval_ms":20,"count":10}]}"""),
     ];
+
+    /// <summary>How many action potentials each built-in protocol shows on the default emulated preparation and on the model (its tests check it).</summary>
+    public static IReadOnlyDictionary<string, int> BuiltInSpikeCounts { get; } = new Dictionary<string, int>(StringComparer.Ordinal)
+    {
+        ["single-pulse"] = 1, ["subthreshold"] = 0, ["paired-pulse"] = 2, ["refractory"] = 1, ["relative-refractory"] = 2, ["biphasic-train"] = 10,
+    };
 
     private readonly string directory;
 

@@ -12,5 +12,11 @@ if (args.Length > 0 && args[0] == "cpu")
     return await Bench.Benchmarks.Cpu.CpuHarness.RunAsync(args[1..]);
 }
 
+// `nwb [minutes] [--gaps] [--keep PATH]`: a long recording written as NWB: time, size, peak memory (not a BenchmarkDotNet run).
+if (args.Length > 0 && args[0] == "nwb")
+{
+    return Bench.Benchmarks.NwbLongWrite.Run(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Bench.Benchmarks.SimulationBenchmarks).Assembly).Run(args);
 return 0;

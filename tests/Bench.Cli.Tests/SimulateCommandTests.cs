@@ -40,6 +40,24 @@ public sealed class SimulateCommandTests : IDisposable
     }
 
     [Fact]
+    public void Stimulus_none_is_no_stimulus_as_help_says()
+    {
+        var (code, output, error) = CliRun.Bench("simulate", "--model", "hh", "--stimulus", "none", "--duration", "20");
+        Assert.True(code == 0, error);
+        Assert.Empty(JsonDocument.Parse(output).RootElement.GetProperty("spike_times_ms").EnumerateArray());
+    }
+
+    [Fact]
+    public void Devices_with_no_port_says_how_to_work_without_hardware()
+    {
+        var (code, output, error) = CliRun.Bench("devices");
+        Assert.True(code == 0, error);
+        // This machine may have a serial port; where it has none, the hint must be there.
+        if (output.StartsWith("no serial ports", StringComparison.Ordinal)) Assert.Contains("bench emulate --pty", output);
+        else Assert.DoesNotContain("no serial ports", output);
+    }
+
+    [Fact]
     public void Writes_a_csv_with_one_row_per_step()
     {
         string csv = Path.Combine(dir, "trace.csv");

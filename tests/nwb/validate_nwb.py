@@ -29,7 +29,9 @@ class NWBLinkSpec(LinkSpec):
     pass
 
 
-class NWBDatasetSpec(DatasetSpec):
+class NWBStorageKeys:
+    """What pynwb's BaseStorageOverride says: NWB's names for the type keys (mixed into both spec classes)."""
+
     @classmethod
     def type_key(cls):
         return "neurodata_type"
@@ -47,19 +49,11 @@ class NWBDatasetSpec(DatasetSpec):
         return _translate(super().build_const_args(spec_dict))
 
 
-class NWBGroupSpec(GroupSpec):
-    @classmethod
-    def type_key(cls):
-        return "neurodata_type"
+class NWBDatasetSpec(NWBStorageKeys, DatasetSpec):
+    pass
 
-    @classmethod
-    def inc_key(cls):
-        return "neurodata_type_inc"
 
-    @classmethod
-    def def_key(cls):
-        return "neurodata_type_def"
-
+class NWBGroupSpec(NWBStorageKeys, GroupSpec):
     @classmethod
     def dataset_spec_cls(cls):
         return NWBDatasetSpec
@@ -67,10 +61,6 @@ class NWBGroupSpec(GroupSpec):
     @classmethod
     def link_spec_cls(cls):
         return NWBLinkSpec
-
-    @classmethod
-    def build_const_args(cls, spec_dict):
-        return _translate(super().build_const_args(spec_dict))
 
 
 class NWBNamespace(SpecNamespace):

@@ -111,8 +111,14 @@ public readonly record struct SpikePair(double RecordedMs, double ModelMs)
     public double DifferenceMs => ModelMs - RecordedMs;
 }
 
-/// <summary>Differences of one action potential's features, model − recorded.</summary>
-public readonly record struct ApFeatureDifferences(double ThresholdMv, double PeakMv, double AmplitudeMv, double HalfWidthMs, double AhpMv);
+/// <summary>Differences of one action potential's features, model − recorded (or, as an uncertainty, their spread).</summary>
+public readonly record struct ApFeatureDifferences(double ThresholdMv, double PeakMv, double AmplitudeMv, double HalfWidthMs, double AhpMv)
+{
+    /// <summary>True when <paramref name="difference"/> is beyond what the recording's noise alone gives (more than twice
+    /// its standard uncertainty <paramref name="uncertainty"/>); a difference with no uncertainty known counts.</summary>
+    public static bool BeyondNoise(double difference, double uncertainty) =>
+        double.IsFinite(difference) && (!double.IsFinite(uncertainty) || Math.Abs(difference) > 2 * uncertainty);
+}
 
 /// <summary>One row of the action-potential table: a recorded AP, the model's AP paired with it, and their differences.</summary>
 /// <param name="RecordedSpikeMs">The recorded spike (null: the model fired and the recording did not).</param>
@@ -120,8 +126,13 @@ public readonly record struct ApFeatureDifferences(double ThresholdMv, double Pe
 /// <param name="Recorded">Features of the recorded AP (null when not measurable, e.g. a gap inside it).</param>
 /// <param name="Model">Features of the model's AP.</param>
 /// <param name="Differences">Model − recorded, when both were measured.</param>
+/// <param name="Uncertainty">
+/// The standard uncertainty of each difference that the recording's noise alone causes: the spread of the model AP's
+/// features measured again with noise of the recording's level added (16 draws). A difference within twice it is
+/// no difference (<see cref="ApFeatureDifferences.BeyondNoise"/>). Null when the noise could not be estimated.
+/// </param>
 public sealed record ApComparison(double? RecordedSpikeMs, double? ModelSpikeMs, ActionPotentialFeatures? Recorded, ActionPotentialFeatures? Model,
-    ApFeatureDifferences? Differences);
+    ApFeatureDifferences? Differences, ApFeatureDifferences? Uncertainty = null);
 
 /// <summary>What the comparison publishes as samples arrive: cheap to build, the latest state of the metrics.</summary>
 /// <param name="ThroughIndex">Every sample before this device index has been compared (or excluded as a gap).</param>

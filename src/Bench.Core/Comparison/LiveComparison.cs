@@ -41,11 +41,18 @@ public sealed class LiveComparison
     private readonly int apAfter;
     private readonly double[] apSegment;
     private readonly double[] apSlope;
+    private readonly double[] apNoisy;
+    private readonly double[] apDifferences;
+    private readonly double[] noiseDraws = new double[NoiseDraws * 5];
+
+    /// <summary>How many noisy copies of a model AP are measured to find its features' noise-based uncertainty.</summary>
+    private const int NoiseDraws = 16;
     private readonly ulong publishSamples;
     private readonly List<double> recordedSpikes = new(4096);
     private readonly List<double> modelSpikes = new(4096);
     private readonly List<ActionPotentialFeatures?> recordedFeatures = new(4096);
     private readonly List<ActionPotentialFeatures?> modelFeatures = new(4096);
+    private readonly List<ApFeatureDifferences?> modelUncertainty = new(4096);
     private readonly Queue<(int Spike, ulong Crossing, bool Model)> pendingAps = new(64);
     private readonly Queue<(ulong First, ulong End)> pendingGaps = new(16);
     private readonly List<(int Recorded, int Model)> pairs = new(4096);
@@ -102,6 +109,8 @@ public sealed class LiveComparison
         drive = new double[capacity];
         apSegment = new double[apBefore + apAfter + 1];
         apSlope = new double[apBefore + apAfter + 1];
+        apNoisy = new double[apBefore + apAfter + 1];
+        apDifferences = new double[apBefore + apAfter + 1];
         publishSamples = double.IsPositiveInfinity(options.PublishIntervalMs) ? ulong.MaxValue : Samples(Math.Max(0, options.PublishIntervalMs));
         windowRecomputeAt = start + windowSamples;
         recordedDetector = new OnlineSpikeDetector(options.DetectionMv, options.DeadTimeMs);
@@ -288,7 +297,7 @@ public sealed class LiveComparison
             ApFeatureDifferences? diff = a is { } x && b is { } y
                 ? new ApFeatureDifferences(y.ThresholdMv - x.ThresholdMv, y.PeakMv - x.PeakMv, y.AmplitudeMv - x.AmplitudeMv, y.HalfWidthMs - x.HalfWidthMs, y.AhpMinMv - x.AhpMinMv)
                 : null;
-            rows.Add(new ApComparison(recordedSpikes[r], modelSpikes[m], a, b, diff));
+            rows.Add(new ApComparison(recordedSpikes[r], modelSpikes[m], a, b, diff, diff is null ? null : modelUncertainty[m]));
         }
 
         for (int r = 0; r < matchedRecorded.Length; r++)
@@ -412,6 +421,7 @@ public sealed class LiveComparison
     {
         spikes.Add(timeMs);
         features.Add(null);
+        if (model) modelUncertainty.Add(null);
         pendingAps.Enqueue((spikes.Count - 1, index, model));
     }
 
@@ -460,7 +470,74 @@ public sealed class LiveComparison
         }
 
         (ap.Model ? modelFeatures : recordedFeatures)[ap.Spike] = best;
+        if (ap.Model && best is { } measured) modelUncertainty[ap.Spike] = NoiseUncertainty(from, n, measured, spikes[ap.Spike]);
     }
+
+    /// <summary>
+    /// How much the recording's noise alone moves this model AP's features: the noise is estimated from the recording
+    /// over the same stretch (the spread of its sample-to-sample steps, less the model's, so the AP's own steps do not
+    /// count), added to the model's AP in <see cref="NoiseDraws"/> seeded draws, and each draw measured as the recording
+    /// is. Per action potential, not per sample.
+    /// </summary>
+    private ApFeatureDifferences? NoiseUncertainty(ulong from, int n, ActionPotentialFeatures measured, double crossingMs)
+    {
+        // Robust noise: median |Δ(recorded − model)| / 0.6745 / √2 (a sample step holds two samples' noise).
+        int m = 0;
+        for (int k = 1; k < n; k++)
+        {
+            ulong a = (from + (ulong)k - 1) & mask, b = (from + (ulong)k) & mask;
+            double d = (recorded[b] - predicted[b]) - (recorded[a] - predicted[a]);
+            if (double.IsFinite(d)) apDifferences[m++] = Math.Abs(d);
+        }
+
+        if (m < 16) return null;
+        var steps = apDifferences.AsSpan(0, m);
+        steps.Sort();
+        double sigma = steps[m / 2] / 0.6745 / Math.Sqrt(2);
+        if (!(sigma > 0)) return new ApFeatureDifferences(0, 0, 0, 0, 0);
+        var random = new Random(unchecked((int)(from * 2654435761UL)));
+        var options = new ActionPotentialOptions { DetectionMv = this.options.DetectionMv, DeadTimeMs = this.options.DeadTimeMs };
+        int draws = 0;
+        for (int draw = 0; draw < NoiseDraws; draw++)
+        {
+            for (int k = 0; k < n; k++) apNoisy[k] = apSegment[k] + (sigma * Gaussian(random));
+            var report = ActionPotentialAnalysis.Analyze(apNoisy.AsSpan(0, n), dtMs, options, TimeOf(from), apSlope.AsSpan(0, Math.Max(0, n - 1)));
+            ActionPotentialFeatures? nearest = null;
+            foreach (var f in report.Spikes)
+            {
+                if (f.PeakTimeMs >= crossingMs - dtMs && (nearest is null || f.PeakTimeMs < nearest.Value.PeakTimeMs)) nearest = f;
+            }
+
+            if (nearest is not { } x) continue;
+            noiseDraws[(draws * 5) + 0] = x.ThresholdMv - measured.ThresholdMv;
+            noiseDraws[(draws * 5) + 1] = x.PeakMv - measured.PeakMv;
+            noiseDraws[(draws * 5) + 2] = x.AmplitudeMv - measured.AmplitudeMv;
+            noiseDraws[(draws * 5) + 3] = x.HalfWidthMs - measured.HalfWidthMs;
+            noiseDraws[(draws * 5) + 4] = x.AhpMinMv - measured.AhpMinMv;
+            draws++;
+        }
+
+        if (draws < NoiseDraws / 2) return null;
+        // Robust: the median shift (noise biases some features, e.g. the AHP's minimum) and 1.4826 × the median absolute
+        // deviation about it (a standard deviation, unmoved by a rare draw that the analysis reads differently).
+        double Spread(int feature)
+        {
+            var values = apDifferences.AsSpan(0, draws);
+            for (int d = 0; d < draws; d++) values[d] = noiseDraws[(d * 5) + feature];
+            values.Sort();
+            double median = values[draws / 2];
+            for (int d = 0; d < draws; d++) values[d] = Math.Abs(values[d] - median);
+            values.Sort();
+            double deviation = 1.4826 * values[draws / 2];
+            return Math.Sqrt((median * median) + (deviation * deviation));
+        }
+
+        return new ApFeatureDifferences(Spread(0), Spread(1), Spread(2), Spread(3), Spread(4));
+    }
+
+    /// <summary>A standard normal draw (Box–Muller).</summary>
+    private static double Gaussian(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
     private void NewEpoch(ulong index, PlayedPulse pulse)
     {

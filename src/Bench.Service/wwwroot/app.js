@@ -5,7 +5,8 @@
 const token = new URLSearchParams(location.search).get("token");
 const withToken = (url) => token ? url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) : url;
 const $ = (id) => document.getElementById(id);
-const THRESHOLD_DEFINITION = "Threshold: where the membrane's own dV/dt first reaches 10 mV/ms (the stimulus current's share removed)";
+// Until the first metrics bring the service's own wording (threshold_definition, from the analysis).
+const THRESHOLD_DEFINITION = "Threshold: the membrane potential where its own rate of rise first reaches 10 mV/ms on the way up to the peak (dV/dt over 0.2 ms, the stimulus current's share I/C removed)";
 
 async function api(method, url, body) {
   const init = { method, headers: {} };
@@ -747,7 +748,11 @@ function onMetrics(m) {
   const body = $("features").querySelector("tbody");
   body.innerHTML = f.map((r) => {
     const key = Object.keys(FEATURE_INFO).find((k) => r.name.startsWith(k));
-    return `<tr><td>${r.name}${key ? info(FEATURE_INFO[key]) : ""}</td><td>${fmt(r.recorded)}</td><td>${fmt(r.model)}</td><td>${fmt(r.difference)}</td></tr>`;
+    // A difference within the noise (twice its noise-based uncertainty) is no difference: shown grey, said so.
+    const within = r.difference != null && r.beyond_noise === false;
+    const diff = fmt(r.difference) + (r.uncertainty != null ? ` ± ${fmt(r.uncertainty)}` : "");
+    return `<tr><td>${r.name}${key ? info(FEATURE_INFO[key]) : ""}</td><td>${fmt(r.recorded)}</td><td>${fmt(r.model)}</td>` +
+      `<td class="${within ? "within-noise" : ""}" title="${within ? "within the recording's noise: not a difference" : r.difference != null ? "beyond the recording's noise" : ""}">${diff}</td></tr>`;
   }).join("");
   body.classList.toggle("stale", !!m.features_stale);
   const stamp = $("features-stamp");
@@ -755,7 +760,7 @@ function onMetrics(m) {
   stamp.textContent = !f.length ? "No action potential measured yet: play a stimulus above threshold."
     : `The AP at ${fmt(m.features_spike_ms / 1000, 3)} s (its 0 mV crossing)` +
       (m.features_stale ? ` — not the latest response: the pulse at ${fmt(m.last_pulse_ms / 1000, 3)} s evoked no AP.` : ".");
-  const definition = m.threshold_definition || THRESHOLD_DEFINITION;
+  const definition = (m.threshold_definition || THRESHOLD_DEFINITION).replace(/\.\s*$/, "");
   $("features-definition").textContent = definition;
   $("threshold-definition").textContent = definition + ". The dashed line marks it on the sweep.";
   const lower = definition.replace(/^Threshold:\s*/, "");

@@ -134,13 +134,6 @@ public class LiveComparisonTests
         // A host that falls behind hands the comparison long batches, and a model held at a pulse catches up in one
         // go when the pulse's report comes: an action potential then begins and ends within one advance. Its features
         // are those of 20-sample blocks (the rig's own), not of a stretch cut at the batch's start.
-        static ComparisonReport Compare(EmulatedRecording rec)
-        {
-            var c = LiveComparison.Create("hh", null, rec.Setup);
-            rec.Feed(c);
-            return c.GetReport();
-        }
-
         var reference = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: 5));
         var batched = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: 5, blockSamples: blockSamples));
         Assert.Equal(5, reference.ActionPotentials.Count);
@@ -158,6 +151,44 @@ public class LiveComparisonTests
         Assert.True(report.Update.Whole.RmseMv > 0.5, $"rmse {report.Update.Whole.RmseMv}");
         Assert.True(report.Update.WholeSpikes.MeanSpikeTimeOffsetMs < -0.01, $"the stronger Na+ current of the model fires it earlier: {report.Update.WholeSpikes}; {string.Join("; ", report.ActionPotentials)}");
         Assert.All(report.ActionPotentials.Where(r => r.Differences is not null), r => Assert.True(r.Differences!.Value.PeakMv > 1));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Noise_alone_shows_no_feature_difference_and_a_real_mismatch_does(int seed)
+    {
+        // The rig is the model itself, seen through 0.2 mV of noise and the 12-bit front end.
+        var same = Compare(EmulatedRecording.Make(6000, noiseMv: 0.2, seed: seed));
+        Assert.Equal(5, same.ActionPotentials.Count);
+        foreach (var row in same.ActionPotentials)
+        {
+            var d = Assert.NotNull(row.Differences);
+            var u = Assert.NotNull(row.Uncertainty);
+            // Uncertainties of the size the noise gives: tenths of a mV for the threshold, well under a mV for the peak.
+            Assert.InRange(u.ThresholdMv, 0.02, 1.5);
+            Assert.InRange(u.PeakMv, 0.01, 0.5);
+            Assert.InRange(u.HalfWidthMs, 0.0005, 0.1);
+            Assert.False(ApFeatureDifferences.BeyondNoise(d.PeakMv, u.PeakMv) && ApFeatureDifferences.BeyondNoise(d.ThresholdMv, u.ThresholdMv),
+                $"noise alone shows as a difference: {d} ± {u}");
+        }
+
+        int beyond = same.ActionPotentials.Sum(r => new[]
+        {
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.ThresholdMv, r.Uncertainty!.Value.ThresholdMv),
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.PeakMv, r.Uncertainty!.Value.PeakMv),
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.AmplitudeMv, r.Uncertainty!.Value.AmplitudeMv),
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.HalfWidthMs, r.Uncertainty!.Value.HalfWidthMs),
+            ApFeatureDifferences.BeyondNoise(r.Differences!.Value.AhpMv, r.Uncertainty!.Value.AhpMv),
+        }.Count(b => b));
+        // 25 features at a 2σ limit: about one in twenty may pass it by chance, no more.
+        Assert.InRange(beyond, 0, 4);
+
+        // A preparation with less sodium conductance: its lower peak is beyond the noise on every AP.
+        var mismatched = Compare(EmulatedRecording.Make(6000, new Dictionary<string, double> { ["gNa"] = 100 }, noiseMv: 0.2, seed: seed));
+        Assert.All(mismatched.ActionPotentials.Where(r => r.Differences is not null),
+            r => Assert.True(ApFeatureDifferences.BeyondNoise(r.Differences!.Value.PeakMv, r.Uncertainty!.Value.PeakMv), $"{r.Differences} ± {r.Uncertainty}"));
     }
 
     [Fact]
@@ -224,5 +255,13 @@ public class LiveComparisonTests
         Assert.Equal(0, allocated);
         Assert.Equal(40_000UL, c.ComparedThrough);
         Assert.NotEmpty(events);
+    }
+
+    /// <summary>The whole recording through a comparison with the default model.</summary>
+    private static ComparisonReport Compare(EmulatedRecording rec)
+    {
+        var c = LiveComparison.Create("hh", null, rec.Setup);
+        rec.Feed(c);
+        return c.GetReport();
     }
 }

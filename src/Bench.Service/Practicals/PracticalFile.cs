@@ -1,0 +1,241 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Json.Schema;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Bench.Service.Practicals;
+
+/// <summary>A practical: an automated experiment run on the rig and on the model side by side, step by step.</summary>
+/// <param name="Name">Short name (<c>bench practical run threshold</c>).</param>
+/// <param name="Title">Its title on the worksheet.</param>
+/// <param name="Intro">What it is about.</param>
+/// <param name="Steps">What to run, in order.</param>
+public sealed record Practical(string Name, string Title, string Intro, IReadOnlyList<PracticalStep> Steps);
+
+/// <summary>One step: a text for the student, what to run, and questions with answer fields.</summary>
+/// <param name="Id">Its id (the tables and recordings are named after it).</param>
+/// <param name="Text">What the step does and why.</param>
+/// <param name="Run">What to run.</param>
+/// <param name="Questions">Questions the worksheet leaves space to answer.</param>
+public sealed record PracticalStep(string Id, string Text, StepRun Run, IReadOnlyList<string> Questions);
+
+/// <summary>What a step runs.</summary>
+public abstract record StepRun;
+
+/// <summary>The threshold current of one pulse, by bisection: the smallest amplitude that fires an action potential.</summary>
+/// <param name="PulseMs">Pulse duration.</param>
+/// <param name="LowNanoamps">An amplitude that must not fire.</param>
+/// <param name="HighNanoamps">An amplitude that must fire.</param>
+/// <param name="ToleranceNanoamps">The bracket to reach.</param>
+/// <param name="Repeats">Searches on the rig (its noise makes each one differ; the model's is one).</param>
+public sealed record ThresholdSearch(double PulseMs, double LowNanoamps, double HighNanoamps, double ToleranceNanoamps, int Repeats) : StepRun;
+
+/// <summary>The threshold current for each pulse duration, and rheobase and chronaxie fitted (Weiss's law).</summary>
+/// <param name="DurationsMs">Pulse durations.</param>
+/// <param name="LowNanoamps">An amplitude that must not fire at any duration.</param>
+/// <param name="HighNanoamps">An amplitude that must fire at the shortest.</param>
+/// <param name="ToleranceNanoamps">The bracket to reach (relative to the threshold at 0.1 ms it is finer at long durations).</param>
+/// <param name="Repeats">Searches per duration on the rig.</param>
+public sealed record StrengthDuration(IReadOnlyList<double> DurationsMs, double LowNanoamps, double HighNanoamps, double ToleranceNanoamps, int Repeats) : StepRun;
+
+/// <summary>Paired pulses: after a conditioning pulse that fires, the test pulse's threshold at each interval.</summary>
+/// <param name="IntervalsMs">Onset-to-onset intervals.</param>
+/// <param name="PulseMs">Duration of both pulses.</param>
+/// <param name="ConditioningNanoamps">The first pulse (it must fire).</param>
+/// <param name="HighNanoamps">The largest test pulse tried: no action potential up to it is absolute refractoriness.</param>
+/// <param name="ToleranceNanoamps">The bracket to reach.</param>
+/// <param name="RecoveredRatio">The test threshold counts as recovered within this factor of the single-pulse threshold.</param>
+public sealed record RefractorySeries(IReadOnlyList<double> IntervalsMs, double PulseMs, double ConditioningNanoamps, double HighNanoamps, double ToleranceNanoamps,
+    double RecoveredRatio) : StepRun;
+
+/// <summary>Current steps of rising amplitude: the firing rate at each (the f–I curve) and the smallest step that fires repetitively.</summary>
+/// <param name="AmplitudesNanoamps">Step amplitudes.</param>
+/// <param name="StepMs">Step duration.</param>
+/// <param name="SustainedSpikes">How many action potentials in a step count as repetitive firing.</param>
+public sealed record CurrentSteps(IReadOnlyList<double> AmplitudesNanoamps, double StepMs, int SustainedSpikes) : StepRun;
+
+/// <summary>A practical file that breaks a rule: the message names the file, the line and the rule.</summary>
+public sealed class PracticalFormatException : FormatException
+{
+    /// <summary>Creates the exception.</summary>
+    public PracticalFormatException(string message) : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public PracticalFormatException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public PracticalFormatException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// Reads practical files (YAML, or JSON, which YAML includes) against their JSON Schema (<c>practical.schema.json</c>,
+/// format <c>bench-practical-1</c>), naming the line of the first value that breaks a rule; and lists the built-in ones.
+/// </summary>
+public static class PracticalFile
+{
+    private static readonly Lazy<JsonSchema> Schema = new(() =>
+    {
+        using var stream = typeof(PracticalFile).Assembly.GetManifestResourceStream("practical.schema.json")!;
+        return JsonSchema.FromText(new StreamReader(stream).ReadToEnd());
+    });
+
+    /// <summary>The schema practical files follow (JSON Schema 2020-12).</summary>
+    public static string SchemaText
+    {
+        get
+        {
+            using var stream = typeof(PracticalFile).Assembly.GetManifestResourceStream("practical.schema.json")!;
+            return new StreamReader(stream).ReadToEnd();
+        }
+    }
+
+    /// <summary>The built-in practicals' names, in teaching order.</summary>
+    public static IReadOnlyList<string> BuiltInNames { get; } = ["threshold", "strength-duration", "refractory", "repetitive-firing"];
+
+    /// <summary>A built-in practical's file text (to run, or to copy and change).</summary>
+    /// <exception cref="ArgumentException">No built-in of that name.</exception>
+    public static string BuiltInText(string name)
+    {
+        using var stream = typeof(PracticalFile).Assembly.GetManifestResourceStream($"practicals/{name}.yaml")
+            ?? throw new ArgumentException($"no built-in practical '{name}': bench practical list names them");
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    /// <summary>Reads a built-in practical by name, or a file.</summary>
+    /// <exception cref="PracticalFormatException">The file breaks a rule (the message names the line).</exception>
+    /// <exception cref="ArgumentException">Neither a built-in name nor an existing file.</exception>
+    public static Practical Load(string nameOrPath)
+    {
+        if (BuiltInNames.Contains(nameOrPath)) return Parse(BuiltInText(nameOrPath), nameOrPath + ".yaml");
+        if (!File.Exists(nameOrPath))
+        {
+            throw new ArgumentException($"'{nameOrPath}' is neither a built-in practical ({string.Join(", ", BuiltInNames)}) nor a file");
+        }
+
+        return Parse(File.ReadAllText(nameOrPath), Path.GetFileName(nameOrPath));
+    }
+
+    /// <summary>Parses and checks a practical.</summary>
+    /// <param name="text">YAML or JSON.</param>
+    /// <param name="fileName">For the messages.</param>
+    /// <exception cref="PracticalFormatException">Not YAML, or a rule of the schema broken: the message names the line.</exception>
+    public static Practical Parse(string text, string fileName)
+    {
+        var lines = new Dictionary<string, int>(StringComparer.Ordinal);
+        JsonNode? root;
+        try
+        {
+            var yaml = new YamlStream();
+            yaml.Load(new StringReader(text));
+            if (yaml.Documents.Count != 1) throw new PracticalFormatException($"{fileName}: one practical per file (found {yaml.Documents.Count} documents)");
+            root = ToJson(yaml.Documents[0].RootNode, "", lines);
+        }
+        catch (YamlException e)
+        {
+            throw new PracticalFormatException($"{fileName}:{e.Start.Line}: not valid YAML or JSON: {e.Message}", e);
+        }
+
+        var results = Schema.Value.Evaluate(JsonSerializer.SerializeToElement(root), new EvaluationOptions { OutputFormat = OutputFormat.List });
+        if (!results.IsValid)
+        {
+            // The deepest failing location is the most precise; its line is that of the nearest value the file has.
+            var failure = (results.Details ?? []).Where(d => d.Errors is { Count: > 0 })
+                .OrderByDescending(d => d.InstanceLocation.ToString().Length).FirstOrDefault() ?? results;
+            string location = failure.InstanceLocation.ToString();
+            string rule = failure.Errors is { Count: > 0 } errors ? string.Join("; ", errors.Select(e => Rule(e.Key, e.Value, location, root))) : "does not match the schema";
+            throw new PracticalFormatException($"{fileName}:{LineOf(location, lines)}: {(location.Length == 0 ? "the file" : location)}: {rule} (the format is described in README, \"Practicals\")");
+        }
+
+        return Build(root!.AsObject());
+    }
+
+    /// <summary>A schema error in words a teacher reads: the value and what is allowed.</summary>
+    private static string Rule(string keyword, string message, string pointer, JsonNode? root)
+    {
+        string field = pointer[(pointer.LastIndexOf('/') + 1)..];
+        JsonNode? value = root;
+        foreach (string part in pointer.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            value = value is JsonArray a && int.TryParse(part, out int i) && i < a.Count ? a[i] : value is JsonObject o ? o[part.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal)] : null;
+        }
+
+        return keyword switch
+        {
+            "enum" when field == "kind" => $"'{value}' is not a kind of run: threshold-search, strength-duration, refractory or current-steps",
+            "const" when field == "format" => $"'{value}' is not a format this Bench reads: bench-practical-1",
+            "enum" or "const" => $"'{value}' is not allowed here",
+            "" or "false" or "additionalProperties" => $"'{field}' is not a field here (misspelt, or in the wrong place)",
+            _ => $"{keyword}: {message}",
+        };
+    }
+
+    private static int LineOf(string pointer, Dictionary<string, int> lines)
+    {
+        for (string p = pointer; ; p = p[..p.LastIndexOf('/')])
+        {
+            if (lines.TryGetValue(p, out int line)) return line;
+            if (p.Length == 0) return 1;
+        }
+    }
+
+    private static JsonNode? ToJson(YamlNode node, string pointer, Dictionary<string, int> lines)
+    {
+        lines[pointer] = (int)node.Start.Line;
+        switch (node)
+        {
+            case YamlMappingNode map:
+                var o = new JsonObject();
+                foreach (var (key, value) in map.Children)
+                {
+                    string name = ((YamlScalarNode)key).Value ?? "";
+                    o[name] = ToJson(value, pointer + "/" + name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal), lines);
+                }
+
+                return o;
+            case YamlSequenceNode list:
+                var a = new JsonArray();
+                int i = 0;
+                foreach (var item in list.Children) a.Add(ToJson(item, pointer + "/" + (i++).ToString(CultureInfo.InvariantCulture), lines));
+                return a;
+            case YamlScalarNode scalar:
+                string text = scalar.Value ?? "";
+                if (scalar.Style is not (ScalarStyle.Plain or ScalarStyle.Any)) return JsonValue.Create(text);
+                if (text is "null" or "~" or "") return null;
+                if (text is "true" or "false") return JsonValue.Create(text == "true");
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double number)) return JsonValue.Create(number);
+                return JsonValue.Create(text);
+            default:
+                return null;
+        }
+    }
+
+    private static Practical Build(JsonObject o)
+    {
+        var steps = o["steps"]!.AsArray().Select(s =>
+        {
+            var step = s!.AsObject();
+            var run = step["run"]!.AsObject();
+            double Get(string key, double fallback) => run[key]?.GetValue<double>() ?? fallback;
+            StepRun what = (string)run["kind"]! switch
+            {
+                "threshold-search" => new ThresholdSearch(Get("pulse_ms", 1), Get("low_nA", 0), Get("high_nA", 1000), Get("tolerance_nA", 2), (int)Get("repeats", 3)),
+                "strength-duration" => new StrengthDuration([.. run["durations_ms"]!.AsArray().Select(d => d!.GetValue<double>())], Get("low_nA", 0), Get("high_nA", 2000),
+                    Get("tolerance_nA", 2), (int)Get("repeats", 1)),
+                "current-steps" => new CurrentSteps([.. run["amplitudes_nA"]!.AsArray().Select(d => d!.GetValue<double>())], Get("step_ms", 200), (int)Get("sustained_spikes", 3)),
+                _ => new RefractorySeries([.. run["intervals_ms"]!.AsArray().Select(d => d!.GetValue<double>())], Get("pulse_ms", 1), Get("conditioning_nA", 300),
+                    Get("high_nA", 2000), Get("tolerance_nA", 2), Get("recovered_ratio", 1.1)),
+            };
+            return new PracticalStep((string)step["id"]!, (string)step["text"]!, what,
+                [.. (step["questions"] as JsonArray ?? []).Select(q => (string)q!)]);
+        }).ToList();
+        return new Practical((string)o["name"]!, (string)o["title"]!, (string?)o["intro"] ?? "", steps);
+    }
+}

@@ -1,0 +1,335 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Bench.Core.Analysis;
+using Bench.Core.Stimulus;
+
+namespace Bench.Service.Practicals;
+
+/// <summary>A measured value and its standard uncertainty (NaN when there is none: not measured, or no bracket).</summary>
+/// <param name="Value">The value (+∞ for "never, up to the largest stimulus tried").</param>
+/// <param name="Uncertainty">Its standard uncertainty.</param>
+public readonly record struct Measured(double Value, double Uncertainty)
+{
+    /// <summary>Nothing measured.</summary>
+    public static Measured None => new(double.NaN, double.NaN);
+
+    /// <summary>As JSON: a number, null when not finite.</summary>
+    public JsonNode? ValueJson => double.IsFinite(Value) ? JsonValue.Create(Value) : null;
+}
+
+/// <summary>One row of a step's table: a stimulus setting, and what the rig and the model did at it.</summary>
+/// <param name="X">The setting (a duration, an interval).</param>
+/// <param name="Rig">On the rig.</param>
+/// <param name="Model">On the model.</param>
+public sealed record TableRow(double X, Measured Rig, Measured Model);
+
+/// <summary>What a step measured: its table and its results.</summary>
+/// <param name="Step">The step.</param>
+/// <param name="XTitle">The table's first column, with its unit.</param>
+/// <param name="YTitle">What each row measures, with its unit.</param>
+/// <param name="Rows">The table.</param>
+/// <param name="Results">Named results (e.g. <c>rheobase_nA</c>), each on the rig and on the model.</param>
+/// <param name="Method">How the results were derived, in a line (e.g. which law was fitted).</param>
+public sealed record StepResult(PracticalStep Step, string XTitle, string YTitle, IReadOnlyList<TableRow> Rows,
+    IReadOnlyDictionary<string, (Measured Rig, Measured Model)> Results, string Method);
+
+/// <summary>
+/// Runs a practical's steps on two benches, the rig and the model, each search the same on both. Thresholds are found
+/// by bisection on the pulse amplitude (on the output's DAC grid): a bracket between an amplitude that does not fire
+/// and one that does, halved until it is within the tolerance; on the rig it is repeated, since its noise moves it.
+/// </summary>
+public sealed class PracticalRunner
+{
+    private readonly ITrialBench rig;
+    private readonly ITrialBench model;
+    private readonly double nanoampsPerCode;
+    private readonly double slopePerNanoamp;
+    private readonly Action<string>? progress;
+
+    /// <summary>A runner over <paramref name="rig"/> and <paramref name="model"/>; amplitudes are rounded to <paramref name="nanoampsPerCode"/>.</summary>
+    /// <param name="rig">The rig's bench.</param>
+    /// <param name="model">The model's bench.</param>
+    /// <param name="nanoampsPerCode">The stimulus output's resolution.</param>
+    /// <param name="slopePerNanoampMvPerMs">The slope 1 nA gives the membrane by itself (I/C over the preparation's area), taken out of both traces for the threshold potential.</param>
+    /// <param name="progress">Where to say what runs.</param>
+    public PracticalRunner(ITrialBench rig, ITrialBench model, double nanoampsPerCode, double slopePerNanoampMvPerMs, Action<string>? progress = null)
+    {
+        this.rig = rig;
+        this.model = model;
+        this.nanoampsPerCode = nanoampsPerCode;
+        slopePerNanoamp = slopePerNanoampMvPerMs;
+        this.progress = progress;
+    }
+
+    /// <summary>Trials run so far, on both benches.</summary>
+    public int Trials { get; private set; }
+
+    /// <summary>Runs every step in order.</summary>
+    public async Task<IReadOnlyList<StepResult>> RunAsync(Practical practical, CancellationToken cancellationToken)
+    {
+        var results = new List<StepResult>();
+        foreach (var step in practical.Steps)
+        {
+            progress?.Invoke($"{practical.Name}: step {step.Id}");
+            results.Add(step.Run switch
+            {
+                ThresholdSearch t => await ThresholdAsync(step, t, cancellationToken).ConfigureAwait(false),
+                StrengthDuration s => await StrengthDurationAsync(step, s, cancellationToken).ConfigureAwait(false),
+                RefractorySeries r => await RefractoryAsync(step, r, cancellationToken).ConfigureAwait(false),
+                CurrentSteps c => await CurrentStepsAsync(step, c, cancellationToken).ConfigureAwait(false),
+                _ => throw new InvalidOperationException($"step {step.Id}: nothing to run"),
+            });
+        }
+
+        return results;
+    }
+
+    private async Task<StepResult> ThresholdAsync(PracticalStep step, ThresholdSearch t, CancellationToken ct)
+    {
+        var onRig = await RepeatedAsync(rig, t.Repeats, b => SearchAsync(b, t.PulseMs, null, t.LowNanoamps, t.HighNanoamps, t.ToleranceNanoamps, ct)).ConfigureAwait(false);
+        var onModel = await SearchAsync(model, t.PulseMs, null, t.LowNanoamps, t.HighNanoamps, t.ToleranceNanoamps, ct).ConfigureAwait(false);
+        // The threshold potential, by the one definition, at the smallest amplitude that fired.
+        var rigMv = await ThresholdPotentialAsync(rig, t.PulseMs, onRig, ct).ConfigureAwait(false);
+        var modelMv = await ThresholdPotentialAsync(model, t.PulseMs, onModel, ct).ConfigureAwait(false);
+        return new StepResult(step, "pulse (ms)", "threshold current (nA)", [new TableRow(t.PulseMs, onRig, onModel)],
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal) { ["threshold_nA"] = (onRig, onModel), ["threshold_mV"] = (rigMv, modelMv) },
+            $"bisection to {t.ToleranceNanoamps} nA, {t.Repeats} searches on the rig; {ActionPotentialAnalysis.ThresholdDefinition}");
+    }
+
+    private async Task<StepResult> StrengthDurationAsync(PracticalStep step, StrengthDuration s, CancellationToken ct)
+    {
+        var rows = new List<TableRow>();
+        foreach (double d in s.DurationsMs)
+        {
+            var onRig = await RepeatedAsync(rig, s.Repeats, b => SearchAsync(b, d, null, s.LowNanoamps, s.HighNanoamps, s.ToleranceNanoamps, ct)).ConfigureAwait(false);
+            var onModel = await SearchAsync(model, d, null, s.LowNanoamps, s.HighNanoamps, s.ToleranceNanoamps, ct).ConfigureAwait(false);
+            rows.Add(new TableRow(d, onRig, onModel));
+        }
+
+        var (rigRheobase, rigChronaxie) = Lapicque(rows.Select(r => (r.X, r.Rig)).ToList());
+        var (modelRheobase, modelChronaxie) = Lapicque(rows.Select(r => (r.X, r.Model)).ToList());
+        return new StepResult(step, "pulse (ms)", "threshold current (nA)", rows,
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
+            {
+                ["rheobase_nA"] = (rigRheobase, modelRheobase), ["chronaxie_ms"] = (rigChronaxie, modelChronaxie),
+            },
+            "Lapicque's law, I = rheobase / (1 − exp(−d/τ)), fitted to the thresholds by relative least squares; chronaxie = τ · ln 2 (the duration at twice the rheobase); uncertainties from 40 refits with each threshold moved by its uncertainty. (Weiss's linear charge law fits the Hodgkin–Huxley membrane worse: its threshold charge is nearly constant below 0.5 ms and the membrane leaks at 5 ms.)");
+    }
+
+    private async Task<StepResult> RefractoryAsync(PracticalStep step, RefractorySeries r, CancellationToken ct)
+    {
+        var singleRig = await SearchAsync(rig, r.PulseMs, null, 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
+        var singleModel = await SearchAsync(model, r.PulseMs, null, 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
+        var rows = new List<TableRow>();
+        foreach (double interval in r.IntervalsMs)
+        {
+            var rigTest = await SearchAsync(rig, r.PulseMs, (interval, r.ConditioningNanoamps), 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
+            var modelTest = await SearchAsync(model, r.PulseMs, (interval, r.ConditioningNanoamps), 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
+            rows.Add(new TableRow(interval, Ratio(rigTest, singleRig), Ratio(modelTest, singleModel)));
+        }
+
+        return new StepResult(step, "interval (ms)", "test threshold / single-pulse threshold", rows,
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
+            {
+                ["absolute_refractory_ms"] = (Between(rows, x => double.IsFinite(x.Rig.Value)), Between(rows, x => double.IsFinite(x.Model.Value))),
+                ["relative_refractory_ms"] = (Between(rows, x => x.Rig.Value <= r.RecoveredRatio), Between(rows, x => x.Model.Value <= r.RecoveredRatio)),
+            },
+            $"absolute: the interval by which a second action potential can be evoked at all (up to {r.HighNanoamps} nA); relative: by which its threshold is back within {r.RecoveredRatio}× the single pulse's; each between the last interval that did not and the first that did");
+    }
+
+    private async Task<StepResult> CurrentStepsAsync(PracticalStep step, CurrentSteps c, CancellationToken ct)
+    {
+        var rows = new List<TableRow>();
+        foreach (double amplitude in c.AmplitudesNanoamps)
+        {
+            var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
+                $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.StepMs}},"phase1_amplitude":{{OnGrid(amplitude)}}}]}"""));
+            var rate = new double[2];
+            int b = 0;
+            foreach (var bench in new[] { rig, model })
+            {
+                var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
+                Trials++;
+                // Spikes during the step (and the 5 ms after its end that its last AP may need to cross 0 mV), per second of step.
+                int spikes = trial.SpikesFrom(0) - trial.SpikesFrom(c.StepMs + 5);
+                rate[b++] = spikes / (c.StepMs / 1000);
+            }
+
+            // A count in the step is uncertain by a spike at its ends: ±1/√12 spikes, as a rate.
+            double u = 1 / Math.Sqrt(12) / (c.StepMs / 1000);
+            rows.Add(new TableRow(OnGrid(amplitude), new Measured(rate[0], u), new Measured(rate[1], u)));
+        }
+
+        double sustainedRate = c.SustainedSpikes / (c.StepMs / 1000);
+        return new StepResult(step, "step (nA)", "firing rate (Hz)", rows,
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
+            {
+                ["repetitive_rheobase_nA"] = (Between(rows, x => x.Rig.Value >= sustainedRate), Between(rows, x => x.Model.Value >= sustainedRate)),
+                ["fi_slope_hz_per_nA"] = (Slope(rows, x => x.Rig, sustainedRate), Slope(rows, x => x.Model, sustainedRate)),
+            },
+            string.Create(CultureInfo.InvariantCulture, $"rate = action potentials in the {c.StepMs} ms step / its duration; repetitive firing from {c.SustainedSpikes} in a step; the f–I slope fitted by least squares over the steps that fire repetitively"));
+    }
+
+    /// <summary>Least-squares slope of the rows' values against X where they reach <paramref name="from"/>.</summary>
+    private static Measured Slope(List<TableRow> rows, Func<TableRow, Measured> pick, double from)
+    {
+        var points = rows.Where(r => pick(r).Value >= from).Select(r => (r.X, Y: pick(r).Value)).ToList();
+        if (points.Count < 3) return Measured.None;
+        double n = points.Count, mx = points.Average(p => p.X), my = points.Average(p => p.Y);
+        double sxx = points.Sum(p => (p.X - mx) * (p.X - mx)), sxy = points.Sum(p => (p.X - mx) * (p.Y - my));
+        double slope = sxy / sxx;
+        double s2 = points.Sum(p => Math.Pow(p.Y - my - (slope * (p.X - mx)), 2)) / (n - 2);
+        return new Measured(slope, Math.Sqrt(s2 / sxx));
+    }
+
+    /// <summary>The first interval of the table where <paramref name="reached"/> holds (and holds from then on), as the midpoint with the one before.</summary>
+    private static Measured Between(List<TableRow> rows, Func<TableRow, bool> reached)
+    {
+        int first = rows.Count;
+        for (int i = rows.Count - 1; i >= 0 && reached(rows[i]); i--) first = i;
+        if (first == rows.Count) return new Measured(double.PositiveInfinity, double.NaN);
+        if (first == 0) return new Measured(rows[0].X, double.NaN);   // reached at the shortest interval tried: at most that
+        double lo = rows[first - 1].X, hi = rows[first].X;
+        return new Measured((lo + hi) / 2, (hi - lo) / Math.Sqrt(12));   // uniform within the bracket
+    }
+
+    private static Measured Ratio(Measured test, Measured single)
+    {
+        if (!double.IsFinite(test.Value)) return test;
+        double ratio = test.Value / single.Value;
+        return new Measured(ratio, Math.Abs(ratio) * Math.Sqrt(Math.Pow(test.Uncertainty / test.Value, 2) + Math.Pow(single.Uncertainty / single.Value, 2)));
+    }
+
+    /// <summary>
+    /// Lapicque: I(d) = rheobase / (1 − e^(−d/τ)). For a given τ the rheobase that minimises the relative residuals is
+    /// closed-form; τ is found by golden-section search on its logarithm (0.01–100 ms). The uncertainties come from refits
+    /// with each threshold moved by a seeded normal draw of its own uncertainty.
+    /// </summary>
+    private static (Measured Rheobase, Measured Chronaxie) Lapicque(List<(double DurationMs, Measured Threshold)> points)
+    {
+        var usable = points.Where(p => double.IsFinite(p.Threshold.Value) && p.Threshold.Value > 0).ToList();
+        if (usable.Count < 3) return (Measured.None, Measured.None);
+        var (rheobase, tau) = FitLapicque(usable.Select(p => (p.DurationMs, p.Threshold.Value)).ToList());
+        var random = new Random(17);
+        var rheobases = new List<double>();
+        var chronaxies = new List<double>();
+        for (int draw = 0; draw < 40; draw++)
+        {
+            var moved = usable.Select(p => (p.DurationMs, p.Threshold.Value + ((double.IsFinite(p.Threshold.Uncertainty) ? p.Threshold.Uncertainty : 0) * Gaussian(random)))).ToList();
+            var (r, t) = FitLapicque(moved);
+            rheobases.Add(r);
+            chronaxies.Add(t * Math.Log(2));
+        }
+
+        return (new Measured(rheobase, Spread(rheobases)), new Measured(tau * Math.Log(2), Spread(chronaxies)));
+
+        static double Spread(List<double> values)
+        {
+            double mean = values.Average();
+            return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
+        }
+
+        static double Gaussian(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+    }
+
+    private static (double Rheobase, double TauMs) FitLapicque(List<(double DurationMs, double Nanoamps)> points)
+    {
+        (double Rheobase, double Cost) At(double tau)
+        {
+            // Relative residuals 1 − rheobase·g/I, g = 1 / (1 − e^(−d/τ)): least squares in rheobase is closed-form.
+            double sum = 0, sumSquares = 0;
+            foreach (var (d, i) in points)
+            {
+                double ratio = 1 / (1 - Math.Exp(-d / tau)) / i;
+                sum += ratio;
+                sumSquares += ratio * ratio;
+            }
+
+            double rheobase = sum / sumSquares, cost = 0;
+            foreach (var (d, i) in points) cost += Math.Pow(1 - (rheobase / (1 - Math.Exp(-d / tau)) / i), 2);
+            return (rheobase, cost);
+        }
+
+        double a = Math.Log(0.01), b = Math.Log(100), golden = (Math.Sqrt(5) - 1) / 2;
+        double c = b - (golden * (b - a)), e = a + (golden * (b - a));
+        for (int k = 0; k < 100; k++)
+        {
+            if (At(Math.Exp(c)).Cost < At(Math.Exp(e)).Cost) b = e;
+            else a = c;
+            c = b - (golden * (b - a));
+            e = a + (golden * (b - a));
+        }
+
+        double tauMs = Math.Exp((a + b) / 2);
+        return (At(tauMs).Rheobase, tauMs);
+    }
+
+    private static async Task<Measured> RepeatedAsync(ITrialBench bench, int repeats, Func<ITrialBench, Task<Measured>> search)
+    {
+        var values = new List<Measured>();
+        for (int i = 0; i < repeats; i++) values.Add(await search(bench).ConfigureAwait(false));
+        if (values.Any(v => !double.IsFinite(v.Value))) return values.First(v => !double.IsFinite(v.Value));
+        double mean = values.Average(v => v.Value);
+        double bracket = values.Average(v => v.Uncertainty);
+        double spread = repeats > 1 ? Math.Sqrt(values.Sum(v => Math.Pow(v.Value - mean, 2)) / (repeats - 1)) / Math.Sqrt(repeats) : 0;
+        return new Measured(mean, Math.Sqrt((bracket * bracket) + (spread * spread)));
+    }
+
+    /// <summary>
+    /// Bisection for the smallest test-pulse amplitude that fires, the test pulse alone or <paramref name="conditioning"/>
+    /// (interval, amplitude) after a first pulse. +∞ when even <paramref name="highNanoamps"/> does not fire.
+    /// </summary>
+    private async Task<Measured> SearchAsync(ITrialBench bench, double pulseMs, (double IntervalMs, double Nanoamps)? conditioning, double lowNanoamps, double highNanoamps,
+        double toleranceNanoamps, CancellationToken ct)
+    {
+        double lo = OnGrid(lowNanoamps), hi = OnGrid(highNanoamps), tolerance = Math.Max(toleranceNanoamps, nanoampsPerCode);
+        if (!await FiresAsync(bench, pulseMs, conditioning, hi, ct).ConfigureAwait(false)) return new Measured(double.PositiveInfinity, double.NaN);
+        if (lo > 0 && await FiresAsync(bench, pulseMs, conditioning, lo, ct).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"the {bench.Name} fires already at {lo} nA for a {pulseMs} ms pulse: lower low_nA in the practical");
+        }
+
+        while (hi - lo > tolerance)
+        {
+            double mid = OnGrid((lo + hi) / 2);
+            if (mid <= lo || mid >= hi) break;
+            if (await FiresAsync(bench, pulseMs, conditioning, mid, ct).ConfigureAwait(false)) hi = mid;
+            else lo = mid;
+        }
+
+        return new Measured((lo + hi) / 2, (hi - lo) / Math.Sqrt(12));
+    }
+
+    private async Task<bool> FiresAsync(ITrialBench bench, double pulseMs, (double IntervalMs, double Nanoamps)? conditioning, double nanoamps, CancellationToken ct)
+    {
+        Trials++;
+        var trial = await bench.RunAsync(Protocol(pulseMs, conditioning, nanoamps), ct).ConfigureAwait(false);
+        if (conditioning is not { } c) return trial.SpikesFrom(0) > 0;
+        // Only an action potential after the test pulse's onset counts (the conditioning pulse's own crosses before it).
+        return trial.SpikesFrom(c.IntervalMs) > 0;
+    }
+
+    private async Task<Measured> ThresholdPotentialAsync(ITrialBench bench, double pulseMs, Measured thresholdNanoamps, CancellationToken ct)
+    {
+        if (!double.IsFinite(thresholdNanoamps.Value)) return Measured.None;
+        // Just above the threshold current: the AP there shows the threshold potential closest to the search's.
+        double amplitude = OnGrid(thresholdNanoamps.Value + (2 * Math.Max(thresholdNanoamps.Uncertainty, nanoampsPerCode)));
+        var protocol = Protocol(pulseMs, null, amplitude);
+        var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
+        Trials++;
+        var slope = new double[trial.Mv.Length - 1];
+        for (int k = 0; k < slope.Length; k++) slope[k] = protocol.AmplitudeAt((k - trial.OnsetSample) * trial.DtMs) * slopePerNanoamp;
+        var report = ActionPotentialAnalysis.Analyze(trial.Mv, trial.DtMs, stimulusSlopeMvPerMs: slope);
+        return report.Spikes.Count == 0 ? Measured.None : new Measured(report.Spikes[0].ThresholdMv, double.NaN);
+    }
+
+    private double OnGrid(double nanoamps) => Math.Round(nanoamps / nanoampsPerCode) * nanoampsPerCode;
+
+    private static StimulusProtocol Protocol(double pulseMs, (double IntervalMs, double Nanoamps)? conditioning, double nanoamps)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string test = string.Create(inv, $$"""{"start_ms":{{conditioning?.IntervalMs ?? 0}},"phase1_ms":{{pulseMs}},"phase1_amplitude":{{nanoamps}}}""");
+        string trains = conditioning is { } c ? string.Create(inv, $$"""{"phase1_ms":{{pulseMs}},"phase1_amplitude":{{c.Nanoamps}}},""") + test : test;
+        return StimulusProtocol.Parse($$"""{"name":"practical","unit":"nA","trains":[{{trains}}]}""");
+    }
+}

@@ -1,0 +1,220 @@
+using Bench.Core.Models;
+using Bench.Core.Protocol;
+using Bench.Core.Rig;
+using Bench.Core.Stimulus;
+using Bench.Rig.Session;
+using Bench.Service.Pipeline;
+
+namespace Bench.Service.Practicals;
+
+/// <summary>One trial: the membrane potential around a protocol, its time zero at sample <paramref name="OnsetSample"/>.</summary>
+/// <param name="Mv">Membrane potential (mV), one value per sample.</param>
+/// <param name="DtMs">Sample interval.</param>
+/// <param name="OnsetSample">The sample of the protocol's time zero.</param>
+public sealed record Trial(double[] Mv, double DtMs, int OnsetSample)
+{
+    /// <summary>Upward crossings of 0 mV (1 ms apart at least) at or after <paramref name="fromMs"/> (from the protocol's start).</summary>
+    public int SpikesFrom(double fromMs)
+    {
+        int spikes = 0;
+        double lastMs = double.NegativeInfinity;
+        for (int i = Math.Max(1, OnsetSample + (int)Math.Round(fromMs / DtMs)); i < Mv.Length; i++)
+        {
+            if (Mv[i - 1] < 0 && Mv[i] >= 0 && (i * DtMs) - lastMs >= 1)
+            {
+                spikes++;
+                lastMs = i * DtMs;
+            }
+        }
+
+        return spikes;
+    }
+}
+
+/// <summary>Where a practical's trials run: the rig, or the model. Each trial starts from rest.</summary>
+public interface ITrialBench
+{
+    /// <summary>"rig" or "model".</summary>
+    string Name { get; }
+
+    /// <summary>Plays <paramref name="protocol"/> and returns the potential from 5 ms before it to 25 ms after its end.</summary>
+    Task<Trial> RunAsync(StimulusProtocol protocol, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The model as the practical's second bench: driven by the same Stimulus command the rig gets (its DAC codes and
+/// sample grid), so the model sees the protocol as the rig plays it, not as it was asked for.
+/// </summary>
+public sealed class ModelTrialBench : ITrialBench
+{
+    private readonly ModelDescriptor model;
+    private readonly IReadOnlyDictionary<string, double> parameters;
+    private readonly DeviceInfo device;
+    private readonly uint periodTicks;
+    private readonly double nanoampsPerCode;
+    private readonly double areaUm2;
+
+    /// <summary>A model bench that plays protocols as <paramref name="device"/> would at <paramref name="periodTicks"/>.</summary>
+    public ModelTrialBench(ModelDescriptor model, IReadOnlyDictionary<string, double> parameters, DeviceInfo device, uint periodTicks, double nanoampsPerCode, double areaUm2)
+    {
+        this.model = model;
+        this.parameters = parameters;
+        this.device = device;
+        this.periodTicks = periodTicks;
+        this.nanoampsPerCode = nanoampsPerCode;
+        this.areaUm2 = areaUm2;
+    }
+
+    /// <inheritdoc/>
+    public string Name => "model";
+
+    /// <inheritdoc/>
+    public Task<Trial> RunAsync(StimulusProtocol protocol, CancellationToken cancellationToken)
+    {
+        double dt = periodTicks * 1000.0 / device.ClockHz;
+        int pre = (int)Math.Round(5 / dt);
+        int n = pre + (int)Math.Ceiling((protocol.EndMs + 25) / dt);
+        var command = RigStimulus.ToCommand(protocol, device, 0, periodTicks, 1, (ulong)pre, nanoampsPerCode);
+        var m = model.Create(parameters);
+        var player = new PulsePlayer(command, (ulong)pre);
+        var ended = new List<StimulusEvent>();
+        double perCode = nanoampsPerCode * 1e5 / areaUm2;   // nA over the area → µA/cm²
+        var v = new double[n];
+        for (int k = 0; k < n; k++)
+        {
+            v[k] = m.VoltageMv;
+            m.Step(player.CodeAt((ulong)k, ended) * perCode, dt);
+            ended.Clear();
+        }
+
+        return Task.FromResult(new Trial(v, dt, pre));
+    }
+}
+
+/// <summary>
+/// The rig as the practical's bench: each protocol is scheduled at a sample index ahead of the samples received (at
+/// least 150 ms after the last trial, so the preparation is back at rest), and the samples around it are taken from the
+/// acquisition pipeline, calibrated. A trial that lost samples is run again.
+/// </summary>
+internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisposable
+{
+    private readonly RigConnection rig;
+    private readonly AcquisitionPipeline pipeline;
+    private readonly object gate = new();
+    private double[]? buffer;
+    private ulong from;
+    private ulong filled;
+    private bool lost;
+    private TaskCompletionSource? complete;
+    private ulong nextFree;
+
+    private RigTrialBench(RigConnection rig)
+    {
+        this.rig = rig;
+        pipeline = new AcquisitionPipeline(rig, null, this);
+    }
+
+    /// <inheritdoc/>
+    public string Name => "rig";
+
+    /// <summary>Starts acquisition on <paramref name="rig"/> (already connected and configured).</summary>
+    public static async Task<RigTrialBench> StartAsync(RigConnection rig, CancellationToken cancellationToken)
+    {
+        var bench = new RigTrialBench(rig);
+        await rig.Session.StartAsync(cancellationToken).ConfigureAwait(false);
+        bench.pipeline.Start();
+        return bench;
+    }
+
+    /// <inheritdoc/>
+    public async Task<Trial> RunAsync(StimulusProtocol protocol, CancellationToken cancellationToken)
+    {
+        var session = rig.Session;
+        double rate = session.SampleRateHz, dt = 1000 / rate;
+        int pre = (int)Math.Round(5 / dt);
+        int n = pre + (int)Math.Ceiling((protocol.EndMs + 25) / dt);
+        double lead = 0.1;
+        for (int attempt = 0; attempt < 6; attempt++)
+        {
+            ulong start = Math.Max(pipeline.NextIndex + (ulong)(lead * rate), nextFree);
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (gate)
+            {
+                buffer = new double[n];
+                from = start - (ulong)pre;
+                filled = 0;
+                lost = false;
+                complete = done;
+            }
+
+            try
+            {
+                await pipeline.PlayAsync(protocol, "practical", start, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RigCommandRefusedException e) when (e.Nack.Code == (byte)NackCode.TooLate)
+            {
+                lead *= 2;   // this computer was slow to ask: further ahead
+                continue;
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30 + (n * dt / 1000)));
+            await done.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            nextFree = start + (ulong)n + (ulong)(0.15 * rate);
+            lock (gate)
+            {
+                if (!lost) return new Trial(buffer!, dt, pre);
+            }
+        }
+
+        throw new InvalidOperationException("the rig lost samples in six trials running: check the link (bench devices), then run the practical again");
+    }
+
+    /// <inheritdoc/>
+    public void OnBatch(SampleBatch batch)
+    {
+        lock (gate)
+        {
+            if (buffer is null || complete is null) return;
+            var calibration = rig.Calibration;
+            ulong end = from + (ulong)buffer.Length;
+            for (int i = 0; i < batch.Codes.Length; i++)
+            {
+                ulong index = batch.FirstSampleIndex + (ulong)i;
+                if (index < from || index >= end) continue;
+                buffer[index - from] = calibration.ToMillivolts(batch.Codes[i]);
+                filled = Math.Max(filled, index - from + 1);
+            }
+
+            if (filled >= (ulong)buffer.Length || batch.FirstSampleIndex >= end) complete.TrySetResult();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void OnEvent(RigEvent e, PlayedProtocol? played)
+    {
+        if (e is not GapEvent gap) return;
+        lock (gate)
+        {
+            if (buffer is not null && gap.StartIndex < from + (ulong)buffer.Length && gap.StartIndex + gap.Length > from) lost = true;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void OnPredicted(ulong first, ReadOnlySpan<double> modelMv)
+    {
+    }
+
+    /// <inheritdoc/>
+    public void OnRecordingFailed(IRecordingTarget recording, Exception error)
+    {
+    }
+
+    /// <inheritdoc/>
+    public void OnTurnEnd()
+    {
+    }
+
+    /// <summary>Stops the pipeline (the rig's stimulation with it).</summary>
+    public ValueTask DisposeAsync() => pipeline.DisposeAsync();
+}

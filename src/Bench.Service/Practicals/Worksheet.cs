@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Bench.Service.Practicals;
+
+/// <summary>Who ran a practical, on what.</summary>
+/// <param name="Student">The student's name (may be empty).</param>
+/// <param name="Rig">The rig: board and unique id, or the emulated rig.</param>
+/// <param name="Calibration">Its calibration and where it came from.</param>
+/// <param name="Model">The model and its parameters.</param>
+/// <param name="DateUtc">When.</param>
+public sealed record WorksheetHeader(string Student, string Rig, string Calibration, string Model, DateTimeOffset DateUtc);
+
+/// <summary>
+/// A practical's worksheet: one self-contained HTML file (figures inline as SVG, no scripts or fonts fetched, A4 print
+/// styles) and each step's table as CSV beside it. Rig and model side by side, with the difference and its uncertainty.
+/// </summary>
+public static class Worksheet
+{
+    /// <summary>Writes <c>&lt;name&gt;.html</c> and <c>&lt;name&gt;-&lt;step&gt;.csv</c> into <paramref name="directory"/>; returns the HTML's path.</summary>
+    public static string Write(string directory, Practical practical, WorksheetHeader header, IReadOnlyList<StepResult> steps)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (var step in steps)
+        {
+            var csv = new StringBuilder();
+            csv.Append(Csv(step.XTitle)).Append(",rig,rig_uncertainty,model,model_uncertainty,difference\n");
+            foreach (var row in step.Rows)
+            {
+                csv.Append(N(row.X)).Append(',').Append(N(row.Rig.Value)).Append(',').Append(N(row.Rig.Uncertainty)).Append(',')
+                    .Append(N(row.Model.Value)).Append(',').Append(N(row.Model.Uncertainty)).Append(',').Append(N(row.Model.Value - row.Rig.Value)).Append('\n');
+            }
+
+            Atomic(Path.Combine(directory, $"{practical.Name}-{step.Step.Id}.csv"), csv.ToString());
+        }
+
+        string path = Path.Combine(directory, practical.Name + ".html");
+        Atomic(path, Html(practical, header, steps));
+        return path;
+    }
+
+    /// <summary>The results as JSON: name → {rig, model, rig_uncertainty, model_uncertainty}.</summary>
+    public static JsonObject Results(IReadOnlyList<StepResult> steps)
+    {
+        var o = new JsonObject();
+        foreach (var step in steps)
+        {
+            foreach (var (name, (rig, model)) in step.Results)
+            {
+                o[name] = new JsonObject
+                {
+                    ["rig"] = rig.ValueJson, ["model"] = model.ValueJson,
+                    ["rig_uncertainty"] = double.IsFinite(rig.Uncertainty) ? rig.Uncertainty : null,
+                    ["model_uncertainty"] = double.IsFinite(model.Uncertainty) ? model.Uncertainty : null,
+                };
+            }
+        }
+
+        return o;
+    }
+
+    private static string Html(Practical practical, WorksheetHeader header, IReadOnlyList<StepResult> steps)
+    {
+        var h = new StringBuilder();
+        string E(string s) => WebUtility.HtmlEncode(s);
+        h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(practical.Title)).Append("</title><style>")
+            .Append("body{font:11pt/1.4 system-ui,sans-serif;max-width:180mm;margin:10mm auto;color:#111}h1{font-size:16pt}h2{font-size:13pt;margin-top:8mm}")
+            .Append("table{border-collapse:collapse;margin:3mm 0}td,th{border:1px solid #999;padding:1mm 2mm;text-align:right}th{background:#eee}")
+            .Append(".meta td{text-align:left;border:none;padding:0 4mm 0 0}.answer{border-bottom:1px solid #999;height:8mm;margin-bottom:2mm}")
+            .Append("svg{border:1px solid #ccc}.rig{stroke:#c0392b;fill:#c0392b}.model{stroke:#2471a3;fill:#2471a3}")
+            .Append("@page{size:A4;margin:12mm}@media print{h2{break-after:avoid}section{break-inside:avoid}}</style></head><body>");
+        h.Append("<h1>").Append(E(practical.Title)).Append("</h1><table class=\"meta\">");
+        foreach (var (k, v) in new[] { ("Student", header.Student), ("Rig", header.Rig), ("Calibration", header.Calibration), ("Model", header.Model),
+            ("Date", header.DateUtc.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)) })
+        {
+            h.Append("<tr><td><b>").Append(k).Append("</b></td><td>").Append(E(v.Length == 0 ? "—" : v)).Append("</td></tr>");
+        }
+
+        h.Append("</table><p>").Append(E(practical.Intro)).Append("</p>");
+        foreach (var step in steps)
+        {
+            h.Append("<section><h2>").Append(E(step.Step.Id)).Append("</h2><p>").Append(E(step.Step.Text)).Append("</p>");
+            h.Append("<table><tr><th>").Append(E(step.XTitle)).Append("</th><th>rig</th><th>model</th><th>model − rig</th></tr>");
+            foreach (var row in step.Rows)
+            {
+                h.Append("<tr><td>").Append(N(row.X)).Append("</td><td>").Append(WithU(row.Rig)).Append("</td><td>").Append(WithU(row.Model))
+                    .Append("</td><td>").Append(Difference(row.Rig, row.Model)).Append("</td></tr>");
+            }
+
+            h.Append("</table><p><i>").Append(E(step.YTitle)).Append(" ± standard uncertainty.</i></p>");
+            if (step.Rows.Count > 1) h.Append(Plot(step));
+            h.Append("<table><tr><th>result</th><th>rig</th><th>model</th><th>model − rig</th></tr>");
+            foreach (var (name, (rig, model)) in step.Results)
+            {
+                h.Append("<tr><td>").Append(E(name)).Append("</td><td>").Append(WithU(rig)).Append("</td><td>").Append(WithU(model))
+                    .Append("</td><td>").Append(Difference(rig, model)).Append("</td></tr>");
+            }
+
+            h.Append("</table><p><small>").Append(E(step.Method)).Append("</small></p>");
+            foreach (string q in step.Step.Questions) h.Append("<p>").Append(E(q)).Append("</p><div class=\"answer\"></div><div class=\"answer\"></div>");
+            h.Append("</section>");
+        }
+
+        return h.Append("</body></html>").ToString();
+    }
+
+    /// <summary>The table as a plot: rig and model against the setting, with error bars.</summary>
+    private static string Plot(StepResult step)
+    {
+        const double W = 480, H = 260, L = 50, B = 30;
+        var points = step.Rows.SelectMany(r => new[] { r.Rig.Value, r.Model.Value }).Where(double.IsFinite).ToList();
+        if (points.Count == 0) return "";
+        double xMin = step.Rows.Min(r => r.X), xMax = step.Rows.Max(r => r.X), yMin = Math.Min(0, points.Min()), yMax = points.Max() * 1.1;
+        double X(double x) => L + ((x - xMin) / Math.Max(xMax - xMin, 1e-9) * (W - L - 10));
+        double Y(double y) => H - B - ((y - yMin) / Math.Max(yMax - yMin, 1e-9) * (H - B - 10));
+        var s = new StringBuilder();
+        s.Append(Inv($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\">"));
+        s.Append(Inv($"<line x1=\"{L}\" y1=\"{H - B}\" x2=\"{W - 10}\" y2=\"{H - B}\" stroke=\"#333\"/><line x1=\"{L}\" y1=\"10\" x2=\"{L}\" y2=\"{H - B}\" stroke=\"#333\"/>"));
+        s.Append(Inv($"<text x=\"{W / 2}\" y=\"{H - 5}\" text-anchor=\"middle\" font-size=\"11\">{WebUtility.HtmlEncode(step.XTitle)}</text>"));
+        s.Append(Inv($"<text x=\"12\" y=\"{(H - B) / 2}\" font-size=\"11\" transform=\"rotate(-90 12 {(H - B) / 2})\" text-anchor=\"middle\">{WebUtility.HtmlEncode(step.YTitle)}</text>"));
+        foreach (double tick in new[] { xMin, xMax }) s.Append(Inv($"<text x=\"{X(tick)}\" y=\"{H - B + 12}\" font-size=\"9\" text-anchor=\"middle\">{N(tick)}</text>"));
+        foreach (double tick in new[] { yMin, (yMin + yMax) / 2, yMax }) s.Append(Inv($"<text x=\"{L - 4}\" y=\"{Y(tick) + 3}\" font-size=\"9\" text-anchor=\"end\">{tick:0.##}</text>"));
+        foreach (var (cls, pick) in new (string, Func<TableRow, Measured>)[] { ("rig", r => r.Rig), ("model", r => r.Model) })
+        {
+            var line = string.Join(" ", step.Rows.Where(r => double.IsFinite(pick(r).Value)).Select(r => Inv($"{X(r.X):0.#},{Y(pick(r).Value):0.#}")));
+            s.Append(Inv($"<polyline class=\"{cls}\" fill=\"none\" points=\"{line}\"/>"));
+            foreach (var r in step.Rows.Where(r => double.IsFinite(pick(r).Value)))
+            {
+                var m = pick(r);
+                s.Append(Inv($"<circle class=\"{cls}\" cx=\"{X(r.X):0.#}\" cy=\"{Y(m.Value):0.#}\" r=\"3\"/>"));
+                if (double.IsFinite(m.Uncertainty)) s.Append(Inv($"<line class=\"{cls}\" x1=\"{X(r.X):0.#}\" x2=\"{X(r.X):0.#}\" y1=\"{Y(m.Value - m.Uncertainty):0.#}\" y2=\"{Y(m.Value + m.Uncertainty):0.#}\"/>"));
+            }
+        }
+
+        s.Append(Inv($"<text x=\"{W - 80}\" y=\"20\" class=\"rig\" font-size=\"11\">● rig</text><text x=\"{W - 80}\" y=\"34\" class=\"model\" font-size=\"11\">● model</text></svg>"));
+        return s.ToString();
+    }
+
+    private static string WithU(Measured m) => double.IsPositiveInfinity(m.Value) ? "never"
+        : !double.IsFinite(m.Value) ? "—"
+        : double.IsFinite(m.Uncertainty) ? $"{N(m.Value)} ± {N(m.Uncertainty)}" : N(m.Value);
+
+    /// <summary>Model − rig, and whether it is beyond twice their combined uncertainty (else "within uncertainty").</summary>
+    private static string Difference(Measured rig, Measured model)
+    {
+        if (!double.IsFinite(rig.Value) || !double.IsFinite(model.Value)) return "—";
+        double d = model.Value - rig.Value;
+        double u = Math.Sqrt(Sq(rig.Uncertainty) + Sq(model.Uncertainty));
+        if (!double.IsFinite(u)) return N(d);
+        return $"{N(d)} ± {N(u)}" + (Math.Abs(d) > 2 * u ? "" : " (within uncertainty)");
+        static double Sq(double x) => double.IsFinite(x) ? x * x : 0;
+    }
+
+    private static string N(double x) => double.IsFinite(x) ? x.ToString("0.###", CultureInfo.InvariantCulture) : double.IsPositiveInfinity(x) ? "inf" : "";
+
+    private static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) ? "\"" + s + "\"" : s;
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    private static void Atomic(string path, string text)
+    {
+        File.WriteAllText(path + ".partial", text);
+        File.Move(path + ".partial", path, overwrite: true);
+    }
+}

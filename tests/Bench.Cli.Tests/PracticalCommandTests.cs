@@ -1,0 +1,110 @@
+using System.Text.Json;
+using Bench.Service.Practicals;
+
+namespace Bench.Cli.Tests;
+
+/// <summary>Practicals: their files, checked with the line of a broken rule, and their runs on the emulated rig and the model.</summary>
+public sealed class PracticalCommandTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("bench-practical-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void Every_built_in_practical_is_a_valid_file_that_can_be_copied_and_changed()
+    {
+        var (code, listed, error) = CliRun.Bench("practical", "list");
+        Assert.True(code == 0, error);
+        foreach (string name in PracticalFile.BuiltInNames)
+        {
+            Assert.Contains(name, listed);
+            var (showCode, text, _) = CliRun.Bench("practical", "show", name);
+            Assert.Equal(0, showCode);
+            string copy = Path.Combine(dir, name + ".yaml");
+            File.WriteAllText(copy, text.Replace("name: " + name, "name: my-" + name, StringComparison.Ordinal));
+            var (validCode, said, validError) = CliRun.Bench("practical", "validate", copy);
+            Assert.True(validCode == 0, validError);
+            Assert.Contains("valid: my-" + name, said);
+        }
+    }
+
+    [Theory]
+    [InlineData("steps:\n  - id: one\n    text: t\n    run:\n      kind: threshold-search\n      pulse_ms: 1\n      low_nA: 0\n      high_nA: -5\n", 11, "minimum")]
+    [InlineData("steps:\n  - id: one\n    text: t\n    run:\n      kind: bisect\n", 8, "bisect")]
+    [InlineData("steps:\n  - id: one\n    text: t\n    run:\n      kind: threshold-search\n      pulse_ms: 1\n      low_nA: 0\n      high_nA: 100\n      colour: red\n", 12, "colour")]
+    [InlineData("steps: [\n", 5, "not valid YAML")]
+    public void A_broken_file_is_refused_with_its_line_and_the_rule(string steps, int line, string rule)
+    {
+        string file = Path.Combine(dir, "bad.yaml");
+        File.WriteAllText(file, "format: bench-practical-1\nname: bad\ntitle: Bad\n" + steps);
+        var (code, _, error) = CliRun.Bench("practical", "validate", file);
+        Assert.Equal(2, code);
+        Assert.Contains($"bad.yaml:{line}:", error);
+        Assert.Contains(rule, error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Threshold_agrees_on_rig_and_model_and_a_different_preparation_shows()
+    {
+        var same = Run("threshold");
+        var results = same.GetProperty("results");
+        var t = results.GetProperty("threshold_nA");
+        double rig = t.GetProperty("rig").GetDouble(), model = t.GetProperty("model").GetDouble();
+        double u = Math.Sqrt(Math.Pow(t.GetProperty("rig_uncertainty").GetDouble(), 2) + Math.Pow(t.GetProperty("model_uncertainty").GetDouble(), 2));
+        Assert.InRange(model, 80, 150);   // a 1 ms pulse over 10⁶ µm²: ~11 µA/cm²
+        Assert.True(Math.Abs(rig - model) <= 2 * u, $"rig {rig}, model {model} ± {u}");
+        // The threshold potential by the one definition, on both.
+        Assert.InRange(results.GetProperty("threshold_mV").GetProperty("rig").GetDouble(), -60, -45);
+        string worksheet = same.GetProperty("worksheet").GetString()!;
+        string html = File.ReadAllText(worksheet);
+        Assert.Contains("Threshold and all-or-none", html);
+        Assert.DoesNotContain("<script", html);
+        Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(worksheet)!, "threshold-threshold.csv")));
+
+        // A preparation with less sodium conductance needs more current: the difference is far beyond the uncertainty.
+        var weaker = Run("threshold", "--rig-param", "gNa=80");
+        var w = weaker.GetProperty("results").GetProperty("threshold_nA");
+        Assert.True(w.GetProperty("rig").GetDouble() - w.GetProperty("model").GetDouble() > 10 * u, w.ToString());
+    }
+
+    [Fact]
+    public void Strength_duration_fits_rheobase_and_chronaxie_on_both()
+    {
+        var results = Run("strength-duration").GetProperty("results");
+        foreach (string key in new[] { "rheobase_nA", "chronaxie_ms" })
+        {
+            var r = results.GetProperty(key);
+            double rig = r.GetProperty("rig").GetDouble(), model = r.GetProperty("model").GetDouble();
+            double u = Math.Sqrt(Math.Pow(r.GetProperty("rig_uncertainty").GetDouble(), 2) + Math.Pow(r.GetProperty("model_uncertainty").GetDouble(), 2));
+            Assert.True(Math.Abs(rig - model) <= 2 * u + 1e-9, $"{key}: rig {rig}, model {model} ± {u}");
+        }
+
+        Assert.InRange(results.GetProperty("rheobase_nA").GetProperty("model").GetDouble(), 15, 35);
+        Assert.InRange(results.GetProperty("chronaxie_ms").GetProperty("model").GetDouble(), 1, 6);
+    }
+
+    [Fact]
+    public void Refractory_and_repetitive_firing_give_their_periods_and_f_i_curve()
+    {
+        var refractory = Run("refractory").GetProperty("results");
+        double absolute = refractory.GetProperty("absolute_refractory_ms").GetProperty("model").GetDouble();
+        double relative = refractory.GetProperty("relative_refractory_ms").GetProperty("model").GetDouble();
+        Assert.InRange(absolute, 2, 10);
+        Assert.True(relative > absolute, $"relative {relative} ms, absolute {absolute} ms");
+        Assert.Equal(absolute, refractory.GetProperty("absolute_refractory_ms").GetProperty("rig").GetDouble());
+
+        var firing = Run("repetitive-firing").GetProperty("results");
+        var slope = firing.GetProperty("fi_slope_hz_per_nA");
+        Assert.True(slope.GetProperty("model").GetDouble() > 0);
+        var rheobase = firing.GetProperty("repetitive_rheobase_nA");
+        Assert.True(Math.Abs(rheobase.GetProperty("rig").GetDouble() - rheobase.GetProperty("model").GetDouble()) <= 2 * rheobase.GetProperty("model_uncertainty").GetDouble() * Math.Sqrt(2));
+    }
+
+    private JsonElement Run(string practical, params string[] more)
+    {
+        var (code, output, error) = CliRun.Bench(["practical", "run", practical, "--out", Path.Combine(dir, practical + more.Length), .. more]);
+        Assert.True(code == 0, error);
+        return CliRun.LastJson(output);
+    }
+}
