@@ -113,6 +113,15 @@ public sealed class InstrumentPageTests
             double spike = (double)comparison["features_spike_ms"]!;
             return drawn == api && spike > ap.GetProperty("onsetMs").GetDouble() && spike < ap.GetProperty("onsetMs").GetDouble() + 45;
         }, what: "the threshold line at the API's threshold_mV of the sweep's AP");
+        // And the one threshold: bench simulate --model hh gives the same for that pulse (200 nA over the emulated
+        // preparation's 10⁶ µm² is 20 µA/cm²; sampled as the rig samples, every 0.05 ms), within 1 mV of the rig's.
+        string pulse = Path.Combine(service.DataDirectory, "pulse.json");
+        File.WriteAllText(pulse, """{"unit":"uA/cm2","trains":[{"start_ms":5,"phase1_ms":1,"phase1_amplitude":20}]}""");
+        var (code, stdout, stderr) = await BenchProcess.RunAsync("simulate", "--model", "hh", "--stimulus", pulse, "--duration", "40", "--dt", "0.05");
+        Assert.True(code == 0, stderr);
+        double simulated = (double)System.Text.Json.Nodes.JsonNode.Parse(stdout)!["action_potentials"]![0]!["threshold_mV"]!;
+        double shown = (await SweepAsync(page)).GetProperty("thresholdDrawn").GetDouble();
+        Assert.True(Math.Abs(shown - simulated) < 1, $"the sweep's threshold {shown} mV, bench simulate's {simulated} mV");
         var definition = await page.InnerTextAsync("#threshold-definition");
         Assert.Contains("10 mV/ms", definition);
         Assert.Contains("Threshold", await page.InnerTextAsync("#features-definition"));
