@@ -227,7 +227,7 @@ public sealed class InstrumentPageTests
         await page.UncheckAsync("#stim-autoplay");
         await page.FillAsync("#stim-amplitude", "80");
         await page.FillAsync("#stim-duration", "50");
-        await page.ClickAsync("#stim-save >> xpath=..");   // open the details
+        await page.ClickAsync("#stimulus-controls details summary");
         await page.FillAsync("#stim-save-name", "step");
         await page.FillAsync("#stim-save-description", "a long depolarising step");
         await page.ClickAsync("#stim-save");
