@@ -86,29 +86,86 @@ internal static class PracticalCommand
             }
 
             string directory = parse.GetValue(outDir)?.FullName ?? Path.GetFullPath($"{practical.Name}-worksheet");
+            // Every condition a step applies must be a valid set of the model's parameters, before anything runs.
+            foreach (var step in practical.Steps)
+            {
+                if (step.Run is not ConditionSeries series) continue;
+                foreach (var condition in series.Conditions)
+                {
+                    try
+                    {
+                        descriptor.Resolve(Merge(parameters, condition.Parameters));
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw new UserErrorException($"practical: step {step.Id}, condition {condition.Id}: {e.Message}");
+                    }
+                }
+            }
+
+            RigConnectOptions Options(Dictionary<string, double> preparation) => new()
+            {
+                SampleRateHz = parse.GetValue(rate),
+                Emulator = new EmulatorOptions { Parameters = preparation },
+                Logger = new TextWriterLogger(error, "practical"),
+            };
             RigConnection rig;
             try
             {
-                rig = await RigConnection.OpenAsync(address, new RigConnectOptions
-                {
-                    SampleRateHz = parse.GetValue(rate),
-                    Emulator = new EmulatorOptions { Parameters = rigParameters },
-                    Logger = new TextWriterLogger(error, "practical"),
-                }, cancellationToken);
+                rig = await RigConnection.OpenAsync(address, Options(rigParameters), cancellationToken);
             }
             catch (Exception e) when (e is RigConnectionException or TimeoutException or RigCommandRefusedException or IOException or ArgumentException)
             {
                 throw new UserErrorException($"practical: {e.Message}");
             }
 
-            await using (rig)
+            var session = rig.Session;
+            var device = session.Device;
+            uint periodTicks = session.PeriodTicks;
+            double perCode = session.NanoampsPerCode(0);
+            var calibration = rig.Calibration;
+            string calibrationSource = rig.CalibrationSource;
+            var rigBench = await RigTrialBench.StartAsync(rig, cancellationToken);
+            try
             {
-                var session = rig.Session;
-                double perCode = session.NanoampsPerCode(0);
-                await using var rigBench = await RigTrialBench.StartAsync(rig, cancellationToken);
-                var modelBench = new ModelTrialBench(descriptor, parameters, session.Device, session.PeriodTicks, perCode, areaUm2);
+                var modelBench = new ModelTrialBench(descriptor, parameters, device, periodTicks, perCode, areaUm2);
                 double cm = descriptor.Resolve(parameters).TryGetValue("Cm", out double c) ? c : 1;
-                var runner = new PracticalRunner(rigBench, modelBench, perCode, 1e5 / areaUm2 / cm, line => error.WriteLine($"bench: {line}"));
+                Directory.CreateDirectory(directory);
+                var recordings = new List<string>();
+                Task Record(string stem)
+                {
+                    // Each step's (or condition's) trials on the rig, as an NWB file beside the worksheet (replacing an earlier run's).
+                    string nwb = Path.Combine(directory, $"{stem}.nwb");
+                    File.Delete(nwb);
+                    File.Delete(nwb + ".journal");
+                    return rigBench.BeginRecordingAsync(nwb, stem, cancellationToken);
+                }
+
+                async Task EndRecording()
+                {
+                    if (await rigBench.EndRecordingAsync() is { } written) recordings.Add(written);
+                }
+
+                var runner = new PracticalRunner(rigBench, modelBench, perCode, 1e5 / areaUm2 / cm, line => error.WriteLine($"bench: {line}"))
+                {
+                    // A step under conditions is recorded condition by condition (each on its own preparation).
+                    BeforeStep = step => step.Run is ConditionSeries ? Task.CompletedTask : Record($"{practical.Name}-{step.Id}"),
+                    AfterStep = _ => EndRecording(),
+                    // A condition changes the model's parameters, and the emulated preparation's by starting it again with them;
+                    // a real rig's preparation cannot be changed unattended (null: the step runs on the model alone).
+                    ApplyCondition = async (step, id, changes, ct) =>
+                    {
+                        var model = new ModelTrialBench(descriptor, Merge(parameters, changes), device, periodTicks, perCode, areaUm2);
+                        if (address != RigConnection.EmulatedAddress) return (null, model);
+                        await EndRecording();
+                        await rigBench.DisposeAsync();
+                        await rig.DisposeAsync();
+                        rig = await RigConnection.OpenAsync(address, Options(Merge(rigParameters, changes)), ct);
+                        rigBench = await RigTrialBench.StartAsync(rig, ct);
+                        if (id.Length > 0) await Record($"{practical.Name}-{step.Id}-{id}");
+                        return (rigBench, model);
+                    },
+                };
                 IReadOnlyList<StepResult> steps;
                 try
                 {
@@ -120,19 +177,32 @@ internal static class PracticalCommand
                 }
 
                 var header = new WorksheetHeader(parse.GetValue(student) ?? "",
-                    address == RigConnection.EmulatedAddress ? $"emulated rig {Describe(rigParameters)}" : $"{session.Device.Board} {session.Device.UniqueId:x16} on {address}",
-                    string.Create(CultureInfo.InvariantCulture, $"{rig.Calibration.MillivoltsPerCount:G6} mV/count, offset {rig.Calibration.OffsetMv:G6} mV ({rig.CalibrationSource})"),
+                    address == RigConnection.EmulatedAddress ? $"emulated rig {Describe(rigParameters)}" : $"{device.Board} {device.UniqueId:x16} on {address}",
+                    string.Create(CultureInfo.InvariantCulture, $"{calibration.MillivoltsPerCount:G6} mV/count, offset {calibration.OffsetMv:G6} mV ({calibrationSource})"),
                     $"{descriptor.Name} {Describe(parameters)}", DateTimeOffset.UtcNow);
                 string worksheet = Worksheet.Write(directory, practical, header, steps);
                 output.WriteLine(new JsonObject
                 {
                     ["practical"] = practical.Name, ["results"] = Worksheet.Results(steps), ["worksheet"] = worksheet, ["trials"] = runner.Trials,
+                    ["recordings"] = new JsonArray([.. recordings.Select(r => (JsonNode)r)]),
                 }.ToJsonString());
                 return 0;
+            }
+            finally
+            {
+                await rigBench.DisposeAsync();
+                await rig.DisposeAsync();
             }
         });
 
         return new Command("practical", "Guided lab practicals: each step on the rig and on the model, with a worksheet") { list, show, validate, run };
+    }
+
+    private static Dictionary<string, double> Merge(IReadOnlyDictionary<string, double> baseline, IReadOnlyDictionary<string, double> changes)
+    {
+        var merged = new Dictionary<string, double>(baseline, StringComparer.Ordinal);
+        foreach (var (k, v) in changes) merged[k] = v;
+        return merged;
     }
 
     private static Practical Load(string nameOrPath)

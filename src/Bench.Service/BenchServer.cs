@@ -170,24 +170,60 @@ public static class BenchServer
             return host.Status;
         }).WithSummary("Stop stimulation and let the rig go");
 
-        api.MapGet("/config", () => new ConfigView(host.Status.SampleRateHz, options.Model, options.ModelParameters)).WithSummary("Acquisition and comparison settings");
+        api.MapGet("/config", () => new ConfigView(host.Status.SampleRateHz, options.Model, host.ModelParameters)).WithSummary("Acquisition and comparison settings");
         api.MapPut("/config", async (ConfigRequest request, CancellationToken ct) =>
         {
             if (request.SampleRateHz is not { } rate || !(rate > 0) || rate > 1_000_000) throw new ArgumentException("sample_rate_hz is required: above 0 and at most 1000000");
             await host.ConfigureAsync(rate, ct);
-            return new ConfigView(host.Status.SampleRateHz, options.Model, options.ModelParameters);
+            return new ConfigView(host.Status.SampleRateHz, options.Model, host.ModelParameters);
         }).WithSummary("Change the sample rate (acquisition restarts)");
+
+        api.MapGet("/model/parameters", () => options.Model is { } model
+                ? Results.Json(LiveParameters.View(model, host.ModelParameters), LiveHub.Json)
+                : Results.NotFound(new ErrorView("the service runs without a model (--model none)")))
+            .WithSummary("The comparison model's parameters: value, default, unit and range of each");
+        api.MapPut("/model/parameters", async (HttpRequest request, CancellationToken ct) =>
+            Results.Json(await host.SetModelParametersAsync(LiveParameters.ParseBody(await ReadTextAsync(request, ct)), ct), LiveHub.Json))
+            .Accepts<Dictionary<string, double>>("application/json").Produces<ParameterSetView>()
+            .WithSummary("Run the model with these parameters (the rest at their defaults) from now on; refused while recording");
+        api.MapGet("/emulator/parameters", () => Results.Json(LiveParameters.View(host.Emulator.Model, host.Emulator.Parameters), LiveHub.Json))
+            .WithSummary("The emulated preparation's parameters");
+        api.MapPut("/emulator/parameters", async (HttpRequest request, CancellationToken ct) =>
+            Results.Json(await host.SetEmulatorParametersAsync(LiveParameters.ParseBody(await ReadTextAsync(request, ct)), ct), LiveHub.Json))
+            .Accepts<Dictionary<string, double>>("application/json").Produces<ParameterSetView>()
+            .WithSummary("Give the emulated preparation these parameters (a blocker, cooling): the emulated rig is connected again with them");
+        api.MapGet("/stimulus/limits", () => Results.Json(host.StimulusLimits, LiveHub.Json)).Produces<StimulusLimitsView>()
+            .WithSummary("What the connected rig's stimulus output plays (amplitude, phase, charge, timing grid)");
+        api.MapGet("/sweep", () => host.SweepWindow).WithSummary("The triggered sweep's window around each stimulus onset");
+        api.MapPut("/sweep", (SweepWindowRequest request) =>
+        {
+            if (request.PreMs is not { } pre || request.PostMs is not { } post) throw new ArgumentException("pre_ms and post_ms are required numbers (ms before and after the onset)");
+            host.SweepWindow = new SweepWindow(pre, post);
+            return host.SweepWindow;
+        }).WithSummary("Set the sweep window (pre_ms 0 … 100, post_ms 1 … 1000); from the next pulse on");
 
         api.MapGet("/protocols", () => protocols.List()).WithSummary("Built-in and saved stimulus protocols");
         api.MapPut("/protocols/{name}", async (string name, HttpRequest request, CancellationToken ct) =>
-            protocols.Save(name, await ProtocolBodies.ReadAsync(request, ct))).WithSummary("Validate and save a protocol (JSON body, in nA)");
+        {
+            var (json, description) = ProtocolLibrary.TakeDescription(await ProtocolBodies.ReadAsync(request, ct));
+            // Checked against the connected rig as it is saved, not first when it is played.
+            if (host.Session is { } session)
+            {
+                Names.Validate(name, "protocol");
+                var protocol = StimulusProtocol.Parse(json, ProtocolLimits.MaxTrains);
+                session.CheckStimulus(protocol);
+            }
+
+            return protocols.Save(name, json, description);
+        }).WithSummary("Validate (against the connected rig) and save a protocol (JSON body, in nA; an optional \"description\" is kept with it)");
         api.MapDelete("/protocols/{name}", (string name) => protocols.Delete(name) ? Results.NoContent() : Results.NotFound(new ErrorView($"no saved protocol '{name}'")));
         api.MapPost("/protocols/validate", async (HttpRequest request, CancellationToken ct) =>
         {
             string json;
             try
             {
-                json = await ProtocolBodies.ReadAsync(request, ct);
+                // A protocol about to be saved may carry its description.
+                json = ProtocolLibrary.TakeDescription(await ProtocolBodies.ReadAsync(request, ct)).Json;
             }
             catch (StimulusProtocolException e)
             {
@@ -307,6 +343,13 @@ public static class BenchServer
         }).WithSummary("Server-sent events: trace, model, stimulus, gap, metrics, health, status");
     }
 
+    /// <summary>A small JSON body as text (bounded like every body).</summary>
+    private static async Task<string> ReadTextAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        using var reader = new StreamReader(request.Body, System.Text.Encoding.UTF8);
+        return await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private static ValidationResponse Validate(string json, RigHost host)
     {
         StimulusProtocol protocol;
@@ -356,6 +399,9 @@ public sealed record PlayResponse(int StimId, int Pulses, double DurationMs);
 
 /// <summary>POST /api/protocols/validate.</summary>
 public sealed record ValidationResponse(bool Valid, string? Error, string? Summary);
+
+/// <summary>PUT /api/sweep.</summary>
+public sealed record SweepWindowRequest(double? PreMs, double? PostMs);
 
 /// <summary>POST /api/recordings.</summary>
 public sealed record StartRecordingRequest(string? Name);

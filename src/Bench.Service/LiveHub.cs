@@ -32,9 +32,12 @@ public sealed class LiveHub
     public long Dropped { get; private set; }
 
     /// <summary>Publishes <paramref name="body"/> as event <paramref name="name"/> to every viewer; never blocks.</summary>
-    public void Publish<T>(string name, T body, bool remember = false)
+    public void Publish<T>(string name, T body, bool remember = false) => PublishJson(name, JsonSerializer.Serialize(body, Json), remember);
+
+    /// <summary>Publishes a body already written as JSON (one line) as event <paramref name="name"/>; never blocks.</summary>
+    public void PublishJson(string name, string json, bool remember = false)
     {
-        var message = new LiveMessage(name, JsonSerializer.Serialize(body, Json));
+        var message = new LiveMessage(name, json);
         lock (gate)
         {
             if (remember) latest[name] = message;

@@ -1,4 +1,5 @@
 using Bench.Core.Comparison;
+using Bench.Core.Models;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
 
@@ -8,7 +9,26 @@ namespace Bench.Service;
 public sealed record ComparisonView(
     string Model, double ThroughMs, double? WindowRmseMv, double? WindowCorrelation, double? RmseMv, double? Correlation,
     int SpikesRecorded, int SpikesModel, double? Gamma, double? VictorPurpura, double? MeanSpikeTimeErrorMs, int Epochs,
-    ulong ExcludedSamples, ulong HeldBackSamples, IReadOnlyList<FeatureRow> Features);
+    ulong ExcludedSamples, ulong HeldBackSamples, IReadOnlyList<FeatureRow> Features)
+{
+    /// <summary>The AP the feature table describes: its recorded spike (0 mV upward crossing), ms of session time; null when the table is empty.</summary>
+    public double? FeaturesSpikeMs { get; init; }
+
+    /// <summary>
+    /// True when the latest pulse came after that AP and evoked none (a subthreshold pulse, a failure in the
+    /// refractory period): the table then describes an earlier response, not the latest one.
+    /// </summary>
+    public bool FeaturesStale { get; init; }
+
+    /// <summary>Onset of the latest pulse the model received, ms of session time (null before any).</summary>
+    public double? LastPulseMs { get; init; }
+
+    /// <summary>The model's parameters in use (every parameter, defaults included).</summary>
+    public IReadOnlyDictionary<string, double>? ModelParameters { get; init; }
+
+    /// <summary>How the feature table's threshold is defined, in one line for the page.</summary>
+    public string ThresholdDefinition { get; init; } = ModelTrack.ThresholdDefinition;
+}
 
 /// <summary>One action-potential feature, recorded against predicted.</summary>
 /// <param name="Name">The feature, with its unit.</param>
@@ -32,13 +52,25 @@ public sealed record ModelObservables(double[] TimeMs,
 /// </summary>
 internal sealed class ModelTrack
 {
+    /// <summary>The threshold's definition as the page states it: the analysis's own, so the page says what is measured.</summary>
+    public const string ThresholdDefinition = Bench.Core.Analysis.ActionPotentialAnalysis.ThresholdDefinition;
+
+    /// <summary>A pulse that evoked no AP within this time (ms) leaves the feature table describing an earlier AP.</summary>
+    private const double ResponseWaitMs = 30;
+
     private readonly string modelName;
-    private readonly IReadOnlyDictionary<string, double> parameters;
+    private IReadOnlyDictionary<string, double> parameters;
     private readonly double nanoampsPerCode;
     private readonly double areaUm2;
     private readonly Calibration calibration;
-    private readonly LiveComparison comparison;
-    private readonly PredictionFeed predictions;
+    private LiveComparison comparison;
+    private PredictionFeed predictions;
+    private readonly double sampleRateHz;
+    private ulong startIndex;
+    private ulong lastPulseIndex = ulong.MaxValue;
+    private double? featuresSpikeMs;
+    private (IReadOnlyDictionary<string, double> Parameters, TaskCompletionSource Applied)? replacement;
+    private readonly Lock replacementGate = new();
     private ulong observedThrough;
     private readonly List<(double T, double INa, double IK, double M, double H, double N)> observables = [];
     private readonly double[] observableValues;
@@ -74,7 +106,8 @@ internal sealed class ModelTrack
         this.nanoampsPerCode = nanoampsPerCode;
         this.areaUm2 = areaUm2;
         this.calibration = calibration;
-        comparison = Create(sampleRateHz);
+        this.sampleRateHz = sampleRateHz;
+        comparison = Create(0);
         predictions = new PredictionFeed(comparison);
         var names = comparison.Model.ObservableNames;
         observableValues = new double[names.Count];
@@ -95,8 +128,29 @@ internal sealed class ModelTrack
         return -1;
     }
 
-    private LiveComparison Create(double sampleRateHz) => LiveComparison.Create(modelName, parameters, new ComparisonSetup
+    /// <summary>The model's parameter overrides in use.</summary>
+    public IReadOnlyDictionary<string, double> Parameters => parameters;
+
+    /// <summary>
+    /// Runs the model with other parameters from the next samples on (the membrane starts again from its initial
+    /// state, and the comparison's figures from nothing): what a blocker or cooling does, live. Completes once the
+    /// pump has taken the change.
+    /// </summary>
+    public Task ReplaceParametersAsync(IReadOnlyDictionary<string, double> overrides)
     {
+        var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (replacementGate)
+        {
+            replacement?.Applied.TrySetCanceled();
+            replacement = (overrides, applied);
+        }
+
+        return applied.Task;
+    }
+
+    private LiveComparison Create(ulong firstIndex) => LiveComparison.Create(modelName, parameters, new ComparisonSetup
+    {
+        ModelStartIndex = firstIndex,
         SampleRateHz = sampleRateHz,
         Calibration = calibration,
         NanoampsPerCode = nanoampsPerCode,
@@ -107,7 +161,11 @@ internal sealed class ModelTrack
     public void AddCommand(StimulusCommand command, ulong nextIndex) => comparison.AddStimulus(command, nextIndex);
 
     /// <summary>A pulse as played, its onset in session indices.</summary>
-    public void OnPulse(StimulusEvent pulse, ulong sessionOnsetIndex) => comparison.OnStimulusEvent(pulse with { OnsetIndex = sessionOnsetIndex });
+    public void OnPulse(StimulusEvent pulse, ulong sessionOnsetIndex)
+    {
+        lastPulseIndex = sessionOnsetIndex;
+        comparison.OnStimulusEvent(pulse with { OnsetIndex = sessionOnsetIndex });
+    }
 
     /// <summary>Samples lost.</summary>
     public void OnGap(ulong first, ulong length) => comparison.OnGap(first, length);
@@ -118,6 +176,7 @@ internal sealed class ModelTrack
     /// </summary>
     public void OnSamples(ulong first, ReadOnlySpan<ushort> codes, Action<ulong, ReadOnlySpan<double>> onPredicted)
     {
+        TakeReplacement(first);
         comparison.OnSamples(first, codes);
         if (comparison.ComparedThrough <= observedThrough) return;
         observedThrough = comparison.ComparedThrough;
@@ -126,6 +185,33 @@ internal sealed class ModelTrack
         comparison.Model.ReadObservables(observableValues);
         observables.Add((comparison.ComparedThrough * comparison.DtMs, Read(iNa), Read(iK), Read(gateM), Read(gateH), Read(gateN)));
     }
+
+    /// <summary>A parameter change asked for: the new model starts at <paramref name="first"/>, the first sample it is given.</summary>
+    private void TakeReplacement(ulong first)
+    {
+        (IReadOnlyDictionary<string, double> Parameters, TaskCompletionSource Applied) change;
+        lock (replacementGate)
+        {
+            if (replacement is not { } r) return;
+            change = r;
+            replacement = null;
+        }
+
+        parameters = change.Parameters;
+        comparison = Create(first);
+        predictions = new PredictionFeed(comparison);
+        startIndex = first;
+        observedThrough = first;
+        features = [];
+        featureSpikes = -1;
+        featuresFinal = false;
+        featuresSpikeMs = null;
+        lastPulseIndex = ulong.MaxValue;
+        change.Applied.TrySetResult();
+    }
+
+    /// <summary>Session time (ms) of the comparison's start: 0, or where a parameter change started the model again.</summary>
+    private double StartMs => startIndex * 1000 / sampleRateHz;
 
     private double Read(int index) => index < 0 ? double.NaN : observableValues[index];
 
@@ -159,34 +245,62 @@ internal sealed class ModelTrack
 
         featuresFinal = u.TimeMs - spikeChangeMs > 100;
         features = [];
+        featuresSpikeMs = null;
         if (u.LastEpoch is not null || u.WholeSpikes.SpikesRecorded > 0)
         {
             var report = comparison.GetReport();
-            var last = report.ActionPotentials.LastOrDefault(a => a.Recorded is not null && a.Model is not null);
+            // The rig's latest AP, with the model's paired with it when the model fired too (with its Na⁺ channels
+            // blocked it does not: the rig's features are still shown).
+            var last = report.ActionPotentials.LastOrDefault(a => a.Recorded is not null);
             if (last is not null)
             {
+                featuresSpikeMs = last.RecordedSpikeMs is { } spike ? Math.Round(spike + StartMs, 3) : null;
                 var r = last.Recorded!.Value;
-                var m = last.Model!.Value;
+                var m = last.Model;
                 var noise = last.Uncertainty;
-                FeatureRow Row(string name, double recorded, double model, double? uncertainty) =>
-                    new(name, F(recorded), F(model), F(model - recorded), uncertainty is double x ? F(x) : null,
-                        ApFeatureDifferences.BeyondNoise(model - recorded, uncertainty ?? double.NaN));
-                features.Add(Row("threshold (mV)", r.ThresholdMv, m.ThresholdMv, noise?.ThresholdMv));
-                features.Add(Row("peak (mV)", r.PeakMv, m.PeakMv, noise?.PeakMv));
-                features.Add(Row("amplitude (mV)", r.AmplitudeMv, m.AmplitudeMv, noise?.AmplitudeMv));
-                features.Add(Row("half-width (ms)", r.HalfWidthMs, m.HalfWidthMs, noise?.HalfWidthMs));
-                features.Add(Row("AHP (mV)", r.AhpMinMv, m.AhpMinMv, noise?.AhpMv));
+                // Without the model's AP (none paired) the row has the rig's value only, and no difference.
+                FeatureRow Row(string name, Func<Bench.Core.Analysis.ActionPotentialFeatures, double> of, Func<ApFeatureDifferences, double> spread)
+                {
+                    double recorded = of(r);
+                    if (m is not { } model) return new(name, F(recorded), null, null, null, BeyondNoise: false);
+                    double difference = of(model) - recorded;
+                    double? uncertainty = noise is { } n ? spread(n) : null;
+                    return new(name, F(recorded), F(of(model)), F(difference), uncertainty is double x ? F(x) : null,
+                        ApFeatureDifferences.BeyondNoise(difference, uncertainty ?? double.NaN));
+                }
+
+                features.Add(Row("threshold (mV)", a => a.ThresholdMv, d => d.ThresholdMv));
+                features.Add(Row("peak (mV)", a => a.PeakMv, d => d.PeakMv));
+                features.Add(Row("amplitude (mV)", a => a.AmplitudeMv, d => d.AmplitudeMv));
+                features.Add(Row("half-width (ms)", a => a.HalfWidthMs, d => d.HalfWidthMs));
+                features.Add(Row("AHP (mV)", a => a.AhpMinMv, d => d.AhpMv));
             }
         }
 
         return View(u, features);
     }
 
-    private ComparisonView View(ComparisonUpdate u, IReadOnlyList<FeatureRow> table)
+    private ComparisonView View(ComparisonUpdate u, List<FeatureRow> table)
     {
         static double? F(double x) => double.IsFinite(x) ? Math.Round(x, 4) : null;
-        return new ComparisonView(modelName, Math.Round(u.TimeMs, 3), F(u.Window.RmseMv), F(u.Window.PearsonR), F(u.Whole.RmseMv), F(u.Whole.PearsonR),
+        double dtMs = 1000 / sampleRateHz;
+        double throughMs = StartMs + u.TimeMs;
+        double? lastPulseMs = lastPulseIndex == ulong.MaxValue ? null : Math.Round(lastPulseIndex * dtMs, 3);
+        // The latest pulse came after the AP in the table and its own AP has had time to come: it evoked none.
+        bool stale = lastPulseMs is { } pulse && (featuresSpikeMs is not { } spike || spike < pulse) && throughMs - pulse > ResponseWaitMs;
+        // A correlation needs the potential to move: at rest both traces are flat but for noise, and r of noise against
+        // a flat line is undefined (not 0). So r is given only over a window (or a whole run) that holds a pulse.
+        double windowMs = options?.WindowMs ?? new ComparisonOptions().WindowMs;
+        double? windowR = lastPulseMs is { } p && throughMs - p <= windowMs ? F(u.Window.PearsonR) : null;
+        double? wholeR = lastPulseMs is null ? null : F(u.Whole.PearsonR);
+        return new ComparisonView(modelName, Math.Round(throughMs, 3), F(u.Window.RmseMv), windowR, F(u.Whole.RmseMv), wholeR,
             u.WholeSpikes.SpikesRecorded, u.WholeSpikes.SpikesModel, F(u.WholeSpikes.Gamma), F(u.WholeSpikes.VictorPurpura), F(u.WholeSpikes.MeanSpikeTimeErrorMs),
-            u.Epochs, u.ExcludedSamples, u.HeldBackSamples, table);
+            u.Epochs, u.ExcludedSamples, u.HeldBackSamples, table)
+        {
+            FeaturesSpikeMs = table.Count > 0 ? featuresSpikeMs : null,
+            FeaturesStale = stale,
+            LastPulseMs = lastPulseMs,
+            ModelParameters = ModelCatalog.Get(modelName).Resolve(parameters),
+        };
     }
 }

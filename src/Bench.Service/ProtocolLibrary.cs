@@ -49,7 +49,8 @@ public sealed class ProtocolLibrary
             {
                 string name = Path.GetFileNameWithoutExtension(file);
                 if (BuiltIns.Any(b => b.Name == name)) continue;
-                list.Add(new ProtocolEntry(name, "saved", false, File.ReadAllText(file)));
+                var (json, description) = TakeDescription(File.ReadAllText(file));
+                list.Add(new ProtocolEntry(name, description ?? "saved", false, json));
             }
         }
 
@@ -59,10 +60,41 @@ public sealed class ProtocolLibrary
     /// <summary>The protocol called <paramref name="name"/>, or null.</summary>
     public ProtocolEntry? Find(string name) => List().FirstOrDefault(p => p.Name == name);
 
-    /// <summary>Validates and saves a protocol under <paramref name="name"/> (built-in names cannot be replaced).</summary>
+    /// <summary>The longest description kept with a saved protocol (characters).</summary>
+    public const int MaxDescriptionLength = 500;
+
+    /// <summary>
+    /// Splits a saved protocol's JSON into the protocol and its <c>description</c> (a top-level string, which the
+    /// protocol format itself does not have); JSON that is not an object is returned as it is, for the parser to name.
+    /// </summary>
+    /// <exception cref="StimulusProtocolException">The description is not a string of at most <see cref="MaxDescriptionLength"/> characters.</exception>
+    public static (string Json, string? Description) TakeDescription(string json)
+    {
+        System.Text.Json.Nodes.JsonObject? root;
+        try
+        {
+            root = System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip }) as System.Text.Json.Nodes.JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return (json, null);
+        }
+
+        if (root is null || !root.TryGetPropertyValue("description", out var node)) return (json, null);
+        if (node is not System.Text.Json.Nodes.JsonValue value || !value.TryGetValue(out string? description))
+        {
+            throw new StimulusProtocolException("description: give a line of text for people (a JSON string)");
+        }
+
+        if (description.Length > MaxDescriptionLength) throw new StimulusProtocolException($"description: {description.Length} characters; at most {MaxDescriptionLength}");
+        root.Remove("description");
+        return (root.ToJsonString(), description.Trim());
+    }
+
+    /// <summary>Validates and saves a protocol under <paramref name="name"/> (built-in names cannot be replaced), with a description for the page.</summary>
     /// <exception cref="StimulusProtocolException">The JSON is not a valid protocol (the message names the field).</exception>
     /// <exception cref="ArgumentException">The name is not allowed.</exception>
-    public ProtocolEntry Save(string name, string json)
+    public ProtocolEntry Save(string name, string json, string? description = null)
     {
         Names.Validate(name, "protocol");
         if (BuiltIns.Any(b => b.Name == name)) throw new ArgumentException($"'{name}' is a built-in protocol: save yours under another name");
@@ -71,9 +103,16 @@ public sealed class ProtocolLibrary
         Bench.Core.Rig.RigStimulus.CheckBounds(protocol);
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, name + ".json");
-        File.WriteAllText(path + ".partial", json);
+        string stored = json;
+        if (!string.IsNullOrEmpty(description) && System.Text.Json.Nodes.JsonNode.Parse(json) is System.Text.Json.Nodes.JsonObject root)
+        {
+            root["description"] = description;
+            stored = root.ToJsonString();
+        }
+
+        File.WriteAllText(path + ".partial", stored);
         File.Move(path + ".partial", path, overwrite: true);
-        return new ProtocolEntry(name, "saved", false, json);
+        return new ProtocolEntry(name, string.IsNullOrEmpty(description) ? "saved" : description, false, json);
     }
 
     /// <summary>Deletes a saved protocol; false if there was none.</summary>

@@ -30,6 +30,10 @@ public sealed class RigHost : IAsyncDisposable
     private volatile Connection? connection;
     private volatile string? lastError;
     private volatile RecordingInfo? lastRecording;
+    // What the page changes while the service runs: the model's parameters, the emulated preparation, the sweep window.
+    private volatile IReadOnlyDictionary<string, double> modelParameters;
+    private volatile EmulatorOptions emulator;
+    private volatile SweepWindow sweepWindow = SweepWindow.Default;
 
     /// <summary>Builds the host (nothing is connected until <see cref="ConnectAsync"/>).</summary>
     public RigHost(ServiceOptions options, LiveHub hub, BenchCatalog catalog)
@@ -37,6 +41,132 @@ public sealed class RigHost : IAsyncDisposable
         this.options = options;
         this.hub = hub;
         this.catalog = catalog;
+        modelParameters = options.ModelParameters;
+        emulator = options.Emulator;
+    }
+
+    /// <summary>The comparison model's parameter overrides in use.</summary>
+    public IReadOnlyDictionary<string, double> ModelParameters => modelParameters;
+
+    /// <summary>The emulated rig's options in use (its preparation's parameters as last set).</summary>
+    public EmulatorOptions Emulator => emulator;
+
+    /// <summary>The triggered sweep's window; a change applies from the next pulse.</summary>
+    public SweepWindow SweepWindow
+    {
+        get => sweepWindow;
+        set
+        {
+            value.Check();
+            sweepWindow = value;
+        }
+    }
+
+    /// <summary>The connected rig's stimulus limits at the rate it runs.</summary>
+    /// <exception cref="InvalidOperationException">No rig is connected.</exception>
+    public StimulusLimitsView StimulusLimits
+    {
+        get
+        {
+            var s = RequireConnection().Rig.Session;
+            if (s.Device.Outputs.Count == 0) throw new InvalidOperationException($"{s.Device.Board} has no stimulus output");
+            return StimulusLimitsView.From(s.Device, s.PeriodTicks, s.NanoampsPerCode(0));
+        }
+    }
+
+    /// <summary>
+    /// Runs the comparison's model with <paramref name="overrides"/> (every other parameter at its default) from the
+    /// next samples on: the membrane starts again from rest and the comparison's figures from nothing. Refused while
+    /// recording (the file names one model).
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown parameter or a value out of range; the message names it and the range.</exception>
+    /// <exception cref="InvalidOperationException">No model, or a recording is running.</exception>
+    public async Task<ParameterSetView> SetModelParametersAsync(IReadOnlyDictionary<string, double> overrides, CancellationToken cancellationToken)
+    {
+        string model = options.Model ?? throw new InvalidOperationException("the service runs without a model (--model none): there are no model parameters to set");
+        LiveParameters.Check(model, overrides);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var c = connection;
+            if (c?.Recording is { } running) throw new InvalidOperationException($"recording '{running.Info.Name}' is running with the model as it is: stop it before changing the model's parameters");
+            modelParameters = new Dictionary<string, double>(overrides, StringComparer.Ordinal);
+            string note = "applied from the next samples on";
+            if (c is { Pipeline: { Model: { } track, LostReason: null } })
+            {
+                // Waited for, so that a stimulus played next drives the new model (samples come every few ms).
+                try
+                {
+                    await track.ReplaceParametersAsync(modelParameters).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+                    note = "applied: the model starts again from rest";
+                }
+                catch (TimeoutException)
+                {
+                    note = "set; the model takes it when samples come again (none came for 5 s)";
+                }
+            }
+            else
+            {
+                note = "set; applied when a rig is connected";
+            }
+
+            return LiveParameters.View(model, modelParameters, note);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Gives the emulated rig's preparation <paramref name="overrides"/> (every other parameter at its default): the
+    /// emulated rig is connected afresh with it (its session and the live view start again from sample 0), as a
+    /// preparation bathed in a blocker would be. Refused while recording.
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown parameter or a value out of range.</exception>
+    /// <exception cref="InvalidOperationException">A recording is running, or the rig connected is not the emulated one.</exception>
+    public async Task<ParameterSetView> SetEmulatorParametersAsync(IReadOnlyDictionary<string, double> overrides, CancellationToken cancellationToken)
+    {
+        LiveParameters.Check(emulator.Model, overrides);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var c = connection;
+            if (c is not null && c.Rig.Address != EmulatedAddress)
+            {
+                throw new InvalidOperationException($"the rig connected is {c.Rig.Address}, a real preparation: the emulated preparation's parameters apply to the emulated rig only");
+            }
+
+            if (c?.Recording is { } running) throw new InvalidOperationException($"recording '{running.Info.Name}' is running: stop it before changing the emulated preparation");
+            emulator = emulator with { Parameters = new Dictionary<string, double>(overrides, StringComparer.Ordinal) };
+            string note = "set; applied when the emulated rig is connected";
+            if (c is not null)
+            {
+                double rate = c.Rig.Session.SampleRateHz;
+                await CloseAsync().ConfigureAwait(false);
+                try
+                {
+                    connection = await OpenAsync(EmulatedAddress, rate, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    lastError = $"the emulated rig did not start again with its new parameters ({e.Message}): connect it again";
+                    Publish();
+                    throw;
+                }
+
+                connection.Pipeline.Start();
+                lastError = null;
+                Publish();
+                note = "applied: the emulated rig was connected again with it (its time starts again from 0)";
+            }
+
+            return LiveParameters.View(emulator.Model, emulator.Parameters, note);
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     /// <summary>The address of the embedded emulated rig.</summary>
@@ -113,7 +243,7 @@ public sealed class RigHost : IAsyncDisposable
         {
             SampleRateHz = sampleRateHz,
             Catalog = catalog,
-            Emulator = options.Emulator,
+            Emulator = emulator,
             ReconnectTimeout = options.ReconnectTimeout,
             Logger = Logger,
         }, cancellationToken).ConfigureAwait(false);
@@ -216,7 +346,7 @@ public sealed class RigHost : IAsyncDisposable
             var s = c.Rig.Session;
             var view = new RigSessionView(s.Device, c.Rig.Address, c.Rig.Calibration, c.Rig.CalibrationSource, s.SampleRateHz,
                 s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null, s.Timing.Description);
-            var recording = ActiveRecording.Start(catalog, name, options.Model, options.ModelParameters, options.Emulator.PreparationAreaUm2, view);
+            var recording = ActiveRecording.Start(catalog, name, options.Model, modelParameters, emulator.PreparationAreaUm2, view);
             try
             {
                 await c.Pipeline.AttachAsync(recording, cancellationToken).ConfigureAwait(false);
@@ -328,6 +458,8 @@ public sealed class RigHost : IAsyncDisposable
     {
         private readonly RigHost host;
         private readonly TraceDecimator recordedTrace, modelTrace;
+        private readonly SweepBuilder sweeps;
+        private readonly Action<string> publishSweep;
         private readonly TimeProvider time = TimeProvider.System;
         private long lastTraceTicks, lastHealthTicks;
         private readonly List<(string Name, object Body, bool Remember)> outbox = [];
@@ -341,8 +473,11 @@ public sealed class RigHost : IAsyncDisposable
             int bucket = Math.Max(1, (int)Math.Round(session.SampleRateHz / 1000));
             recordedTrace = new TraceDecimator(bucket);
             modelTrace = new TraceDecimator(bucket);
-            var model = host.options.Model is null ? null : new ModelTrack(host.options.Model, host.options.ModelParameters, session.SampleRateHz,
-                session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, host.options.Emulator.PreparationAreaUm2, rig.Calibration);
+            var model = host.options.Model is null ? null : new ModelTrack(host.options.Model, host.modelParameters, session.SampleRateHz,
+                session.Device.Outputs.Count > 0 ? session.NanoampsPerCode(0) : 1, host.emulator.PreparationAreaUm2, rig.Calibration);
+            sweeps = new SweepBuilder(session.SampleRateHz, model is not null);
+            // Remembered: a page opened (or reloaded) after a pulse shows its sweep at once.
+            publishSweep = json => host.hub.PublishJson("sweep", json, remember: true);
             Pipeline = new AcquisitionPipeline(rig, model, this);
         }
 
@@ -363,11 +498,13 @@ public sealed class RigHost : IAsyncDisposable
             var codes = batch.Codes;
             var calibration = Rig.Calibration;
             for (int i = 0; i < codes.Length; i++) recordedTrace.Add(batch.FirstSampleIndex + (ulong)i, calibration.ToMillivolts(codes[i]));
+            sweeps.OnRecorded(batch.FirstSampleIndex, codes, calibration);
         }
 
         public void OnPredicted(ulong first, ReadOnlySpan<double> modelMv)
         {
             for (int i = 0; i < modelMv.Length; i++) modelTrace.Add(first + (ulong)i, modelMv[i]);
+            sweeps.OnModel(first, modelMv);
         }
 
         public void OnEvent(RigEvent e, PlayedProtocol? played)
@@ -385,10 +522,12 @@ public sealed class RigHost : IAsyncDisposable
                         var t = played.Command.Trains[pulse.Pulse.Train];
                         double perCode = Rig.Session.NanoampsPerCode(played.Command.Output);
                         var journalPulse = JournalPulse.From(pulse.Pulse, pulse.SessionOnsetIndex, t, perCode);
-                        outbox.Add(("stimulus", new StimulusMarker(
+                        var marker = new StimulusMarker(
                             pulse.SessionOnsetIndex * 1000.0 / rate, played.Name, pulse.Pulse.Train, pulse.Pulse.Pulse,
                             journalPulse.Phase1Nanoamps, t.Phase1Samples * 1000.0 / rate,
-                            journalPulse.Phase2Nanoamps, t.Phase2Samples * 1000.0 / rate), false));
+                            journalPulse.Phase2Nanoamps, t.Phase2Samples * 1000.0 / rate);
+                        outbox.Add(("stimulus", marker, false));
+                        sweeps.OnPulse(pulse.SessionOnsetIndex, host.sweepWindow, marker);
                         break;
                     }
 
@@ -476,6 +615,7 @@ public sealed class RigHost : IAsyncDisposable
             // Serialised and sent here, after the turn: a viewer never holds up the pump's turn.
             foreach (var (name, body, remember) in outbox) host.hub.Publish(name, body, remember);
             outbox.Clear();
+            sweeps.Complete(publishSweep);
             if (statusChanged || Pipeline.Completion.IsCompleted)
             {
                 statusChanged = false;

@@ -61,6 +61,12 @@ public sealed class PracticalCommandTests : IDisposable
         Assert.Contains("Threshold and all-or-none", html);
         Assert.DoesNotContain("<script", html);
         Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(worksheet)!, "threshold-threshold.csv")));
+        // The step's trials on the rig, as a recording like any other.
+        string recording = Assert.Single(same.GetProperty("recordings").EnumerateArray()).GetString()!;
+        Bench.Storage.Tests.NwbSchema.AssertValid(recording);
+        var (compareCode, compared, compareError) = CliRun.Bench("compare", recording);
+        Assert.True(compareCode == 0, compareError);
+        Assert.Equal(CliRun.LastJson(compared).GetProperty("spikes_recorded").GetInt32(), CliRun.LastJson(compared).GetProperty("spikes_model").GetInt32());
 
         // A preparation with less sodium conductance needs more current: the difference is far beyond the uncertainty.
         var weaker = Run("threshold", "--rig-param", "gNa=80");
@@ -82,6 +88,50 @@ public sealed class PracticalCommandTests : IDisposable
 
         Assert.InRange(results.GetProperty("rheobase_nA").GetProperty("model").GetDouble(), 15, 35);
         Assert.InRange(results.GetProperty("chronaxie_ms").GetProperty("model").GetDouble(), 1, 6);
+    }
+
+    [Fact]
+    public void Refractory_and_repetitive_firing_give_their_periods_and_f_i_curve()
+    {
+        var refractory = Run("refractory").GetProperty("results");
+        double absolute = refractory.GetProperty("absolute_refractory_ms").GetProperty("model").GetDouble();
+        double relative = refractory.GetProperty("relative_refractory_ms").GetProperty("model").GetDouble();
+        Assert.InRange(absolute, 2, 10);
+        Assert.True(relative > absolute, $"relative {relative} ms, absolute {absolute} ms");
+        Assert.Equal(absolute, refractory.GetProperty("absolute_refractory_ms").GetProperty("rig").GetDouble());
+
+        var firing = Run("repetitive-firing").GetProperty("results");
+        var slope = firing.GetProperty("fi_slope_hz_per_nA");
+        Assert.True(slope.GetProperty("model").GetDouble() > 0);
+        var rheobase = firing.GetProperty("repetitive_rheobase_nA");
+        Assert.True(Math.Abs(rheobase.GetProperty("rig").GetDouble() - rheobase.GetProperty("model").GetDouble()) <= 2 * rheobase.GetProperty("model_uncertainty").GetDouble() * Math.Sqrt(2));
+    }
+
+    [Fact]
+    public void The_ionic_basis_shows_what_each_blocker_and_cooling_do_on_rig_and_model()
+    {
+        var run = Run("ionic-basis");
+        var r = run.GetProperty("results");
+        double Get(string key, string where) => r.GetProperty(key).GetProperty(where).GetDouble();
+        foreach (string where in new[] { "rig", "model" })
+        {
+            Assert.True(Get("peak_mV_ttx", where) < Get("peak_mV_control", where) - 4, $"{where}: TTX lowers the peak");
+            Assert.True(Get("half_width_ms_tea", where) > Get("half_width_ms_control", where) * 1.1, $"{where}: TEA widens the AP");
+            Assert.True(Get("half_width_ms_cooled", where) > Get("half_width_ms_control", where) * 1.3, $"{where}: cooling widens the AP");
+        }
+
+        // The emulated preparation is the model: each feature agrees within the rig's spread and its noise.
+        foreach (var property in r.EnumerateObject().Where(p => p.Name.StartsWith("peak_", StringComparison.Ordinal) || p.Name.StartsWith("half_width_", StringComparison.Ordinal)))
+        {
+            double rig = property.Value.GetProperty("rig").GetDouble(), model = property.Value.GetProperty("model").GetDouble();
+            double u = property.Value.GetProperty("rig_uncertainty").GetDouble();
+            double slack = property.Name.StartsWith("peak_", StringComparison.Ordinal) ? 0.5 : 0.02;
+            Assert.True(Math.Abs(rig - model) <= (4 * u) + slack, $"{property.Name}: rig {rig}, model {model} ± {u}");
+        }
+
+        // One recording per condition, each its own preparation.
+        Assert.Equal(["ionic-basis-blockers-control.nwb", "ionic-basis-blockers-ttx.nwb", "ionic-basis-blockers-tea.nwb", "ionic-basis-blockers-cooled.nwb"],
+            run.GetProperty("recordings").EnumerateArray().Select(e => Path.GetFileName(e.GetString()!)));
     }
 
     private JsonElement Run(string practical, params string[] more)

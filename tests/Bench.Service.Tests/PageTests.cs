@@ -47,6 +47,8 @@ public sealed class PageTests
         Assert.True(byName["overshoot"] > 0, $"overshoot {byName["overshoot"]} mV");
         Assert.True(byName["ahp"] < byName["rest"], $"AHP {byName["ahp"]} below rest {byName["rest"]}");
         Assert.True(snapshot.GetProperty("overshootSeen").GetBoolean(), "the overshoot is marked seen in the phase list");
+        // The phases' labels are drawn apart, none over another.
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => window.benchView.labelsOverlap"));
         Assert.Contains("negative", await page.InnerTextAsync(".phases"));
         // Freeze the view on the action potentials for the screenshot a teacher would show.
         await page.CheckAsync("#freeze");
@@ -63,7 +65,8 @@ public sealed class PageTests
         await page.FillAsync("#record-name", "from-the-page");
         await page.ClickAsync("#record");
         await page.WaitForFunctionAsync("() => document.querySelector('#record-state').innerText.includes('recording')", null, new PageWaitForFunctionOptions { Timeout = 5_000 });
-        await page.WaitForTimeoutAsync(700);
+        // 0.7 s recorded, as the service counts it (not a guessed wait).
+        await Eventually.TrueAsync(async () => (long?)(await service.GetJsonAsync("/api/health"))["rig"]!["recording"]?["samples"] >= 14_000, what: "0.7 s recorded");
         await page.ClickAsync("#stop-record");
         await page.WaitForSelectorAsync("#recordings a[download]", new PageWaitForSelectorOptions { Timeout = 20_000 });
         Assert.Contains("from-the-page", await page.InnerTextAsync("#recordings"));

@@ -33,7 +33,8 @@ public enum ActionPotentialPhase
 /// <param name="AmplitudeMv">Peak − threshold.</param>
 /// <param name="HalfWidthMs">Width at half amplitude (threshold + amplitude/2), interpolated.</param>
 /// <param name="RiseTimeMs">10 % to 90 % of the amplitude on the upstroke, interpolated.</param>
-/// <param name="AhpMinMv">Minimum after the peak, before the next spike.</param>
+/// <param name="AhpMinMv">Minimum after the peak, before the next spike, of the potential averaged over 0.5 ms (the
+/// minimum of single noisy samples would sit about two noise standard deviations low).</param>
 /// <param name="AhpTimeMs">Time of that minimum.</param>
 /// <param name="IsiMs">Time since the previous spike's peak; NaN for the first.</param>
 public readonly record struct ActionPotentialFeatures(
@@ -114,11 +115,7 @@ public static class ActionPotentialAnalysis
             double threshold = onset + 1 < v.Length ? v[onset] + (fraction * (v[onset + 1] - v[onset])) : v[onset];
             double amplitude = v[p] - threshold;
             int upper = k + 1 < peaks.Count ? peaks[k + 1] : v.Length;
-            int ahp = p;
-            for (int i = p; i < upper; i++)
-            {
-                if (v[i] < v[ahp]) ahp = i;
-            }
+            var (ahp, ahpMv) = AfterHyperpolarisation(v, dtMs, p, upper);
 
             double half = threshold + (amplitude / 2);
             double up = CrossingUp(v, onset, p, half);
@@ -128,12 +125,34 @@ public static class ActionPotentialAnalysis
             double isi = k == 0 ? double.NaN : (p - peaks[k - 1]) * dtMs;
             features.Add(new ActionPotentialFeatures(
                 startTimeMs + ((onset + fraction) * dtMs), threshold, startTimeMs + (p * dtMs), v[p], amplitude,
-                (down - up) * dtMs, (r90 - r10) * dtMs, v[ahp], startTimeMs + (ahp * dtMs), isi));
+                (down - up) * dtMs, (r90 - r10) * dtMs, ahpMv, startTimeMs + (ahp * dtMs), isi));
             lower = p + 1;
         }
 
         double duration = (v.Length - 1) * dtMs;
         return new ActionPotentialReport(rest, features, duration > 0 ? features.Count / (duration / 1000) : 0);
+    }
+
+    /// <summary>The lowest 0.5 ms mean after the peak (before <paramref name="upper"/>), and the sample at its centre.</summary>
+    private static (int Index, double Mv) AfterHyperpolarisation(ReadOnlySpan<double> v, double dtMs, int peak, int upper)
+    {
+        int h = Math.Max(0, (int)Math.Round(0.25 / dtMs));
+        int best = peak;
+        double bestMean = double.PositiveInfinity;
+        double sum = 0;
+        int count = 0;
+        // A running window [i − h, i + h] clipped to [peak, upper).
+        int lo = peak, hi = peak;
+        for (int i = peak; i < upper; i++)
+        {
+            int wantLo = Math.Max(peak, i - h), wantHi = Math.Min(upper, i + h + 1);
+            while (hi < wantHi) { sum += v[hi++]; count++; }
+            while (lo < wantLo) { sum -= v[lo++]; count--; }
+            double mean = sum / count;
+            if (mean < bestMean) (best, bestMean) = (i, mean);
+        }
+
+        return (best, double.IsFinite(bestMean) ? bestMean : v[peak]);
     }
 
     /// <summary>

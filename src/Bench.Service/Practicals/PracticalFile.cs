@@ -50,6 +50,25 @@ public sealed record StrengthDuration(IReadOnlyList<double> DurationsMs, double 
 public sealed record RefractorySeries(IReadOnlyList<double> IntervalsMs, double PulseMs, double ConditioningNanoamps, double HighNanoamps, double ToleranceNanoamps,
     double RecoveredRatio) : StepRun;
 
+/// <summary>Current steps of rising amplitude: the firing rate at each (the f–I curve) and the smallest step that fires repetitively.</summary>
+/// <param name="AmplitudesNanoamps">Step amplitudes.</param>
+/// <param name="StepMs">Step duration.</param>
+/// <param name="SustainedSpikes">How many action potentials in a step count as repetitive firing.</param>
+public sealed record CurrentSteps(IReadOnlyList<double> AmplitudesNanoamps, double StepMs, int SustainedSpikes) : StepRun;
+
+/// <summary>One condition of the preparation: what is changed (e.g. TTX as less Na⁺ conductance) and its name.</summary>
+/// <param name="Id">Short id (the results' keys end in it).</param>
+/// <param name="Name">What it is, for the worksheet.</param>
+/// <param name="Parameters">The preparation's and the model's parameters under it (none: as they are).</param>
+public sealed record Condition(string Id, string Name, IReadOnlyDictionary<string, double> Parameters);
+
+/// <summary>The same pulse under each condition: its action potential's threshold, peak, half-width and AHP.</summary>
+/// <param name="PulseMs">Pulse duration.</param>
+/// <param name="AmplitudeNanoamps">Pulse amplitude (well above threshold).</param>
+/// <param name="Repeats">Trials per condition on the rig.</param>
+/// <param name="Conditions">The conditions, the first usually the control.</param>
+public sealed record ConditionSeries(double PulseMs, double AmplitudeNanoamps, int Repeats, IReadOnlyList<Condition> Conditions) : StepRun;
+
 /// <summary>A practical file that breaks a rule: the message names the file, the line and the rule.</summary>
 public sealed class PracticalFormatException : FormatException
 {
@@ -92,7 +111,7 @@ public static class PracticalFile
     }
 
     /// <summary>The built-in practicals' names, in teaching order.</summary>
-    public static IReadOnlyList<string> BuiltInNames { get; } = ["threshold", "strength-duration", "refractory"];
+    public static IReadOnlyList<string> BuiltInNames { get; } = ["threshold", "strength-duration", "refractory", "ionic-basis", "repetitive-firing"];
 
     /// <summary>A built-in practical's file text (to run, or to copy and change).</summary>
     /// <exception cref="ArgumentException">No built-in of that name.</exception>
@@ -163,7 +182,7 @@ public static class PracticalFile
 
         return keyword switch
         {
-            "enum" when field == "kind" => $"'{value}' is not a kind of run: threshold-search, strength-duration or refractory",
+            "enum" when field == "kind" => $"'{value}' is not a kind of run: threshold-search, strength-duration, refractory, current-steps or conditions",
             "const" when field == "format" => $"'{value}' is not a format this Bench reads: bench-practical-1",
             "enum" or "const" => $"'{value}' is not allowed here",
             "" or "false" or "additionalProperties" => $"'{field}' is not a field here (misspelt, or in the wrong place)",
@@ -223,6 +242,10 @@ public static class PracticalFile
                 "threshold-search" => new ThresholdSearch(Get("pulse_ms", 1), Get("low_nA", 0), Get("high_nA", 1000), Get("tolerance_nA", 2), (int)Get("repeats", 3)),
                 "strength-duration" => new StrengthDuration([.. run["durations_ms"]!.AsArray().Select(d => d!.GetValue<double>())], Get("low_nA", 0), Get("high_nA", 2000),
                     Get("tolerance_nA", 2), (int)Get("repeats", 1)),
+                "conditions" => new ConditionSeries(Get("pulse_ms", 1), Get("amplitude_nA", 300), (int)Get("repeats", 3), [.. run["conditions"]!.AsArray().Select(c => new Condition(
+                    (string)c!["id"]!, (string)c["name"]!,
+                    (c["parameters"] as JsonObject ?? []).ToDictionary(p => p.Key, p => p.Value!.GetValue<double>(), StringComparer.Ordinal)))]),
+                "current-steps" => new CurrentSteps([.. run["amplitudes_nA"]!.AsArray().Select(d => d!.GetValue<double>())], Get("step_ms", 200), (int)Get("sustained_spikes", 3)),
                 _ => new RefractorySeries([.. run["intervals_ms"]!.AsArray().Select(d => d!.GetValue<double>())], Get("pulse_ms", 1), Get("conditioning_nA", 300),
                     Get("high_nA", 2000), Get("tolerance_nA", 2), Get("recovered_ratio", 1.1)),
             };

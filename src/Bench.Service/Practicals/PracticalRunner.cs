@@ -21,7 +21,11 @@ public readonly record struct Measured(double Value, double Uncertainty)
 /// <param name="X">The setting (a duration, an interval).</param>
 /// <param name="Rig">On the rig.</param>
 /// <param name="Model">On the model.</param>
-public sealed record TableRow(double X, Measured Rig, Measured Model);
+public sealed record TableRow(double X, Measured Rig, Measured Model)
+{
+    /// <summary>What the row is, where a number does not say (a condition and a feature).</summary>
+    public string? Label { get; init; }
+}
 
 /// <summary>What a step measured: its table and its results.</summary>
 /// <param name="Step">The step.</param>
@@ -40,8 +44,8 @@ public sealed record StepResult(PracticalStep Step, string XTitle, string YTitle
 /// </summary>
 public sealed class PracticalRunner
 {
-    private readonly ITrialBench rig;
-    private readonly ITrialBench model;
+    private ITrialBench rig;
+    private ITrialBench model;
     private readonly double nanoampsPerCode;
     private readonly double slopePerNanoamp;
     private readonly Action<string>? progress;
@@ -61,6 +65,18 @@ public sealed class PracticalRunner
         this.progress = progress;
     }
 
+    /// <summary>Called before each step (e.g. to start recording it on the rig).</summary>
+    public Func<PracticalStep, Task>? BeforeStep { get; init; }
+
+    /// <summary>Called after each step.</summary>
+    public Func<PracticalStep, Task>? AfterStep { get; init; }
+
+    /// <summary>
+    /// Changes the preparation (the rig's, where it can: null for a rig that cannot change unattended) and the model to a
+    /// condition (a step, the condition's id, and its parameters; an empty id and no parameters restore them).
+    /// </summary>
+    public Func<PracticalStep, string, IReadOnlyDictionary<string, double>, CancellationToken, Task<(ITrialBench? Rig, ITrialBench Model)>>? ApplyCondition { get; init; }
+
     /// <summary>Trials run so far, on both benches.</summary>
     public int Trials { get; private set; }
 
@@ -71,13 +87,17 @@ public sealed class PracticalRunner
         foreach (var step in practical.Steps)
         {
             progress?.Invoke($"{practical.Name}: step {step.Id}");
+            if (BeforeStep is not null) await BeforeStep(step).ConfigureAwait(false);
             results.Add(step.Run switch
             {
                 ThresholdSearch t => await ThresholdAsync(step, t, cancellationToken).ConfigureAwait(false),
                 StrengthDuration s => await StrengthDurationAsync(step, s, cancellationToken).ConfigureAwait(false),
                 RefractorySeries r => await RefractoryAsync(step, r, cancellationToken).ConfigureAwait(false),
+                CurrentSteps c => await CurrentStepsAsync(step, c, cancellationToken).ConfigureAwait(false),
+                ConditionSeries c => await ConditionsAsync(step, c, cancellationToken).ConfigureAwait(false),
                 _ => throw new InvalidOperationException($"step {step.Id}: nothing to run"),
             });
+            if (AfterStep is not null) await AfterStep(step).ConfigureAwait(false);
         }
 
         return results;
@@ -134,6 +154,115 @@ public sealed class PracticalRunner
                 ["relative_refractory_ms"] = (Between(rows, x => x.Rig.Value <= r.RecoveredRatio), Between(rows, x => x.Model.Value <= r.RecoveredRatio)),
             },
             $"absolute: the interval by which a second action potential can be evoked at all (up to {r.HighNanoamps} nA); relative: by which its threshold is back within {r.RecoveredRatio}× the single pulse's; each between the last interval that did not and the first that did");
+    }
+
+    private async Task<StepResult> ConditionsAsync(PracticalStep step, ConditionSeries c, CancellationToken ct)
+    {
+        if (ApplyCondition is null) throw new InvalidOperationException($"step {step.Id}: this run cannot change the preparation's conditions");
+        var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
+            $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.PulseMs}},"phase1_amplitude":{{OnGrid(c.AmplitudeNanoamps)}}}]}"""));
+        var rows = new List<TableRow>();
+        var results = new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal);
+        bool rigRan = true;
+        int index = 0;
+        foreach (var condition in c.Conditions)
+        {
+            var (rigBench, modelBench) = await ApplyCondition(step, condition.Id, condition.Parameters, ct).ConfigureAwait(false);
+            if (rigBench is not null) rig = rigBench;
+            rigRan &= rigBench is not null;
+            var onRig = rigBench is null ? null : await FeaturesAsync(rigBench, protocol, c.Repeats, ct).ConfigureAwait(false);
+            var onModel = await FeaturesAsync(modelBench, protocol, 1, ct).ConfigureAwait(false);
+            foreach (var (feature, unit, i) in new[] { ("threshold", "mV", 0), ("peak", "mV", 1), ("half_width", "ms", 2), ("ahp", "mV", 3) })
+            {
+                var r = onRig?[i] ?? Measured.None;
+                var m = onModel[i];
+                rows.Add(new TableRow(index, r, m) { Label = $"{condition.Name}: {feature.Replace('_', '-')} ({unit})" });
+                results[$"{feature}_{unit}_{condition.Id}"] = (r, m);
+            }
+
+            index++;
+        }
+
+        // Back to the preparation as it was, for the steps that follow.
+        var (restoredRig, restoredModel) = await ApplyCondition(step, "", new Dictionary<string, double>(), ct).ConfigureAwait(false);
+        if (restoredRig is not null) rig = restoredRig;
+        model = restoredModel;
+        return new StepResult(step, "condition", "action potential features", rows, results,
+            (rigRan ? "" : "The rig's preparation cannot be changed unattended (on a real rig, apply each condition by hand and run the step again): the rig column is empty. ")
+            + string.Create(CultureInfo.InvariantCulture, $"a {c.PulseMs} ms pulse of {c.AmplitudeNanoamps} nA under each condition, {c.Repeats} trials on the rig (their mean ± its standard error); ")
+            + ActionPotentialAnalysis.ThresholdDefinition);
+    }
+
+    /// <summary>Threshold, peak, half-width and AHP of the first AP on <paramref name="bench"/>, over <paramref name="repeats"/> trials.</summary>
+    private async Task<Measured[]> FeaturesAsync(ITrialBench bench, StimulusProtocol protocol, int repeats, CancellationToken ct)
+    {
+        var draws = new List<double[]>();
+        for (int k = 0; k < repeats; k++)
+        {
+            var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
+            Trials++;
+            var slope = new double[trial.Mv.Length - 1];
+            for (int j = 0; j < slope.Length; j++) slope[j] = protocol.AmplitudeAt((j - trial.OnsetSample) * trial.DtMs) * slopePerNanoamp;
+            var report = ActionPotentialAnalysis.Analyze(trial.Mv, trial.DtMs, stimulusSlopeMvPerMs: slope);
+            if (report.Spikes.Count == 0) return [Measured.None, Measured.None, Measured.None, Measured.None];
+            var f = report.Spikes[0];
+            draws.Add([f.ThresholdMv, f.PeakMv, f.HalfWidthMs, f.AhpMinMv]);
+        }
+
+        var result = new Measured[4];
+        for (int i = 0; i < 4; i++)
+        {
+            double mean = draws.Average(d => d[i]);
+            double se = draws.Count > 1 ? Math.Sqrt(draws.Sum(d => Math.Pow(d[i] - mean, 2)) / (draws.Count - 1) / draws.Count) : double.NaN;
+            result[i] = new Measured(mean, se);
+        }
+
+        return result;
+    }
+
+    private async Task<StepResult> CurrentStepsAsync(PracticalStep step, CurrentSteps c, CancellationToken ct)
+    {
+        var rows = new List<TableRow>();
+        foreach (double amplitude in c.AmplitudesNanoamps)
+        {
+            var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
+                $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.StepMs}},"phase1_amplitude":{{OnGrid(amplitude)}}}]}"""));
+            var rate = new double[2];
+            int b = 0;
+            foreach (var bench in new[] { rig, model })
+            {
+                var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
+                Trials++;
+                // Spikes during the step (and the 5 ms after its end that its last AP may need to cross 0 mV), per second of step.
+                int spikes = trial.SpikesFrom(0) - trial.SpikesFrom(c.StepMs + 5);
+                rate[b++] = spikes / (c.StepMs / 1000);
+            }
+
+            // A count in the step is uncertain by a spike at its ends: ±1/√12 spikes, as a rate.
+            double u = 1 / Math.Sqrt(12) / (c.StepMs / 1000);
+            rows.Add(new TableRow(OnGrid(amplitude), new Measured(rate[0], u), new Measured(rate[1], u)));
+        }
+
+        double sustainedRate = c.SustainedSpikes / (c.StepMs / 1000);
+        return new StepResult(step, "step (nA)", "firing rate (Hz)", rows,
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
+            {
+                ["repetitive_rheobase_nA"] = (Between(rows, x => x.Rig.Value >= sustainedRate), Between(rows, x => x.Model.Value >= sustainedRate)),
+                ["fi_slope_hz_per_nA"] = (Slope(rows, x => x.Rig, sustainedRate), Slope(rows, x => x.Model, sustainedRate)),
+            },
+            string.Create(CultureInfo.InvariantCulture, $"rate = action potentials in the {c.StepMs} ms step / its duration; repetitive firing from {c.SustainedSpikes} in a step; the f–I slope fitted by least squares over the steps that fire repetitively"));
+    }
+
+    /// <summary>Least-squares slope of the rows' values against X where they reach <paramref name="from"/>.</summary>
+    private static Measured Slope(List<TableRow> rows, Func<TableRow, Measured> pick, double from)
+    {
+        var points = rows.Where(r => pick(r).Value >= from).Select(r => (r.X, Y: pick(r).Value)).ToList();
+        if (points.Count < 3) return Measured.None;
+        double n = points.Count, mx = points.Average(p => p.X), my = points.Average(p => p.Y);
+        double sxx = points.Sum(p => (p.X - mx) * (p.X - mx)), sxy = points.Sum(p => (p.X - mx) * (p.Y - my));
+        double slope = sxy / sxx;
+        double s2 = points.Sum(p => Math.Pow(p.Y - my - (slope * (p.X - mx)), 2)) / (n - 2);
+        return new Measured(slope, Math.Sqrt(s2 / sxx));
     }
 
     /// <summary>The first interval of the table where <paramref name="reached"/> holds (and holds from then on), as the midpoint with the one before.</summary>

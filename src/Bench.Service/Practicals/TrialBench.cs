@@ -107,6 +107,7 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
     private bool lost;
     private TaskCompletionSource? complete;
     private ulong nextFree;
+    private StepRecording? recording;
 
     private RigTrialBench(RigConnection rig)
     {
@@ -215,6 +216,32 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
     {
     }
 
-    /// <summary>Stops the pipeline (the rig's stimulation with it).</summary>
-    public ValueTask DisposeAsync() => pipeline.DisposeAsync();
+    /// <summary>Records what follows, until <see cref="EndRecordingAsync"/>, into <paramref name="nwbPath"/> (through a journal beside it).</summary>
+    public async Task BeginRecordingAsync(string nwbPath, string stepName, CancellationToken cancellationToken)
+    {
+        var next = new StepRecording(nwbPath, rig, stepName);
+        await pipeline.AttachAsync(next, cancellationToken).ConfigureAwait(false);
+        recording = next;
+    }
+
+    /// <summary>Ends the recording begun last and writes its NWB file; null if none was begun.</summary>
+    public async Task<string?> EndRecordingAsync()
+    {
+        if (recording is not { } r) return null;
+        recording = null;
+        await pipeline.DetachAsync().ConfigureAwait(false);
+        using (r)
+        {
+            r.Finish();
+        }
+
+        return r.NwbPath;
+    }
+
+    /// <summary>Stops the pipeline (the rig's stimulation with it); a recording still open is finished first.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await EndRecordingAsync().ConfigureAwait(false);
+        await pipeline.DisposeAsync().ConfigureAwait(false);
+    }
 }

@@ -29,7 +29,7 @@ public static class Worksheet
             csv.Append(Csv(step.XTitle)).Append(",rig,rig_uncertainty,model,model_uncertainty,difference\n");
             foreach (var row in step.Rows)
             {
-                csv.Append(N(row.X)).Append(',').Append(N(row.Rig.Value)).Append(',').Append(N(row.Rig.Uncertainty)).Append(',')
+                csv.Append(row.Label is null ? N(row.X) : Csv(row.Label)).Append(',').Append(N(row.Rig.Value)).Append(',').Append(N(row.Rig.Uncertainty)).Append(',')
                     .Append(N(row.Model.Value)).Append(',').Append(N(row.Model.Uncertainty)).Append(',').Append(N(row.Model.Value - row.Rig.Value)).Append('\n');
             }
 
@@ -69,7 +69,8 @@ public static class Worksheet
             .Append("body{font:11pt/1.4 system-ui,sans-serif;max-width:180mm;margin:10mm auto;color:#111}h1{font-size:16pt}h2{font-size:13pt;margin-top:8mm}")
             .Append("table{border-collapse:collapse;margin:3mm 0}td,th{border:1px solid #999;padding:1mm 2mm;text-align:right}th{background:#eee}")
             .Append(".meta td{text-align:left;border:none;padding:0 4mm 0 0}.answer{border-bottom:1px solid #999;height:8mm;margin-bottom:2mm}")
-            .Append("svg{border:1px solid #ccc}.rig{stroke:#c0392b;fill:#c0392b}.model{stroke:#2471a3;fill:#2471a3}")
+            .Append("svg{border:1px solid #ccc}.rig{stroke:#c0392b}.model{stroke:#2471a3}circle.rig,text.rig{fill:#c0392b}circle.model,text.model{fill:#2471a3}")
+            .Append("polyline{fill:none;stroke-width:1.5}polyline.model{stroke-dasharray:5 3}text.rig,text.model{stroke:none}")
             .Append("@page{size:A4;margin:12mm}@media print{h2{break-after:avoid}section{break-inside:avoid}}</style></head><body>");
         h.Append("<h1>").Append(E(practical.Title)).Append("</h1><table class=\"meta\">");
         foreach (var (k, v) in new[] { ("Student", header.Student), ("Rig", header.Rig), ("Calibration", header.Calibration), ("Model", header.Model),
@@ -85,12 +86,12 @@ public static class Worksheet
             h.Append("<table><tr><th>").Append(E(step.XTitle)).Append("</th><th>rig</th><th>model</th><th>model − rig</th></tr>");
             foreach (var row in step.Rows)
             {
-                h.Append("<tr><td>").Append(N(row.X)).Append("</td><td>").Append(WithU(row.Rig)).Append("</td><td>").Append(WithU(row.Model))
+                h.Append("<tr><td>").Append(row.Label is null ? N(row.X) : E(row.Label)).Append("</td><td>").Append(WithU(row.Rig)).Append("</td><td>").Append(WithU(row.Model))
                     .Append("</td><td>").Append(Difference(row.Rig, row.Model)).Append("</td></tr>");
             }
 
             h.Append("</table><p><i>").Append(E(step.YTitle)).Append(" ± standard uncertainty.</i></p>");
-            if (step.Rows.Count > 1) h.Append(Plot(step));
+            if (step.Rows.Count > 1 && step.Rows.All(r => r.Label is null)) h.Append(Plot(step));
             h.Append("<table><tr><th>result</th><th>rig</th><th>model</th><th>model − rig</th></tr>");
             foreach (var (name, (rig, model)) in step.Results)
             {
@@ -134,7 +135,7 @@ public static class Worksheet
             }
         }
 
-        s.Append(Inv($"<text x=\"{W - 80}\" y=\"20\" class=\"rig\" font-size=\"11\">● rig</text><text x=\"{W - 80}\" y=\"34\" class=\"model\" font-size=\"11\">● model</text></svg>"));
+        s.Append(Inv($"<text x=\"{W - 120}\" y=\"20\" class=\"rig\" font-size=\"11\">● rig (solid)</text><text x=\"{W - 120}\" y=\"34\" class=\"model\" font-size=\"11\">● model (dashed)</text></svg>"));
         return s.ToString();
     }
 
@@ -155,7 +156,7 @@ public static class Worksheet
 
     private static string N(double x) => double.IsFinite(x) ? x.ToString("0.###", CultureInfo.InvariantCulture) : double.IsPositiveInfinity(x) ? "inf" : "";
 
-    private static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) ? "\"" + s + "\"" : s;
+    private static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) || s.Contains('"', StringComparison.Ordinal) ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
