@@ -55,7 +55,7 @@ internal static class PracticalCommand
         var port = new Option<string>("--port") { Description = "the rig (default: the emulated rig)", DefaultValueFactory = _ => RigConnection.EmulatedAddress };
         var model = new Option<string>("--model") { Description = "the model beside the rig", DefaultValueFactory = _ => "hh" };
         var param = new Option<string[]>("--param") { Description = "a model parameter, name=value (repeatable)" };
-        var rigParam = new Option<string[]>("--rig-param") { Description = "with the emulated rig: its preparation's parameter, name=value (repeatable; e.g. gNa=80 for a preparation unlike the model)" };
+        var rigParam = new Option<string[]>("--rig-param") { Description = "with the emulated rig, whose preparation is the --model: its parameter, name=value (repeatable; e.g. gNa=80 for a preparation unlike the model)" };
         var area = new Option<double?>("--area-um2") { Description = "membrane area the stimulus current spreads over (µm²; the emulated rig's: 1000000)" };
         var outDir = new Option<DirectoryInfo?>("--out") { Description = "where the worksheet goes (default: ./<practical>-worksheet)" };
         var student = new Option<string?>("--student") { Description = "the student's name, for the worksheet" };
@@ -106,7 +106,7 @@ internal static class PracticalCommand
             RigConnectOptions Options(Dictionary<string, double> preparation) => new()
             {
                 SampleRateHz = parse.GetValue(rate),
-                Emulator = new EmulatorOptions { Parameters = preparation },
+                Emulator = new EmulatorOptions { Model = descriptor.Name, Parameters = preparation },
                 Logger = new TextWriterLogger(error, "practical"),
             };
             RigConnection rig;

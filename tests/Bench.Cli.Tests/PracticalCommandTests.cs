@@ -134,6 +134,19 @@ public sealed class PracticalCommandTests : IDisposable
             run.GetProperty("recordings").EnumerateArray().Select(e => Path.GetFileName(e.GetString()!)));
     }
 
+    [Fact]
+    public void The_passive_membrane_gives_tau_and_R_and_a_larger_capacitance_a_slower_membrane()
+    {
+        var same = Run("passive-membrane", "--model", "rc").GetProperty("results");
+        Assert.Equal(20, same.GetProperty("tau_ms").GetProperty("model").GetDouble(), 6);
+        Assert.InRange(same.GetProperty("tau_ms").GetProperty("rig").GetDouble(), 19.5, 20.5);
+        Assert.InRange(same.GetProperty("input_resistance_mohm").GetProperty("rig").GetDouble(), 1.9, 2.1);
+        // Twice the capacitance on the rig's side: twice tau, the same R.
+        var doubled = Run("passive-membrane", "--model", "rc", "--rig-param", "Cm=2").GetProperty("results");
+        Assert.InRange(doubled.GetProperty("tau_ms").GetProperty("rig").GetDouble(), 39, 41);
+        Assert.InRange(doubled.GetProperty("input_resistance_mohm").GetProperty("rig").GetDouble(), 1.9, 2.1);
+    }
+
     private JsonElement Run(string practical, params string[] more)
     {
         var (code, output, error) = CliRun.Bench(["practical", "run", practical, "--out", Path.Combine(dir, practical + more.Length), .. more]);

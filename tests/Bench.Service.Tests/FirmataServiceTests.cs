@@ -78,11 +78,41 @@ public sealed class FirmataServiceTests
             Assert.Equal(3, file["intervals"]!["stimulus_events"]!["rows"]!.AsArray().Count);
             Assert.Contains("Timing: Firmata board", (string?)file["session_description"], StringComparison.Ordinal);
             Assert.Contains("±2.4 ms", (string?)file["session_description"], StringComparison.Ordinal);
+            NwbSchema.AssertValid(nwb);
         }
         finally
         {
             emulator.Kill(entireProcessTree: true);
             await emulator.WaitForExitAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [FirmataServiceFact]
+    public async Task The_passive_membrane_practical_runs_on_a_stock_Arduino_with_an_RC_circuit()
+    {
+        // StandardFirmata under simavr, its A0 reading an RC membrane (tau = 20 ms) that D9 charges through the series
+        // resistor: the practical runs as on a Bench rig, with the host-timed pulse's jitter in its uncertainty.
+        var (standard, _) = FirmataFirmware.Build();
+        await using var firmware = await FirmwareEmulator.StartAsync(new FirmwareEmulatorOptions
+        {
+            FirmwareElf = standard, SeriesResistorMohm = FirmataWiring.SeriesResistorMohm, Model = "rc", Seed = 4,
+        });
+        string dir = Directory.CreateTempSubdirectory("bench-firmata-practical-").FullName;
+        try
+        {
+            var (code, stdout, stderr) = await BenchProcess.RunAsync("practical", "run", "passive-membrane", "--model", "rc", "--port", "firmata:" + firmware.Port, "--rate", "1000", "--out", dir);
+            Assert.True(code == 0, stderr);
+            var result = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
+            var tau = result["results"]!["tau_ms"]!;
+            double rig = (double)tau["rig"]!, u = (double)tau["rig_uncertainty"]!;
+            Assert.Equal(20, (double)tau["model"]!, 6);
+            // The circuit's tau within the rig's stated uncertainty (and a host-timed edge's ±2.4 ms of slack in the fit's start).
+            Assert.True(Math.Abs(rig - 20) <= (3 * u) + 3, $"tau on the Firmata rig {rig} ± {u} ms");
+            foreach (var recording in result["recordings"]!.AsArray()) NwbSchema.AssertValid((string)recording!);
+        }
+        finally
+        {
             Directory.Delete(dir, recursive: true);
         }
     }

@@ -69,6 +69,12 @@ public sealed record Condition(string Id, string Name, IReadOnlyDictionary<strin
 /// <param name="Conditions">The conditions, the first usually the control.</param>
 public sealed record ConditionSeries(double PulseMs, double AmplitudeNanoamps, int Repeats, IReadOnlyList<Condition> Conditions) : StepRun;
 
+/// <summary>A long current step: the membrane's charging curve, its time constant and its input resistance.</summary>
+/// <param name="StepMs">Step duration (several time constants).</param>
+/// <param name="AmplitudeNanoamps">Step amplitude (below threshold, for an excitable membrane).</param>
+/// <param name="Repeats">Steps on the rig.</param>
+public sealed record StepResponse(double StepMs, double AmplitudeNanoamps, int Repeats) : StepRun;
+
 /// <summary>A practical file that breaks a rule: the message names the file, the line and the rule.</summary>
 public sealed class PracticalFormatException : FormatException
 {
@@ -111,7 +117,7 @@ public static class PracticalFile
     }
 
     /// <summary>The built-in practicals' names, in teaching order.</summary>
-    public static IReadOnlyList<string> BuiltInNames { get; } = ["threshold", "strength-duration", "refractory", "ionic-basis", "repetitive-firing"];
+    public static IReadOnlyList<string> BuiltInNames { get; } = ["passive-membrane", "threshold", "strength-duration", "refractory", "ionic-basis", "repetitive-firing"];
 
     /// <summary>A built-in practical's file text (to run, or to copy and change).</summary>
     /// <exception cref="ArgumentException">No built-in of that name.</exception>
@@ -182,7 +188,7 @@ public static class PracticalFile
 
         return keyword switch
         {
-            "enum" when field == "kind" => $"'{value}' is not a kind of run: threshold-search, strength-duration, refractory, current-steps or conditions",
+            "enum" when field == "kind" => $"'{value}' is not a kind of run: threshold-search, strength-duration, refractory, current-steps, conditions or step-response",
             "const" when field == "format" => $"'{value}' is not a format this Bench reads: bench-practical-1",
             "enum" or "const" => $"'{value}' is not allowed here",
             "" or "false" or "additionalProperties" => $"'{field}' is not a field here (misspelt, or in the wrong place)",
@@ -245,6 +251,7 @@ public static class PracticalFile
                 "conditions" => new ConditionSeries(Get("pulse_ms", 1), Get("amplitude_nA", 300), (int)Get("repeats", 3), [.. run["conditions"]!.AsArray().Select(c => new Condition(
                     (string)c!["id"]!, (string)c["name"]!,
                     (c["parameters"] as JsonObject ?? []).ToDictionary(p => p.Key, p => p.Value!.GetValue<double>(), StringComparer.Ordinal)))]),
+                "step-response" => new StepResponse(Get("step_ms", 100), Get("amplitude_nA", 50), (int)Get("repeats", 3)),
                 "current-steps" => new CurrentSteps([.. run["amplitudes_nA"]!.AsArray().Select(d => d!.GetValue<double>())], Get("step_ms", 200), (int)Get("sustained_spikes", 3)),
                 _ => new RefractorySeries([.. run["intervals_ms"]!.AsArray().Select(d => d!.GetValue<double>())], Get("pulse_ms", 1), Get("conditioning_nA", 300),
                     Get("high_nA", 2000), Get("tolerance_nA", 2), Get("recovered_ratio", 1.1)),

@@ -95,6 +95,7 @@ public sealed class PracticalRunner
                 RefractorySeries r => await RefractoryAsync(step, r, cancellationToken).ConfigureAwait(false),
                 CurrentSteps c => await CurrentStepsAsync(step, c, cancellationToken).ConfigureAwait(false),
                 ConditionSeries c => await ConditionsAsync(step, c, cancellationToken).ConfigureAwait(false),
+                StepResponse r => await StepResponseAsync(step, r, cancellationToken).ConfigureAwait(false),
                 _ => throw new InvalidOperationException($"step {step.Id}: nothing to run"),
             });
             if (AfterStep is not null) await AfterStep(step).ConfigureAwait(false);
@@ -218,6 +219,84 @@ public sealed class PracticalRunner
         }
 
         return result;
+    }
+
+    private async Task<StepResult> StepResponseAsync(PracticalStep step, StepResponse s, CancellationToken ct)
+    {
+        var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
+            $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{s.StepMs}},"phase1_amplitude":{{OnGrid(s.AmplitudeNanoamps)}}}]}"""));
+        async Task<(Measured Tau, Measured Change)> OnAsync(ITrialBench bench, int repeats)
+        {
+            var taus = new List<double>();
+            var changes = new List<double>();
+            for (int k = 0; k < repeats; k++)
+            {
+                var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
+                Trials++;
+                var (tau, change) = FitCharging(trial, s.StepMs);
+                taus.Add(tau);
+                changes.Add(change);
+            }
+
+            return (Mean(taus), Mean(changes));
+        }
+
+        var (rigTau, rigChange) = await OnAsync(rig, s.Repeats).ConfigureAwait(false);
+        var (modelTau, modelChange) = await OnAsync(model, 1).ConfigureAwait(false);
+        double amplitude = OnGrid(s.AmplitudeNanoamps);
+        Measured Resistance(Measured change) => new(change.Value / amplitude, change.Uncertainty / amplitude);   // mV / nA = MΩ
+        return new StepResult(step, "step (nA)", "membrane time constant (ms)", [new TableRow(amplitude, rigTau, modelTau)],
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
+            {
+                ["tau_ms"] = (rigTau, modelTau), ["steady_change_mV"] = (rigChange, modelChange), ["input_resistance_mohm"] = (Resistance(rigChange), Resistance(modelChange)),
+            },
+            string.Create(CultureInfo.InvariantCulture, $"V(t) = V∞ − ΔV·e^(−t/τ) fitted by least squares to the charging curve during the {s.StepMs} ms step (τ by golden-section search, V∞ and ΔV by linear least squares at each τ); {s.Repeats} steps on the rig, their mean ± its standard error; input resistance = ΔV / I"));
+    }
+
+    /// <summary>τ and the total change of an exponential fitted to the potential during the step.</summary>
+    private static (double TauMs, double ChangeMv) FitCharging(Trial trial, double stepMs)
+    {
+        int from = trial.OnsetSample, to = Math.Min(trial.Mv.Length, trial.OnsetSample + (int)Math.Round(stepMs / trial.DtMs));
+        double rest = trial.Mv[..trial.OnsetSample].Average();
+        (double A, double B, double Cost) At(double tau)
+        {
+            // V = A + B·e^(−t/τ): linear in A and B for a given τ.
+            double n = 0, se = 0, see = 0, sv = 0, sev = 0;
+            for (int i = from; i < to; i++)
+            {
+                double e = Math.Exp(-(i - from) * trial.DtMs / tau), v = trial.Mv[i];
+                n++;
+                se += e;
+                see += e * e;
+                sv += v;
+                sev += e * v;
+            }
+
+            double det = (n * see) - (se * se);
+            double b = ((n * sev) - (se * sv)) / det, a = (sv - (b * se)) / n, cost = 0;
+            for (int i = from; i < to; i++) cost += Math.Pow(trial.Mv[i] - a - (b * Math.Exp(-(i - from) * trial.DtMs / tau)), 2);
+            return (a, b, cost);
+        }
+
+        double lo = Math.Log(0.1), hi = Math.Log(10 * stepMs), golden = (Math.Sqrt(5) - 1) / 2;
+        double c = hi - (golden * (hi - lo)), d = lo + (golden * (hi - lo));
+        for (int k = 0; k < 80; k++)
+        {
+            if (At(Math.Exp(c)).Cost < At(Math.Exp(d)).Cost) hi = d;
+            else lo = c;
+            c = hi - (golden * (hi - lo));
+            d = lo + (golden * (hi - lo));
+        }
+
+        double tauMs = Math.Exp((lo + hi) / 2);
+        return (tauMs, At(tauMs).A - rest);
+    }
+
+    private static Measured Mean(List<double> values)
+    {
+        double mean = values.Average();
+        double se = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1) / values.Count) : double.NaN;
+        return new Measured(mean, se);
     }
 
     private async Task<StepResult> CurrentStepsAsync(PracticalStep step, CurrentSteps c, CancellationToken ct)
