@@ -75,7 +75,11 @@ public sealed class FirmataServiceTests
             Assert.Equal(0, (long)summary["lost_samples"]!);
             var file = H5py.Read(nwb);
             Assert.Equal(2000, (long)file["membrane"]!["length"]!);
-            Assert.Equal(3, file["intervals"]!["stimulus_events"]!["rows"]!.AsArray().Count);
+            var pulses = file["intervals"]!["stimulus_events"]!["rows"]!.AsArray();
+            Assert.Equal(3, pulses.Count);
+            // Each host-timed pulse carries its own timing: the stated uncertainty (and how late its onset was written).
+            Assert.All(pulses, p => Assert.InRange((double)p!["onset_uncertainty_ms"]!, 2.4, 50));
+            Assert.All(pulses, p => Assert.True((double)p!["late_ms"]! >= 0));
             Assert.Contains("Timing: Firmata board", (string?)file["session_description"], StringComparison.Ordinal);
             Assert.Contains("±2.4 ms", (string?)file["session_description"], StringComparison.Ordinal);
             NwbSchema.AssertValid(nwb);

@@ -149,7 +149,8 @@ public sealed class NwbWriterTests : IDisposable
 
         // One row per pulse (sorted by onset) and per gap.
         var events = f["intervals"]!["stimulus_events"]!;
-        Assert.Equal(["start_time", "stop_time", "train", "pulse", "phase1_nA", "phase2_nA", "onset_sample", "stim_id", "output", "phase1_code", "phase2_code", "flags"],
+        Assert.Equal(["start_time", "stop_time", "train", "pulse", "phase1_nA", "phase2_nA", "onset_sample", "stim_id", "output", "phase1_code", "phase2_code", "flags",
+             "onset_uncertainty_ms", "late_ms"],
             Strings(events["colnames"]));
         Assert.Equal([0, 1], events["ids"]!.AsArray().Select(v => (int)v!));
         var rows = events["rows"]!.AsArray();

@@ -271,7 +271,8 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
                 stimulus = played.LastOrDefault(p => p.Command.StimId == pulse.Pulse.StimId);
                 if (stimulus is null) break;
                 Model?.OnPulse(pulse.Pulse, pulse.SessionOnsetIndex);
-                var journalPulse = JournalPulse.From(pulse.Pulse, pulse.SessionOnsetIndex, stimulus.Command.Trains[pulse.Pulse.Train], Rig.Session.NanoampsPerCode(stimulus.Command.Output));
+                var journalPulse = JournalPulse.From(pulse.Pulse, pulse.SessionOnsetIndex, stimulus.Command.Trains[pulse.Pulse.Train], Rig.Session.NanoampsPerCode(stimulus.Command.Output))
+                    with { UncertaintyMs = pulse.UncertaintyMs ?? 0, LateMs = pulse.LateMs ?? 0 };
                 Record(r => r.OnPulse(journalPulse));
                 break;
             case DisconnectedEvent:

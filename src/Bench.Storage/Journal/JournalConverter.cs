@@ -112,6 +112,7 @@ public static class JournalConverter
             p.OnsetIndex - origin, p.Phase1Samples + (p.Phase2Samples > 0 ? p.InterphaseSamples + p.Phase2Samples : 0), p.Train, p.Pulse, p.Phase1Nanoamps, p.Phase2Nanoamps)
         {
             StimId = p.StimId, Output = p.Output, Flags = p.Flags, Phase1Code = p.Phase1Code, Phase2Code = p.Phase2Code,
+            OnsetUncertaintyMs = p.UncertaintyMs, LateMs = p.LateMs,
         }).ToList();
         bool hasModel = journal.SampleCount > 0 && journal.HasModel;
         var protocols = new JsonArray([.. journal.Protocols.Select(p => (JsonNode)Rebased(p, origin))]);

@@ -51,6 +51,13 @@ public readonly record struct JournalPulse(ulong OnsetIndex, ushort StimId, byte
     /// <summary>Phase 2 as the DAC code played.</summary>
     public short Phase2Code { get; init; }
 
+    /// <summary>How far the pulse's edges may be from where they are recorded (ms): 0 when the rig timed it to the sample;
+    /// a host-timed pulse (a Firmata rig) states its own.</summary>
+    public double UncertaintyMs { get; init; }
+
+    /// <summary>For a host-timed pulse: how much later than commanded its onset was written (ms); 0 otherwise.</summary>
+    public double LateMs { get; init; }
+
     /// <summary>The pulse a rig reported (codes) with its train's phase lengths, its onset in session indices, in nA.</summary>
     public static JournalPulse From(StimulusEvent played, ulong sessionOnsetIndex, StimulusTrain train, double nanoampsPerCode) =>
         new(sessionOnsetIndex, played.StimId, played.Train, played.Pulse, played.Phase1Code * nanoampsPerCode, train.Phase1Samples,
@@ -208,8 +215,9 @@ public sealed class RecordingJournalWriter : IDisposable
     /// <summary>Appends a pulse as played.</summary>
     public void WritePulse(in JournalPulse pulse)
     {
-        // 41 bytes as first written, then output, flags and the two codes (a reader of either length reads both).
-        Span<byte> p = stackalloc byte[47];
+        // 41 bytes as first written, then output, flags and the two codes, then the timing of a host-timed pulse (a
+        // reader of any of these lengths reads them all).
+        Span<byte> p = stackalloc byte[63];
         BinaryPrimitives.WriteUInt64LittleEndian(p, pulse.OnsetIndex);
         BinaryPrimitives.WriteUInt16LittleEndian(p[8..], pulse.StimId);
         p[10] = pulse.Train;
@@ -223,6 +231,8 @@ public sealed class RecordingJournalWriter : IDisposable
         p[42] = pulse.Flags;
         BinaryPrimitives.WriteInt16LittleEndian(p[43..], pulse.Phase1Code);
         BinaryPrimitives.WriteInt16LittleEndian(p[45..], pulse.Phase2Code);
+        BinaryPrimitives.WriteDoubleLittleEndian(p[47..], pulse.UncertaintyMs);
+        BinaryPrimitives.WriteDoubleLittleEndian(p[55..], pulse.LateMs);
         WriteRecord(JournalRecordKind.Pulse, p);
         MaybeFlush();
     }
@@ -403,10 +413,15 @@ public sealed class JournalRecordReader : IDisposable
             BinaryPrimitives.ReadUInt32LittleEndian(payload[21..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[25..]),
             BinaryPrimitives.ReadDoubleLittleEndian(payload[29..]), BinaryPrimitives.ReadUInt32LittleEndian(payload[37..]));
         // A journal written before the codes were kept has 41 bytes: the pulse is then known by its nA only.
-        return payload.Length < 47 ? pulse : pulse with
+        if (payload.Length < 47) return pulse;
+        pulse = pulse with
         {
             Output = payload[41], Flags = payload[42],
             Phase1Code = BinaryPrimitives.ReadInt16LittleEndian(payload[43..]), Phase2Code = BinaryPrimitives.ReadInt16LittleEndian(payload[45..]),
+        };
+        return payload.Length < 63 ? pulse : pulse with
+        {
+            UncertaintyMs = BinaryPrimitives.ReadDoubleLittleEndian(payload[47..]), LateMs = BinaryPrimitives.ReadDoubleLittleEndian(payload[55..]),
         };
     }
 

@@ -105,6 +105,12 @@ public readonly record struct NwbStimulusEvent(
     /// <summary>Phase 2 as the DAC code the rig played.</summary>
     public short Phase2Code { get; init; }
 
+    /// <summary>How far the pulse's edges may be from its recorded onset and end (ms): 0 when the rig timed it to the sample.</summary>
+    public double OnsetUncertaintyMs { get; init; }
+
+    /// <summary>For a host-timed pulse, how much later than commanded its onset was written (ms).</summary>
+    public double LateMs { get; init; }
+
     /// <summary>
     /// The pulse a StimulusEvent reports: the train's phase lengths come from the command that was sent, the
     /// amplitudes from the codes the rig played.

@@ -574,7 +574,11 @@ internal static class NwbLayout
                 ("output", "Stimulus output it was played on.", events.Select(e => (int)e.Output).ToArray()),
                 ("phase1_code", "Phase 1 as the DAC code played.", events.Select(e => (int)e.Phase1Code).ToArray()),
                 ("phase2_code", "Phase 2 as the DAC code played.", events.Select(e => (int)e.Phase2Code).ToArray()),
-                ("flags", "The rig's StimulusEvent flags: 1 = last pulse of its protocol, 2 = aborted.", events.Select(e => (int)e.Flags).ToArray())),
+                ("flags", "The rig's StimulusEvent flags: 1 = last pulse of its protocol, 2 = aborted.", events.Select(e => (int)e.Flags).ToArray()),
+                ("onset_uncertainty_ms", "How far the pulse's edges may be from start_time and stop_time (ms): 0 when the rig timed the pulse to the sample; a host-timed pulse (a Firmata rig) states its own.",
+                    events.Select(e => e.OnsetUncertaintyMs).ToArray()),
+                ("late_ms", "For a host-timed pulse: how much later than commanded its onset was written (ms; recorded, not an error); 0 for a rig-timed pulse.",
+                    events.Select(e => e.LateMs).ToArray())),
             // NWB's own table of times whose data are not to be used: here, samples lost on the link.
             ["invalid_times"] = Table("Samples lost on the link: absent from the data, never filled in.",
                 ("start_time", "Time the first lost sample would have had (s).", r.Gaps.Select(g => g.FirstLostSample / r.SampleRateHz).ToArray()),
