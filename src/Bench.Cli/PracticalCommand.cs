@@ -146,10 +146,13 @@ internal static class PracticalCommand
                     if (await rigBench.EndRecordingAsync() is { } written) recordings.Add(written);
                 }
 
-                var runner = new PracticalRunner(rigBench, modelBench, perCode, 1e5 / areaUm2 / cm, line => error.WriteLine($"bench: {line}"))
+                PracticalRunner? runner = null;
+                runner = new PracticalRunner(rigBench, modelBench, perCode, 1e5 / areaUm2 / cm, line => error.WriteLine($"bench: {line}"))
                 {
+                    ModelAlone = ModelTrialBench.OnIdealRig(descriptor, parameters, areaUm2),
                     // A step under conditions is recorded condition by condition (each on its own preparation).
-                    BeforeStep = step => step.Run is ConditionSeries ? Task.CompletedTask : Record($"{practical.Name}-{step.Id}"),
+                    // A step on the model alone has nothing of the rig's to keep.
+                    BeforeStep = step => step.Run is ConditionSeries || runner!.StepOnModelAlone ? Task.CompletedTask : Record($"{practical.Name}-{step.Id}"),
                     AfterStep = _ => EndRecording(),
                     // A condition changes the model's parameters, and the emulated preparation's by starting it again with them;
                     // a real rig's preparation cannot be changed unattended (null: the step runs on the model alone).

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
+using Bench.Rig.Session;
 
 namespace Bench.Service;
 
@@ -115,6 +116,26 @@ public sealed record StimulusLimitsView(
     [property: System.Text.Json.Serialization.JsonPropertyName("max_charge_nA_ms")] double? MaxChargeNanoampMs,
     double SamplePeriodMs, int MaxPulses, int MaxTrains)
 {
+    /// <summary>The shortest phase and gap between pulses the rig can honour (ms): the sample period for a rig that times
+    /// pulses itself, more for a host-timed pin (a Firmata board).</summary>
+    public double MinPhaseMs { get; init; }
+
+    /// <summary>False for an on/off pin: no negative or biphasic pulses, and amplitudes are 0 or the maximum.</summary>
+    public bool Bipolar { get; init; } = true;
+
+    /// <summary>How the rig times its pulses, in a sentence.</summary>
+    public string Timing { get; init; } = "";
+
+    /// <summary>The limits of output 0 of <paramref name="device"/> at <paramref name="periodTicks"/> per sample, with <paramref name="timing"/>'s.</summary>
+    public static StimulusLimitsView From(DeviceInfo device, uint periodTicks, double nanoampsPerCode, RigTiming timing)
+    {
+        ArgumentNullException.ThrowIfNull(timing);
+        return From(device, periodTicks, nanoampsPerCode) with
+        {
+            MinPhaseMs = Math.Max(timing.MinimumPhaseMs, 1000.0 * periodTicks / device.ClockHz), Bipolar = timing.BipolarPulses, Timing = timing.Description,
+        };
+    }
+
     /// <summary>The limits of output 0 of <paramref name="device"/> at <paramref name="periodTicks"/> per sample.</summary>
     public static StimulusLimitsView From(DeviceInfo device, uint periodTicks, double nanoampsPerCode)
     {

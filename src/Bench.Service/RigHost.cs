@@ -70,7 +70,7 @@ public sealed class RigHost : IAsyncDisposable
         {
             var s = RequireConnection().Rig.Session;
             if (s.Device.Outputs.Count == 0) throw new InvalidOperationException($"{s.Device.Board} has no stimulus output");
-            return StimulusLimitsView.From(s.Device, s.PeriodTicks, s.NanoampsPerCode(0));
+            return StimulusLimitsView.From(s.Device, s.PeriodTicks, s.NanoampsPerCode(0), s.Timing);
         }
     }
 

@@ -30,6 +30,13 @@ public sealed class FirmataServiceTests
         Assert.Equal(FirmataSession.BoardName, (string?)body!["device"]!["board"]);
         Assert.Contains("host", (string?)body["device"]!["timing"], StringComparison.Ordinal);
 
+        // The page's stimulus controls get this board's own limits: an on/off pin, phases of 20 ms at least, and its timing.
+        var limits = await service.GetJsonAsync("/api/stimulus/limits");
+        Assert.Equal(20, (double)limits["min_phase_ms"]!);
+        Assert.False((bool)limits["bipolar"]!);
+        Assert.Equal(50, (double)limits["max_amplitude_nA"]!);
+        Assert.Contains("Firmata board", (string?)limits["timing"], StringComparison.Ordinal);
+
         // A 1 ms pulse is beyond a host-timed pin: refused with the reason, as a 400.
         (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { protocol = new { unit = "nA", trains = new[] { new { phase1_ms = 1, phase1_amplitude = 50 } } } });
         Assert.Equal(400, status);
@@ -114,6 +121,16 @@ public sealed class FirmataServiceTests
             // The circuit's tau within the rig's stated uncertainty (and a host-timed edge's ±2.4 ms of slack in the fit's start).
             Assert.True(Math.Abs(rig - 20) <= (3 * u) + 3, $"tau on the Firmata rig {rig} ± {u} ms");
             foreach (var recording in result["recordings"]!.AsArray()) NwbSchema.AssertValid((string)recording!);
+
+            // A practical that needs more than a host-timed pin (0.1 ms pulses) runs on the model alone and says why.
+            (code, stdout, stderr) = await BenchProcess.RunAsync("practical", "run", "strength-duration", "--port", "firmata:" + firmware.Port, "--rate", "1000", "--out", dir);
+            Assert.True(code == 0, stderr);
+            Assert.Contains("on the model alone: the rig cannot play it", stderr, StringComparison.Ordinal);
+            result = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
+            Assert.Null(result["results"]!["rheobase_nA"]!["rig"]);
+            Assert.InRange((double)result["results"]!["rheobase_nA"]!["model"]!, 15, 35);
+            Assert.Empty(result["recordings"]!.AsArray());
+            Assert.Contains("The rig cannot play this step", File.ReadAllText((string)result["worksheet"]!), StringComparison.Ordinal);
         }
         finally
         {

@@ -340,7 +340,10 @@ public sealed partial class FirmataSession : IRigSession
         return new RigTiming(sample, edge, true,
             string.Create(CultureInfo.InvariantCulture,
                 $"Firmata board: samples at whole-millisecond intervals from the firmware's loop (no timestamps; times are index × interval, within ±{sample} ms); " +
-                $"pulses timed by the host, each edge within about ±{edge} ms of where it is recorded (estimated from the link and the firmware's loop); no watchdog: a host crash leaves the stimulus pin as it was"));
+                $"pulses timed by the host, each edge within about ±{edge} ms of where it is recorded (estimated from the link and the firmware's loop); no watchdog: a host crash leaves the stimulus pin as it was"))
+        {
+            MinimumPhaseMs = MinimumPhaseMs, BipolarPulses = false,
+        };
     }
 
     /// <inheritdoc/>

@@ -101,6 +101,12 @@ public interface IRigSession : IAsyncDisposable
 /// <param name="Description">One sentence: what times what, and what that means for the data.</param>
 public sealed record RigTiming(double SampleTimeUncertaintyMs, double StimulusTimeUncertaintyMs, bool StimulusHostTimed, string Description)
 {
+    /// <summary>The shortest phase, and gap between pulses, the rig can honour (ms); 0 for a rig that times pulses to the sample.</summary>
+    public double MinimumPhaseMs { get; init; }
+
+    /// <summary>True when the rig can play biphasic and negative pulses (a Bench rig's DAC); false for an on/off pin.</summary>
+    public bool BipolarPulses { get; init; } = true;
+
     /// <summary>A Bench rig: samples and pulse edges on the board's crystal-timed sample clock.</summary>
     public static RigTiming BenchRig { get; } = new(0, 0, false,
         "samples and pulse edges are timed by the rig's crystal on one sample clock; pulse edges fall exactly on sample boundaries");

@@ -77,6 +77,16 @@ public sealed class PracticalRunner
     /// </summary>
     public Func<PracticalStep, string, IReadOnlyDictionary<string, double>, CancellationToken, Task<(ITrialBench? Rig, ITrialBench Model)>>? ApplyCondition { get; init; }
 
+    /// <summary>Why the rig cannot play the current step, or null.</summary>
+    private string? rigRefusal;
+
+    /// <summary>True while the current step runs on the model alone (the rig cannot play it).</summary>
+    public bool StepOnModelAlone => rigRefusal is not null;
+
+    /// <summary>The model on an ideal rig (a Bench rig's resolution and sample grid), for a step the rig cannot play: the
+    /// model bench that copies the rig could not play it either. Null: the rig's model bench.</summary>
+    public ITrialBench? ModelAlone { get; init; }
+
     /// <summary>Trials run so far, on both benches.</summary>
     public int Trials { get; private set; }
 
@@ -87,8 +97,13 @@ public sealed class PracticalRunner
         foreach (var step in practical.Steps)
         {
             progress?.Invoke($"{practical.Name}: step {step.Id}");
+            // A step the rig cannot play (its shortest or strongest stimulus beyond its limits) runs on the model alone.
+            rigRefusal = Demanding(step.Run) is { } hardest ? rig.Refuses(hardest) : null;
+            if (rigRefusal is not null) progress?.Invoke($"{practical.Name}: step {step.Id} on the model alone: the rig cannot play it ({rigRefusal})");
+            var asRig = model;
+            if (rigRefusal is not null && ModelAlone is not null) model = ModelAlone;
             if (BeforeStep is not null) await BeforeStep(step).ConfigureAwait(false);
-            results.Add(step.Run switch
+            var result = step.Run switch
             {
                 ThresholdSearch t => await ThresholdAsync(step, t, cancellationToken).ConfigureAwait(false),
                 StrengthDuration s => await StrengthDurationAsync(step, s, cancellationToken).ConfigureAwait(false),
@@ -97,7 +112,9 @@ public sealed class PracticalRunner
                 ConditionSeries c => await ConditionsAsync(step, c, cancellationToken).ConfigureAwait(false),
                 StepResponse r => await StepResponseAsync(step, r, cancellationToken).ConfigureAwait(false),
                 _ => throw new InvalidOperationException($"step {step.Id}: nothing to run"),
-            });
+            };
+            results.Add(rigRefusal is null ? result : result with { Method = $"The rig cannot play this step ({rigRefusal}): it ran on the model alone. " + result.Method });
+            model = asRig;
             if (AfterStep is not null) await AfterStep(step).ConfigureAwait(false);
         }
 
@@ -106,10 +123,11 @@ public sealed class PracticalRunner
 
     private async Task<StepResult> ThresholdAsync(PracticalStep step, ThresholdSearch t, CancellationToken ct)
     {
-        var onRig = await RepeatedAsync(rig, t.Repeats, b => SearchAsync(b, t.PulseMs, null, t.LowNanoamps, t.HighNanoamps, t.ToleranceNanoamps, ct)).ConfigureAwait(false);
+        var onRig = rigRefusal is not null ? Measured.None
+            : await RepeatedAsync(rig, t.Repeats, b => SearchAsync(b, t.PulseMs, null, t.LowNanoamps, t.HighNanoamps, t.ToleranceNanoamps, ct)).ConfigureAwait(false);
         var onModel = await SearchAsync(model, t.PulseMs, null, t.LowNanoamps, t.HighNanoamps, t.ToleranceNanoamps, ct).ConfigureAwait(false);
         // The threshold potential, by the one definition, at the smallest amplitude that fired.
-        var rigMv = await ThresholdPotentialAsync(rig, t.PulseMs, onRig, ct).ConfigureAwait(false);
+        var rigMv = rigRefusal is not null ? Measured.None : await ThresholdPotentialAsync(rig, t.PulseMs, onRig, ct).ConfigureAwait(false);
         var modelMv = await ThresholdPotentialAsync(model, t.PulseMs, onModel, ct).ConfigureAwait(false);
         return new StepResult(step, "pulse (ms)", "threshold current (nA)", [new TableRow(t.PulseMs, onRig, onModel)],
             new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal) { ["threshold_nA"] = (onRig, onModel), ["threshold_mV"] = (rigMv, modelMv) },
@@ -121,7 +139,8 @@ public sealed class PracticalRunner
         var rows = new List<TableRow>();
         foreach (double d in s.DurationsMs)
         {
-            var onRig = await RepeatedAsync(rig, s.Repeats, b => SearchAsync(b, d, null, s.LowNanoamps, s.HighNanoamps, s.ToleranceNanoamps, ct)).ConfigureAwait(false);
+            var onRig = rigRefusal is not null ? Measured.None
+                : await RepeatedAsync(rig, s.Repeats, b => SearchAsync(b, d, null, s.LowNanoamps, s.HighNanoamps, s.ToleranceNanoamps, ct)).ConfigureAwait(false);
             var onModel = await SearchAsync(model, d, null, s.LowNanoamps, s.HighNanoamps, s.ToleranceNanoamps, ct).ConfigureAwait(false);
             rows.Add(new TableRow(d, onRig, onModel));
         }
@@ -138,12 +157,13 @@ public sealed class PracticalRunner
 
     private async Task<StepResult> RefractoryAsync(PracticalStep step, RefractorySeries r, CancellationToken ct)
     {
-        var singleRig = await SearchAsync(rig, r.PulseMs, null, 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
+        var singleRig = rigRefusal is not null ? Measured.None : await SearchAsync(rig, r.PulseMs, null, 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
         var singleModel = await SearchAsync(model, r.PulseMs, null, 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
         var rows = new List<TableRow>();
         foreach (double interval in r.IntervalsMs)
         {
-            var rigTest = await SearchAsync(rig, r.PulseMs, (interval, r.ConditioningNanoamps), 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
+            var rigTest = rigRefusal is not null ? Measured.None
+                : await SearchAsync(rig, r.PulseMs, (interval, r.ConditioningNanoamps), 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
             var modelTest = await SearchAsync(model, r.PulseMs, (interval, r.ConditioningNanoamps), 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
             rows.Add(new TableRow(interval, Ratio(rigTest, singleRig), Ratio(modelTest, singleModel)));
         }
@@ -241,7 +261,7 @@ public sealed class PracticalRunner
             return (Mean(taus), Mean(changes));
         }
 
-        var (rigTau, rigChange) = await OnAsync(rig, s.Repeats).ConfigureAwait(false);
+        var (rigTau, rigChange) = rigRefusal is not null ? (Measured.None, Measured.None) : await OnAsync(rig, s.Repeats).ConfigureAwait(false);
         var (modelTau, modelChange) = await OnAsync(model, 1).ConfigureAwait(false);
         double amplitude = OnGrid(s.AmplitudeNanoamps);
         Measured Resistance(Measured change) => new(change.Value / amplitude, change.Uncertainty / amplitude);   // mV / nA = MΩ
@@ -306,9 +326,9 @@ public sealed class PracticalRunner
         {
             var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
                 $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.StepMs}},"phase1_amplitude":{{OnGrid(amplitude)}}}]}"""));
-            var rate = new double[2];
-            int b = 0;
-            foreach (var bench in new[] { rig, model })
+            var rate = new double[] { double.NaN, double.NaN };
+            int b = rigRefusal is null ? 0 : 1;
+            foreach (var bench in rigRefusal is null ? new[] { rig, model } : [model])
             {
                 var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
                 Trials++;
@@ -343,6 +363,19 @@ public sealed class PracticalRunner
         double s2 = points.Sum(p => Math.Pow(p.Y - my - (slope * (p.X - mx)), 2)) / (n - 2);
         return new Measured(slope, Math.Sqrt(s2 / sxx));
     }
+
+    /// <summary>The most demanding stimulus a step asks for (its shortest pulse at its largest amplitude), for the rig to check.</summary>
+    private StimulusProtocol? Demanding(StepRun run) => run switch
+    {
+        ThresholdSearch t => Protocol(t.PulseMs, null, OnGrid(t.HighNanoamps)),
+        StrengthDuration s => Protocol(s.DurationsMs.Min(), null, OnGrid(s.HighNanoamps)),
+        RefractorySeries r => Protocol(r.PulseMs, (r.IntervalsMs.Min(), OnGrid(r.ConditioningNanoamps)), OnGrid(r.HighNanoamps)),
+        CurrentSteps c => StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
+            $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.StepMs}},"phase1_amplitude":{{OnGrid(c.AmplitudesNanoamps.Max())}}}]}""")),
+        StepResponse r => StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
+            $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{r.StepMs}},"phase1_amplitude":{{OnGrid(r.AmplitudeNanoamps)}}}]}""")),
+        _ => null,   // conditions: the rig's part depends on changing its preparation (ApplyCondition says whether it can)
+    };
 
     /// <summary>The first interval of the table where <paramref name="reached"/> holds (and holds from then on), as the midpoint with the one before.</summary>
     private static Measured Between(List<TableRow> rows, Func<TableRow, bool> reached)
@@ -444,7 +477,7 @@ public sealed class PracticalRunner
     private async Task<Measured> SearchAsync(ITrialBench bench, double pulseMs, (double IntervalMs, double Nanoamps)? conditioning, double lowNanoamps, double highNanoamps,
         double toleranceNanoamps, CancellationToken ct)
     {
-        double lo = OnGrid(lowNanoamps), hi = OnGrid(highNanoamps), tolerance = Math.Max(toleranceNanoamps, nanoampsPerCode);
+        double lo = OnGrid(lowNanoamps), hi = OnGrid(highNanoamps), tolerance = Math.Max(toleranceNanoamps, Grid);
         if (!await FiresAsync(bench, pulseMs, conditioning, hi, ct).ConfigureAwait(false)) return new Measured(double.PositiveInfinity, double.NaN);
         if (lo > 0 && await FiresAsync(bench, pulseMs, conditioning, lo, ct).ConfigureAwait(false))
         {
@@ -475,7 +508,7 @@ public sealed class PracticalRunner
     {
         if (!double.IsFinite(thresholdNanoamps.Value)) return Measured.None;
         // Just above the threshold current: the AP there shows the threshold potential closest to the search's.
-        double amplitude = OnGrid(thresholdNanoamps.Value + (2 * Math.Max(thresholdNanoamps.Uncertainty, nanoampsPerCode)));
+        double amplitude = OnGrid(thresholdNanoamps.Value + (2 * Math.Max(thresholdNanoamps.Uncertainty, Grid)));
         var protocol = Protocol(pulseMs, null, amplitude);
         var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
         Trials++;
@@ -485,7 +518,10 @@ public sealed class PracticalRunner
         return report.Spikes.Count == 0 ? Measured.None : new Measured(report.Spikes[0].ThresholdMv, double.NaN);
     }
 
-    private double OnGrid(double nanoamps) => Math.Round(nanoamps / nanoampsPerCode) * nanoampsPerCode;
+    /// <summary>The amplitude grid of the step running: the rig's output, or the ideal rig's 1 nA for a step on the model alone.</summary>
+    private double Grid => rigRefusal is not null && ModelAlone is not null ? 1 : nanoampsPerCode;
+
+    private double OnGrid(double nanoamps) => Math.Round(nanoamps / Grid) * Grid;
 
     private static StimulusProtocol Protocol(double pulseMs, (double IntervalMs, double Nanoamps)? conditioning, double nanoamps)
     {

@@ -39,6 +39,9 @@ public interface ITrialBench
 
     /// <summary>Plays <paramref name="protocol"/> and returns the potential from 5 ms before it to 25 ms after its end.</summary>
     Task<Trial> RunAsync(StimulusProtocol protocol, CancellationToken cancellationToken);
+
+    /// <summary>Why this bench cannot play <paramref name="protocol"/> (its limits), or null when it can.</summary>
+    string? Refuses(StimulusProtocol protocol) => null;
 }
 
 /// <summary>
@@ -64,6 +67,12 @@ public sealed class ModelTrialBench : ITrialBench
         this.nanoampsPerCode = nanoampsPerCode;
         this.areaUm2 = areaUm2;
     }
+
+    /// <summary>The model on an ideal rig: 20 kHz, 1 nA per code up to ±2047 nA, phases up to 1 s (a Bench rig's, as emulated).</summary>
+    public static ModelTrialBench OnIdealRig(ModelDescriptor model, IReadOnlyDictionary<string, double> parameters, double areaUm2) => new(model, parameters,
+        new DeviceInfo(ProtocolLimits.Version, ProtocolLimits.MinorVersion, 1, 0, 0, "MODEL", 0, 16_000_000, 100_000, 5000, 12, 1, 0, ProtocolLimits.MaxTrains, 500,
+            [new OutputDescriptor(Unit: 1, DacBits: 12, MaxAmplitudeCode: 2047, Scale: 1, MaxPhaseUs: 1_000_000, MaxCharge: 500_000)]),
+        800, 1, areaUm2);
 
     /// <inheritdoc/>
     public string Name => "model";
@@ -169,6 +178,20 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
         }
 
         throw new InvalidOperationException("the rig lost samples in six trials running: check the link (bench devices), then run the practical again");
+    }
+
+    /// <inheritdoc/>
+    public string? Refuses(StimulusProtocol protocol)
+    {
+        try
+        {
+            rig.Session.CheckStimulus(protocol);
+            return null;
+        }
+        catch (StimulusProtocolException e)
+        {
+            return e.Message;
+        }
     }
 
     /// <inheritdoc/>

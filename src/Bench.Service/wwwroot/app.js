@@ -509,8 +509,10 @@ async function loadLimits() {
     return;
   }
   const charge = limits.max_charge_nA_ms != null ? `, at most ${limits.max_charge_nA_ms} nA·ms (pC) per phase` : "";
-  $("stim-limits").textContent = `This rig: ±${limits.max_amplitude_nA} nA in steps of ${limits.amplitude_step_nA} nA; phases ${limits.sample_period_ms} … ${limits.max_phase_ms} ms ` +
-    `in steps of ${limits.sample_period_ms} ms${charge}; up to ${limits.max_pulses} pulses.`;
+  const sign = limits.bipolar === false ? `0 or ${limits.max_amplitude_nA} nA (an on/off pin: no negative pulses)` : `±${limits.max_amplitude_nA} nA in steps of ${limits.amplitude_step_nA} nA`;
+  const shortest = limits.min_phase_ms > limits.sample_period_ms ? limits.min_phase_ms : limits.sample_period_ms;
+  $("stim-limits").textContent = `This rig: ${sign}; phases ${shortest} … ${limits.max_phase_ms} ms ` +
+    `in steps of ${limits.sample_period_ms} ms${charge}; up to ${limits.max_pulses} pulses.` + (limits.timing ? ` Timing: ${limits.timing}.` : "");
   const amp = $("stim-amplitude"), range = $("stim-amplitude-range");
   amp.min = -limits.max_amplitude_nA; amp.max = limits.max_amplitude_nA; amp.step = limits.amplitude_step_nA;
   range.max = Math.min(limits.max_amplitude_nA, 1000); range.step = limits.amplitude_step_nA;
@@ -542,6 +544,11 @@ function stimulusProblems() {
     else if (!p["stim-duration"] && !onGrid(s.duration, period)) p["stim-duration"] = `phase duration: a whole number of the rig's ${period} ms sample periods`;
     else if (!p["stim-duration"] && !p["stim-amplitude"] && limits.max_charge_nA_ms != null && Math.abs(s.amplitude) * s.duration > limits.max_charge_nA_ms * (1 + 1e-9)) {
       p["stim-amplitude"] = `charge: ${Math.abs(s.amplitude) * s.duration} nA·ms per phase is beyond this rig's ${limits.max_charge_nA_ms} nA·ms: lower the amplitude or shorten the phase`;
+    }
+    if (!p["stim-amplitude"] && limits.bipolar === false && s.amplitude < 0) p["stim-amplitude"] = `amplitude: this rig's pin only switches a current on (0 or ${max} nA), it cannot reverse it`;
+    if (!p["stim-duration"] && limits.min_phase_ms > period && s.duration < limits.min_phase_ms) p["stim-duration"] = `phase duration: ${s.duration} ms is shorter than the ${limits.min_phase_ms} ms this rig's host-timed pulses need`;
+    if (s.count > 1 && !p["stim-interval"] && limits.min_phase_ms > period && s.interval - s.duration < limits.min_phase_ms) {
+      p["stim-interval"] = `interval: the gap between pulses must be at least ${limits.min_phase_ms} ms on this rig`;
     }
     if (!p["stim-count"] && s.count > limits.max_pulses) p["stim-count"] = `pulses: at most ${limits.max_pulses} in a train`;
     if (s.count > 1 && !p["stim-interval"]) {
