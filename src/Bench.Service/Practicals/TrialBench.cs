@@ -169,7 +169,15 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(30 + (n * dt / 1000)));
-            await done.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            try
+            {
+                await done.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new InvalidOperationException("the rig sent no samples for a trial within 30 s: check the link (bench devices) and run the practical again");
+            }
+
             nextFree = start + (ulong)n + (ulong)(0.15 * rate);
             lock (gate)
             {
