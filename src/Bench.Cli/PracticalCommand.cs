@@ -121,13 +121,20 @@ internal static class PracticalCommand
 
             var session = rig.Session;
             var device = session.Device;
+            if (device.Outputs.Count == 0)
+            {
+                await rig.DisposeAsync();
+                throw new UserErrorException($"practical: {device.Board} on {address} has no stimulus output: a practical stimulates, so it needs a rig that can");
+            }
+
             uint periodTicks = session.PeriodTicks;
             double perCode = session.NanoampsPerCode(0);
             var calibration = rig.Calibration;
             string calibrationSource = rig.CalibrationSource;
-            var rigBench = await RigTrialBench.StartAsync(rig, cancellationToken);
+            RigTrialBench? rigBench = null;
             try
             {
+                rigBench = await RigTrialBench.StartAsync(rig, cancellationToken);
                 var modelBench = new ModelTrialBench(descriptor, parameters, device, periodTicks, perCode, areaUm2);
                 double cm = descriptor.Resolve(parameters).TryGetValue("Cm", out double c) ? c : 1;
                 Directory.CreateDirectory(directory);
@@ -161,9 +168,19 @@ internal static class PracticalCommand
                         var model = new ModelTrialBench(descriptor, Merge(parameters, changes), device, periodTicks, perCode, areaUm2);
                         if (address != RigConnection.EmulatedAddress) return (null, model);
                         await EndRecording();
-                        await rigBench.DisposeAsync();
-                        await rig.DisposeAsync();
-                        rig = await RigConnection.OpenAsync(address, Options(Merge(rigParameters, changes)), ct);
+                        var (oldBench, oldRig) = (rigBench, rig);
+                        rigBench = null;   // the finally below must not dispose these twice
+                        await oldBench.DisposeAsync();
+                        await oldRig.DisposeAsync();
+                        try
+                        {
+                            rig = await RigConnection.OpenAsync(address, Options(Merge(rigParameters, changes)), ct);
+                        }
+                        catch (Exception e) when (e is RigConnectionException or TimeoutException or RigCommandRefusedException or IOException or ArgumentException)
+                        {
+                            throw new InvalidOperationException($"step {step.Id}: the emulated preparation could not be started with condition '{id}': {e.Message}", e);
+                        }
+
                         rigBench = await RigTrialBench.StartAsync(rig, ct);
                         if (id.Length > 0) await Record($"{practical.Name}-{step.Id}-{id}");
                         return (rigBench, model);
@@ -193,7 +210,7 @@ internal static class PracticalCommand
             }
             finally
             {
-                await rigBench.DisposeAsync();
+                if (rigBench is not null) await rigBench.DisposeAsync();
                 await rig.DisposeAsync();
             }
         });

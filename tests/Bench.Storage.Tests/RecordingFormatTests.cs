@@ -207,6 +207,11 @@ public sealed class RecordingFormatTests : IDisposable
         Assert.Equal(RecordingExport.CsvHeader + ",model_mV", lines[0]);
         Assert.Equal("2.25,-59.1797,300,-65", lines[1 + 45]);   // sample 45: 45 / 20 kHz, 1045 counts, in the first pulse
 
+        // A span that ends inside the gap (lost from 150 to 170): the 10 lost before its end are counted too.
+        var cut = RecordingExport.Csv(reader, Path.Combine(dir, "cut.csv"), toS: 160 / 20_000.0);
+        Assert.Equal(150, cut.Rows);
+        Assert.Equal(10UL, cut.LostSamples);
+
         var span = RecordingExport.Spreadsheet(reader, Path.Combine(dir, "x.xlsx"), fromS: 0.002, toS: 0.011);
         Assert.Equal(200 - 40, span.Rows);      // 40 … 219, less the 20 lost from 150
         Assert.Equal(20UL, span.LostSamples);

@@ -175,9 +175,11 @@ public static class ActionPotentialAnalysis
             return slope - (sum / (2 * h));
         }
 
+        // The steepest point of the upstroke: the largest own slope in the 2 ms before the peak (not only along an
+        // unbroken rise, which one noisy sample next to a rounded peak would cut short at the peak itself).
         int steepest = last;
         double steepestSlope = Own(v, stim, last);
-        for (int i = last; i > first && v[i] >= v[i - 1]; i--)
+        for (int i = last - 1; i >= Math.Max(first, peak - (int)Math.Round(2 / dtMs)); i--)
         {
             double own = Own(v, stim, i);
             if (own > steepestSlope) (steepest, steepestSlope) = (i, own);

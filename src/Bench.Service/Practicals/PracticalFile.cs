@@ -246,14 +246,15 @@ public static class PracticalFile
             StepRun what = (string)run["kind"]! switch
             {
                 "threshold-search" => new ThresholdSearch(Get("pulse_ms", 1), Get("low_nA", 0), Get("high_nA", 1000), Get("tolerance_nA", 2), (int)Get("repeats", 3)),
-                "strength-duration" => new StrengthDuration([.. run["durations_ms"]!.AsArray().Select(d => d!.GetValue<double>())], Get("low_nA", 0), Get("high_nA", 2000),
+                // Tables are read in ascending order (periods bracketed between neighbours): the lists are sorted.
+                "strength-duration" => new StrengthDuration([.. run["durations_ms"]!.AsArray().Select(d => d!.GetValue<double>()).Order()], Get("low_nA", 0), Get("high_nA", 2000),
                     Get("tolerance_nA", 2), (int)Get("repeats", 1)),
                 "conditions" => new ConditionSeries(Get("pulse_ms", 1), Get("amplitude_nA", 300), (int)Get("repeats", 3), [.. run["conditions"]!.AsArray().Select(c => new Condition(
                     (string)c!["id"]!, (string)c["name"]!,
                     (c["parameters"] as JsonObject ?? []).ToDictionary(p => p.Key, p => p.Value!.GetValue<double>(), StringComparer.Ordinal)))]),
                 "step-response" => new StepResponse(Get("step_ms", 100), Get("amplitude_nA", 50), (int)Get("repeats", 3)),
-                "current-steps" => new CurrentSteps([.. run["amplitudes_nA"]!.AsArray().Select(d => d!.GetValue<double>())], Get("step_ms", 200), (int)Get("sustained_spikes", 3)),
-                _ => new RefractorySeries([.. run["intervals_ms"]!.AsArray().Select(d => d!.GetValue<double>())], Get("pulse_ms", 1), Get("conditioning_nA", 300),
+                "current-steps" => new CurrentSteps([.. run["amplitudes_nA"]!.AsArray().Select(d => d!.GetValue<double>()).Order()], Get("step_ms", 200), (int)Get("sustained_spikes", 3)),
+                _ => new RefractorySeries([.. run["intervals_ms"]!.AsArray().Select(d => d!.GetValue<double>()).Order()], Get("pulse_ms", 1), Get("conditioning_nA", 300),
                     Get("high_nA", 2000), Get("tolerance_nA", 2), Get("recovered_ratio", 1.1)),
             };
             return new PracticalStep((string)step["id"]!, (string)step["text"]!, what,

@@ -98,6 +98,7 @@ public sealed class PracticalRunner
         {
             progress?.Invoke($"{practical.Name}: step {step.Id}");
             // A step the rig cannot play (its shortest or strongest stimulus beyond its limits) runs on the model alone.
+            rigRefusal = null;   // Demanding rounds on the rig's own grid
             rigRefusal = Demanding(step.Run) is { } hardest ? rig.Refuses(hardest) : null;
             if (rigRefusal is not null) progress?.Invoke($"{practical.Name}: step {step.Id} on the model alone: the rig cannot play it ({rigRefusal})");
             var asRig = model;
@@ -171,8 +172,8 @@ public sealed class PracticalRunner
         return new StepResult(step, "interval (ms)", "test threshold / single-pulse threshold", rows,
             new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
             {
-                ["absolute_refractory_ms"] = (Between(rows, x => double.IsFinite(x.Rig.Value)), Between(rows, x => double.IsFinite(x.Model.Value))),
-                ["relative_refractory_ms"] = (Between(rows, x => x.Rig.Value <= r.RecoveredRatio), Between(rows, x => x.Model.Value <= r.RecoveredRatio)),
+                ["absolute_refractory_ms"] = (Between(rows, x => double.IsFinite(x.Rig.Value), x => x.Rig), Between(rows, x => double.IsFinite(x.Model.Value), x => x.Model)),
+                ["relative_refractory_ms"] = (Between(rows, x => x.Rig.Value <= r.RecoveredRatio, x => x.Rig), Between(rows, x => x.Model.Value <= r.RecoveredRatio, x => x.Model)),
             },
             $"absolute: the interval by which a second action potential can be evoked at all (up to {r.HighNanoamps} nA); relative: by which its threshold is back within {r.RecoveredRatio}× the single pulse's; each between the last interval that did not and the first that did");
     }
@@ -346,7 +347,7 @@ public sealed class PracticalRunner
         return new StepResult(step, "step (nA)", "firing rate (Hz)", rows,
             new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
             {
-                ["repetitive_rheobase_nA"] = (Between(rows, x => x.Rig.Value >= sustainedRate), Between(rows, x => x.Model.Value >= sustainedRate)),
+                ["repetitive_rheobase_nA"] = (Between(rows, x => x.Rig.Value >= sustainedRate, x => x.Rig), Between(rows, x => x.Model.Value >= sustainedRate, x => x.Model)),
                 ["fi_slope_hz_per_nA"] = (Slope(rows, x => x.Rig, sustainedRate), Slope(rows, x => x.Model, sustainedRate)),
             },
             string.Create(CultureInfo.InvariantCulture, $"rate = action potentials in the {c.StepMs} ms step / its duration; repetitive firing from {c.SustainedSpikes} in a step; the f–I slope fitted by least squares over the steps that fire repetitively"));
@@ -377,9 +378,11 @@ public sealed class PracticalRunner
         _ => null,   // conditions: the rig's part depends on changing its preparation (ApplyCondition says whether it can)
     };
 
-    /// <summary>The first interval of the table where <paramref name="reached"/> holds (and holds from then on), as the midpoint with the one before.</summary>
-    private static Measured Between(List<TableRow> rows, Func<TableRow, bool> reached)
+    /// <summary>The first interval of the table where <paramref name="reached"/> holds (and holds from then on), as the midpoint with the one before;
+    /// nothing when the column was not measured at all (a step the rig could not play).</summary>
+    private static Measured Between(List<TableRow> rows, Func<TableRow, bool> reached, Func<TableRow, Measured> column)
     {
+        if (rows.All(r => double.IsNaN(column(r).Value))) return Measured.None;
         int first = rows.Count;
         for (int i = rows.Count - 1; i >= 0 && reached(rows[i]); i--) first = i;
         if (first == rows.Count) return new Measured(double.PositiveInfinity, double.NaN);
@@ -500,8 +503,9 @@ public sealed class PracticalRunner
         Trials++;
         var trial = await bench.RunAsync(Protocol(pulseMs, conditioning, nanoamps), ct).ConfigureAwait(false);
         if (conditioning is not { } c) return trial.SpikesFrom(0) > 0;
-        // Only an action potential after the test pulse's onset counts (the conditioning pulse's own crosses before it).
-        return trial.SpikesFrom(c.IntervalMs) > 0;
+        // The conditioning pulse's own AP is one; the test pulse fired when there is a second (counting only after the
+        // test's onset would take a conditioning AP that crosses 0 mV late for the test's).
+        return trial.SpikesFrom(0) >= 2;
     }
 
     private async Task<Measured> ThresholdPotentialAsync(ITrialBench bench, double pulseMs, Measured thresholdNanoamps, CancellationToken ct)

@@ -49,7 +49,8 @@ public static class Worksheet
         {
             foreach (var (name, (rig, model)) in step.Results)
             {
-                o[name] = new JsonObject
+                // A second step with the same result keeps its own, under its step's id.
+                o[o.ContainsKey(name) ? $"{step.Step.Id}.{name}" : name] = new JsonObject
                 {
                     ["rig"] = rig.ValueJson, ["model"] = model.ValueJson,
                     ["rig_uncertainty"] = double.IsFinite(rig.Uncertainty) ? rig.Uncertainty : null,
@@ -148,8 +149,8 @@ public static class Worksheet
     {
         if (!double.IsFinite(rig.Value) || !double.IsFinite(model.Value)) return "—";
         double d = model.Value - rig.Value;
+        if (!double.IsFinite(rig.Uncertainty) && !double.IsFinite(model.Uncertainty)) return N(d);   // no uncertainty known: no verdict
         double u = Math.Sqrt(Sq(rig.Uncertainty) + Sq(model.Uncertainty));
-        if (!double.IsFinite(u)) return N(d);
         return $"{N(d)} ± {N(u)}" + (Math.Abs(d) > 2 * u ? "" : " (within uncertainty)");
         static double Sq(double x) => double.IsFinite(x) ? x * x : 0;
     }

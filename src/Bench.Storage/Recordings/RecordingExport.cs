@@ -163,8 +163,8 @@ public static class RecordingExport
         {
             ulong first = block.FirstIndex, end = first + (ulong)block.Codes.Length;
             if (end <= from) continue;
-            if (first >= to) break;
             if (first > expected) lost(Math.Min(first, to) - expected);
+            if (first >= to) break;
             rows.Clear();
             for (ulong index = Math.Max(first, from); index < Math.Min(end, to); index++)
             {
