@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Bench.Core.Analysis;
 using Bench.Core.Stimulus;
+using MathNet.Numerics.Distributions;
 
 namespace Bench.Service.Practicals;
 
@@ -181,8 +182,7 @@ public sealed class PracticalRunner
     private async Task<StepResult> ConditionsAsync(PracticalStep step, ConditionSeries c, CancellationToken ct)
     {
         if (ApplyCondition is null) throw new InvalidOperationException($"step {step.Id}: this run cannot change the preparation's conditions");
-        var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
-            $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.PulseMs}},"phase1_amplitude":{{OnGrid(c.AmplitudeNanoamps)}}}]}"""));
+        var protocol = Protocol(c.PulseMs, null, OnGrid(c.AmplitudeNanoamps));
         var rows = new List<TableRow>();
         var results = new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal);
         bool rigRan = true;
@@ -223,9 +223,7 @@ public sealed class PracticalRunner
         {
             var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
             Trials++;
-            var slope = new double[trial.Mv.Length - 1];
-            for (int j = 0; j < slope.Length; j++) slope[j] = protocol.AmplitudeAt((j - trial.OnsetSample) * trial.DtMs) * slopePerNanoamp;
-            var report = ActionPotentialAnalysis.Analyze(trial.Mv, trial.DtMs, stimulusSlopeMvPerMs: slope);
+            var report = Analyze(trial, protocol);
             if (report.Spikes.Count == 0) return [Measured.None, Measured.None, Measured.None, Measured.None];
             var f = report.Spikes[0];
             draws.Add([f.ThresholdMv, f.PeakMv, f.HalfWidthMs, f.AhpMinMv]);
@@ -244,8 +242,7 @@ public sealed class PracticalRunner
 
     private async Task<StepResult> StepResponseAsync(PracticalStep step, StepResponse s, CancellationToken ct)
     {
-        var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
-            $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{s.StepMs}},"phase1_amplitude":{{OnGrid(s.AmplitudeNanoamps)}}}]}"""));
+        var protocol = Protocol(s.StepMs, null, OnGrid(s.AmplitudeNanoamps));
         async Task<(Measured Tau, Measured Change)> OnAsync(ITrialBench bench, int repeats)
         {
             var taus = new List<double>();
@@ -325,8 +322,7 @@ public sealed class PracticalRunner
         var rows = new List<TableRow>();
         foreach (double amplitude in c.AmplitudesNanoamps)
         {
-            var protocol = StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
-                $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.StepMs}},"phase1_amplitude":{{OnGrid(amplitude)}}}]}"""));
+            var protocol = Protocol(c.StepMs, null, OnGrid(amplitude));
             var rate = new double[] { double.NaN, double.NaN };
             int b = rigRefusal is null ? 0 : 1;
             foreach (var bench in rigRefusal is null ? new[] { rig, model } : [model])
@@ -371,10 +367,8 @@ public sealed class PracticalRunner
         ThresholdSearch t => Protocol(t.PulseMs, null, OnGrid(t.HighNanoamps)),
         StrengthDuration s => Protocol(s.DurationsMs.Min(), null, OnGrid(s.HighNanoamps)),
         RefractorySeries r => Protocol(r.PulseMs, (r.IntervalsMs.Min(), OnGrid(r.ConditioningNanoamps)), OnGrid(r.HighNanoamps)),
-        CurrentSteps c => StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
-            $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{c.StepMs}},"phase1_amplitude":{{OnGrid(c.AmplitudesNanoamps.Max())}}}]}""")),
-        StepResponse r => StimulusProtocol.Parse(string.Create(CultureInfo.InvariantCulture,
-            $$"""{"name":"practical","unit":"nA","trains":[{"phase1_ms":{{r.StepMs}},"phase1_amplitude":{{OnGrid(r.AmplitudeNanoamps)}}}]}""")),
+        CurrentSteps c => Protocol(c.StepMs, null, OnGrid(c.AmplitudesNanoamps.Max())),
+        StepResponse r => Protocol(r.StepMs, null, OnGrid(r.AmplitudeNanoamps)),
         _ => null,   // conditions: the rig's part depends on changing its preparation (ApplyCondition says whether it can)
     };
 
@@ -413,7 +407,7 @@ public sealed class PracticalRunner
         var chronaxies = new List<double>();
         for (int draw = 0; draw < 40; draw++)
         {
-            var moved = usable.Select(p => (p.DurationMs, p.Threshold.Value + ((double.IsFinite(p.Threshold.Uncertainty) ? p.Threshold.Uncertainty : 0) * Gaussian(random)))).ToList();
+            var moved = usable.Select(p => (p.DurationMs, p.Threshold.Value + Normal.Sample(random, 0, double.IsFinite(p.Threshold.Uncertainty) ? p.Threshold.Uncertainty : 0))).ToList();
             var (r, t) = FitLapicque(moved);
             rheobases.Add(r);
             chronaxies.Add(t * Math.Log(2));
@@ -426,8 +420,6 @@ public sealed class PracticalRunner
             double mean = values.Average();
             return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
         }
-
-        static double Gaussian(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
     }
 
     private static (double Rheobase, double TauMs) FitLapicque(List<(double DurationMs, double Nanoamps)> points)
@@ -516,14 +508,20 @@ public sealed class PracticalRunner
         var protocol = Protocol(pulseMs, null, amplitude);
         var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
         Trials++;
-        var slope = new double[trial.Mv.Length - 1];
-        for (int k = 0; k < slope.Length; k++) slope[k] = protocol.AmplitudeAt((k - trial.OnsetSample) * trial.DtMs) * slopePerNanoamp;
-        var report = ActionPotentialAnalysis.Analyze(trial.Mv, trial.DtMs, stimulusSlopeMvPerMs: slope);
+        var report = Analyze(trial, protocol);
         return report.Spikes.Count == 0 ? Measured.None : new Measured(report.Spikes[0].ThresholdMv, double.NaN);
     }
 
     /// <summary>The amplitude grid of the step running: the rig's output, or the ideal rig's 1 nA for a step on the model alone.</summary>
     private double Grid => rigRefusal is not null && ModelAlone is not null ? 1 : nanoampsPerCode;
+
+    /// <summary>The trial's action potentials, the slope the protocol's current gives by itself (I/C) taken out, as on every trace.</summary>
+    private ActionPotentialReport Analyze(Trial trial, StimulusProtocol protocol)
+    {
+        var slope = new double[trial.Mv.Length - 1];
+        for (int k = 0; k < slope.Length; k++) slope[k] = protocol.AmplitudeAt((k - trial.OnsetSample) * trial.DtMs) * slopePerNanoamp;
+        return ActionPotentialAnalysis.Analyze(trial.Mv, trial.DtMs, stimulusSlopeMvPerMs: slope);
+    }
 
     private double OnGrid(double nanoamps) => Math.Round(nanoamps / Grid) * Grid;
 
