@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Bench.Core.Analysis;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
+using MathNet.Numerics.Distributions;
 
 namespace Bench.Core.Comparison;
 
@@ -462,12 +463,7 @@ public sealed class LiveComparison
         var spikes = ap.Model ? modelSpikes : recordedSpikes;
         var report = ActionPotentialAnalysis.Analyze(apSegment.AsSpan(0, n), dtMs, new ActionPotentialOptions { DetectionMv = options.DetectionMv, DeadTimeMs = options.DeadTimeMs },
             TimeOf(from), apSlope.AsSpan(0, Math.Max(0, n - 1)));
-        double crossing = spikes[ap.Spike];
-        ActionPotentialFeatures? best = null;
-        foreach (var f in report.Spikes)
-        {
-            if (f.PeakTimeMs >= crossing - dtMs && (best is null || f.PeakTimeMs < best.Value.PeakTimeMs)) best = f;
-        }
+        var best = ApAt(report, spikes[ap.Spike]);
 
         (ap.Model ? modelFeatures : recordedFeatures)[ap.Spike] = best;
         if (ap.Model && best is { } measured) modelUncertainty[ap.Spike] = NoiseUncertainty(from, n, measured, spikes[ap.Spike]);
@@ -500,15 +496,9 @@ public sealed class LiveComparison
         int draws = 0;
         for (int draw = 0; draw < NoiseDraws; draw++)
         {
-            for (int k = 0; k < n; k++) apNoisy[k] = apSegment[k] + (sigma * Gaussian(random));
+            for (int k = 0; k < n; k++) apNoisy[k] = apSegment[k] + Normal.Sample(random, 0, sigma);
             var report = ActionPotentialAnalysis.Analyze(apNoisy.AsSpan(0, n), dtMs, options, TimeOf(from), apSlope.AsSpan(0, Math.Max(0, n - 1)));
-            ActionPotentialFeatures? nearest = null;
-            foreach (var f in report.Spikes)
-            {
-                if (f.PeakTimeMs >= crossingMs - dtMs && (nearest is null || f.PeakTimeMs < nearest.Value.PeakTimeMs)) nearest = f;
-            }
-
-            if (nearest is not { } x) continue;
+            if (ApAt(report, crossingMs) is not { } x) continue;
             noiseDraws[(draws * 5) + 0] = x.ThresholdMv - measured.ThresholdMv;
             noiseDraws[(draws * 5) + 1] = x.PeakMv - measured.PeakMv;
             noiseDraws[(draws * 5) + 2] = x.AmplitudeMv - measured.AmplitudeMv;
@@ -535,9 +525,18 @@ public sealed class LiveComparison
         return new ApFeatureDifferences(Spread(0), Spread(1), Spread(2), Spread(3), Spread(4));
     }
 
-    /// <summary>A standard normal draw (Box–Muller).</summary>
-    private static double Gaussian(Random random) =>
-        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+    /// <summary>The AP whose peak is the first at or after the spike's crossing of <paramref name="crossingMs"/> (within a sample).</summary>
+    private ActionPotentialFeatures? ApAt(ActionPotentialReport report, double crossingMs)
+    {
+        ActionPotentialFeatures? best = null;
+        foreach (var f in report.Spikes)
+        {
+            if (f.PeakTimeMs >= crossingMs - dtMs && (best is null || f.PeakTimeMs < best.Value.PeakTimeMs)) best = f;
+        }
+
+        return best;
+    }
+
 
     private void NewEpoch(ulong index, PlayedPulse pulse)
     {
