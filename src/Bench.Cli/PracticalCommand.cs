@@ -145,7 +145,7 @@ internal static class PracticalCommand
                     string nwb = Path.Combine(directory, $"{stem}.nwb");
                     File.Delete(nwb);
                     File.Delete(nwb + ".journal");
-                    return rigBench.BeginRecordingAsync(nwb, stem, cancellationToken);
+                    return rigBench.BeginRecordingAsync(nwb, cancellationToken);
                 }
 
                 async Task EndRecording()

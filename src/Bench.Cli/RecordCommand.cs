@@ -121,28 +121,16 @@ internal static class RecordCommand
         TextWriter error, CancellationToken cancellationToken)
     {
         ulong planned = (ulong)Math.Round(0.2 * session.SampleRateHz);
-        double leadS = 0.1;
-        for (int attempt = 0; ; attempt++)
+        var (played, start) = await pipeline.PlayAheadAsync(protocol, protocol.Name ?? "stimulus", planned, 4, null, cancellationToken);
+        if (start > planned)
         {
-            ulong start = Math.Max(planned, session.NextSampleIndex + (ulong)Math.Round(leadS * session.SampleRateHz));
-            try
-            {
-                var played = await pipeline.PlayAsync(protocol, protocol.Name ?? "stimulus", start, cancellationToken);
-                if (start > planned)
-                {
-                    double lateMs = (start - planned) * 1000.0 / session.SampleRateHz;
-                    ulong endSample = start + (ulong)Math.Ceiling(protocol.EndMs * session.SampleRateHz / 1000.0);
-                    string cut = endSample > targetSamples ? $"; its last {(endSample - targetSamples) * 1000.0 / session.SampleRateHz:0} ms fall after the recording's end: lengthen --duration" : "";
-                    error.WriteLine($"bench: record: the stimulus started {lateMs:0} ms later than planned (at {start / session.SampleRateHz:0.000} s) because this computer was slow to ask{cut}");
-                }
-
-                return played;
-            }
-            catch (RigCommandRefusedException e) when (e.Nack.Code == (byte)NackCode.TooLate && attempt < 3)
-            {
-                leadS *= 2;
-            }
+            double lateMs = (start - planned) * 1000.0 / session.SampleRateHz;
+            ulong endSample = start + (ulong)Math.Ceiling(protocol.EndMs * session.SampleRateHz / 1000.0);
+            string cut = endSample > targetSamples ? $"; its last {(endSample - targetSamples) * 1000.0 / session.SampleRateHz:0} ms fall after the recording's end: lengthen --duration" : "";
+            error.WriteLine($"bench: record: the stimulus started {lateMs:0} ms later than planned (at {start / session.SampleRateHz:0.000} s) because this computer was slow to ask{cut}");
         }
+
+        return played;
     }
 
     private static async Task<int> RecordAsync(string address, double rateHz, double seconds, string path, string? rawPath, StimulusProtocol? protocol, string? protocolJson,
@@ -214,7 +202,7 @@ internal static class RecordCommand
             var watch = new RecordWatch(target, model, liveOptions, output);
             var pipeline = new AcquisitionPipeline(rig, model, watch) { EndIndex = session.NextSampleIndex + target };
             var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, rig.Calibration, rig.CalibrationSource, protocolJson, null, outputCalibration);
-            using var journal = new NwbJournal(path, rig, live?.Model.Name, live?.Parameters, live?.AreaUm2);
+            using var journal = new FileRecording(path, rig, live?.Model.Name, live?.Parameters, live?.AreaUm2);
             await pipeline.AttachAsync(journal, cancellationToken);
             if (rawTemporary is not null) RecordingSidecar.Write(rawTemporary, sidecar);
             await session.StartAsync(cancellationToken);
@@ -394,7 +382,7 @@ internal static class RecordCommand
 
         public void OnRecordingFailed(IRecordingTarget recording, Exception error)
         {
-            if (recording is NwbJournal journal) journal.Failed = error;
+            if (recording is FileRecording journal) journal.Failed = error;
             reached.TrySetResult();
         }
 
@@ -425,40 +413,6 @@ internal static class RecordCommand
                 var quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref lastBatchTimestamp));
                 if (session.IsConnected && quiet > stallLimit) return $"the rig sent no samples for {quiet.TotalSeconds:0} s";
             }
-        }
-    }
-
-    /// <summary>The journal of a <c>bench record --out x.nwb</c>, written out as NWB at the end.</summary>
-    private sealed class NwbJournal(string nwbPath, RigConnection rig, string? model, IReadOnlyDictionary<string, double>? parameters, double? areaUm2) : JournalRecording
-    {
-        private bool finished;
-
-        /// <inheritdoc/>
-        public override string JournalPath => JournalConverter.JournalPathFor(nwbPath);
-
-        /// <summary>Why the journal stopped taking data (a full disk), if it did.</summary>
-        public Exception? Failed { get; set; }
-
-        /// <inheritdoc/>
-        protected override JsonObject Header(ulong firstIndex)
-        {
-            var session = rig.Session;
-            var d = session.Device;
-            return JournalHeader.Create(Path.GetFileNameWithoutExtension(nwbPath), DateTime.UtcNow, session.PortName, d, rig.Calibration, rig.CalibrationSource, session.SampleRateHz, firstIndex,
-                d.Outputs.Count > 0 ? session.NanoampsPerCode(0) : null, model, parameters, areaUm2, session.Timing.Description);
-        }
-
-        public JournalConversion Finish(JsonObject summary)
-        {
-            Journal.WriteEnd(summary);
-            Journal.Dispose();
-            finished = true;
-            return JournalConverter.ConvertAndRemoveJournal(Journal.Path, nwbPath);
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (!finished) base.Dispose(disposing);   // an error: the journal stays for bench recover
         }
     }
 }

@@ -128,6 +128,37 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Plays a protocol at a sample index of the rig's: no earlier than <paramref name="earliestIndex"/>, and at least 100 ms
+    /// ahead of the samples received, so the request reaches the rig before that sample does. A rig that answers "too late"
+    /// (this computer was slow to ask) is asked again twice as far ahead, up to <paramref name="attempts"/> requests.
+    /// </summary>
+    /// <param name="protocol">What to play.</param>
+    /// <param name="name">What to call it.</param>
+    /// <param name="earliestIndex">The first sample index it may start at.</param>
+    /// <param name="attempts">Requests before a "too late" is the caller's.</param>
+    /// <param name="beforeEach">Called with each start index before it is asked for (e.g. to watch for its samples).</param>
+    /// <param name="cancellationToken">Cancels before sending.</param>
+    /// <returns>The command the rig accepted and the index it starts at.</returns>
+    public async Task<(StimulusCommand Command, ulong StartIndex)> PlayAheadAsync(StimulusProtocol protocol, string name, ulong earliestIndex, int attempts,
+        Action<ulong>? beforeEach, CancellationToken cancellationToken)
+    {
+        double rate = Rig.Session.SampleRateHz, leadS = 0.1;
+        for (int attempt = 1; ; attempt++)
+        {
+            ulong start = Math.Max(earliestIndex, NextIndex + (ulong)Math.Round(leadS * rate));
+            beforeEach?.Invoke(start);
+            try
+            {
+                return (await PlayAsync(protocol, name, start, cancellationToken).ConfigureAwait(false), start);
+            }
+            catch (RigCommandRefusedException e) when (e.Nack.Code == (byte)NackCode.TooLate && attempt < attempts)
+            {
+                leadS *= 2;
+            }
+        }
+    }
+
     /// <summary>Attaches a recording between two turns: it takes every batch from the next one on.</summary>
     public async Task AttachAsync(IRecordingTarget target, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
 using Bench.Core.Rig;
@@ -116,7 +117,7 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
     private bool lost;
     private TaskCompletionSource? complete;
     private ulong nextFree;
-    private StepRecording? recording;
+    private FileRecording? recording;
 
     private RigTrialBench(RigConnection rig)
     {
@@ -143,29 +144,21 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
         double rate = session.SampleRateHz, dt = 1000 / rate;
         int pre = (int)Math.Round(5 / dt);
         int n = pre + (int)Math.Ceiling((protocol.EndMs + 25) / dt);
-        double lead = 0.1;
         for (int attempt = 0; attempt < 6; attempt++)
         {
-            ulong start = Math.Max(pipeline.NextIndex + (ulong)(lead * rate), nextFree);
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (gate)
+            // The window is set for each start asked for, before its samples can arrive.
+            var (_, start) = await pipeline.PlayAheadAsync(protocol, "practical", nextFree, 6, at =>
             {
-                buffer = new double[n];
-                from = start - (ulong)pre;
-                filled = 0;
-                lost = false;
-                complete = done;
-            }
-
-            try
-            {
-                await pipeline.PlayAsync(protocol, "practical", start, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RigCommandRefusedException e) when (e.Nack.Code == (byte)NackCode.TooLate)
-            {
-                lead *= 2;   // this computer was slow to ask: further ahead
-                continue;
-            }
+                lock (gate)
+                {
+                    buffer = new double[n];
+                    from = at - (ulong)pre;
+                    filled = 0;
+                    lost = false;
+                    complete = done;
+                }
+            }, cancellationToken).ConfigureAwait(false);
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(30 + (n * dt / 1000)));
@@ -248,9 +241,9 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
     }
 
     /// <summary>Records what follows, until <see cref="EndRecordingAsync"/>, into <paramref name="nwbPath"/> (through a journal beside it).</summary>
-    public async Task BeginRecordingAsync(string nwbPath, string stepName, CancellationToken cancellationToken)
+    public async Task BeginRecordingAsync(string nwbPath, CancellationToken cancellationToken)
     {
-        var next = new StepRecording(nwbPath, rig, stepName);
+        var next = new FileRecording(nwbPath, rig);
         await pipeline.AttachAsync(next, cancellationToken).ConfigureAwait(false);
         recording = next;
     }
@@ -263,7 +256,7 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
         await pipeline.DetachAsync().ConfigureAwait(false);
         using (r)
         {
-            r.Finish();
+            r.Finish(new JsonObject { ["purpose"] = $"practical step {Path.GetFileNameWithoutExtension(r.NwbPath)}" });
         }
 
         return r.NwbPath;
