@@ -17,6 +17,7 @@ import threading
 import time
 
 import rigclient as rc
+from checks import check, summary
 
 T = 800                      # sample period at 20 kHz, CPU cycles
 CLOCK = 16_000_000
@@ -24,15 +25,7 @@ MID = 2048
 QUICK = "--quick" in sys.argv
 STREAM_SECONDS = 4.0 if QUICK else 10.0
 
-failures = []
 figures = {}
-
-
-def check(cond, what, detail=""):
-    print("%s  %s%s" % ("PASS" if cond else "FAIL", what, ("  (" + detail + ")") if detail else ""))
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def nack_of(a):
@@ -553,8 +546,7 @@ def main():
     if "--json" in sys.argv:
         with open(sys.argv[sys.argv.index("--json") + 1], "w") as fh:
             json.dump(figures, fh, indent=2)
-    print("\n%d check(s) failed%s" % (len(failures), (": " + "; ".join(failures)) if failures else ""))
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

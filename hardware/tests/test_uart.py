@@ -18,14 +18,7 @@ import tty
 
 import rigclient as rc
 
-failures = []
-
-
-def check(cond, what, detail=""):
-    print("%s  %s%s" % ("PASS" if cond else "FAIL", what, ("  (" + detail + ")") if detail else ""))
-    if not cond:
-        failures.append(what)
-    return cond
+from checks import check, summary
 
 
 def overwrites(summary):
@@ -159,8 +152,7 @@ def main():
     test_bench_firmware()
     test_firmata(sys.argv[1], "StandardFirmata", 57600)
     test_firmata(sys.argv[2], "ConfigurableFirmata", 115200)
-    print("\n%d check(s) failed%s" % (len(failures), (": " + "; ".join(failures)) if failures else ""))
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -313,20 +313,27 @@ public sealed class SessionTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, 50).Select(k => (ulong)k * 200), pulses.Select(p => p.SessionOnsetIndex));
     }
 
-    [Fact]
-    public async Task A_command_left_unanswered_is_sent_again_at_each_time_out_and_given_up_after_the_sessions_patience()
+    /// <summary>A session on a fake clock whose first Start the link loses: the Start is sent and awaits its answer.</summary>
+    private async Task<(FakeTimeProvider Clock, TransportSpy Spy, RigSession Session, Task Start)> StartWithTheFirstStartLostAsync()
     {
         var clock = new FakeTimeProvider();
         var (host, _) = StartRig(new EmulatorOptions { Speed = 1, Baud = 0 }, clock);
         var spy = new TransportSpy(host, clock);
-        await using var session = await RigSession.ConnectAsync(spy, new RigSessionOptions { TimeProvider = clock });
+        var session = await RigSession.ConnectAsync(spy, new RigSessionOptions { TimeProvider = clock });
         await session.ConfigureAsync(20_000);
-
-        // The first Start is lost on the link. Nothing happens until its 250 ms have passed (the answers so far came
-        // at once, so the measured round trip leaves the protocol's 250 ms as it is).
         spy.Drop = f => f.Kind == MessageKind.Start && spy.SentOf(MessageKind.Start).Count == 0;
         var start = session.StartAsync();
         await Eventually.True(() => spy.SentOf(MessageKind.Start).Count == 1, "the first Start is sent");
+        return (clock, spy, session, start);
+    }
+
+    [Fact]
+    public async Task A_command_left_unanswered_is_sent_again_at_each_time_out_and_given_up_after_the_sessions_patience()
+    {
+        // The first Start is lost on the link. Nothing happens until its 250 ms have passed (the answers so far came
+        // at once, so the measured round trip leaves the protocol's 250 ms as it is).
+        var (clock, spy, session, start) = await StartWithTheFirstStartLostAsync();
+        await using var disposeSession = session;
         clock.Advance(TimeSpan.FromMilliseconds(249));
         // The loop woke for the heartbeat due at 100 ms and wrote it in the same flush as anything else due then.
         await Eventually.True(() => spy.SentOf(MessageKind.Heartbeat).Any(h => h.At == TimeSpan.FromMilliseconds(249)), "the loop's pass at 249 ms");
@@ -365,14 +372,8 @@ public sealed class SessionTests : IAsyncLifetime
     [Fact]
     public async Task A_host_that_wakes_late_gives_a_command_its_time_again_instead_of_counting_an_attempt()
     {
-        var clock = new FakeTimeProvider();
-        var (host, _) = StartRig(new EmulatorOptions { Speed = 1, Baud = 0 }, clock);
-        var spy = new TransportSpy(host, clock);
-        await using var session = await RigSession.ConnectAsync(spy, new RigSessionOptions { TimeProvider = clock });
-        await session.ConfigureAsync(20_000);
-        spy.Drop = f => f.Kind == MessageKind.Start && spy.SentOf(MessageKind.Start).Count == 0;
-        var start = session.StartAsync();
-        await Eventually.True(() => spy.SentOf(MessageKind.Start).Count == 1, "the first Start is sent");
+        var (clock, spy, session, start) = await StartWithTheFirstStartLostAsync();
+        await using var disposeSession = session;
 
         // The host was descheduled: its loop wakes at 400 ms, 150 ms past the deadline. The answer may be waiting
         // unread, so the attempt does not count: the Start gets another 250 ms from now, and is not resent yet.
