@@ -98,7 +98,18 @@ public sealed class DeviceClockMapping
         while (edge < hull.Count - 2 && hull[edge + 1].X < mean) edge++;
         var (x0, y0) = hull[edge];
         var (x1, y1) = hull[edge + 1];
-        b = (y1 - y0) / (x1 - x0);
+        double slope = (y1 - y0) / (x1 - x0);
+        // A burst after a stall (samples arriving at one host time) can leave a hull edge flat: time that does not
+        // advance is no clock (its drift would be infinite), so there is no fit until the points say more.
+        if (!(slope > 0) || !double.IsFinite(slope))
+        {
+            b = NominalSecondsPerSample;
+            a = points.Min(p => p.Y - (b * p.X));
+            IsFitted = false;
+            return;
+        }
+
+        b = slope;
         a = y0 - (b * x0);
         IsFitted = true;
     }
