@@ -115,22 +115,16 @@ internal static class RecordCommand
     /// Plays <paramref name="protocol"/> 200 ms after the start (in the rig's own sample index, which restarted at 0), or,
     /// when the machine was too slow to ask in time, a lead ahead of the last sample received. A rig that answers "too late"
     /// is asked again further ahead: on a loaded machine the start can take longer than 200 ms, and the user asked for a
-    /// recording with its stimulus, not an error.
+    /// recording with its stimulus, not an error. Returns the command and how many samples later than planned it starts.
     /// </summary>
-    private static async Task<StimulusCommand> PlayOnTimeAsync(AcquisitionPipeline pipeline, IRigSession session, StimulusProtocol protocol, ulong targetSamples,
+    private static async Task<(StimulusCommand Played, ulong LateSamples)> PlayOnTimeAsync(AcquisitionPipeline pipeline, IRigSession session, StimulusProtocol protocol,
         TextWriter error, CancellationToken cancellationToken)
     {
         ulong planned = (ulong)Math.Round(0.2 * session.SampleRateHz);
         var (played, start) = await pipeline.PlayAheadAsync(protocol, protocol.Name ?? "stimulus", planned, 4, null, cancellationToken);
-        if (start > planned)
-        {
-            double lateMs = (start - planned) * 1000.0 / session.SampleRateHz;
-            ulong endSample = start + (ulong)Math.Ceiling(protocol.EndMs * session.SampleRateHz / 1000.0);
-            string cut = endSample > targetSamples ? $"; its last {(endSample - targetSamples) * 1000.0 / session.SampleRateHz:0} ms fall after the recording's end: lengthen --duration" : "";
-            error.WriteLine($"bench: record: the stimulus started {lateMs:0} ms later than planned (at {start / session.SampleRateHz:0.000} s) because this computer was slow to ask{cut}");
-        }
-
-        return played;
+        if (start <= planned) return (played, 0);
+        error.WriteLine($"bench: record: the stimulus started {(start - planned) * 1000.0 / session.SampleRateHz:0} ms later than planned (at {start / session.SampleRateHz:0.000} s) because this computer was slow to ask: the recording is as much longer, so it holds the protocol and what follows it as planned");
+        return (played, start - planned);
     }
 
     private static async Task<int> RecordAsync(string address, double rateHz, double seconds, string path, string? rawPath, StimulusProtocol? protocol, string? protocolJson,
@@ -199,8 +193,11 @@ internal static class RecordCommand
             var model = live is null ? null : new ModelTrack(live.Model.Name, live.Parameters, session.SampleRateHz, outputCalibration ?? 1, live.AreaUm2, rig.Calibration,
                 liveOptions, collectObservables: false);
             ulong target = (ulong)Math.Round(seconds * session.SampleRateHz);
-            var watch = new RecordWatch(target, model, liveOptions, output);
-            var pipeline = new AcquisitionPipeline(rig, model, watch) { EndIndex = session.NextSampleIndex + target };
+            // With a stimulus the end is set once it is known when the stimulus starts (a slow computer can make it start
+            // late, and the recording then runs as much longer); until then nothing is cut.
+            ulong firstIndex = session.NextSampleIndex;
+            var watch = new RecordWatch(protocol is null ? target : ulong.MaxValue, model, liveOptions, output);
+            var pipeline = new AcquisitionPipeline(rig, model, watch) { EndIndex = protocol is null ? firstIndex + target : ulong.MaxValue };
             var sidecar = RecordingSidecar.Create(session.PortName, session.Device, session.SampleRateHz, session.PeriodTicks, rig.Calibration, rig.CalibrationSource, protocolJson, null, outputCalibration);
             using var journal = new FileRecording(path, rig, live?.Model.Name, live?.Parameters, live?.AreaUm2);
             await pipeline.AttachAsync(journal, cancellationToken);
@@ -215,7 +212,10 @@ internal static class RecordCommand
             {
                 try
                 {
-                    played = await PlayOnTimeAsync(pipeline, session, protocol, target, error, cancellationToken);
+                    (played, ulong late) = await PlayOnTimeAsync(pipeline, session, protocol, error, cancellationToken);
+                    target += late;
+                    pipeline.EndIndex = firstIndex + target;
+                    watch.Target = target;
                 }
                 catch (StimulusProtocolException e)
                 {
@@ -343,9 +343,21 @@ internal static class RecordCommand
     }
 
     /// <summary>What <c>bench record</c> watches in the pipeline: progress, gaps, pulses, the live comparison's lines.</summary>
-    private sealed class RecordWatch(ulong target, ModelTrack? model, ComparisonOptions liveOptions, TextWriter output) : IPipelineObserver
+    private sealed class RecordWatch(ulong initialTarget, ModelTrack? model, ComparisonOptions liveOptions, TextWriter output) : IPipelineObserver
     {
         private readonly TaskCompletionSource reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private ulong target = initialTarget;
+
+        /// <summary>The sample count that completes the recording (set once a stimulus's start is known).</summary>
+        public ulong Target
+        {
+            get => Interlocked.Read(ref target);
+            set
+            {
+                Interlocked.Exchange(ref target, value);
+                if (LastIndex >= value) reached.TrySetResult();
+            }
+        }
         private long lastBatchTimestamp = Stopwatch.GetTimestamp();
 
         public ulong LastIndex { get; private set; }
@@ -362,7 +374,7 @@ internal static class RecordCommand
         {
             LastIndex = batch.FirstSampleIndex + (ulong)batch.Codes.Length;
             Interlocked.Exchange(ref lastBatchTimestamp, Stopwatch.GetTimestamp());
-            if (LastIndex >= target) reached.TrySetResult();
+            if (LastIndex >= Target) reached.TrySetResult();
         }
 
         public void OnPredicted(ulong first, ReadOnlySpan<double> modelMv)
@@ -406,7 +418,7 @@ internal static class RecordCommand
             {
                 var done = await Task.WhenAny(reached.Task, pipeline.Completion, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
                 cancellationToken.ThrowIfCancellationRequested();
-                if (reached.Task.IsCompleted) return LastIndex >= target ? null : "the recording could not be written";
+                if (reached.Task.IsCompleted) return LastIndex >= Target ? null : "the recording could not be written";
                 if (done == pipeline.Completion) return pipeline.LostReason ?? "the rig's session ended";
                 // While the link is down the session is looking for the rig (and gives up on its own); a connected rig
                 // that sends nothing has stalled.

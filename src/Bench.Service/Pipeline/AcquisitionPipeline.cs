@@ -70,6 +70,7 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
     private IRecordingTarget? recording;
     private Task pump = Task.CompletedTask;
     private ulong nextIndex;
+    private ulong endIndex = ulong.MaxValue;
     private ulong samplesReceived;
     private volatile string? lostReason;
 
@@ -207,7 +208,11 @@ internal sealed class AcquisitionPipeline : IAsyncDisposable
     /// Samples from this session index on are not taken (<c>bench record --duration</c>: the recording, the model and
     /// the counts end exactly there; the rig may send a little more before it is stopped).
     /// </summary>
-    public ulong EndIndex { get; init; } = ulong.MaxValue;
+    public ulong EndIndex
+    {
+        get => Interlocked.Read(ref endIndex);
+        set => Interlocked.Exchange(ref endIndex, value);
+    }
 
     /// <summary>The recording attached now.</summary>
     public IRecordingTarget? Recording => Volatile.Read(ref recording);
