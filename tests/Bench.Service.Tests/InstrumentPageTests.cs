@@ -121,7 +121,16 @@ public sealed class InstrumentPageTests
         Assert.True(code == 0, stderr);
         double simulated = (double)System.Text.Json.Nodes.JsonNode.Parse(stdout)!["action_potentials"]![0]!["threshold_mV"]!;
         double shown = (await SweepAsync(page)).GetProperty("thresholdDrawn").GetDouble();
-        Assert.True(Math.Abs(shown - simulated) < 1, $"the sweep's threshold {shown} mV, bench simulate's {simulated} mV");
+        // The live model is noiseless and measured as bench simulate measures: the same number. The rig's carries the
+        // rig's noise (0.2 mV, which moves the 10 mV/ms crossing): within 1 mV of it, or within three times the
+        // uncertainty the comparison states for it.
+        var row = (await service.GetJsonAsync("/api/comparison"))["features"]!.AsArray()
+            .Single(f => ((string)f!["name"]!).StartsWith("threshold", StringComparison.Ordinal))!;
+        double model = (double)row["model"]!;
+        Assert.True(Math.Abs(model - simulated) < 0.3, $"the live model's threshold {model} mV, bench simulate's {simulated} mV");
+        double stated = row["uncertainty"] is { } u ? (double)u : 0;
+        Assert.True(Math.Abs(shown - simulated) < Math.Max(1, 3 * stated),
+            $"the sweep's threshold {shown} mV, bench simulate's {simulated} mV, the stated uncertainty {stated} mV");
         var definition = await page.InnerTextAsync("#threshold-definition");
         Assert.Contains("10 mV/ms", definition);
         Assert.Contains("Threshold", await page.InnerTextAsync("#features-definition"));
