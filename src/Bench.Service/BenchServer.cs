@@ -61,7 +61,8 @@ public static class BenchServer
         foreach (var line in ActiveRecording.RecoverInterrupted(catalog)) Console.Error.WriteLine($"bench: {line}");
         var host = new RigHost(options, hub, catalog);
         var protocols = new ProtocolLibrary(options.DataDirectory);
-        builder.Services.AddSingleton(options).AddSingleton(hub).AddSingleton(catalog).AddSingleton(host).AddSingleton(protocols);
+        var practicals = new Practicals.PracticalSession(host, hub);
+        builder.Services.AddSingleton(options).AddSingleton(hub).AddSingleton(catalog).AddSingleton(host).AddSingleton(protocols).AddSingleton(practicals);
         var app = builder.Build();
         // What the rig's session recovers from (a failed reconnect attempt, an unconfirmed stop) goes to the service's log.
         host.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Bench.Rig");
@@ -76,7 +77,13 @@ public static class BenchServer
         app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")) });
         app.MapOpenApi("/api/openapi.json");
         MapApi(app, options, host, hub, catalog, protocols);
-        app.Lifetime.ApplicationStopping.Register(() => host.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        MapPracticals(app.MapGroup("/api"), practicals);
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            // A step running is cancelled first: it gives the rig back as it was.
+            practicals.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            host.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        });
         return app;
     }
 
@@ -341,6 +348,35 @@ public static class BenchServer
                 unsubscribe();
             }
         }).WithSummary("Server-sent events: trace, model, stimulus, gap, metrics, health, status");
+    }
+
+    private static void MapPracticals(Microsoft.AspNetCore.Routing.RouteGroupBuilder api, Practicals.PracticalSession practicals)
+    {
+        api.MapGet("/practicals", () => Practicals.PracticalSession.List()).WithSummary("The built-in practicals");
+        api.MapGet("/practicals/schema", () => Results.Text(Practicals.PracticalFile.SchemaText, "application/schema+json"))
+            .WithSummary("The JSON Schema practical files follow (format bench-practical-1)");
+        api.MapGet("/practicals/{name}/file", (string name) => Results.Text(Practicals.PracticalFile.BuiltInText(name), "application/yaml"))
+            .WithSummary("A built-in practical's file (YAML), to copy and change");
+        api.MapGet("/practical", () => Results.Json(practicals.View(), LiveHub.Json)).Produces<Practicals.PracticalView>()
+            .WithSummary("The practical open on the page: its steps, their tables as measured, the answers");
+        api.MapPost("/practical", (Practicals.OpenPracticalRequest request) => Results.Json(practicals.Open(request.Name, request.Text, request.Student), LiveHub.Json))
+            .Produces<Practicals.PracticalView>().WithSummary("Open a built-in practical (name) or a teacher's file (text: its YAML or JSON)");
+        api.MapPut("/practical/answers", (Practicals.AnswersRequest request) => Results.Json(practicals.Answer(request.Student, request.Answers), LiveHub.Json))
+            .Produces<Practicals.PracticalView>().WithSummary("Keep the student's name and answers (keys step/question, from 0)");
+        api.MapPost("/practical/steps/{id}/run", (string id) => Results.Json(practicals.Run(id), LiveHub.Json)).Produces<Practicals.PracticalView>()
+            .WithSummary("Run a step on the rig and the model (in the background; its rows arrive as practical events)");
+        api.MapPost("/practical/cancel", async () => Results.Json(await practicals.CancelAsync(), LiveHub.Json)).Produces<Practicals.PracticalView>()
+            .WithSummary("Cancel the step running (the rig is set back as it was)");
+        api.MapPost("/practical/worksheet", () => Results.Json(practicals.Export(), LiveHub.Json)).Produces<Practicals.PracticalView>()
+            .WithSummary("Write the worksheet (HTML and CSV) beside the steps' recordings");
+        api.MapGet("/practical/files", () => practicals.Files()).WithSummary("The open practical's files: worksheet, tables, recordings");
+        api.MapGet("/practical/files/{name}", (string name) =>
+        {
+            string path = practicals.File(name) ?? throw new RecordingNotFoundException($"the open practical has no file '{name}': GET /api/practical/files lists them");
+            string type = Path.GetExtension(path) switch { ".html" => "text/html; charset=utf-8", ".csv" => "text/csv", ".nwb" => "application/x-hdf5", _ => "application/octet-stream" };
+            // The worksheet opens in the browser; the rest download.
+            return Results.File(path, type, type.StartsWith("text/html", StringComparison.Ordinal) ? null : name);
+        }).WithSummary("One of the open practical's files");
     }
 
     /// <summary>A small JSON body as text (bounded like every body).</summary>

@@ -34,6 +34,8 @@ public sealed class RigHost : IAsyncDisposable
     private volatile IReadOnlyDictionary<string, double> modelParameters;
     private volatile EmulatorOptions emulator;
     private volatile SweepWindow sweepWindow = SweepWindow.Default;
+    // The practical step running its trials on the rig, if any: what would disturb them is refused meanwhile.
+    private volatile string? practicalStep;
 
     /// <summary>Builds the host (nothing is connected until <see cref="ConnectAsync"/>).</summary>
     public RigHost(ServiceOptions options, LiveHub hub, BenchCatalog catalog)
@@ -85,6 +87,12 @@ public sealed class RigHost : IAsyncDisposable
     {
         string model = options.Model ?? throw new InvalidOperationException("the service runs without a model (--model none): there are no model parameters to set");
         LiveParameters.Check(model, overrides);
+        RefuseDuringPractical("changing the model's parameters");
+        return await SetModelParametersCoreAsync(model, overrides, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<ParameterSetView> SetModelParametersCoreAsync(string model, IReadOnlyDictionary<string, double> overrides, CancellationToken cancellationToken)
+    {
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -128,6 +136,12 @@ public sealed class RigHost : IAsyncDisposable
     public async Task<ParameterSetView> SetEmulatorParametersAsync(IReadOnlyDictionary<string, double> overrides, CancellationToken cancellationToken)
     {
         LiveParameters.Check(emulator.Model, overrides);
+        RefuseDuringPractical("changing the emulated preparation");
+        return await SetEmulatorParametersCoreAsync(overrides, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<ParameterSetView> SetEmulatorParametersCoreAsync(IReadOnlyDictionary<string, double> overrides, CancellationToken cancellationToken)
+    {
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -172,6 +186,53 @@ public sealed class RigHost : IAsyncDisposable
     /// <summary>The address of the embedded emulated rig.</summary>
     public const string EmulatedAddress = RigConnection.EmulatedAddress;
 
+    /// <summary>The practical step running its trials on the rig now, or null.</summary>
+    public string? PracticalStep => practicalStep;
+
+    private void RefuseDuringPractical(string what)
+    {
+        if (practicalStep is { } step) throw new InvalidOperationException($"{step} is running its trials on the rig: wait for it to finish, or cancel it, before {what}");
+    }
+
+    /// <summary>
+    /// Marks <paramref name="step"/> (e.g. "practical threshold, step search") as running its trials on the rig until the
+    /// returned handle is disposed: meanwhile the page's own stimuli, recordings and changes to the rig are refused.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another step runs, or the page records.</exception>
+    internal IDisposable BeginPracticalStep(string step)
+    {
+        if (connection?.Recording is { } running) throw new InvalidOperationException($"recording '{running.Info.Name}' is running: stop it first (a practical's step records its own trials)");
+        if (Interlocked.CompareExchange(ref practicalStep, step, null) is { } other) throw new InvalidOperationException($"{other} is running: wait for it to finish, or cancel it");
+        Publish();
+        return new PracticalStepMark(this);
+    }
+
+    private sealed class PracticalStepMark(RigHost host) : IDisposable
+    {
+        public void Dispose()
+        {
+            host.practicalStep = null;
+            host.Publish();
+        }
+    }
+
+    /// <summary>The rig connected and acquiring now (null when none, or lost), for a practical's trials on its pipeline.</summary>
+    internal Connection? LiveConnection => connection is { Pipeline.LostReason: null } c ? c : null;
+
+    /// <summary>A practical's condition on the live model (the page shows it as the step runs).</summary>
+    internal Task<ParameterSetView> SetModelParametersForPracticalAsync(IReadOnlyDictionary<string, double> overrides, CancellationToken cancellationToken) =>
+        SetModelParametersCoreAsync(options.Model ?? throw new InvalidOperationException("the service runs without a model (--model none)"), overrides, cancellationToken);
+
+    /// <summary>A practical's condition on the emulated preparation (the emulated rig is connected again with it).</summary>
+    internal Task<ParameterSetView> SetEmulatorParametersForPracticalAsync(IReadOnlyDictionary<string, double> overrides, CancellationToken cancellationToken)
+    {
+        LiveParameters.Check(emulator.Model, overrides);
+        return SetEmulatorParametersCoreAsync(overrides, cancellationToken);
+    }
+
+    /// <summary>The service's options (the model, the data directory).</summary>
+    internal ServiceOptions Options => options;
+
     /// <summary>Where the rig's session notes what it recovers from.</summary>
     public Microsoft.Extensions.Logging.ILogger Logger { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
@@ -181,12 +242,12 @@ public sealed class RigHost : IAsyncDisposable
         get
         {
             var c = connection;
-            if (c is null) return new RigStatus("disconnected", null, null, null, 0, null, null, lastError) { LastRecording = lastRecording };
+            if (c is null) return new RigStatus("disconnected", null, null, null, 0, null, null, lastError) { LastRecording = lastRecording, Practical = practicalStep };
             var s = c.Rig.Session;
             string state = c.Pipeline.LostReason is not null ? "lost" : s.IsConnected ? "connected" : "reconnecting";
             return new RigStatus(state, c.Rig.Address, DeviceView.From(s.Device) with { Timing = s.Timing.StimulusHostTimed ? s.Timing.Description : null },
                 CalibrationView.From(c.Rig.Calibration, c.Rig.CalibrationSource, s.Device.Outputs.Count > 0 ? s.NanoampsPerCode(0) : null),
-                s.SampleRateHz, HealthView.From(s.Health, c), c.Recording?.Info, lastError) { LastRecording = lastRecording };
+                s.SampleRateHz, HealthView.From(s.Health, c), c.Recording?.Info, lastError) { LastRecording = lastRecording, Practical = practicalStep };
         }
     }
 
@@ -204,6 +265,7 @@ public sealed class RigHost : IAsyncDisposable
     public async Task<RigStatus> ConnectAsync(string address, double sampleRateHz, CancellationToken cancellationToken)
     {
         RigConnection.Validate(address);
+        RefuseDuringPractical("connecting a rig");
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -262,6 +324,7 @@ public sealed class RigHost : IAsyncDisposable
     /// <summary>Stops stimulation and acquisition and lets the rig go (an open recording is finished first).</summary>
     public async Task DisconnectAsync()
     {
+        RefuseDuringPractical("disconnecting the rig");
         await gate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -280,6 +343,7 @@ public sealed class RigHost : IAsyncDisposable
     /// </summary>
     public async Task<RigStatus> ConfigureAsync(double sampleRateHz, CancellationToken cancellationToken)
     {
+        RefuseDuringPractical("changing the sample rate");
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -316,6 +380,7 @@ public sealed class RigHost : IAsyncDisposable
     /// <exception cref="StimulusProtocolException">The rig cannot play it exactly; nothing was sent.</exception>
     public async Task<StimulusCommand> PlayAsync(StimulusProtocol protocol, string name, CancellationToken cancellationToken)
     {
+        RefuseDuringPractical("playing a protocol");
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -338,6 +403,7 @@ public sealed class RigHost : IAsyncDisposable
     /// <summary>Starts recording into the data directory under <paramref name="name"/> (validated).</summary>
     public async Task<RecordingInfo> StartRecordingAsync(string name, CancellationToken cancellationToken)
     {
+        RefuseDuringPractical("starting a recording (the step records its own trials)");
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -493,8 +559,12 @@ public sealed class RigHost : IAsyncDisposable
 
         public ulong SamplesReceived => Pipeline.SamplesReceived;
 
+        /// <summary>A practical's bench, given every batch and event too (on the pump, so it must be quick).</summary>
+        public volatile IPipelineObserver? Tap;
+
         public void OnBatch(SampleBatch batch)
         {
+            Tap?.OnBatch(batch);
             var codes = batch.Codes;
             var calibration = Rig.Calibration;
             for (int i = 0; i < codes.Length; i++) recordedTrace.Add(batch.FirstSampleIndex + (ulong)i, calibration.ToMillivolts(codes[i]));
@@ -509,6 +579,7 @@ public sealed class RigHost : IAsyncDisposable
 
         public void OnEvent(RigEvent e, PlayedProtocol? played)
         {
+            Tap?.OnEvent(e, played);
             double rate = Rig.Session.SampleRateHz;
             switch (e)
             {
@@ -683,6 +754,9 @@ public sealed record RigStatus(string State, string? Address, DeviceView? Device
 {
     /// <summary>The last recording stopped (by request, or early: a full disk, a rig lost for good), until the next starts.</summary>
     public RecordingInfo? LastRecording { get; init; }
+
+    /// <summary>The practical step running its trials on the rig, if any (the page's own stimuli wait for it).</summary>
+    public string? Practical { get; init; }
 }
 
 /// <summary>A rig's identity for the API.</summary>

@@ -91,19 +91,29 @@ public sealed class PracticalRunner
     /// <summary>Trials run so far, on both benches.</summary>
     public int Trials { get; private set; }
 
+    /// <summary>Called with each row of a step's table as it is measured (to fill a live table).</summary>
+    public Action<PracticalStep, TableRow>? RowMeasured { get; init; }
+
     /// <summary>Runs every step in order.</summary>
     public async Task<IReadOnlyList<StepResult>> RunAsync(Practical practical, CancellationToken cancellationToken)
     {
         var results = new List<StepResult>();
-        foreach (var step in practical.Steps)
+        foreach (var step in practical.Steps) results.Add(await RunStepAsync(practical, step, cancellationToken).ConfigureAwait(false));
+        return results;
+    }
+
+    /// <summary>Runs one step of <paramref name="practical"/> (on the model alone when the rig cannot play it).</summary>
+    public async Task<StepResult> RunStepAsync(Practical practical, PracticalStep step, CancellationToken cancellationToken)
+    {
+        progress?.Invoke($"{practical.Name}: step {step.Id}");
+        // A step the rig cannot play (its shortest or strongest stimulus beyond its limits) runs on the model alone.
+        rigRefusal = null;   // Demanding rounds on the rig's own grid
+        rigRefusal = Demanding(step.Run) is { } hardest ? rig.Refuses(hardest) : null;
+        if (rigRefusal is not null) progress?.Invoke($"{practical.Name}: step {step.Id} on the model alone: the rig cannot play it ({rigRefusal})");
+        var asRig = model;
+        if (rigRefusal is not null && ModelAlone is not null) model = ModelAlone;
+        try
         {
-            progress?.Invoke($"{practical.Name}: step {step.Id}");
-            // A step the rig cannot play (its shortest or strongest stimulus beyond its limits) runs on the model alone.
-            rigRefusal = null;   // Demanding rounds on the rig's own grid
-            rigRefusal = Demanding(step.Run) is { } hardest ? rig.Refuses(hardest) : null;
-            if (rigRefusal is not null) progress?.Invoke($"{practical.Name}: step {step.Id} on the model alone: the rig cannot play it ({rigRefusal})");
-            var asRig = model;
-            if (rigRefusal is not null && ModelAlone is not null) model = ModelAlone;
             if (BeforeStep is not null) await BeforeStep(step).ConfigureAwait(false);
             var result = step.Run switch
             {
@@ -115,12 +125,31 @@ public sealed class PracticalRunner
                 StepResponse r => await StepResponseAsync(step, r, cancellationToken).ConfigureAwait(false),
                 _ => throw new InvalidOperationException($"step {step.Id}: nothing to run"),
             };
-            results.Add(rigRefusal is null ? result : result with { Method = $"The rig cannot play this step ({rigRefusal}): it ran on the model alone. " + result.Method });
+            return rigRefusal is null ? result : result with { Method = $"The rig cannot play this step ({rigRefusal}): it ran on the model alone. " + result.Method };
+        }
+        finally
+        {
             model = asRig;
             if (AfterStep is not null) await AfterStep(step).ConfigureAwait(false);
         }
+    }
 
-        return results;
+    /// <summary>What a step's table holds: its first column and what each row measures, with their units.</summary>
+    public static (string X, string Y) Axes(StepRun run) => run switch
+    {
+        ThresholdSearch or StrengthDuration => ("pulse (ms)", "threshold current (nA)"),
+        RefractorySeries => ("interval (ms)", "test threshold / single-pulse threshold"),
+        ConditionSeries => ("condition", "action potential features"),
+        StepResponse => ("step (nA)", "membrane time constant (ms)"),
+        CurrentSteps => ("step (nA)", "firing rate (Hz)"),
+        _ => ("", ""),
+    };
+
+    /// <summary>A row of <paramref name="step"/>'s table, told to <see cref="RowMeasured"/> as it is measured.</summary>
+    private TableRow Measure(PracticalStep step, TableRow row)
+    {
+        RowMeasured?.Invoke(step, row);
+        return row;
     }
 
     private async Task<StepResult> ThresholdAsync(PracticalStep step, ThresholdSearch t, CancellationToken ct)
@@ -129,9 +158,9 @@ public sealed class PracticalRunner
             : await RepeatedAsync(rig, t.Repeats, b => SearchAsync(b, t.PulseMs, null, t.LowNanoamps, t.HighNanoamps, t.ToleranceNanoamps, ct)).ConfigureAwait(false);
         var onModel = await SearchAsync(model, t.PulseMs, null, t.LowNanoamps, t.HighNanoamps, t.ToleranceNanoamps, ct).ConfigureAwait(false);
         // The threshold potential, by the one definition, at the smallest amplitude that fired.
-        var rigMv = rigRefusal is not null ? Measured.None : await ThresholdPotentialAsync(rig, t.PulseMs, onRig, ct).ConfigureAwait(false);
-        var modelMv = await ThresholdPotentialAsync(model, t.PulseMs, onModel, ct).ConfigureAwait(false);
-        return new StepResult(step, "pulse (ms)", "threshold current (nA)", [new TableRow(t.PulseMs, onRig, onModel)],
+        var rigMv = rigRefusal is not null ? Measured.None : await ThresholdPotentialAsync(rig, t.PulseMs, onRig, t.Repeats, ct).ConfigureAwait(false);
+        var modelMv = await ThresholdPotentialAsync(model, t.PulseMs, onModel, 1, ct).ConfigureAwait(false);
+        return new StepResult(step, Axes(step.Run).X, Axes(step.Run).Y, [Measure(step, new TableRow(t.PulseMs, onRig, onModel))],
             new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal) { ["threshold_nA"] = (onRig, onModel), ["threshold_mV"] = (rigMv, modelMv) },
             $"bisection to {t.ToleranceNanoamps} nA, {t.Repeats} searches on the rig; {ActionPotentialAnalysis.ThresholdDefinition}");
     }
@@ -144,12 +173,12 @@ public sealed class PracticalRunner
             var onRig = rigRefusal is not null ? Measured.None
                 : await RepeatedAsync(rig, s.Repeats, b => SearchAsync(b, d, null, s.LowNanoamps, s.HighNanoamps, s.ToleranceNanoamps, ct)).ConfigureAwait(false);
             var onModel = await SearchAsync(model, d, null, s.LowNanoamps, s.HighNanoamps, s.ToleranceNanoamps, ct).ConfigureAwait(false);
-            rows.Add(new TableRow(d, onRig, onModel));
+            rows.Add(Measure(step, new TableRow(d, onRig, onModel)));
         }
 
         var (rigRheobase, rigChronaxie) = Lapicque(rows.Select(r => (r.X, r.Rig)).ToList());
         var (modelRheobase, modelChronaxie) = Lapicque(rows.Select(r => (r.X, r.Model)).ToList());
-        return new StepResult(step, "pulse (ms)", "threshold current (nA)", rows,
+        return new StepResult(step, Axes(step.Run).X, Axes(step.Run).Y, rows,
             new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
             {
                 ["rheobase_nA"] = (rigRheobase, modelRheobase), ["chronaxie_ms"] = (rigChronaxie, modelChronaxie),
@@ -167,10 +196,10 @@ public sealed class PracticalRunner
             var rigTest = rigRefusal is not null ? Measured.None
                 : await SearchAsync(rig, r.PulseMs, (interval, r.ConditioningNanoamps), 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
             var modelTest = await SearchAsync(model, r.PulseMs, (interval, r.ConditioningNanoamps), 0, r.HighNanoamps, r.ToleranceNanoamps, ct).ConfigureAwait(false);
-            rows.Add(new TableRow(interval, Ratio(rigTest, singleRig), Ratio(modelTest, singleModel)));
+            rows.Add(Measure(step, new TableRow(interval, Ratio(rigTest, singleRig), Ratio(modelTest, singleModel))));
         }
 
-        return new StepResult(step, "interval (ms)", "test threshold / single-pulse threshold", rows,
+        return new StepResult(step, Axes(step.Run).X, Axes(step.Run).Y, rows,
             new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
             {
                 ["absolute_refractory_ms"] = (Between(rows, x => double.IsFinite(x.Rig.Value), x => x.Rig), Between(rows, x => double.IsFinite(x.Model.Value), x => x.Model)),
@@ -198,7 +227,7 @@ public sealed class PracticalRunner
             {
                 var r = onRig?[i] ?? Measured.None;
                 var m = onModel[i];
-                rows.Add(new TableRow(index, r, m) { Label = $"{condition.Name}: {feature.Replace('_', '-')} ({unit})" });
+                rows.Add(Measure(step, new TableRow(index, r, m) { Label = $"{condition.Name}: {feature.Replace('_', '-')} ({unit})" }));
                 results[$"{feature}_{unit}_{condition.Id}"] = (r, m);
             }
 
@@ -209,7 +238,7 @@ public sealed class PracticalRunner
         var (restoredRig, restoredModel) = await ApplyCondition(step, "", new Dictionary<string, double>(), ct).ConfigureAwait(false);
         if (restoredRig is not null) rig = restoredRig;
         model = restoredModel;
-        return new StepResult(step, "condition", "action potential features", rows, results,
+        return new StepResult(step, Axes(step.Run).X, Axes(step.Run).Y, rows, results,
             (rigRan ? "" : "The rig's preparation cannot be changed unattended (on a real rig, apply each condition by hand and run the step again): the rig column is empty. ")
             + string.Create(CultureInfo.InvariantCulture, $"a {c.PulseMs} ms pulse of {c.AmplitudeNanoamps} nA under each condition, {c.Repeats} trials on the rig (their mean ± its standard error); ")
             + ActionPotentialAnalysis.ThresholdDefinition);
@@ -263,7 +292,7 @@ public sealed class PracticalRunner
         var (modelTau, modelChange) = await OnAsync(model, 1).ConfigureAwait(false);
         double amplitude = OnGrid(s.AmplitudeNanoamps);
         Measured Resistance(Measured change) => new(change.Value / amplitude, change.Uncertainty / amplitude);   // mV / nA = MΩ
-        return new StepResult(step, "step (nA)", "membrane time constant (ms)", [new TableRow(amplitude, rigTau, modelTau)],
+        return new StepResult(step, Axes(step.Run).X, Axes(step.Run).Y, [Measure(step, new TableRow(amplitude, rigTau, modelTau))],
             new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
             {
                 ["tau_ms"] = (rigTau, modelTau), ["steady_change_mV"] = (rigChange, modelChange), ["input_resistance_mohm"] = (Resistance(rigChange), Resistance(modelChange)),
@@ -336,11 +365,11 @@ public sealed class PracticalRunner
 
             // A count in the step is uncertain by a spike at its ends: ±1/√12 spikes, as a rate.
             double u = 1 / Math.Sqrt(12) / (c.StepMs / 1000);
-            rows.Add(new TableRow(OnGrid(amplitude), new Measured(rate[0], u), new Measured(rate[1], u)));
+            rows.Add(Measure(step, new TableRow(OnGrid(amplitude), new Measured(rate[0], u), new Measured(rate[1], u))));
         }
 
         double sustainedRate = c.SustainedSpikes / (c.StepMs / 1000);
-        return new StepResult(step, "step (nA)", "firing rate (Hz)", rows,
+        return new StepResult(step, Axes(step.Run).X, Axes(step.Run).Y, rows,
             new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
             {
                 ["repetitive_rheobase_nA"] = (Between(rows, x => x.Rig.Value >= sustainedRate, x => x.Rig), Between(rows, x => x.Model.Value >= sustainedRate, x => x.Model)),
@@ -500,16 +529,29 @@ public sealed class PracticalRunner
         return trial.SpikesFrom(0) >= 2;
     }
 
-    private async Task<Measured> ThresholdPotentialAsync(ITrialBench bench, double pulseMs, Measured thresholdNanoamps, CancellationToken ct)
+    /// <summary>
+    /// The threshold potential just above the threshold current, over <paramref name="repeats"/> trials (the rig's
+    /// noise moves it): their mean ± its standard error (no uncertainty from one trial).
+    /// </summary>
+    private async Task<Measured> ThresholdPotentialAsync(ITrialBench bench, double pulseMs, Measured thresholdNanoamps, int repeats, CancellationToken ct)
     {
         if (!double.IsFinite(thresholdNanoamps.Value)) return Measured.None;
         // Just above the threshold current: the AP there shows the threshold potential closest to the search's.
         double amplitude = OnGrid(thresholdNanoamps.Value + (2 * Math.Max(thresholdNanoamps.Uncertainty, Grid)));
         var protocol = Protocol(pulseMs, null, amplitude);
-        var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
-        Trials++;
-        var report = Analyze(trial, protocol);
-        return report.Spikes.Count == 0 ? Measured.None : new Measured(report.Spikes[0].ThresholdMv, double.NaN);
+        var thresholds = new List<double>(repeats);
+        for (int i = 0; i < repeats; i++)
+        {
+            var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
+            Trials++;
+            var report = Analyze(trial, protocol);
+            if (report.Spikes.Count > 0) thresholds.Add(report.Spikes[0].ThresholdMv);
+        }
+
+        if (thresholds.Count == 0) return Measured.None;
+        double mean = thresholds.Average();
+        return new Measured(mean, thresholds.Count < 2 ? double.NaN
+            : Math.Sqrt(thresholds.Sum(x => (x - mean) * (x - mean)) / (thresholds.Count - 1) / thresholds.Count));
     }
 
     /// <summary>The amplitude grid of the step running: the rig's output, or the ideal rig's 1 nA for a step on the model alone.</summary>

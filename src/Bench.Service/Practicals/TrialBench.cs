@@ -118,12 +118,27 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
     private TaskCompletionSource? complete;
     private ulong nextFree;
     private FileRecording? recording;
+    private readonly bool ownsPipeline;
 
     private RigTrialBench(RigConnection rig)
     {
         this.rig = rig;
         pipeline = new AcquisitionPipeline(rig, null, this);
+        ownsPipeline = true;
     }
+
+    private RigTrialBench(RigConnection rig, AcquisitionPipeline pipeline)
+    {
+        this.rig = rig;
+        this.pipeline = pipeline;
+    }
+
+    /// <summary>
+    /// A bench on a pipeline that runs already (the service's, shared with the page): its owner passes the pipeline's
+    /// batches and events on to this bench (as its <see cref="IPipelineObserver"/>); disposing the bench leaves the
+    /// pipeline running.
+    /// </summary>
+    public static RigTrialBench Over(RigConnection rig, AcquisitionPipeline pipeline) => new(rig, pipeline);
 
     /// <inheritdoc/>
     public string Name => "rig";
@@ -240,10 +255,14 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
     {
     }
 
-    /// <summary>Records what follows, until <see cref="EndRecordingAsync"/>, into <paramref name="nwbPath"/> (through a journal beside it).</summary>
-    public async Task BeginRecordingAsync(string nwbPath, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records what follows, until <see cref="EndRecordingAsync"/>, into <paramref name="nwbPath"/> (through a journal
+    /// beside it); on a pipeline that compares with a model, <paramref name="model"/> names it (its prediction is recorded too).
+    /// </summary>
+    public async Task BeginRecordingAsync(string nwbPath, CancellationToken cancellationToken,
+        (string Name, IReadOnlyDictionary<string, double> Parameters, double AreaUm2)? model = null)
     {
-        var next = new FileRecording(nwbPath, rig);
+        var next = new FileRecording(nwbPath, rig, model?.Name, model?.Parameters, model?.AreaUm2);
         await pipeline.AttachAsync(next, cancellationToken).ConfigureAwait(false);
         recording = next;
     }
@@ -262,10 +281,10 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
         return r.NwbPath;
     }
 
-    /// <summary>Stops the pipeline (the rig's stimulation with it); a recording still open is finished first.</summary>
+    /// <summary>Stops the pipeline if the bench started it (the rig's stimulation with it); a recording still open is finished first.</summary>
     public async ValueTask DisposeAsync()
     {
         await EndRecordingAsync().ConfigureAwait(false);
-        await pipeline.DisposeAsync().ConfigureAwait(false);
+        if (ownsPipeline) await pipeline.DisposeAsync().ConfigureAwait(false);
     }
 }

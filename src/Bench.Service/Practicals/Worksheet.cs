@@ -19,8 +19,17 @@ public sealed record WorksheetHeader(string Student, string Rig, string Calibrat
 /// </summary>
 public static class Worksheet
 {
-    /// <summary>Writes <c>&lt;name&gt;.html</c> and <c>&lt;name&gt;-&lt;step&gt;.csv</c> into <paramref name="directory"/>; returns the HTML's path.</summary>
-    public static string Write(string directory, Practical practical, WorksheetHeader header, IReadOnlyList<StepResult> steps)
+    /// <summary>
+    /// Writes <c>&lt;name&gt;.html</c> and <c>&lt;name&gt;-&lt;step&gt;.csv</c> into <paramref name="directory"/>; returns the
+    /// HTML's path. A step of the practical without a result is listed as not run.
+    /// </summary>
+    /// <param name="directory">Where the files go.</param>
+    /// <param name="practical">The practical.</param>
+    /// <param name="header">Who ran it, on what.</param>
+    /// <param name="steps">The steps' results.</param>
+    /// <param name="answers">The student's answers, keyed <see cref="AnswerKey"/>; null: blank lines to write on.</param>
+    public static string Write(string directory, Practical practical, WorksheetHeader header, IReadOnlyList<StepResult> steps,
+        IReadOnlyDictionary<string, string>? answers = null)
     {
         Directory.CreateDirectory(directory);
         foreach (var step in steps)
@@ -37,9 +46,12 @@ public static class Worksheet
         }
 
         string path = Path.Combine(directory, practical.Name + ".html");
-        Atomic(path, Html(practical, header, steps));
+        Atomic(path, Html(practical, header, steps, answers));
         return path;
     }
+
+    /// <summary>The key of the answer to question <paramref name="index"/> (from 0) of step <paramref name="stepId"/>: <c>step/index</c>.</summary>
+    public static string AnswerKey(string stepId, int index) => string.Create(CultureInfo.InvariantCulture, $"{stepId}/{index}");
 
     /// <summary>The results as JSON: name → {rig, model, rig_uncertainty, model_uncertainty}.</summary>
     public static JsonObject Results(IReadOnlyList<StepResult> steps)
@@ -62,14 +74,14 @@ public static class Worksheet
         return o;
     }
 
-    private static string Html(Practical practical, WorksheetHeader header, IReadOnlyList<StepResult> steps)
+    private static string Html(Practical practical, WorksheetHeader header, IReadOnlyList<StepResult> steps, IReadOnlyDictionary<string, string>? answers)
     {
         var h = new StringBuilder();
         string E(string s) => WebUtility.HtmlEncode(s);
         h.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(practical.Title)).Append("</title><style>")
             .Append("body{font:11pt/1.4 system-ui,sans-serif;max-width:180mm;margin:10mm auto;color:#111}h1{font-size:16pt}h2{font-size:13pt;margin-top:8mm}")
             .Append("table{border-collapse:collapse;margin:3mm 0}td,th{border:1px solid #999;padding:1mm 2mm;text-align:right}th{background:#eee}")
-            .Append(".meta td{text-align:left;border:none;padding:0 4mm 0 0}.answer{border-bottom:1px solid #999;height:8mm;margin-bottom:2mm}")
+            .Append(".meta td{text-align:left;border:none;padding:0 4mm 0 0}.answer{border-bottom:1px solid #999;height:8mm;margin-bottom:2mm}.answered{border-left:2px solid #999;padding-left:3mm;white-space:pre-wrap}")
             .Append("svg{border:1px solid #ccc}.rig{stroke:#c0392b}.model{stroke:#2471a3}circle.rig,text.rig{fill:#c0392b}circle.model,text.model{fill:#2471a3}")
             .Append("polyline{fill:none;stroke-width:1.5}polyline.model{stroke-dasharray:5 3}text.rig,text.model{stroke:none}")
             .Append("@page{size:A4;margin:12mm}@media print{h2{break-after:avoid}section{break-inside:avoid}}</style></head><body>");
@@ -81,14 +93,23 @@ public static class Worksheet
         }
 
         h.Append("</table><p>").Append(E(practical.Intro)).Append("</p>");
-        foreach (var step in steps)
+        foreach (var planned in practical.Steps)
         {
+            var step = steps.LastOrDefault(s => s.Step.Id == planned.Id);
+            if (step is null)
+            {
+                h.Append("<section><h2>").Append(E(planned.Id)).Append("</h2><p>").Append(E(planned.Text)).Append("</p><p><i>Not run.</i></p>");
+                Questions(planned);
+                h.Append("</section>");
+                continue;
+            }
+
             h.Append("<section><h2>").Append(E(step.Step.Id)).Append("</h2><p>").Append(E(step.Step.Text)).Append("</p>");
             h.Append("<table><tr><th>").Append(E(step.XTitle)).Append("</th><th>rig</th><th>model</th><th>model − rig</th></tr>");
             foreach (var row in step.Rows)
             {
                 h.Append("<tr><td>").Append(row.Label is null ? N(row.X) : E(row.Label)).Append("</td><td>").Append(WithU(row.Rig)).Append("</td><td>").Append(WithU(row.Model))
-                    .Append("</td><td>").Append(Difference(row.Rig, row.Model)).Append("</td></tr>");
+                    .Append("</td><td>").Append(DifferenceText(row.Rig, row.Model)).Append("</td></tr>");
             }
 
             h.Append("</table><p><i>").Append(E(step.YTitle)).Append(" ± standard uncertainty.</i></p>");
@@ -97,15 +118,31 @@ public static class Worksheet
             foreach (var (name, (rig, model)) in step.Results)
             {
                 h.Append("<tr><td>").Append(E(name)).Append("</td><td>").Append(WithU(rig)).Append("</td><td>").Append(WithU(model))
-                    .Append("</td><td>").Append(Difference(rig, model)).Append("</td></tr>");
+                    .Append("</td><td>").Append(DifferenceText(rig, model)).Append("</td></tr>");
             }
 
             h.Append("</table><p><small>").Append(E(step.Method)).Append("</small></p>");
-            foreach (string q in step.Step.Questions) h.Append("<p>").Append(E(q)).Append("</p><div class=\"answer\"></div><div class=\"answer\"></div>");
+            Questions(step.Step);
             h.Append("</section>");
         }
 
         return h.Append("</body></html>").ToString();
+
+        void Questions(PracticalStep step)
+        {
+            for (int i = 0; i < step.Questions.Count; i++)
+            {
+                h.Append("<p>").Append(E(step.Questions[i])).Append("</p>");
+                if (answers is not null && answers.TryGetValue(AnswerKey(step.Id, i), out string? answer) && !string.IsNullOrWhiteSpace(answer))
+                {
+                    h.Append("<p class=\"answered\">").Append(E(answer.Trim())).Append("</p>");
+                }
+                else
+                {
+                    h.Append("<div class=\"answer\"></div><div class=\"answer\"></div>");
+                }
+            }
+        }
     }
 
     /// <summary>The table as a plot: rig and model against the setting, with error bars.</summary>
@@ -144,15 +181,27 @@ public static class Worksheet
         : !double.IsFinite(m.Value) ? "—"
         : double.IsFinite(m.Uncertainty) ? $"{N(m.Value)} ± {N(m.Uncertainty)}" : N(m.Value);
 
-    /// <summary>Model − rig, and whether it is beyond twice their combined uncertainty (else "within uncertainty").</summary>
-    private static string Difference(Measured rig, Measured model)
+    /// <summary>
+    /// Model − rig, its combined standard uncertainty (NaN when neither side states one: no verdict), and whether the
+    /// difference is beyond twice that uncertainty. NaN difference when either side was not measured.
+    /// </summary>
+    public static (double Value, double Uncertainty, bool Beyond) Difference(Measured rig, Measured model)
     {
-        if (!double.IsFinite(rig.Value) || !double.IsFinite(model.Value)) return "—";
+        if (!double.IsFinite(rig.Value) || !double.IsFinite(model.Value)) return (double.NaN, double.NaN, false);
         double d = model.Value - rig.Value;
-        if (!double.IsFinite(rig.Uncertainty) && !double.IsFinite(model.Uncertainty)) return N(d);   // no uncertainty known: no verdict
+        if (!double.IsFinite(rig.Uncertainty) && !double.IsFinite(model.Uncertainty)) return (d, double.NaN, true);
         double u = Math.Sqrt(Sq(rig.Uncertainty) + Sq(model.Uncertainty));
-        return $"{N(d)} ± {N(u)}" + (Math.Abs(d) > 2 * u ? "" : " (within uncertainty)");
+        return (d, u, Math.Abs(d) > 2 * u);
         static double Sq(double x) => double.IsFinite(x) ? x * x : 0;
+    }
+
+    /// <summary>Model − rig as the worksheet writes it: with its uncertainty, and "(within uncertainty)" when it is not beyond twice that.</summary>
+    private static string DifferenceText(Measured rig, Measured model)
+    {
+        var (d, u, beyond) = Difference(rig, model);
+        if (double.IsNaN(d)) return "—";
+        if (double.IsNaN(u)) return N(d);
+        return $"{N(d)} ± {N(u)}" + (beyond ? "" : " (within uncertainty)");
     }
 
     private static string N(double x) => double.IsFinite(x) ? x.ToString("0.###", CultureInfo.InvariantCulture) : double.IsPositiveInfinity(x) ? "inf" : "";

@@ -520,6 +520,7 @@ async function loadLimits() {
   $("stim-duration").max = limits.max_phase_ms;
   $("stim-count").max = limits.max_pulses;
   checkStimulus();
+loadPracticals().catch(practicalError);
 }
 
 function readStimulus() {
@@ -565,7 +566,7 @@ function checkStimulus() {
   const messages = Object.values(p);
   $("stim-error").textContent = messages.join("; ");
   window.benchView.stimulusError = messages.length ? messages.join("; ") : null;
-  $("stim-play").disabled = messages.length > 0 || !connected;
+  $("stim-play").disabled = messages.length > 0 || !connected || practicalStep != null;
   $("stim-interval").disabled = readStimulus().count <= 1;
   return messages.length === 0;
 }
@@ -595,6 +596,7 @@ for (const id of stimFields) {
   $(id).addEventListener("input", () => {
     if (id === "stim-amplitude" && Number.isFinite(Number($(id).value))) $("stim-amplitude-range").value = $(id).value;
     checkStimulus();
+loadPracticals().catch(practicalError);
   });
   // A value is taken when the field is left with a new value, or at Enter (which plays even an unchanged one: "again"),
   // not at every keystroke of "200".
@@ -704,7 +706,7 @@ const fmt = (v, digits = 2) => v == null || Number.isNaN(v) ? "—" : (typeof v 
 const info = (text) => ` <abbr class="info" title="${text}" tabindex="0" aria-label="${text}">i</abbr>`;
 function fillTable(el, rows) { el.querySelector("tbody").innerHTML = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join(""); }
 
-let connectedTo = null, connected = false;
+let connectedTo = null, connected = false, practicalStep = null;
 function onStatus(s) {
   if (s.state === "connected" && connectedTo !== null && s.address !== connectedTo) resetView();
   const wasConnected = connected;
@@ -716,11 +718,15 @@ function onStatus(s) {
     ? `${s.device.board} ${s.device.unique_id} on ${s.address} — ${s.sample_rate_hz} Hz${s.recording ? " — recording " + s.recording.name : ""}${s.device.timing ? " — " + s.device.timing : ""}`
     : s.state === "lost" ? `rig lost: ${s.error || "connection dropped"} — the service keeps running; reconnect it` : `no rig connected${s.error ? ": " + s.error : ""}`;
   $("record-state").textContent = s.recording ? `recording '${s.recording.name}'…` : "";
-  $("record").disabled = !!s.recording || !connected;
+  // While a practical's step runs its trials, the page's own stimuli and recordings wait (they would fall into them).
+  if (s.practical) el.textContent += ` — ${s.practical} running`;
+  $("record").disabled = !!s.recording || !connected || !!s.practical;
   $("stop-record").disabled = !s.recording;
-  $("play").disabled = !connected;
+  $("play").disabled = !connected || !!s.practical;
+  practicalStep = s.practical || null;
   if (connected && !wasConnected) loadLimits();
   checkStimulus();
+loadPracticals().catch(practicalError);
 }
 
 function onHealth(h) {
@@ -821,6 +827,149 @@ $("recordings").addEventListener("click", (e) => {
 $("connect").addEventListener("click", () => report($("play-result"), api("POST", "/api/devices/connect", { address: $("device-select").value }), () => "connected").catch(() => {}));
 $("disconnect").addEventListener("click", () => report($("play-result"), api("POST", "/api/devices/disconnect"), () => "disconnected").catch(() => {}));
 
+// ---- the practical: a guided experiment, each step on the rig and the model, its table filled as it is measured ---
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+let practicalShown = null;   // the practical whose steps are laid out (name and step ids): laid out again only when it changes
+window.benchView.practical = null;
+
+async function loadPracticals() {
+  const list = await api("GET", "/api/practicals");
+  $("practical-select").innerHTML = list.map((p) => `<option value="${esc(p.name)}">${esc(p.title)} (${p.steps} steps)</option>`).join("");
+  onPractical(await api("GET", "/api/practical"));
+}
+
+function practicalError(e) { $("practical-error").textContent = e ? e.message : ""; }
+
+$("practical-open").addEventListener("click", () => {
+  practicalError(null);
+  api("POST", "/api/practical", { name: $("practical-select").value, student: $("practical-student").value }).then(onPractical, practicalError);
+});
+$("practical-file").addEventListener("change", async () => {
+  const file = $("practical-file").files[0];
+  if (!file) return;
+  practicalError(null);
+  api("POST", "/api/practical", { text: await file.text(), student: $("practical-student").value }).then(onPractical, practicalError);
+  $("practical-file").value = "";
+});
+$("practical-student").addEventListener("change", () => {
+  if (window.benchView.practical && window.benchView.practical.name) api("PUT", "/api/practical/answers", { student: $("practical-student").value, answers: {} }).then(null, practicalError);
+});
+$("practical-cancel").addEventListener("click", () => api("POST", "/api/practical/cancel").then(onPractical, practicalError));
+$("practical-worksheet").addEventListener("click", () => { practicalError(null); api("POST", "/api/practical/worksheet").then(onPractical, practicalError); });
+$("practical-steps").addEventListener("click", (e) => {
+  const id = e.target.dataset && e.target.dataset.run;
+  if (id === undefined) return;
+  practicalError(null);
+  api("POST", "/api/practical/steps/" + encodeURIComponent(id) + "/run").then(onPractical, practicalError);
+});
+// An answer is kept when the student leaves its box (and a second after the last key, so nothing typed is lost).
+const answerTimers = new Map();
+function saveAnswer(box) {
+  clearTimeout(answerTimers.get(box.dataset.answer));
+  answerTimers.delete(box.dataset.answer);
+  api("PUT", "/api/practical/answers", { answers: { [box.dataset.answer]: box.value } }).then(null, practicalError);
+}
+$("practical-steps").addEventListener("change", (e) => { if (e.target.dataset.answer) saveAnswer(e.target); });
+$("practical-steps").addEventListener("input", (e) => {
+  if (!e.target.dataset.answer) return;
+  clearTimeout(answerTimers.get(e.target.dataset.answer));
+  answerTimers.set(e.target.dataset.answer, setTimeout(() => saveAnswer(e.target), 1000));
+});
+
+function withUncertainty(v, u, never) {
+  if (never) return "never";
+  if (v == null) return "—";
+  return u == null ? fmt(v, 3) : `${fmt(v, 3)} ± ${fmt(u, 3)}`;
+}
+
+function difference(r) {
+  if (r.difference == null) return "<td>—</td>";
+  const text = r.difference_uncertainty == null ? fmt(r.difference, 3) : `${fmt(r.difference, 3)} ± ${fmt(r.difference_uncertainty, 3)}`;
+  return r.beyond_uncertainty ? `<td>${text}</td>` : `<td class="within-uncertainty" title="within twice its uncertainty: noise alone could make it">${text}</td>`;
+}
+
+// The step's table as a plot: rig (solid) and model (dashed) against the setting, with ± uncertainty bars.
+function stepPlot(step) {
+  const rows = step.rows.filter((r) => r.label == null);
+  const ys = rows.flatMap((r) => [r.rig, r.model]).filter((v) => v != null);
+  if (rows.length < 2 || ys.length === 0) return "";
+  const W = 360, H = 200, L = 40, B = 26;
+  const xs = rows.map((r) => r.x), x0 = Math.min(...xs), x1 = Math.max(...xs);
+  const y0 = Math.min(0, ...ys), y1 = Math.max(...ys) * 1.1 || 1;
+  const X = (x) => L + (x - x0) / Math.max(x1 - x0, 1e-9) * (W - L - 10), Y = (y) => H - B - (y - y0) / Math.max(y1 - y0, 1e-9) * (H - B - 10);
+  let svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(step.y_title)} against ${esc(step.x_title)}">`;
+  svg += `<line x1="${L}" y1="${H - B}" x2="${W - 10}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="10" x2="${L}" y2="${H - B}" stroke="#333"/>`;
+  svg += `<text x="${W / 2}" y="${H - 4}" font-size="10" text-anchor="middle">${esc(step.x_title)}</text>`;
+  for (const t of [x0, x1]) svg += `<text x="${X(t)}" y="${H - B + 11}" font-size="9" text-anchor="middle">${fmt(t, 2)}</text>`;
+  for (const t of [y0, y1]) svg += `<text x="${L - 3}" y="${Y(t) + 3}" font-size="9" text-anchor="end">${fmt(t, 2)}</text>`;
+  for (const [cls, key, u] of [["rig", "rig", "rig_uncertainty"], ["model", "model", "model_uncertainty"]]) {
+    const pts = rows.filter((r) => r[key] != null);
+    svg += `<polyline class="${cls}" points="${pts.map((r) => `${X(r.x).toFixed(1)},${Y(r[key]).toFixed(1)}`).join(" ")}"/>`;
+    for (const r of pts) {
+      svg += `<circle class="${cls}" cx="${X(r.x).toFixed(1)}" cy="${Y(r[key]).toFixed(1)}" r="2.5"/>`;
+      if (r[u] != null) svg += `<line class="${cls}" x1="${X(r.x).toFixed(1)}" x2="${X(r.x).toFixed(1)}" y1="${Y(r[key] - r[u]).toFixed(1)}" y2="${Y(r[key] + r[u]).toFixed(1)}"/>`;
+    }
+  }
+  return svg + `<text x="${W - 110}" y="18" font-size="10" class="rig" stroke="none">● rig</text><text x="${W - 60}" y="18" font-size="10" class="model" stroke="none">● model</text></svg>`;
+}
+
+function onPractical(p) {
+  window.benchView.practical = p;
+  $("practical-body").hidden = !p.name;
+  if (!p.name) { practicalShown = null; return; }
+  const layout = p.name + "|" + p.steps.map((s) => s.id).join(",");
+  if (practicalShown !== layout) {
+    practicalShown = layout;
+    $("practical-title").textContent = p.title;
+    $("practical-intro").textContent = p.intro;
+    $("practical-steps").innerHTML = p.steps.map((s) => `<li data-step="${esc(s.id)}">
+      <div class="step-head"><b>${esc(s.id)}</b> <span class="step-state"></span> <button data-run="${esc(s.id)}">Run this step</button></div>
+      <p>${esc(s.text)}</p>
+      <div class="step-body"><div><div class="step-table"></div><div class="step-results"></div><p class="hint step-method"></p></div><div class="step-plot"></div></div>
+      ${s.questions.map((q, i) => `<div class="question"><p>${esc(q)}</p><textarea data-answer="${esc(s.id + "/" + i)}" maxlength="4000" aria-label="your answer"></textarea></div>`).join("")}
+    </li>`).join("");
+  }
+
+  if (document.activeElement !== $("practical-student")) $("practical-student").value = p.student;
+  // The list shows the practical open (a teacher's own file is not in it: the list is left as it is).
+  const select = $("practical-select");
+  if (document.activeElement !== select && [...select.options].some((o) => o.value === p.name)) select.value = p.name;
+  for (const s of p.steps) {
+    const li = document.querySelector(`#practical-steps li[data-step="${CSS.escape(s.id)}"]`);
+    const state = li.querySelector(".step-state");
+    state.dataset.state = s.state;
+    state.textContent = s.state === "failed" ? "failed: " + s.error : s.state;
+    li.querySelector("button[data-run]").disabled = p.running != null;
+    li.querySelector("button[data-run]").textContent = s.state === "done" || s.state === "failed" ? "Run it again" : "Run this step";
+    li.querySelector(".step-table").innerHTML = s.rows.length === 0 ? "" :
+      `<table class="figures"><thead><tr><th>${esc(s.x_title)}</th><th>rig</th><th>model</th><th>model − rig</th></tr></thead><tbody>` +
+      s.rows.map((r) => `<tr><td>${r.label == null ? fmt(r.x, 3) : esc(r.label)}</td><td>${withUncertainty(r.rig, r.rig_uncertainty)}</td>` +
+        `<td>${withUncertainty(r.model, r.model_uncertainty)}</td>${difference(r)}</tr>`).join("") +
+      `</tbody></table><p class="hint">${esc(s.y_title)} ± standard uncertainty</p>`;
+    li.querySelector(".step-results").innerHTML = s.results.length === 0 ? "" :
+      `<table class="figures"><thead><tr><th>result</th><th>rig</th><th>model</th><th>model − rig</th></tr></thead><tbody>` +
+      s.results.map((r) => `<tr><td>${esc(r.name)}</td><td>${withUncertainty(r.rig, r.rig_uncertainty, r.rig_never)}</td>` +
+        `<td>${withUncertainty(r.model, r.model_uncertainty, r.model_never)}</td>${difference(r)}</tr>`).join("") + "</tbody></table>";
+    li.querySelector(".step-method").textContent = s.method || "";
+    li.querySelector(".step-plot").innerHTML = stepPlot(s);
+    for (const box of li.querySelectorAll("textarea[data-answer]")) {
+      if (document.activeElement !== box && !answerTimers.has(box.dataset.answer)) box.value = p.answers[box.dataset.answer] || "";
+    }
+  }
+
+  $("practical-progress").textContent = p.progress || "";
+  $("practical-cancel").disabled = p.running == null;
+  $("practical-worksheet").disabled = p.running != null;
+  if (p.worksheet) {
+    api("GET", "/api/practical/files").then((files) => {
+      $("practical-files").innerHTML = "Worksheet: " + files.map((f) =>
+        `<a href="${withToken("/api/practical/files/" + encodeURIComponent(f))}" ${f.endsWith(".html") ? 'target="_blank" rel="noopener"' : "download"}>${esc(f)}</a>`).join(" · ");
+    }, practicalError);
+  } else {
+    $("practical-files").textContent = "";
+  }
+}
+
 // ---- the live stream -----------------------------------------------------------------------------------------
 function connectStream() {
   const source = new EventSource(withToken("/api/stream"));
@@ -832,6 +981,7 @@ function connectStream() {
   on("status", onStatus);
   on("health", onHealth);
   on("metrics", onMetrics);
+  on("practical", onPractical);
   source.onerror = () => { $("status").dataset.state = "lost"; $("status").textContent = "service unreachable — retrying…"; };
 }
 
@@ -843,3 +993,4 @@ loadProtocols().catch((e) => { $("play-result").textContent = e.message; });
 loadRecordings().catch(() => {});
 loadParameters().catch((e) => { $("param-result").textContent = e.message; });
 checkStimulus();
+loadPracticals().catch(practicalError);
