@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 
 namespace Bench.Cli.Tests;
 
+[Trait("Category", "EndToEnd")]
 public sealed class DecodeCommandTests : IDisposable
 {
     private static readonly JsonArray Vectors = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "vectors", "vectors.json")))!.AsArray();

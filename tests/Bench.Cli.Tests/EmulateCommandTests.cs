@@ -1,6 +1,7 @@
 namespace Bench.Cli.Tests;
 
 /// <summary><c>bench emulate</c>'s option checks: mistakes are one clear line and exit code 2, before anything starts.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class EmulateCommandTests
 {
     private static (int Code, string Err) Run(params string[] args)

@@ -4,6 +4,7 @@ using Bench.Service.Practicals;
 namespace Bench.Cli.Tests;
 
 /// <summary>Practicals: their files, checked with the line of a broken rule, and their runs on the emulated rig and the model.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class PracticalCommandTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("bench-practical-").FullName;

@@ -3,6 +3,7 @@ using Bench.Rig.Emulation;
 namespace Bench.Cli.Tests;
 
 /// <summary>bench record states every loss in its summary (issue 12 §4.6): a stall's gap, and samples that never came.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class RecordLossTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("bench-loss-").FullName;

@@ -4,6 +4,7 @@ using System.Text.Json;
 
 namespace Bench.Cli.Tests;
 
+[Trait("Category", "EndToEnd")]
 public sealed class SimulateCommandTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("bench-cli-").FullName;

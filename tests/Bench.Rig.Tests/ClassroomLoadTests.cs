@@ -15,6 +15,7 @@ public sealed class ClassroomGroup;
 /// Every recorder gets every sample with nothing lost, and nothing dies with a stack trace.
 /// </summary>
 [Collection("classroom")]
+[Trait("Category", "EndToEnd")]
 public sealed class ClassroomLoadTests(ITestOutputHelper output)
 {
     private const int Benches = 20;

@@ -25,6 +25,7 @@ public sealed class FirmataFactAttribute : FactAttribute
 /// simulated ATmega328P (bench-sim), through its pseudo-terminal and Iot.Device.Bindings' ArduinoBoard.
 /// </summary>
 [Collection("firmware")]
+[Trait("Category", "EndToEnd")]
 public sealed class FirmataTests(ITestOutputHelper output)
 {
     private const double CyclesPerMs = 16_000;

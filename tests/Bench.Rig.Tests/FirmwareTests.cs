@@ -25,6 +25,7 @@ public sealed class FirmwareTestGroup;
 /// through RigSession: the host against the real device code, cycle by cycle, without a board.
 /// </summary>
 [Collection("firmware")]
+[Trait("Category", "EndToEnd")]
 public sealed class FirmwareTests(ITestOutputHelper output)
 {
     private const int Period = 800;   // CPU cycles per sample at 20 kHz and 16 MHz

@@ -12,6 +12,7 @@ namespace Bench.Rig.Tests;
 /// The host's serial transport against <c>bench emulate --pty</c> running as a separate process, over a real
 /// pseudo-terminal: exactly how Bench talks to a board on /dev/ttyACM0.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class PseudoTerminalTests
 {
     [Fact]

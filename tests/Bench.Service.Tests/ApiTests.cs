@@ -4,6 +4,7 @@ using Bench.Storage.Tests;
 namespace Bench.Service.Tests;
 
 /// <summary>The REST API and the live stream, against the service on the emulated rig.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ApiTests
 {
     [Fact]

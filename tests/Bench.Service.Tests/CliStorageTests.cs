@@ -9,6 +9,7 @@ namespace Bench.Service.Tests;
 /// <c>bench record --out x.nwb</c> applies it and writes the same NWB format as the service. Each command runs as
 /// its own process against <c>bench emulate</c>, as a user runs them.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class CliStorageTests
 {
     private static string BenchDll => BenchProcess.BenchDll;

@@ -5,6 +5,7 @@ using Bench.Storage.Tests;
 namespace Bench.Service.Tests;
 
 /// <summary><c>bench serve</c> as its own process, killed with SIGKILL mid-recording: the recording survives.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class CrashTests
 {
     private static string BenchDll => Path.Combine(AppContext.BaseDirectory, "bench.dll");

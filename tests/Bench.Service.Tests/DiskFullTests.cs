@@ -8,6 +8,7 @@ namespace Bench.Service.Tests;
 /// what was written and says "disk full"; the rig, the comparison and the live view go on; nothing half-written is
 /// left (the journal stays for bench recover).
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class DiskFullTests
 {
     [Fact]

@@ -17,6 +17,7 @@ public sealed class FirmataServiceFactAttribute : FactAttribute
 }
 
 /// <summary>The service on a stock Arduino's StandardFirmata under simavr: the same pipeline as on a Bench rig.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class FirmataServiceTests
 {
     [FirmataServiceFact]

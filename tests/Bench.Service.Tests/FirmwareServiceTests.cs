@@ -3,6 +3,7 @@ using Bench.Rig.Emulation;
 namespace Bench.Service.Tests;
 
 /// <summary>The service on the reference firmware under simavr: the same page pipeline as on the emulated rig.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class FirmwareServiceTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace Bench.Service.Tests;
 /// comparison measured, the stimulus controls (below and above threshold, the rig's limits as typed), the model's
 /// parameters changed live, a long step, and the continuous view's fixes. Every wait is for a condition.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class InstrumentPageTests
 {
     private const string Chromium = "/usr/bin/chromium";

@@ -7,6 +7,7 @@ namespace Bench.Service.Tests;
 /// The page in a real browser: Debian's Chromium, headless, driven by Playwright (its own browser download is not
 /// used: the executable path is set). scripts/test.sh installs chromium.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class PageTests
 {
     private const string Chromium = "/usr/bin/chromium";

@@ -5,6 +5,7 @@ using Bench.Storage.Tests;
 namespace Bench.Service.Tests;
 
 /// <summary>The live view's pieces and the recording journal, on their own.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class PipelineTests
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace Bench.Service.Tests;
 /// written beside each step's NWB recording; what would disturb a step's trials is refused while it runs. Then the same
 /// from the page, in a real browser.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class PracticalPanelTests
 {
     private const string Chromium = "/usr/bin/chromium";

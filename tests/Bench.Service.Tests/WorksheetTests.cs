@@ -5,6 +5,7 @@ using Microsoft.Playwright;
 namespace Bench.Service.Tests;
 
 /// <summary>A practical run as a teacher runs it (bench practical run, its own process), its worksheet opened offline in Chromium.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class WorksheetTests
 {
     private const string Chromium = "/usr/bin/chromium";

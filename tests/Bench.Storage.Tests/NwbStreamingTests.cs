@@ -10,6 +10,7 @@ namespace Bench.Storage.Tests;
 public sealed class Serial;
 
 [Collection(nameof(Serial))]
+[Trait("Category", "EndToEnd")]
 public sealed class NwbStreamingTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = NwbTestData.TempDirectory();

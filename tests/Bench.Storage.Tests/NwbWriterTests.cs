@@ -4,6 +4,7 @@ using static Bench.Storage.Tests.NwbTestData;
 
 namespace Bench.Storage.Tests;
 
+[Trait("Category", "EndToEnd")]
 public sealed class NwbWriterTests : IDisposable
 {
     private readonly string _dir = TempDirectory();

@@ -13,6 +13,7 @@ namespace Bench.Storage.Tests;
 /// The one recording format: NWB files that the official schema accepts, that Bench reads back whole (samples, gaps,
 /// pulses with the commands that made them, the model compared live), and journals that survive a damaged record.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class RecordingFormatTests : IDisposable
 {
     private static readonly DeviceInfo Device = new(1, 0, 1, 0, 0, "EMU", 0xb3c4000000000001, 16_000_000, 100_000, 5000, 12, 1, 0, 11, 500,
