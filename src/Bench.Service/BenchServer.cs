@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -319,35 +321,42 @@ public static class BenchServer
         api.MapGet("/comparison", () => host.Comparison is { } c ? Results.Json(c, LiveHub.Json) : Results.NotFound(new ErrorView("no model comparison (no rig, or the service runs without a model)")))
             .WithSummary("The live comparison's latest figures");
 
-        api.MapGet("/stream", async (HttpContext context, CancellationToken requestAborted) =>
+        api.MapGet("/stream", (HttpContext context) =>
         {
-            // The stream ends with the request or with the service (so Ctrl+C does not wait for viewers to leave).
-            using var both = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, app.Lifetime.ApplicationStopping);
-            var ct = both.Token;
-            context.Response.Headers.ContentType = "text/event-stream";
-            context.Response.Headers.CacheControl = "no-cache";
             context.Response.Headers["X-Accel-Buffering"] = "no";
-            var reader = hub.Subscribe(out var unsubscribe);
-            try
+            return TypedResults.ServerSentEvents(Events(context.RequestAborted));
+
+            // The stream ends with the request or with the service (so Ctrl+C does not wait for viewers to leave).
+            async IAsyncEnumerable<SseItem<string>> Events([EnumeratorCancellation] CancellationToken requestAborted)
             {
-                hub.Publish("status", host.Status, remember: true);
-                await context.Response.WriteAsync(": bench live stream\n\n", ct);
-                await context.Response.Body.FlushAsync(ct);
-                await foreach (var message in reader.ReadAllAsync(ct))
+                using var both = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, app.Lifetime.ApplicationStopping);
+                var reader = hub.Subscribe(out var unsubscribe);
+                try
                 {
-                    await context.Response.WriteAsync($"event: {message.Event}\ndata: {message.Json}\n\n", ct);
-                    if (reader.Count == 0) await context.Response.Body.FlushAsync(ct);
+                    hub.Publish("status", host.Status, remember: true);
+                    while (true)
+                    {
+                        bool more;
+                        try
+                        {
+                            more = await reader.WaitToReadAsync(both.Token);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            more = false;   // the viewer went away, or the service stops
+                        }
+
+                        if (!more) yield break;
+                        // The hub's messages are JSON already: written as they are (a string is not serialised again).
+                        while (reader.TryRead(out var message)) yield return new SseItem<string>(message.Json, message.Event);
+                    }
+                }
+                finally
+                {
+                    unsubscribe();
                 }
             }
-            catch (OperationCanceledException)
-            {
-                // The viewer went away.
-            }
-            finally
-            {
-                unsubscribe();
-            }
-        }).WithSummary("Server-sent events: trace, model, stimulus, gap, metrics, health, status");
+        }).WithSummary("Server-sent events: trace, model, stimulus, gap, metrics, health, status, practical");
     }
 
     private static void MapPracticals(Microsoft.AspNetCore.Routing.RouteGroupBuilder api, Practicals.PracticalSession practicals)
