@@ -44,8 +44,6 @@ internal static class CSharpCode
 
     private static string Camel(string pascal) => char.ToLowerInvariant(pascal[0]) + pascal[1..];
 
-    private static string Sentence(string s) => s.Length == 0 || s.EndsWith('.') || s.EndsWith(':') ? s.TrimEnd(':') : s + ".";
-
     // The record's positional parameters: every field but the counts an array's length gives.
     private static IEnumerable<Field> Parameters(Layout l) => l.Fields.Where(f => f.CountOf is null);
 
@@ -55,9 +53,11 @@ internal static class CSharpCode
 
     private static string ParamDoc(Field f)
     {
+        string text = (f.Notes.Length == 0 ? f.Name : f.Notes).TrimEnd(':', '.', ' ');
         string unit = f.Unit is null ? "" : $" ({f.Unit})";
-        string range = f.Min is null && f.Max is null ? "" : $" [{f.Min?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "0"} … {f.Max?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any"}]";
-        return Xml(Sentence(f.Notes.Length == 0 ? f.Name : f.Notes) + unit + range);
+        string range = f.Min is null && f.Max is null ? ""
+            : $" Range {f.Min?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "0"} … {f.Max?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any"}.";
+        return Xml(text + unit + "." + range);
     }
 
     public static string Messages(Spec spec)
@@ -135,7 +135,7 @@ internal static class CSharpCode
 
     private static void View(StringBuilder s, Layout m)
     {
-        s.Append($"\n/// <summary>{m.Name} (0x{m.Kind:X2}, {m.Direction}), §{m.Section}: the layout of the view.</summary>\n");
+        s.Append($"\n// {m.Name} (0x{m.Kind:X2}, {m.Direction}), §{m.Section}: the layout of the hand-written view.\n");
         s.Append($"public readonly ref partial struct {m.Cs}\n{{\n    /// <summary>Fixed part of the payload.</summary>\n    public const int FixedLength = {m.FixedLength};\n");
         Offsets(s, m);
         s.Append("}\n");
