@@ -47,7 +47,8 @@ foreach (var (relative, text) in outputs)
     if (old == text) continue;
     if (check)
     {
-        Console.Error.WriteLine($"protocol-gen: {relative} is stale: it differs from what firmware-protocol/messages.json gives; run `dotnet run --project firmware-protocol/gen` (do not edit generated files by hand)");
+        // The canonical "file: error CODE: text" form: MSBuild (Bench.Core's build runs this check) shows it as the error.
+        Console.Error.WriteLine($"{Path.GetFullPath(path)}: error PROTOGEN1: stale: it is not what firmware-protocol/messages.json gives; generated files are not edited by hand: edit messages.json and run `dotnet run --project firmware-protocol/gen`");
         stale++;
     }
     else
