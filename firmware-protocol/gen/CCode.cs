@@ -234,27 +234,24 @@ internal static class CCode
     private static void Encoder(StringBuilder s, Spec spec, Layout m)
     {
         var a = m.Array;
-        bool loop = m.Fixed.Any(f => f.CharLength is not null) || a is { Type: not "u16" };
-        string kind = $"BP_KIND_{m.C.ToUpperInvariant()}";
+        bool chars = m.Fixed.Any(f => f.CharLength is not null);
+        string fixedLen = FixedLen(m);
+        // p, the write position; i and end for a loop over an array or a char[N]
+        string locals = "uint8_t *p" + (chars || a is { Type: not "u16" } ? ", i" : "") + (chars ? ", end = 0" : "");
         s.Append($"\nsize_t bp_encode_{m.C}(uint8_t *out, size_t cap, uint16_t seq, const {Ref(m.C)} *m)\n{{\n");
-        string len = FixedLen(m);
         if (a is null)
         {
-            s.Append($"    uint8_t *p = bp_payload_at(out, cap, {len});\n");
-            if (loop) s.Append("    uint8_t i, end = 0;\n");
-            s.Append("    if (!p)\n        return 0;\n");
+            s.Append($"    {locals};\n    if (!(p = bp_payload_at(out, cap, {fixedLen})))\n        return 0;\n");
         }
         else
         {
             var (kType, k) = Count(a);
-            s.Append($"    {kType} k = {k};\n");
-            s.Append($"    size_t len = {len} + {ElemTimes(spec, a)}(size_t)k;\n");
-            s.Append(loop ? (m.Fixed.Any(f => f.CharLength is not null) ? "    uint8_t *p, i, end = 0;\n" : "    uint8_t *p, i;\n") : "    uint8_t *p;\n");
+            s.Append($"    {kType} k = {k};\n    size_t len = {fixedLen} + {ElemTimes(spec, a)}(size_t)k;\n    {locals};\n");
             s.Append($"    if (k > {a.CMax} || !(p = bp_payload_at(out, cap, len)))\n        return 0;\n");
             if (a.Type == "u16")
             {
                 s.Append($"    /* move the {a.Name} first: they may already sit in out (zero-copy) */\n");
-                s.Append($"    if (len > {len} && m->{a.Name} != p + {len})\n        memmove(p + {len}, m->{a.Name}, len - {len});\n");
+                s.Append($"    if (len > {fixedLen} && m->{a.Name} != p + {fixedLen})\n        memmove(p + {fixedLen}, m->{a.Name}, len - {fixedLen});\n");
             }
         }
 
@@ -268,7 +265,7 @@ internal static class CCode
             s.Append($"    for (i = 0; i < k; i++)\n        p = bp_put8(p, m->{a.Name}[i]);\n");
         }
 
-        s.Append($"    return bp_frame_finish(out, cap, {kind}, seq, {(a is null ? len : "len")});\n}}\n");
+        s.Append($"    return bp_frame_finish(out, cap, BP_KIND_{m.C.ToUpperInvariant()}, seq, {(a is null ? fixedLen : "len")});\n}}\n");
     }
 
     private static void Parser(StringBuilder s, Spec spec, Layout m)

@@ -57,8 +57,8 @@ static void get_train(const uint8_t *p, bp_train_t *t)
 
 size_t bp_encode_hello(uint8_t *out, size_t cap, uint16_t seq, const bp_hello_t *m)
 {
-    uint8_t *p = bp_payload_at(out, cap, BP_HELLO_LEN);
-    if (!p)
+    uint8_t *p;
+    if (!(p = bp_payload_at(out, cap, BP_HELLO_LEN)))
         return 0;
     p = bp_put8(p, m->protocol_major);
     p = bp_put8(p, m->protocol_minor);
@@ -131,8 +131,8 @@ size_t bp_encode_device_info(uint8_t *out, size_t cap, uint16_t seq, const bp_de
 
 size_t bp_encode_ack(uint8_t *out, size_t cap, uint16_t seq, const bp_ack_t *m)
 {
-    uint8_t *p = bp_payload_at(out, cap, BP_ACK_LEN);
-    if (!p)
+    uint8_t *p;
+    if (!(p = bp_payload_at(out, cap, BP_ACK_LEN)))
         return 0;
     p = bp_put16(p, m->acked_seq);
     p = bp_put8(p, m->acked_kind);
@@ -142,8 +142,8 @@ size_t bp_encode_ack(uint8_t *out, size_t cap, uint16_t seq, const bp_ack_t *m)
 
 size_t bp_encode_nack(uint8_t *out, size_t cap, uint16_t seq, const bp_nack_t *m)
 {
-    uint8_t *p = bp_payload_at(out, cap, BP_NACK_LEN);
-    if (!p)
+    uint8_t *p;
+    if (!(p = bp_payload_at(out, cap, BP_NACK_LEN)))
         return 0;
     p = bp_put16(p, m->acked_seq);
     p = bp_put8(p, m->acked_kind);
@@ -154,8 +154,8 @@ size_t bp_encode_nack(uint8_t *out, size_t cap, uint16_t seq, const bp_nack_t *m
 
 size_t bp_encode_status(uint8_t *out, size_t cap, uint16_t seq, const bp_status_t *m)
 {
-    uint8_t *p = bp_payload_at(out, cap, BP_STATUS_LEN);
-    if (!p)
+    uint8_t *p;
+    if (!(p = bp_payload_at(out, cap, BP_STATUS_LEN)))
         return 0;
     p = bp_put64(p, m->sample_index);
     p = bp_put64(p, m->uptime_us);
@@ -190,8 +190,8 @@ size_t bp_encode_sample_block(uint8_t *out, size_t cap, uint16_t seq, const bp_s
 
 size_t bp_encode_stimulus_event(uint8_t *out, size_t cap, uint16_t seq, const bp_stimulus_event_t *m)
 {
-    uint8_t *p = bp_payload_at(out, cap, BP_STIMULUS_EVENT_LEN);
-    if (!p)
+    uint8_t *p;
+    if (!(p = bp_payload_at(out, cap, BP_STIMULUS_EVENT_LEN)))
         return 0;
     p = bp_put64(p, m->onset_index);
     p = bp_put16(p, m->stim_id);
