@@ -14,6 +14,9 @@ trap 'rm -f "$log"' EXIT
 # is missing.
 bash scripts/install-debian-packages.sh --by test.sh libusb-1.0-0 python3-h5py python3-hdmf python3-openpyxl chromium
 
+echo "== wire protocol: the files generated from firmware-protocol/messages.json are up to date (firmware-protocol/gen --check)"
+dotnet run --project firmware-protocol/gen -c Release -- --check
+
 echo "== wire protocol: C library against the golden vectors (CTest + GoogleTest; also on a simulated ATmega328P)"
 BP_AVR=1 bash firmware-protocol/c/run-tests.sh
 

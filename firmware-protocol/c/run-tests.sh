@@ -24,6 +24,6 @@ cmake --build "$build" -j "$jobs" >/dev/null
 ctest --test-dir "$build" --output-on-failure -j "$jobs"
 
 if command -v avr-size >/dev/null 2>&1 && [[ -f "$build/bench_protocol.avr.o" ]]; then
-  echo "AVR object (avr-gcc -Os -mmcu=atmega328p):"
-  avr-size "$build/bench_protocol.avr.o"
+  echo "AVR objects (avr-gcc -Os -mmcu=atmega328p):"
+  avr-size "$build/bench_protocol.avr.o" "$build/bench_protocol_messages.avr.o"
 fi

@@ -5,7 +5,8 @@ This is the third, independent implementation of firmware-protocol/PROTOCOL.md
 (the others are the C library in ../c and the C# codec). It uses the Python
 standard library only and shares no code with the other implementations:
 COBS is decoded here a whole body at a time (the C decoder works byte by byte),
-messages are packed with `struct` from declarative field tables.
+messages are packed with `struct` from field tables read from ../messages.json,
+the one description of every message that the C and C# codecs are generated from.
 
 Usage:
     python3 make_vectors.py            # (re)write vectors.json next to this file
@@ -24,7 +25,29 @@ import sys
 # Constants (PROTOCOL.md sections 2 and 3)
 # ---------------------------------------------------------------------------
 
-PROTOCOL_MAJOR = 1          # the frame's version byte
+STRUCT_CODES = {"u8": "B", "u16": "H", "i16": "h", "u32": "I", "u64": "Q"}
+
+
+def _load_description():
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "messages.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+DESCRIPTION = _load_description()
+
+
+def _layout(fields):
+    out = []
+    for f in fields:
+        if "count" in f:
+            break
+        t = f["type"]
+        out.append((f["name"], t[len("char["):-1] + "s" if t.startswith("char[") else STRUCT_CODES[t]))
+    return out
+
+
+PROTOCOL_MAJOR = DESCRIPTION["version"]["major"]   # the frame's version byte
 HEADER_LEN = 4              # version, kind, seq (u16 LE)
 CRC_LEN = 2
 MIN_FRAME = HEADER_LEN + CRC_LEN    # 6
@@ -32,39 +55,10 @@ MAX_FRAME = 254             # decoded frame: header + payload + CRC
 MAX_PAYLOAD = MAX_FRAME - MIN_FRAME  # 248
 MAX_BODY = 255              # COBS-encoded frame between two delimiters
 
-KINDS = {
-    0x01: "Hello",
-    0x02: "Configure",
-    0x03: "Start",
-    0x04: "Stop",
-    0x05: "Stimulus",
-    0x06: "StopAll",
-    0x07: "Heartbeat",
-    0x81: "DeviceInfo",
-    0x82: "Ack",
-    0x83: "Nack",
-    0x84: "Status",
-    0x85: "SampleBlock",
-    0x86: "StimulusEvent",
-}
+KINDS = {m["kind"]: m["name"] for m in DESCRIPTION["messages"]}
 KIND_CODE = {name: code for code, name in KINDS.items()}
-
-NACK = {
-    "unknown_kind": 1,
-    "bad_length": 2,
-    "out_of_range": 3,
-    "busy": 4,
-    "not_configured": 5,
-    "overrun": 6,
-    "bad_crc": 7,
-    "too_late": 8,
-    "not_running": 9,
-    "unsupported_version": 10,
-    "watchdog": 11,
-}
-
-MAX_OUTPUTS = 8
-MAX_CHANNELS = 16
+KIND_ORDER = {m["name"]: i for i, m in enumerate(DESCRIPTION["messages"])}
+NACK = {c["name"]: c["code"] for c in DESCRIPTION["nack_codes"]}
 
 COUNTERS = ["frames_ok", "crc_errors", "cobs_errors", "short_frames",
             "oversized", "version_errors", "bytes_skipped", "resyncs",
@@ -141,41 +135,21 @@ assert cobs_encode(bytes(range(1, 255))) == b"\xff" + bytes(range(1, 255))
 assert cobs_encode(b"\x11\x22\x00\x33") == b"\x03\x11\x22\x02\x33"
 
 # ---------------------------------------------------------------------------
-# Message layouts (PROTOCOL.md section 5). struct codes: B u8, H u16, h i16,
-# I u32, Q u64, 8s char[8]. Everything little-endian.
+# Message layouts (PROTOCOL.md section 5), read from ../messages.json, the one
+# description of every message. struct codes: B u8, H u16, h i16, I u32, Q u64,
+# 8s char[8]. Everything little-endian. A message's fixed part is its fields up
+# to the first array; the array (Configure's gains, Stimulus's trains,
+# DeviceInfo's outputs, SampleBlock's samples) is packed below.
 # ---------------------------------------------------------------------------
 
-HELLO = [("protocol_major", "B"), ("protocol_minor", "B")]
-CONFIGURE = [("sample_rate_hz", "I"), ("channel_mask", "H"), ("block_samples", "B")]
-STIMULUS = [("stim_id", "H"), ("output", "B"), ("flags", "B"),
-            ("start_index", "Q"), ("train_count", "B")]
-TRAIN = [("delay_samples", "I"), ("phase1_code", "h"), ("phase1_samples", "H"),
-         ("interphase_samples", "H"), ("phase2_code", "h"), ("phase2_samples", "H"),
-         ("interval_samples", "I"), ("pulse_count", "H")]
-DEVICE_INFO = [("protocol_major", "B"), ("protocol_minor", "B"),
-               ("fw_major", "B"), ("fw_minor", "B"), ("fw_patch", "H"),
-               ("board", "8s"), ("unique_id", "Q"), ("clock_hz", "I"),
-               ("max_sample_rate_hz", "I"), ("adc_ref_mv", "H"), ("adc_bits", "B"),
-               ("input_channels", "B"), ("gain_count", "B"), ("max_trains", "B"),
-               ("watchdog_ms", "H"), ("output_count", "B")]
-OUTPUT = [("unit", "B"), ("dac_bits", "B"), ("max_amplitude_code", "H"),
-          ("scale", "I"), ("max_phase_us", "I"), ("max_charge", "I")]
-ACK = [("acked_seq", "H"), ("acked_kind", "B"), ("info", "I")]
-NACK_LAYOUT = [("acked_seq", "H"), ("acked_kind", "B"), ("code", "B"), ("detail", "H")]
-STATUS = [("sample_index", "Q"), ("uptime_us", "Q"), ("reply_seq", "H"), ("flags", "B"),
-          ("stim_active_mask", "B"), ("buffer_high_water", "H"), ("buffer_capacity", "H"),
-          ("overruns", "I"), ("dropped_samples", "I"), ("rx_crc_errors", "H"),
-          ("rx_framing_errors", "H"), ("rx_frames_lost", "H")]
-SAMPLE_BLOCK = [("first_sample_index", "Q"), ("channel_count", "B"), ("sample_count", "B")]
-STIMULUS_EVENT = [("onset_index", "Q"), ("stim_id", "H"), ("output", "B"), ("train", "B"),
-                  ("pulse", "H"), ("phase1_code", "h"), ("phase2_code", "h"), ("flags", "B")]
-
-FIXED = {
-    "Hello": HELLO, "Configure": CONFIGURE, "Start": [], "Stop": [],
-    "Stimulus": STIMULUS, "StopAll": [], "Heartbeat": [],
-    "DeviceInfo": DEVICE_INFO, "Ack": ACK, "Nack": NACK_LAYOUT, "Status": STATUS,
-    "SampleBlock": SAMPLE_BLOCK, "StimulusEvent": STIMULUS_EVENT,
-}
+_STRUCTS = {s["name"]: _layout(s["fields"]) for s in DESCRIPTION["structs"]}
+TRAIN = _STRUCTS["Train"]
+OUTPUT = _STRUCTS["Output"]
+FIXED = {m["name"]: _layout(m["fields"]) for m in DESCRIPTION["messages"]}
+STIMULUS = FIXED["Stimulus"]
+DEVICE_INFO = FIXED["DeviceInfo"]
+MAX_OUTPUTS = next(f["max"] for f in DESCRIPTION["messages"][KIND_ORDER["DeviceInfo"]]["fields"]
+                   if f["name"] == "outputs")
 
 
 def fmt(layout):
@@ -184,13 +158,6 @@ def fmt(layout):
 
 def size(layout):
     return struct.calcsize(fmt(layout))
-
-
-# Byte sizes that PROTOCOL.md states; a typo in a table above fails here.
-assert size(HELLO) == 2 and size(CONFIGURE) == 7 and size(STIMULUS) == 13
-assert size(TRAIN) == 20 and size(DEVICE_INFO) == 39 and size(OUTPUT) == 16
-assert size(ACK) == 7 and size(NACK_LAYOUT) == 6 and size(STATUS) == 38
-assert size(SAMPLE_BLOCK) == 10 and size(STIMULUS_EVENT) == 19
 
 
 def to_json_int(value):
@@ -206,9 +173,9 @@ def pack_fields(layout, fields):
     values = []
     for name, code in layout:
         v = fields[name]
-        if code == "8s":
+        if code.endswith("s"):
             raw = v.encode("ascii")
-            assert len(raw) <= 8
+            assert len(raw) <= int(code[:-1])
             v = raw
         elif code == "Q":
             v = from_json_int(v)
@@ -219,7 +186,7 @@ def pack_fields(layout, fields):
 def unpack_fields(layout, data):
     out = {}
     for (name, code), v in zip(layout, struct.unpack(fmt(layout), data)):
-        if code == "8s":
+        if code.endswith("s"):
             v = v.split(b"\x00", 1)[0].decode("ascii")
         elif code == "Q":
             v = to_json_int(v)
@@ -273,14 +240,14 @@ def parse_payload(kind, p):
         k = f["train_count"]
         if len(rest) < k * size(TRAIN):
             raise ParseError("bad_length")
-        f["trains"] = [unpack_fields(TRAIN, rest[i * 20:(i + 1) * 20]) for i in range(k)]
+        f["trains"] = [unpack_fields(TRAIN, rest[i * size(TRAIN):(i + 1) * size(TRAIN)]) for i in range(k)]
     elif kind == "DeviceInfo":
         k = f["output_count"]
         if len(rest) < k * size(OUTPUT):
             raise ParseError("bad_length")
         if k > MAX_OUTPUTS:
             raise ParseError("out_of_range")
-        f["outputs"] = [unpack_fields(OUTPUT, rest[i * 16:(i + 1) * 16]) for i in range(k)]
+        f["outputs"] = [unpack_fields(OUTPUT, rest[i * size(OUTPUT):(i + 1) * size(OUTPUT)]) for i in range(k)]
     elif kind == "SampleBlock":
         k = f["channel_count"] * f["sample_count"]
         if len(rest) < 2 * k:

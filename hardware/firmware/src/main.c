@@ -2,7 +2,7 @@
  * main.c - Bench reference rig firmware (ATmega328P, Arduino Uno R3).
  *
  * The device side of firmware-protocol/PROTOCOL.md, on the C protocol library
- * (bench_protocol.c, unchanged). The main loop decodes received bytes, answers
+ * (the Arduino library firmware-protocol/c: its encoders, parsers, offsets). The main loop decodes received bytes, answers
  * commands, and sends StimulusEvents, watchdog Status and SampleBlocks, in that
  * order of priority; acq.c does everything tied to the sample clock.
  */
@@ -227,9 +227,9 @@ static void do_configure(uint16_t seq, const uint8_t *p, size_t len)
     uint8_t k, i;
     uint32_t t;
     if (bp_parse_configure(p, len, &c) != BP_OK) {
-        uint16_t need = 7;
-        if (len >= 7) { /* the gains the mask announces are missing */
-            uint16_t m = get16(p + 4);
+        uint16_t need = BP_CONFIGURE_FIXED_LEN;
+        if (len >= BP_CONFIGURE_FIXED_LEN) { /* the gains the mask announces are missing */
+            uint16_t m = get16(p + BP_CONFIGURE_CHANNEL_MASK_OFFSET);
             while (m) {
                 m &= (uint16_t)(m - 1u);
                 need++;
@@ -238,23 +238,23 @@ static void do_configure(uint16_t seq, const uint8_t *p, size_t len)
         send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_BAD_LENGTH, need);
         return;
     }
-    for (k = 0, i = 0; i < 16; i++)
+    for (k = 0, i = 0; i < BP_MAX_CHANNELS; i++)
         k += (uint8_t)((c.channel_mask >> i) & 1u);
     if (c.channel_mask == 0 || (c.channel_mask >> RIG_INPUT_CHANNELS) != 0) {
-        send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_OUT_OF_RANGE, 4);
+        send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_OUT_OF_RANGE, BP_CONFIGURE_CHANNEL_MASK_OFFSET);
         return;
     }
     if (c.sample_rate_hz < 1 || (uint64_t)c.sample_rate_hz * k > RIG_MAX_SAMPLE_RATE_HZ) {
-        send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_OUT_OF_RANGE, 0);
+        send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_OUT_OF_RANGE, BP_CONFIGURE_SAMPLE_RATE_HZ_OFFSET);
         return;
     }
     if ((uint16_t)c.block_samples * k > BP_MAX_SAMPLES || c.block_samples >= RIG_RING_SAMPLES) {
-        send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_OUT_OF_RANGE, 6);
+        send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_OUT_OF_RANGE, BP_CONFIGURE_BLOCK_SAMPLES_OFFSET);
         return;
     }
     for (i = 0; i < k; i++) {
         if (c.gains[i] >= (RIG_GAIN_COUNT > 1 ? RIG_GAIN_COUNT : 1)) {
-            send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_OUT_OF_RANGE, (uint16_t)(7u + i));
+            send_nack(seq, BP_KIND_CONFIGURE, BP_NACK_OUT_OF_RANGE, (uint16_t)(BP_CONFIGURE_GAINS_OFFSET + i));
             return;
         }
     }
@@ -275,58 +275,52 @@ static void do_configure(uint16_t seq, const uint8_t *p, size_t len)
     send_ack(seq, BP_KIND_CONFIGURE, t);
 }
 
-/* PROTOCOL.md 6.4, in order; the payload is read in place. */
+/* PROTOCOL.md 6.4, in order; the payload is read in place, a train at a time
+ * (bp_parse_train), so no second copy of the Stimulus is held in RAM. */
 static void do_stimulus(uint16_t seq, const uint8_t *p, size_t len)
 {
     acq_stim_t s;
     uint8_t tc, i, code;
-    if (len < 13) {
-        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_BAD_LENGTH, 13);
+    if (len < BP_STIMULUS_FIXED_LEN) {
+        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_BAD_LENGTH, BP_STIMULUS_FIXED_LEN);
         return;
     }
-    tc = p[12];
-    if (len < 13u + 20u * tc) {
-        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_BAD_LENGTH, (uint16_t)(13u + 20u * tc));
+    tc = p[BP_STIMULUS_TRAIN_COUNT_OFFSET];
+    if (len < BP_STIMULUS_FIXED_LEN + BP_TRAIN_LEN * (size_t)tc) {
+        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_BAD_LENGTH,
+                  (uint16_t)(BP_STIMULUS_FIXED_LEN + BP_TRAIN_LEN * tc));
         return;
     }
-    if (p[2] >= 1) { /* one output */
-        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_OUT_OF_RANGE, 2);
+    if (p[BP_STIMULUS_OUTPUT_OFFSET] >= 1) { /* one output */
+        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_OUT_OF_RANGE, BP_STIMULUS_OUTPUT_OFFSET);
         return;
     }
-    if (p[3] & (uint8_t)~BP_STIM_FLAG_AT_INDEX) {
-        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_OUT_OF_RANGE, 3);
+    if (p[BP_STIMULUS_FLAGS_OFFSET] & (uint8_t)~BP_STIM_FLAG_AT_INDEX) {
+        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_OUT_OF_RANGE, BP_STIMULUS_FLAGS_OFFSET);
         return;
     }
     if (tc < 1 || tc > RIG_MAX_TRAINS) {
-        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_OUT_OF_RANGE, 12);
+        send_nack(seq, BP_KIND_STIMULUS, BP_NACK_OUT_OF_RANGE, BP_STIMULUS_TRAIN_COUNT_OFFSET);
         return;
     }
     for (i = 0; i < tc; i++) {
-        const uint8_t *q = p + 13 + 20u * i;
         bp_train_t *t = &s.trains[i];
-        uint16_t b = (uint16_t)(13u + 20u * i), bad = 0;
-        t->delay_samples = get32(q);
-        t->phase1_code = (int16_t)get16(q + 4);
-        t->phase1_samples = get16(q + 6);
-        t->interphase_samples = get16(q + 8);
-        t->phase2_code = (int16_t)get16(q + 10);
-        t->phase2_samples = get16(q + 12);
-        t->interval_samples = get32(q + 14);
-        t->pulse_count = get16(q + 18);
+        uint16_t b = (uint16_t)(BP_STIMULUS_TRAINS_OFFSET + BP_TRAIN_LEN * i), bad = 0;
+        bp_parse_train(p, len, i, t); /* BP_OK: the length was checked above */
         if (magnitude(t->phase1_code) > RIG_MAX_AMPLITUDE_CODE)
-            bad = b + 4;
+            bad = b + BP_TRAIN_PHASE1_CODE_OFFSET;
         else if (t->phase1_samples < 1 || !phase_ok(t->phase1_code, t->phase1_samples))
-            bad = b + 6;
+            bad = b + BP_TRAIN_PHASE1_SAMPLES_OFFSET;
         else if (magnitude(t->phase2_code) > RIG_MAX_AMPLITUDE_CODE ||
                  (t->phase2_samples == 0 && t->phase2_code != 0))
-            bad = b + 10;
+            bad = b + BP_TRAIN_PHASE2_CODE_OFFSET;
         else if (t->phase2_samples > 0 && !phase_ok(t->phase2_code, t->phase2_samples))
-            bad = b + 12;
+            bad = b + BP_TRAIN_PHASE2_SAMPLES_OFFSET;
         else if (t->interval_samples <
                  (uint32_t)t->phase1_samples + t->interphase_samples + t->phase2_samples)
-            bad = b + 14;
+            bad = b + BP_TRAIN_INTERVAL_SAMPLES_OFFSET;
         else if (t->pulse_count < 1)
-            bad = b + 18;
+            bad = b + BP_TRAIN_PULSE_COUNT_OFFSET;
         if (bad) {
             send_nack(seq, BP_KIND_STIMULUS, BP_NACK_OUT_OF_RANGE, bad);
             return;
@@ -348,9 +342,10 @@ static void do_stimulus(uint16_t seq, const uint8_t *p, size_t len)
             tx_commit(bp_encode_stimulus_event(txf, sizeof txf, tx_seq, &e));
         }
     }
-    s.stim_id = get16(p);
-    s.flags = p[3];
-    s.start_index = (uint64_t)get32(p + 4) | ((uint64_t)get32(p + 8) << 32);
+    s.stim_id = get16(p + BP_STIMULUS_STIM_ID_OFFSET);
+    s.flags = p[BP_STIMULUS_FLAGS_OFFSET];
+    s.start_index = (uint64_t)get32(p + BP_STIMULUS_START_INDEX_OFFSET) |
+                    ((uint64_t)get32(p + BP_STIMULUS_START_INDEX_OFFSET + 4) << 32);
     s.train_count = tc;
     code = acq_stim_arm(&s);
     if (code)
@@ -474,7 +469,7 @@ int main(void)
                 tx_commit(bp_encode_stimulus_event(txf, sizeof txf, tx_seq, &e));
             } else if (acq_is_running()) {
                 uint64_t first;
-                uint16_t *dst = (uint16_t *)(void *)(txf + BP_PAYLOAD_OFFSET + 10);
+                uint16_t *dst = (uint16_t *)(void *)(txf + BP_PAYLOAD_OFFSET + BP_SAMPLE_BLOCK_SAMPLES_OFFSET);
                 uint8_t got = acq_take_block(block_samples, dst, &first);
                 if (got) {
                     bp_sample_block_t blk;

@@ -12,30 +12,30 @@ public static class StimulusLimits
     /// <returns>Null when it passes; otherwise the payload offset of the first failing field (the Nack detail) and why.</returns>
     public static (ushort Offset, string Reason)? Check(StimulusCommand command, DeviceInfo device, uint periodTicks)
     {
-        if (command.Output >= device.Outputs.Count) return (2, $"output {command.Output} does not exist (the rig has {device.Outputs.Count})");
-        if ((command.Flags & ~StimulusCommand.AtIndex) != 0) return (3, "reserved flag bits are set");
-        if (command.Trains.Count < 1 || command.Trains.Count > device.MaxTrains) return (12, $"{command.Trains.Count} trains (the rig takes 1 to {device.MaxTrains})");
+        if (command.Output >= device.Outputs.Count) return (StimulusCommand.OutputOffset, $"output {command.Output} does not exist (the rig has {device.Outputs.Count})");
+        if ((command.Flags & ~StimulusCommand.AtIndex) != 0) return (StimulusCommand.FlagsOffset, "reserved flag bits are set");
+        if (command.Trains.Count < 1 || command.Trains.Count > device.MaxTrains) return (StimulusCommand.TrainCountOffset, $"{command.Trains.Count} trains (the rig takes 1 to {device.MaxTrains})");
         var o = device.Outputs[command.Output];
         for (int i = 0; i < command.Trains.Count; i++)
         {
             var t = command.Trains[i];
-            int b = 13 + (20 * i);
-            if (Math.Abs((int)t.Phase1Code) > o.MaxAmplitudeCode) return ((ushort)(b + 4), $"train {i}: phase 1 amplitude code {t.Phase1Code} exceeds the limit ±{o.MaxAmplitudeCode}");
-            if (t.Phase1Samples < 1) return ((ushort)(b + 6), $"train {i}: phase 1 lasts no sample");
-            if (PhaseTooLong(t.Phase1Samples, periodTicks, o, device)) return ((ushort)(b + 6), $"train {i}: phase 1 is longer than {o.MaxPhaseUs} µs");
-            if (ChargeTooHigh(t.Phase1Code, t.Phase1Samples, periodTicks, o, device)) return ((ushort)(b + 6), $"train {i}: phase 1 charge exceeds {o.MaxCharge}");
+            int b = StimulusCommand.TrainsOffset + (StimulusTrain.Length * i);
+            if (Math.Abs((int)t.Phase1Code) > o.MaxAmplitudeCode) return ((ushort)(b + StimulusTrain.Phase1CodeOffset), $"train {i}: phase 1 amplitude code {t.Phase1Code} exceeds the limit ±{o.MaxAmplitudeCode}");
+            if (t.Phase1Samples < 1) return ((ushort)(b + StimulusTrain.Phase1SamplesOffset), $"train {i}: phase 1 lasts no sample");
+            if (PhaseTooLong(t.Phase1Samples, periodTicks, o, device)) return ((ushort)(b + StimulusTrain.Phase1SamplesOffset), $"train {i}: phase 1 is longer than {o.MaxPhaseUs} µs");
+            if (ChargeTooHigh(t.Phase1Code, t.Phase1Samples, periodTicks, o, device)) return ((ushort)(b + StimulusTrain.Phase1SamplesOffset), $"train {i}: phase 1 charge exceeds {o.MaxCharge}");
             if (Math.Abs((int)t.Phase2Code) > o.MaxAmplitudeCode || (t.Phase2Samples == 0 && t.Phase2Code != 0))
             {
-                return ((ushort)(b + 10), $"train {i}: phase 2 amplitude code {t.Phase2Code} is out of range");
+                return ((ushort)(b + StimulusTrain.Phase2CodeOffset), $"train {i}: phase 2 amplitude code {t.Phase2Code} is out of range");
             }
 
             if (t.Phase2Samples > 0 && (PhaseTooLong(t.Phase2Samples, periodTicks, o, device) || ChargeTooHigh(t.Phase2Code, t.Phase2Samples, periodTicks, o, device)))
             {
-                return ((ushort)(b + 12), $"train {i}: phase 2 is too long or carries too much charge");
+                return ((ushort)(b + StimulusTrain.Phase2SamplesOffset), $"train {i}: phase 2 is too long or carries too much charge");
             }
 
-            if (t.IntervalSamples < (ulong)t.Phase1Samples + t.InterphaseSamples + t.Phase2Samples) return ((ushort)(b + 14), $"train {i}: pulses overlap");
-            if (t.PulseCount < 1) return ((ushort)(b + 18), $"train {i}: no pulses");
+            if (t.IntervalSamples < (ulong)t.Phase1Samples + t.InterphaseSamples + t.Phase2Samples) return ((ushort)(b + StimulusTrain.IntervalSamplesOffset), $"train {i}: pulses overlap");
+            if (t.PulseCount < 1) return ((ushort)(b + StimulusTrain.PulseCountOffset), $"train {i}: no pulses");
         }
 
         return null;

@@ -408,13 +408,13 @@ public sealed class EmulatedRig
 
         private ushort? ConfigureRefusal(Configure c)
         {
-            if (c.ChannelMask == 0 || (c.ChannelMask >> rig.Info.InputChannels) != 0) return 4;
+            if (c.ChannelMask == 0 || (c.ChannelMask >> rig.Info.InputChannels) != 0) return Configure.ChannelMaskOffset;
             int channels = System.Numerics.BitOperations.PopCount(c.ChannelMask);
-            if (c.SampleRateHz < 1 || (ulong)c.SampleRateHz * (ulong)channels > rig.Info.MaxSampleRateHz) return 0;
-            if (c.BlockSamples * channels > ProtocolLimits.MaxSampleValues) return 6;
+            if (c.SampleRateHz < 1 || (ulong)c.SampleRateHz * (ulong)channels > rig.Info.MaxSampleRateHz) return Configure.SampleRateHzOffset;
+            if (c.BlockSamples * channels > ProtocolLimits.MaxSampleValues) return Configure.BlockSamplesOffset;
             for (int i = 0; i < c.Gains.Count; i++)
             {
-                if (c.Gains[i] >= Math.Max((int)rig.Info.GainCount, 1)) return (ushort)(7 + i);
+                if (c.Gains[i] >= Math.Max((int)rig.Info.GainCount, 1)) return (ushort)(Configure.GainsOffset + i);
             }
 
             return null;

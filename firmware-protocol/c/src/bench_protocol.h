@@ -1,7 +1,7 @@
 /*
  * bench_protocol.h - Bench wire protocol 1.0, C99 implementation.
  *
- * The specification is ../PROTOCOL.md; section numbers below (§n) refer to it.
+ * The specification is ../../PROTOCOL.md; section numbers below (§n) refer to it.
  * This library is meant for the ATmega328P firmware and for host tests:
  *   - no malloc, no stdio, no global state; only <stdint.h>/<stddef.h>/<string.h>;
  *   - the decoder uses one caller-provided frame buffer (BP_MAX_FRAME = 254 bytes)
@@ -46,8 +46,6 @@ extern "C" {
 
 /* ---- Sizes (§2) -------------------------------------------------------- */
 
-#define BP_PROTOCOL_MAJOR 1u /* the version byte of every frame */
-#define BP_PROTOCOL_MINOR 0u
 #define BP_HEADER_LEN 4u     /* version, kind, seq (u16 LE) */
 #define BP_CRC_LEN 2u        /* CRC-16/CCITT-FALSE, little-endian */
 #define BP_MIN_FRAME 6u      /* decoded frame with an empty payload */
@@ -58,16 +56,6 @@ extern "C" {
 #define BP_PAYLOAD_OFFSET 6u /* where bp_frame_finish() expects the payload */
 #define BP_WIRE_OVERHEAD 9u  /* wire length = payload length + 9 */
 
-#ifndef BP_MAX_TRAINS
-#define BP_MAX_TRAINS 11u
-#endif
-#ifndef BP_MAX_OUTPUTS
-#define BP_MAX_OUTPUTS 8u
-#endif
-#define BP_MAX_CHANNELS 16u
-#define BP_BOARD_LEN 8u
-#define BP_MAX_SAMPLES 119u /* channel_count * sample_count in one SampleBlock */
-
 #ifndef BP_COUNTER_T
 #if defined(__AVR__)
 #define BP_COUNTER_T uint16_t
@@ -76,161 +64,10 @@ extern "C" {
 #endif
 #endif
 
-/* ---- Message kinds (§5); bit 7 set = device to host ------------------- */
+/* ---- Messages (§5): kinds, Nack codes, flag bits, structs, lengths, offsets,
+ * encoders and parsers, all generated from ../../messages.json ---------- */
 
-enum {
-    BP_KIND_HELLO = 0x01,
-    BP_KIND_CONFIGURE = 0x02,
-    BP_KIND_START = 0x03,
-    BP_KIND_STOP = 0x04,
-    BP_KIND_STIMULUS = 0x05,
-    BP_KIND_STOP_ALL = 0x06,
-    BP_KIND_HEARTBEAT = 0x07,
-    BP_KIND_DEVICE_INFO = 0x81,
-    BP_KIND_ACK = 0x82,
-    BP_KIND_NACK = 0x83,
-    BP_KIND_STATUS = 0x84,
-    BP_KIND_SAMPLE_BLOCK = 0x85,
-    BP_KIND_STIMULUS_EVENT = 0x86
-};
-
-/* Nack codes (§5.8); the parse functions return these too (0 = success). */
-enum {
-    BP_OK = 0,
-    BP_NACK_UNKNOWN_KIND = 1,
-    BP_NACK_BAD_LENGTH = 2,
-    BP_NACK_OUT_OF_RANGE = 3,
-    BP_NACK_BUSY = 4,
-    BP_NACK_NOT_CONFIGURED = 5,
-    BP_NACK_OVERRUN = 6,
-    BP_NACK_BAD_CRC = 7,
-    BP_NACK_TOO_LATE = 8,
-    BP_NACK_NOT_RUNNING = 9,
-    BP_NACK_UNSUPPORTED_VERSION = 10,
-    BP_NACK_WATCHDOG = 11
-};
-
-/* Flag bits */
-#define BP_STIM_FLAG_AT_INDEX 0x01u   /* Stimulus.flags: start at start_index */
-#define BP_EVENT_FLAG_LAST 0x01u      /* StimulusEvent.flags */
-#define BP_EVENT_FLAG_ABORTED 0x02u
-#define BP_STATUS_REPLY 0x01u         /* Status.flags */
-#define BP_STATUS_CONFIGURED 0x02u
-#define BP_STATUS_RUNNING 0x04u
-#define BP_STATUS_STIMULATING 0x08u
-#define BP_STATUS_WATCHDOG_TRIPPED 0x10u
-#define BP_UNIT_CURRENT 1u /* output unit codes: base unit nA (shown as uA) */
-#define BP_UNIT_VOLTAGE 2u /* base unit uV (shown as mV) */
-
-/* ---- Message structs (§5). Field names match the vectors' JSON. -------- */
-
-typedef struct {
-    uint8_t protocol_major, protocol_minor;
-} bp_hello_t;
-
-typedef struct {
-    uint32_t sample_rate_hz;
-    uint16_t channel_mask;
-    uint8_t block_samples;
-    uint8_t gains[BP_MAX_CHANNELS]; /* one per set bit of channel_mask, ascending */
-} bp_configure_t;
-
-typedef struct {
-    uint32_t delay_samples;
-    int16_t phase1_code;
-    uint16_t phase1_samples;
-    uint16_t interphase_samples;
-    int16_t phase2_code;
-    uint16_t phase2_samples;
-    uint32_t interval_samples;
-    uint16_t pulse_count;
-} bp_train_t;
-
-typedef struct {
-    uint16_t stim_id;
-    uint8_t output;
-    uint8_t flags;
-    uint64_t start_index;
-    uint8_t train_count;
-    bp_train_t trains[BP_MAX_TRAINS];
-} bp_stimulus_t;
-
-typedef struct {
-    uint8_t unit;
-    uint8_t dac_bits;
-    uint16_t max_amplitude_code;
-    uint32_t scale;        /* base units (nA or uV) per DAC code */
-    uint32_t max_phase_us;
-    uint32_t max_charge;   /* base unit * ms per phase (pC for current); 0 = none */
-} bp_output_t;
-
-typedef struct {
-    uint8_t protocol_major, protocol_minor;
-    uint8_t fw_major, fw_minor;
-    uint16_t fw_patch;
-    char board[BP_BOARD_LEN + 1]; /* NUL-terminated; up to 8 ASCII characters */
-    uint64_t unique_id;
-    uint32_t clock_hz;
-    uint32_t max_sample_rate_hz;
-    uint16_t adc_ref_mv;
-    uint8_t adc_bits;
-    uint8_t input_channels;
-    uint8_t gain_count;
-    uint8_t max_trains;
-    uint16_t watchdog_ms;
-    uint8_t output_count;
-    bp_output_t outputs[BP_MAX_OUTPUTS];
-} bp_device_info_t;
-
-typedef struct {
-    uint16_t acked_seq;
-    uint8_t acked_kind;
-    uint32_t info;
-} bp_ack_t;
-
-typedef struct {
-    uint16_t acked_seq;
-    uint8_t acked_kind;
-    uint8_t code;
-    uint16_t detail;
-} bp_nack_t;
-
-typedef struct {
-    uint64_t sample_index;
-    uint64_t uptime_us;
-    uint16_t reply_seq;
-    uint8_t flags;
-    uint8_t stim_active_mask;
-    uint16_t buffer_high_water;
-    uint16_t buffer_capacity;
-    uint32_t overruns;
-    uint32_t dropped_samples;
-    uint16_t rx_crc_errors;
-    uint16_t rx_framing_errors;
-    uint16_t rx_frames_lost;
-} bp_status_t;
-
-/* samples: channel_count * sample_count unsigned 16-bit values, little-endian,
- * interleaved by channel (period 0: ch a, ch b, ...; period 1: ...). It is not
- * copied by the parser: it points into the parsed payload. Read value i with
- * bp_get_u16le(samples + 2 * i). */
-typedef struct {
-    uint64_t first_sample_index;
-    uint8_t channel_count;
-    uint8_t sample_count;
-    const uint8_t *samples;
-} bp_sample_block_t;
-
-typedef struct {
-    uint64_t onset_index;
-    uint16_t stim_id;
-    uint8_t output;
-    uint8_t train;
-    uint16_t pulse;
-    int16_t phase1_code;
-    int16_t phase2_code;
-    uint8_t flags;
-} bp_stimulus_event_t;
+#include "bench_protocol_messages.h"
 
 /* ---- CRC and COBS (§2) ------------------------------------------------- */
 
@@ -327,19 +164,7 @@ size_t bp_frame_finish(uint8_t *out, size_t cap, uint8_t kind, uint16_t seq, siz
 size_t bp_encode_frame(uint8_t *out, size_t cap, uint8_t kind, uint16_t seq,
                        const uint8_t *payload, size_t len);
 
-size_t bp_encode_hello(uint8_t *out, size_t cap, uint16_t seq, const bp_hello_t *m);
-size_t bp_encode_configure(uint8_t *out, size_t cap, uint16_t seq, const bp_configure_t *m);
-size_t bp_encode_stimulus(uint8_t *out, size_t cap, uint16_t seq, const bp_stimulus_t *m);
-size_t bp_encode_device_info(uint8_t *out, size_t cap, uint16_t seq, const bp_device_info_t *m);
-size_t bp_encode_ack(uint8_t *out, size_t cap, uint16_t seq, const bp_ack_t *m);
-size_t bp_encode_nack(uint8_t *out, size_t cap, uint16_t seq, const bp_nack_t *m);
-size_t bp_encode_status(uint8_t *out, size_t cap, uint16_t seq, const bp_status_t *m);
-size_t bp_encode_sample_block(uint8_t *out, size_t cap, uint16_t seq, const bp_sample_block_t *m);
-size_t bp_encode_stimulus_event(uint8_t *out, size_t cap, uint16_t seq, const bp_stimulus_event_t *m);
-#define bp_encode_start(out, cap, seq) bp_encode_frame((out), (cap), BP_KIND_START, (seq), NULL, 0)
-#define bp_encode_stop(out, cap, seq) bp_encode_frame((out), (cap), BP_KIND_STOP, (seq), NULL, 0)
-#define bp_encode_stop_all(out, cap, seq) bp_encode_frame((out), (cap), BP_KIND_STOP_ALL, (seq), NULL, 0)
-#define bp_encode_heartbeat(out, cap, seq) bp_encode_frame((out), (cap), BP_KIND_HEARTBEAT, (seq), NULL, 0)
+/* bp_encode_<message>(out, cap, seq, &m) for every message: bench_protocol_messages.h. */
 
 /* ---- Parsing (§5) -------------------------------------------------------
  * p/len: a frame's payload (bp_frame_payload / bp_frame_payload_len).
@@ -347,15 +172,9 @@ size_t bp_encode_stimulus_event(uint8_t *out, size_t cap, uint16_t seq, const bp
  * BP_NACK_OUT_OF_RANGE (a count above this build's BP_MAX_*). Trailing bytes
  * are ignored (§7). Start, Stop, StopAll and Heartbeat have nothing to parse. */
 
-uint8_t bp_parse_hello(const uint8_t *p, size_t len, bp_hello_t *m);
-uint8_t bp_parse_configure(const uint8_t *p, size_t len, bp_configure_t *m);
-uint8_t bp_parse_stimulus(const uint8_t *p, size_t len, bp_stimulus_t *m);
-uint8_t bp_parse_device_info(const uint8_t *p, size_t len, bp_device_info_t *m);
-uint8_t bp_parse_ack(const uint8_t *p, size_t len, bp_ack_t *m);
-uint8_t bp_parse_nack(const uint8_t *p, size_t len, bp_nack_t *m);
-uint8_t bp_parse_status(const uint8_t *p, size_t len, bp_status_t *m);
-uint8_t bp_parse_sample_block(const uint8_t *p, size_t len, bp_sample_block_t *m);
-uint8_t bp_parse_stimulus_event(const uint8_t *p, size_t len, bp_stimulus_event_t *m);
+/* bp_parse_<message>(p, len, &m) for every message with a payload, and
+ * bp_parse_train(p, len, i, &t): train i of a Stimulus alone (for a device that
+ * checks a Stimulus in place): bench_protocol_messages.h. */
 
 #ifdef __cplusplus
 }
