@@ -6,12 +6,12 @@ namespace Bench.Storage.Tests;
 public sealed class BenchCatalogTests : IDisposable
 {
     private const string Rig = "0123456789abcdef";
-    private readonly string _dir = Path.Combine(NwbTestData.TempDirectory(), "data");
+    private readonly string dir = Path.Combine(NwbTestData.TempDirectory(), "data");
 
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
-        Directory.Delete(Path.GetDirectoryName(_dir)!, recursive: true);
+        Directory.Delete(Path.GetDirectoryName(dir)!, recursive: true);
     }
 
     private static DateTime Utc(int minute) => new(2024, 5, 6, 7, minute, 0, DateTimeKind.Utc);
@@ -19,9 +19,9 @@ public sealed class BenchCatalogTests : IDisposable
     [Fact]
     public void CreatesTheDataDirectoryAndAVersionedWalDatabase()
     {
-        var catalog = new BenchCatalog(_dir);
-        Assert.True(File.Exists(Path.Combine(_dir, "catalog.db")));
-        Assert.Equal(Path.Combine(_dir, "catalog.db"), catalog.DatabasePath);
+        var catalog = new BenchCatalog(dir);
+        Assert.True(File.Exists(Path.Combine(dir, "catalog.db")));
+        Assert.Equal(Path.Combine(dir, "catalog.db"), catalog.DatabasePath);
         using var connection = new SqliteConnection($"Data Source={catalog.DatabasePath}");
         connection.Open();
         using var command = connection.CreateCommand();
@@ -32,13 +32,13 @@ public sealed class BenchCatalogTests : IDisposable
 
         // Opening again keeps what is there.
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
-        Assert.Single(new BenchCatalog(_dir).ListRigs());
+        Assert.Single(new BenchCatalog(dir).ListRigs());
     }
 
     [Fact]
     public void ANewerSchemaIsRefused()
     {
-        var catalog = new BenchCatalog(_dir);
+        var catalog = new BenchCatalog(dir);
         using (var connection = new SqliteConnection($"Data Source={catalog.DatabasePath};Pooling=False"))
         {
             connection.Open();
@@ -47,14 +47,14 @@ public sealed class BenchCatalogTests : IDisposable
             command.ExecuteNonQuery();
         }
 
-        var e = Assert.Throws<InvalidOperationException>(() => new BenchCatalog(_dir));
+        var e = Assert.Throws<InvalidOperationException>(() => new BenchCatalog(dir));
         Assert.Contains("schema version 2", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void RigsAreUpsertedKeepingWhenFirstSeen()
     {
-        var catalog = new BenchCatalog(_dir);
+        var catalog = new BenchCatalog(dir);
         var first = catalog.UpsertRig("0123456789ABCDEF", "uno", "1.0.0", "1.0", "/dev/ttyACM0", Utc(1));
         Assert.Equal(new RigRecord(Rig, "uno", "1.0.0", "1.0", "/dev/ttyACM0", Utc(1), Utc(1)), first);
 
@@ -72,7 +72,7 @@ public sealed class BenchCatalogTests : IDisposable
     [Fact]
     public void TheLatestCalibrationIsTheMostRecentOne()
     {
-        var catalog = new BenchCatalog(_dir);
+        var catalog = new BenchCatalog(dir);
         Assert.Throws<InvalidOperationException>(() => catalog.SaveCalibration(Rig, 0.039, -100, null, CalibrationSources.Default));
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
         Assert.False(catalog.TryGetLatestCalibration(Rig, out _));
@@ -96,7 +96,7 @@ public sealed class BenchCatalogTests : IDisposable
     [Fact]
     public void A_calibration_no_front_end_can_have_is_refused_with_the_rule_and_a_stored_one_is_ignored()
     {
-        var catalog = new BenchCatalog(_dir);
+        var catalog = new BenchCatalog(dir);
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
         var e = Assert.Throws<ArgumentException>(() => catalog.SaveCalibration(Rig, 1e308, 1e308, null, "manual"));
         Assert.Contains("1 mV to 100000 mV", e.Message);
@@ -126,7 +126,7 @@ public sealed class BenchCatalogTests : IDisposable
     [Fact]
     public void RecordingsRoundTrip()
     {
-        var catalog = new BenchCatalog(_dir);
+        var catalog = new BenchCatalog(dir);
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
         var one = new RecordingRecord("paired-pulse_01", RecordingNames.RelativeFilePath("paired-pulse_01"), Rig, Utc(1), 5.0, 100_000, 0,
             20000, null, null, RecordingStatus.Recording);
@@ -160,7 +160,7 @@ public sealed class BenchCatalogTests : IDisposable
     [Fact]
     public void RecordingsCannotNameOrPointOutsideTheDataDirectory()
     {
-        var catalog = new BenchCatalog(_dir);
+        var catalog = new BenchCatalog(dir);
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
         var ok = new RecordingRecord("ok", "recordings/ok.nwb", Rig, Utc(1), 1, 1, 0, 20000, null, null, RecordingStatus.Complete);
         Assert.Throws<ArgumentException>(() => catalog.AddRecording(ok with { Id = "../x" }));
@@ -175,7 +175,7 @@ public sealed class BenchCatalogTests : IDisposable
     [Fact]
     public void ConcurrentWritersAllLand()
     {
-        var catalog = new BenchCatalog(_dir);
+        var catalog = new BenchCatalog(dir);
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
         Parallel.For(0, 40, i =>
         {
@@ -191,7 +191,7 @@ public sealed class BenchCatalogTests : IDisposable
     [Fact]
     public void ValuesAreParametersNotSql()
     {
-        var catalog = new BenchCatalog(_dir);
+        var catalog = new BenchCatalog(dir);
         const string board = "x'); DROP TABLE rigs; --";
         catalog.UpsertRig(Rig, board, "1.0.0", "1.0", "'; DELETE FROM rigs; --");
         Assert.Equal(board, Assert.Single(catalog.ListRigs()).Board);

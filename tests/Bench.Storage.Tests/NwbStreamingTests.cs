@@ -13,9 +13,9 @@ public sealed class Serial;
 [Trait("Category", "EndToEnd")]
 public sealed class NwbStreamingTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _dir = NwbTestData.TempDirectory();
+    private readonly string dir = NwbTestData.TempDirectory();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => Directory.Delete(dir, recursive: true);
 
     /// <summary>A noisy membrane trace on a 12-bit ADC, deterministic (an LCG for the noise).</summary>
     private static short Trace(ulong i) => (short)(2048 + Math.Round(300 * Math.Sin(i / 80.0)) + (long)((i * 2654435761UL >> 7) % 9) - 4);
@@ -25,7 +25,7 @@ public sealed class NwbStreamingTests(ITestOutputHelper output) : IDisposable
     {
         const int total = 2_000_000, chunk = 1000;
         const ulong gapAt = 1_000_000, gapLength = 1000;
-        string path = Path.Combine(_dir, "long.nwb");
+        string path = Path.Combine(dir, "long.nwb");
         var recording = NwbTestData.Recording(total, [new NwbGap(gapAt, gapLength)]) with { ModelName = "hh", HasStimulusCurrent = true };
         // What the whole recording would take in memory: int16 counts, float64 times, float32 model, float32 stimulus.
         const long wholeSetBytes = total * (2L + 8 + 4 + 4);

@@ -7,9 +7,9 @@ namespace Bench.Storage.Tests;
 [Trait("Category", "EndToEnd")]
 public sealed class NwbWriterTests : IDisposable
 {
-    private readonly string _dir = TempDirectory();
+    private readonly string dir = TempDirectory();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => Directory.Delete(dir, recursive: true);
 
     private static readonly NwbStimulusEvent[] Events =
     [
@@ -23,7 +23,7 @@ public sealed class NwbWriterTests : IDisposable
     [Fact]
     public void H5pyReadsBackEverythingWritten()
     {
-        string path = Path.Combine(_dir, "rec.nwb");
+        string path = Path.Combine(dir, "rec.nwb");
         var recording = Recording(2950, [new NwbGap(1200, 50)], Events) with
         {
             ModelName = "hh",
@@ -172,7 +172,7 @@ public sealed class NwbWriterTests : IDisposable
     [Fact]
     public void AnEmptyRecordingWithoutOptionalPartsIsStillReadable()
     {
-        string path = Path.Combine(_dir, "empty.nwb");
+        string path = Path.Combine(dir, "empty.nwb");
         var recording = Recording(0, []) with { ProtocolJson = null };
         var summary = NwbWriter.Write(path, recording, []);
         Assert.Equal(0, summary.Samples);
@@ -195,7 +195,7 @@ public sealed class NwbWriterTests : IDisposable
     [Fact]
     public void ChunksMustBeInIncreasingOrder()
     {
-        string path = Path.Combine(_dir, "x.nwb");
+        string path = Path.Combine(dir, "x.nwb");
         using (var writer = NwbWriter.Create(path, Recording(200, [])))
         {
             writer.Append(Chunk(0, 100));
@@ -216,7 +216,7 @@ public sealed class NwbWriterTests : IDisposable
     [Fact]
     public void AJumpInSampleIndicesMustBeADeclaredGap()
     {
-        string path = Path.Combine(_dir, "x.nwb");
+        string path = Path.Combine(dir, "x.nwb");
         using (var writer = NwbWriter.Create(path, Recording(200, [])))
         {
             writer.Append(Chunk(0, 100));
@@ -240,13 +240,13 @@ public sealed class NwbWriterTests : IDisposable
             Assert.Contains("declares lost", Assert.Throws<ArgumentException>(() => writer.Append(Chunk(100, 100))).Message, StringComparison.Ordinal);
         }
 
-        Assert.Empty(Directory.GetFiles(_dir));
+        Assert.Empty(Directory.GetFiles(dir));
     }
 
     [Fact]
     public void TheDeclaredSampleCountIsEnforced()
     {
-        string path = Path.Combine(_dir, "x.nwb");
+        string path = Path.Combine(dir, "x.nwb");
         using (var writer = NwbWriter.Create(path, Recording(150, [])))
         {
             writer.Append(Chunk(0, 100));
@@ -255,13 +255,13 @@ public sealed class NwbWriterTests : IDisposable
             Assert.Contains("declared 150 samples but 100 arrived", e.Message, StringComparison.Ordinal);
         }
 
-        Assert.Empty(Directory.GetFiles(_dir));
+        Assert.Empty(Directory.GetFiles(dir));
     }
 
     [Fact]
     public void ModelAndStimulusColumnsMustMatchTheDeclaration()
     {
-        string path = Path.Combine(_dir, "x.nwb");
+        string path = Path.Combine(dir, "x.nwb");
         using (var writer = NwbWriter.Create(path, Recording(100, []) with { ModelName = "hh" }))
         {
             Assert.Contains("ModelMv has 0 values for 100 samples", Assert.Throws<ArgumentException>(() => writer.Append(Chunk(0, 100))).Message,
@@ -280,7 +280,7 @@ public sealed class NwbWriterTests : IDisposable
     [Fact]
     public void AnExistingFileIsReplacedOnlyWhenAsked()
     {
-        string path = Path.Combine(_dir, "x.nwb");
+        string path = Path.Combine(dir, "x.nwb");
         File.WriteAllText(path, "not an NWB file");
         Assert.Throws<IOException>(() => NwbWriter.Write(path, Recording(100, []), [Chunk(0, 100)]));
         Assert.Equal("not an NWB file", File.ReadAllText(path));
@@ -292,7 +292,7 @@ public sealed class NwbWriterTests : IDisposable
     [Fact]
     public void AFailingSourceLeavesNoFile()
     {
-        string path = Path.Combine(_dir, "x.nwb");
+        string path = Path.Combine(dir, "x.nwb");
         static IEnumerable<SampleChunk> Failing()
         {
             yield return Chunk(0, 100);
@@ -300,13 +300,13 @@ public sealed class NwbWriterTests : IDisposable
         }
 
         Assert.Throws<IOException>(() => NwbWriter.Write(path, Recording(200, []), Failing()));
-        Assert.Empty(Directory.GetFiles(_dir));
+        Assert.Empty(Directory.GetFiles(dir));
     }
 
     [Fact]
     public void AnInconsistentDescriptionIsRefusedUpFront()
     {
-        string path = Path.Combine(_dir, "x.nwb");
+        string path = Path.Combine(dir, "x.nwb");
         Assert.Contains("SampleRateHz", Assert.Throws<ArgumentException>(() => NwbWriter.Create(path, Recording(1, []) with { SampleRateHz = 0 })).Message,
             StringComparison.Ordinal);
         Assert.Contains("ProtocolJson: not valid JSON", Assert.Throws<ArgumentException>(
@@ -317,7 +317,7 @@ public sealed class NwbWriterTests : IDisposable
             StringComparison.Ordinal);
         Assert.Contains("MillivoltsPerCount", Assert.Throws<ArgumentException>(
             () => NwbWriter.Create(path, Recording(1, []) with { Calibration = new(0, 0) })).Message, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFiles(_dir));
+        Assert.Empty(Directory.GetFiles(dir));
     }
 
     [Fact]

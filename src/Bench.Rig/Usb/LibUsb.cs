@@ -207,7 +207,7 @@ internal sealed class LibUsbContextHandle : SafeHandle
 /// </summary>
 internal sealed class LibUsbDeviceHandle : SafeHandle
 {
-    private LibUsbContextHandle? _context;
+    private LibUsbContextHandle? context;
 
     /// <summary>Used by the LibraryImport marshaller for <c>out</c> parameters.</summary>
     public LibUsbDeviceHandle() : base(0, ownsHandle: true) { }
@@ -219,13 +219,13 @@ internal sealed class LibUsbDeviceHandle : SafeHandle
     {
         bool added = false;
         context.DangerousAddRef(ref added);
-        _context = context;
+        this.context = context;
     }
 
     protected override bool ReleaseHandle()
     {
         LibUsb.libusb_close(handle);
-        _context?.DangerousRelease();
+        this.context?.DangerousRelease();
         return true;
     }
 }

@@ -6,26 +6,26 @@ namespace Bench.Rig.Usb;
 /// </summary>
 public sealed unsafe class LibUsbBulkEndpoints : IUsbBulkEndpoints
 {
-    private readonly LibUsbContextHandle _context;
-    private readonly LibUsbDeviceHandle _handle;
-    private readonly BulkInterface _interface;
-    private readonly string _label;
-    private int _disposed;
+    private readonly LibUsbContextHandle context;
+    private readonly LibUsbDeviceHandle handle;
+    private readonly BulkInterface claimedInterface;
+    private readonly string label;
+    private int disposed;
 
     private LibUsbBulkEndpoints(LibUsbContextHandle context, LibUsbDeviceHandle handle, BulkInterface bulk, UsbAddress address)
     {
-        _context = context;
-        _handle = handle;
-        _interface = bulk;
+        this.context = context;
+        this.handle = handle;
+        claimedInterface = bulk;
         Address = address;
-        _label = address.Label;
+        this.label = address.Label;
     }
 
     /// <summary>The opened device, with the serial it reports (null if it has none).</summary>
     public UsbAddress Address { get; }
 
     /// <inheritdoc/>
-    public int MaxPacketSize => _interface.OutMaxPacketSize;
+    public int MaxPacketSize => claimedInterface.OutMaxPacketSize;
 
     /// <summary>
     /// Opens the device <paramref name="vid"/>:<paramref name="pid"/> (with serial <paramref name="serial"/>,
@@ -191,11 +191,11 @@ public sealed unsafe class LibUsbBulkEndpoints : IUsbBulkEndpoints
         CheckTimeout(timeoutMs);
         int rc, transferred;
         fixed (byte* data = buffer)
-            rc = LibUsb.libusb_bulk_transfer(_handle, _interface.InEndpoint, data, buffer.Length, out transferred, (uint)timeoutMs);
+            rc = LibUsb.libusb_bulk_transfer(this.handle, claimedInterface.InEndpoint, data, buffer.Length, out transferred, (uint)timeoutMs);
         // A timeout can end a transfer after some full packets arrived: those bytes are real and must be kept.
         if (rc == 0 || rc == (int)UsbError.Timeout)
             return transferred;
-        throw UsbException.FromCode(rc, $"read from IN endpoint 0x{_interface.InEndpoint:x2} of", _label);
+        throw UsbException.FromCode(rc, $"read from IN endpoint 0x{claimedInterface.InEndpoint:x2} of", this.label);
     }
 
     /// <inheritdoc/>
@@ -207,33 +207,33 @@ public sealed unsafe class LibUsbBulkEndpoints : IUsbBulkEndpoints
         fixed (byte* bytes = data)
         {
             byte* pointer = data.IsEmpty ? &placeholder : bytes;
-            rc = LibUsb.libusb_bulk_transfer(_handle, _interface.OutEndpoint, pointer, data.Length, out transferred, (uint)timeoutMs);
+            rc = LibUsb.libusb_bulk_transfer(this.handle, claimedInterface.OutEndpoint, pointer, data.Length, out transferred, (uint)timeoutMs);
         }
         if (rc == (int)UsbError.Timeout)
             throw new UsbException(UsbError.Timeout,
-                $"USB device {_label} took only {transferred} of {data.Length} bytes within {timeoutMs} ms: it is not reading [{UsbErrors.Name(UsbError.Timeout)}]");
+                $"USB device {this.label} took only {transferred} of {data.Length} bytes within {timeoutMs} ms: it is not reading [{UsbErrors.Name(UsbError.Timeout)}]");
         if (rc < 0)
-            throw UsbException.FromCode(rc, $"write to OUT endpoint 0x{_interface.OutEndpoint:x2} of", _label);
+            throw UsbException.FromCode(rc, $"write to OUT endpoint 0x{claimedInterface.OutEndpoint:x2} of", this.label);
         if (transferred != data.Length)
-            throw new UsbException(UsbError.Io, $"USB device {_label} took only {transferred} of {data.Length} bytes");
+            throw new UsbException(UsbError.Io, $"USB device {this.label} took only {transferred} of {data.Length} bytes");
     }
 
     /// <inheritdoc/>
     public void ClearHalt(UsbEndpointDirection direction)
     {
-        byte endpoint = direction == UsbEndpointDirection.In ? _interface.InEndpoint : _interface.OutEndpoint;
-        Check(LibUsb.libusb_clear_halt(_handle, endpoint), $"clear the halt on endpoint 0x{endpoint:x2} of", _label);
+        byte endpoint = direction == UsbEndpointDirection.In ? claimedInterface.InEndpoint : claimedInterface.OutEndpoint;
+        Check(LibUsb.libusb_clear_halt(this.handle, endpoint), $"clear the halt on endpoint 0x{endpoint:x2} of", this.label);
     }
 
     /// <summary>Releases the interface (re-attaching the kernel driver if one was detached) and closes the device.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
         // Fails with NO_DEVICE after an unplug; nothing more to release then, so the result is ignored.
-        _ = LibUsb.libusb_release_interface(_handle, _interface.InterfaceNumber);
-        _handle.Dispose();
-        _context.Dispose(); // the handle pinned the context, so libusb_exit runs after libusb_close
+        _ = LibUsb.libusb_release_interface(this.handle, claimedInterface.InterfaceNumber);
+        this.handle.Dispose();
+        this.context.Dispose(); // the handle pinned the context, so libusb_exit runs after libusb_close
     }
 
     private static void CheckTimeout(int timeoutMs)

@@ -18,11 +18,11 @@ public sealed record UsbDeviceInfo(ushort Vid, ushort Pid, string? Serial, byte 
 /// <summary>The result of <see cref="UsbEnumerator.List"/>: the devices, and why there are none if USB is unusable.</summary>
 public sealed class UsbDeviceList : IReadOnlyList<UsbDeviceInfo>
 {
-    private readonly IReadOnlyList<UsbDeviceInfo> _devices;
+    private readonly IReadOnlyList<UsbDeviceInfo> devices;
 
     private UsbDeviceList(IReadOnlyList<UsbDeviceInfo> devices, string? unavailableReason)
     {
-        _devices = devices;
+        this.devices = devices;
         UnavailableReason = unavailableReason;
     }
 
@@ -30,13 +30,13 @@ public sealed class UsbDeviceList : IReadOnlyList<UsbDeviceInfo>
     public string? UnavailableReason { get; }
 
     /// <inheritdoc/>
-    public int Count => _devices.Count;
+    public int Count => this.devices.Count;
 
     /// <inheritdoc/>
-    public UsbDeviceInfo this[int index] => _devices[index];
+    public UsbDeviceInfo this[int index] => this.devices[index];
 
     /// <inheritdoc/>
-    public IEnumerator<UsbDeviceInfo> GetEnumerator() => _devices.GetEnumerator();
+    public IEnumerator<UsbDeviceInfo> GetEnumerator() => this.devices.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 

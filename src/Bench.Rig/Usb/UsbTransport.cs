@@ -39,21 +39,21 @@ public sealed class UsbTransport : IRigTransport
     // Room for ~1 s of a fast ephys stream, so a briefly slow consumer does not stall the USB reads.
     private const long InputPauseBytes = 1024 * 1024;
 
-    private readonly IUsbBulkEndpoints _endpoints;
-    private readonly bool _ownsEndpoints;
-    private readonly string _label;
-    private readonly int _readTimeoutMs;
-    private readonly int _writeTimeoutMs;
-    private readonly Pipe _input;
-    private readonly Pipe _output;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Thread _readerThread;
-    private readonly Thread _writerThread;
-    private readonly TaskCompletionSource _readerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _writerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private RigDisconnectedException? _disconnect; // set once, by whichever thread sees the disconnect first
-    private volatile bool _disposing;
-    private int _disposed;
+    private readonly IUsbBulkEndpoints endpoints;
+    private readonly bool ownsEndpoints;
+    private readonly string label;
+    private readonly int readTimeoutMs;
+    private readonly int writeTimeoutMs;
+    private readonly Pipe input;
+    private readonly Pipe output;
+    private readonly CancellationTokenSource stop = new();
+    private readonly Thread readerThread;
+    private readonly Thread writerThread;
+    private readonly TaskCompletionSource readerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource writerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private RigDisconnectedException? disconnect; // set once, by whichever thread sees the disconnect first
+    private volatile bool disposing;
+    private int disposed;
 
     /// <summary>
     /// Runs a transport over <paramref name="endpoints"/>, which the caller keeps ownership of:
@@ -76,21 +76,21 @@ public sealed class UsbTransport : IRigTransport
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(writeTimeoutMs);
         if (endpoints.MaxPacketSize <= 0)
             throw new ArgumentException($"MaxPacketSize must be positive, was {endpoints.MaxPacketSize}", nameof(endpoints));
-        _endpoints = endpoints;
-        _ownsEndpoints = ownsEndpoints;
-        _readTimeoutMs = readTimeoutMs;
-        _writeTimeoutMs = writeTimeoutMs;
+        this.endpoints = endpoints;
+        this.ownsEndpoints = ownsEndpoints;
+        this.readTimeoutMs = readTimeoutMs;
+        this.writeTimeoutMs = writeTimeoutMs;
         Name = address.ToString();
-        _label = address.Label;
+        label = address.Label;
         // Inline schedulers, as StreamTransport: a busy thread pool must not hold back a heartbeat or a sample.
-        _input = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: InputPauseBytes, resumeWriterThreshold: InputPauseBytes / 2, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
+        input = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: InputPauseBytes, resumeWriterThreshold: InputPauseBytes / 2, useSynchronizationContext: false));
+        output = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
 
         // Dedicated threads, because libusb's synchronous transfers block for up to their timeout.
-        _readerThread = new Thread(ReadLoop) { IsBackground = true, Name = $"USB IN {_label}" };
-        _writerThread = new Thread(WriteLoop) { IsBackground = true, Name = $"USB OUT {_label}" };
-        _writerThread.Start();
-        _readerThread.Start();
+        readerThread = new Thread(ReadLoop) { IsBackground = true, Name = $"USB IN {label}" };
+        writerThread = new Thread(WriteLoop) { IsBackground = true, Name = $"USB OUT {label}" };
+        writerThread.Start();
+        readerThread.Start();
     }
 
     /// <summary>Opens the device with libusb and runs a transport over it; the transport owns and releases the device.</summary>
@@ -120,22 +120,22 @@ public sealed class UsbTransport : IRigTransport
     public string Name { get; }
 
     /// <inheritdoc/>
-    public PipeReader Input => _input.Reader;
+    public PipeReader Input => input.Reader;
 
     /// <inheritdoc/>
-    public PipeWriter Output => _output.Writer;
+    public PipeWriter Output => output.Writer;
 
     /// <summary>Stops both threads (within about the read timeout) and, if this transport opened the device, releases it. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
             return;
-        _disposing = true;
-        _stop.Cancel(); // wakes a writer waiting for output and a reader blocked on a full Input pipe
-        await Task.WhenAll(_readerExited.Task, _writerExited.Task).ConfigureAwait(false);
-        if (_ownsEndpoints)
-            _endpoints.Dispose();
-        _stop.Dispose();
+        disposing = true;
+        stop.Cancel(); // wakes a writer waiting for output and a reader blocked on a full Input pipe
+        await Task.WhenAll(readerExited.Task, writerExited.Task).ConfigureAwait(false);
+        if (this.ownsEndpoints)
+            this.endpoints.Dispose();
+        stop.Dispose();
     }
 
     private void ReadLoop()
@@ -144,18 +144,18 @@ public sealed class UsbTransport : IRigTransport
         byte[] buffer = new byte[ReadBufferBytes];
         try
         {
-            while (!_stop.IsCancellationRequested)
+            while (!stop.IsCancellationRequested)
             {
-                int received = _endpoints.Read(buffer, _readTimeoutMs);
+                int received = this.endpoints.Read(buffer, this.readTimeoutMs);
                 if (received == 0)
                     continue; // a timeout or a zero-length packet: no bytes, and neither ends the stream
-                _input.Writer.Write(buffer.AsSpan(0, received));
-                FlushResult flushed = Wait(_input.Writer.FlushAsync(_stop.Token)); // blocks while the consumer lags
+                input.Writer.Write(buffer.AsSpan(0, received));
+                FlushResult flushed = Wait(input.Writer.FlushAsync(stop.Token)); // blocks while the consumer lags
                 if (flushed.IsCompleted)
                     break; // the consumer completed Input: nobody wants more bytes
             }
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             // Disposing, or the writer saw a disconnect.
         }
@@ -169,15 +169,15 @@ public sealed class UsbTransport : IRigTransport
         }
         finally
         {
-            if (Volatile.Read(ref _disconnect) is not null)
+            if (Volatile.Read(ref disconnect) is not null)
             {
                 // Fail Output before Input, so a consumer that sees Input fail finds writes failing too.
-                _stop.Cancel();
-                _writerThread.Join();
-                error = Volatile.Read(ref _disconnect);
+                stop.Cancel();
+                writerThread.Join();
+                error = Volatile.Read(ref disconnect);
             }
-            _input.Writer.Complete(error);
-            _readerExited.SetResult();
+            input.Writer.Complete(error);
+            readerExited.SetResult();
         }
     }
 
@@ -185,37 +185,37 @@ public sealed class UsbTransport : IRigTransport
     {
         Exception? error = null;
         byte[] chunk = new byte[MaxWriteTransferBytes];
-        int maxPacket = _endpoints.MaxPacketSize;
+        int maxPacket = this.endpoints.MaxPacketSize;
         try
         {
             while (true)
             {
-                ReadResult result = Wait(_output.Reader.ReadAsync(_stop.Token));
+                ReadResult result = Wait(output.Reader.ReadAsync(stop.Token));
                 ReadOnlySequence<byte> pending = result.Buffer;
                 try
                 {
-                    while (!pending.IsEmpty && !_stop.IsCancellationRequested)
+                    while (!pending.IsEmpty && !stop.IsCancellationRequested)
                     {
                         int length = (int)Math.Min(pending.Length, MaxWriteTransferBytes);
                         pending.Slice(0, length).CopyTo(chunk); // pipe segments are not contiguous; a transfer must be
-                        _endpoints.Write(chunk.AsSpan(0, length), _writeTimeoutMs);
+                        this.endpoints.Write(chunk.AsSpan(0, length), this.writeTimeoutMs);
                         // Bulk OUT ends at a short packet; a transfer filling whole packets needs a ZLP to end it.
                         if (length % maxPacket == 0)
-                            _endpoints.Write(ReadOnlySpan<byte>.Empty, _writeTimeoutMs);
+                            this.endpoints.Write(ReadOnlySpan<byte>.Empty, this.writeTimeoutMs);
                         pending = pending.Slice(length);
                     }
                 }
                 finally
                 {
-                    _output.Reader.AdvanceTo(pending.Start);
+                    output.Reader.AdvanceTo(pending.Start);
                 }
                 if (result.IsCompleted && pending.IsEmpty)
                     break; // the consumer completed Output and everything was sent
-                if (_stop.IsCancellationRequested)
+                if (stop.IsCancellationRequested)
                     break;
             }
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             // Disposing, or the reader saw a disconnect.
         }
@@ -225,7 +225,7 @@ public sealed class UsbTransport : IRigTransport
         }
         catch (UsbException e) when (e.Error == UsbError.Timeout)
         {
-            error = new IOException($"USB device {_label} did not accept data within {_writeTimeoutMs} ms (write timeout): it is not reading; reopen the transport", e);
+            error = new IOException($"USB device {label} did not accept data within {this.writeTimeoutMs} ms (write timeout): it is not reading; reopen the transport", e);
         }
         catch (Exception e)
         {
@@ -233,9 +233,9 @@ public sealed class UsbTransport : IRigTransport
         }
         finally
         {
-            error ??= (Exception?)Volatile.Read(ref _disconnect) ?? (_disposing ? new ObjectDisposedException(Name, $"USB transport {Name} is disposed") : null);
-            _output.Reader.Complete(error); // later Output writes throw this
-            _writerExited.SetResult();
+            error ??= (Exception?)Volatile.Read(ref disconnect) ?? (disposing ? new ObjectDisposedException(Name, $"USB transport {Name} is disposed") : null);
+            output.Reader.Complete(error); // later Output writes throw this
+            writerExited.SetResult();
         }
     }
 
@@ -245,7 +245,7 @@ public sealed class UsbTransport : IRigTransport
         string outcome;
         try
         {
-            _endpoints.ClearHalt(direction);
+            this.endpoints.ClearHalt(direction);
             outcome = "the halt was cleared";
         }
         catch (Exception e) when (IsDisconnect(e))
@@ -257,7 +257,7 @@ public sealed class UsbTransport : IRigTransport
             outcome = $"clearing the halt failed too ({e.Message})";
         }
         string endpoint = direction == UsbEndpointDirection.In ? "IN" : "OUT";
-        return new IOException($"USB device {_label} stalled its bulk {endpoint} endpoint: {consequence}; {outcome}; reopen the transport", stall);
+        return new IOException($"USB device {label} stalled its bulk {endpoint} endpoint: {consequence}; {outcome}; reopen the transport", stall);
     }
 
     private static bool IsDisconnect(Exception e) => e is UsbException { Error: UsbError.NoDevice or UsbError.Io };
@@ -265,9 +265,9 @@ public sealed class UsbTransport : IRigTransport
     /// <summary>Records the disconnect (first one wins) and stops the other thread.</summary>
     private RigDisconnectedException Disconnected(Exception cause)
     {
-        Interlocked.CompareExchange(ref _disconnect, new RigDisconnectedException($"USB device {_label} disconnected", cause), null);
-        _stop.Cancel();
-        return _disconnect;
+        Interlocked.CompareExchange(ref disconnect, new RigDisconnectedException($"USB device {label} disconnected", cause), null);
+        stop.Cancel();
+        return disconnect;
     }
 
     // Blocking waits are right here: these run on the transport's own threads, never on a caller's.

@@ -31,7 +31,7 @@ public sealed class BenchCatalog
 
     private const string CalibrationColumns = "id, rig_unique_id, mv_per_count, offset_mv, na_per_code, source, notes, created_utc";
 
-    private readonly string _connectionString;
+    private readonly string connectionString;
 
     /// <summary>Opens (creating if needed) the catalog in <paramref name="dataDirectory"/>, which is created too.</summary>
     /// <exception cref="InvalidOperationException">The catalog was written by a newer Bench (higher schema version).</exception>
@@ -41,7 +41,7 @@ public sealed class BenchCatalog
         DataDirectory = Path.GetFullPath(dataDirectory);
         Directory.CreateDirectory(DataDirectory);
         DatabasePath = Path.Combine(DataDirectory, FileName);
-        _connectionString = new SqliteConnectionStringBuilder
+        connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = DatabasePath,
             Mode = SqliteOpenMode.ReadWriteCreate,
@@ -319,7 +319,7 @@ public sealed class BenchCatalog
 
     private SqliteConnection Open()
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(connectionString);
         connection.Open();
         return connection;
     }

@@ -40,52 +40,52 @@ public sealed class NwbWriter : IDisposable
     /// for about 12 % less time and level 9 saved 3 % for 20 % more time, so the default stays.</summary>
     private const int DeflateLevel = 6;
 
-    private readonly NwbRecording _recording;
-    private readonly FileStream _stream;
-    private readonly H5NativeWriter _h5;
-    private readonly H5Dataset<short[]> _counts;
-    private readonly H5Dataset<double[]>? _timestamps;
-    private readonly H5Dataset<float[]>? _model;
-    private readonly H5Dataset<float[]>? _stimulus;
-    private readonly short[] _countBuffer;
-    private readonly double[]? _timeBuffer;
-    private readonly float[]? _modelBuffer;
-    private readonly float[]? _stimulusBuffer;
-    private readonly bool _overwrite;
-    private int _buffered;
-    private long _written;
-    private ulong _nextIndex;
-    private int _nextGap;
-    private bool _completed;
-    private bool _disposed;
+    private readonly NwbRecording recording;
+    private readonly FileStream stream;
+    private readonly H5NativeWriter h5;
+    private readonly H5Dataset<short[]> counts;
+    private readonly H5Dataset<double[]>? timestamps;
+    private readonly H5Dataset<float[]>? model;
+    private readonly H5Dataset<float[]>? stimulus;
+    private readonly short[] countBuffer;
+    private readonly double[]? timeBuffer;
+    private readonly float[]? modelBuffer;
+    private readonly float[]? stimulusBuffer;
+    private readonly bool overwrite;
+    private int buffered;
+    private long written;
+    private ulong nextIndex;
+    private int nextGap;
+    private bool completed;
+    private bool disposed;
 
     private NwbWriter(string path, NwbRecording recording, bool overwrite)
     {
         Path = path;
         PartialPath = path + ".partial";
-        _recording = recording;
-        _overwrite = overwrite;
+        this.recording = recording;
+        this.overwrite = overwrite;
         int buffer = (int)Math.Min(ChunkSamples, Math.Max(recording.SampleCount, 1));
-        _countBuffer = new short[buffer];
+        countBuffer = new short[buffer];
         // A regular recording's times are starting_time and rate; one with gaps needs a time per sample.
-        if (!recording.IsRegular) _timeBuffer = new double[buffer];
-        if (recording.ModelName is not null) _modelBuffer = new float[buffer];
-        if (recording.HasStimulusCurrent) _stimulusBuffer = new float[buffer];
+        if (!recording.IsRegular) timeBuffer = new double[buffer];
+        if (recording.ModelName is not null) modelBuffer = new float[buffer];
+        if (recording.HasStimulusCurrent) stimulusBuffer = new float[buffer];
 
-        _counts = PerSample<short[]>(recording.SampleCount);
-        if (!recording.IsRegular) _timestamps = PerSample<double[]>(recording.SampleCount);
-        if (_modelBuffer is not null) _model = PerSample<float[]>(recording.SampleCount);
-        if (_stimulusBuffer is not null) _stimulus = PerSample<float[]>(recording.SampleCount);
-        var file = NwbLayout.Build(recording, _counts, _timestamps, _model, _stimulus, DateTimeOffset.UtcNow);
+        this.counts = PerSample<short[]>(recording.SampleCount);
+        if (!recording.IsRegular) timestamps = PerSample<double[]>(recording.SampleCount);
+        if (modelBuffer is not null) this.model = PerSample<float[]>(recording.SampleCount);
+        if (stimulusBuffer is not null) this.stimulus = PerSample<float[]>(recording.SampleCount);
+        var file = NwbLayout.Build(recording, this.counts, timestamps, this.model, this.stimulus, DateTimeOffset.UtcNow);
 
-        _stream = new FileStream(PartialPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20);
+        stream = new FileStream(PartialPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20);
         try
         {
-            _h5 = file.BeginWrite(_stream);
+            h5 = file.BeginWrite(stream);
         }
         catch
         {
-            _stream.Dispose();
+            stream.Dispose();
             File.Delete(PartialPath);
             throw;
         }
@@ -98,7 +98,7 @@ public sealed class NwbWriter : IDisposable
     public string PartialPath { get; }
 
     /// <summary>Samples accepted so far.</summary>
-    public long SamplesWritten => _written + _buffered;
+    public long SamplesWritten => written + buffered;
 
     /// <summary>Starts writing <paramref name="recording"/> to <paramref name="path"/> (first to
     /// <c>&lt;path&gt;.partial</c>).</summary>
@@ -157,39 +157,39 @@ public sealed class NwbWriter : IDisposable
     /// recording's declaration or its length.</exception>
     public void Append(SampleChunk chunk)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_completed) throw new InvalidOperationException("the file is complete; no more samples can be added");
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (completed) throw new InvalidOperationException("the file is complete; no more samples can be added");
         int n = chunk.Counts.Length;
-        CheckColumn(chunk, chunk.ModelMv.Length, _model is not null, "ModelMv", "model prediction");
-        CheckColumn(chunk, chunk.StimulusNanoamps.Length, _stimulus is not null, "StimulusNanoamps", "stimulus current");
+        CheckColumn(chunk, chunk.ModelMv.Length, this.model is not null, "ModelMv", "model prediction");
+        CheckColumn(chunk, chunk.StimulusNanoamps.Length, this.stimulus is not null, "StimulusNanoamps", "stimulus current");
         if (n == 0) return;
         CheckIndex(chunk);
 
         var counts = chunk.Counts.Span;
         var model = chunk.ModelMv.Span;
         var stimulus = chunk.StimulusNanoamps.Span;
-        double rate = _recording.SampleRateHz;
+        double rate = this.recording.SampleRateHz;
         int done = 0;
         while (done < n)
         {
-            int take = Math.Min(n - done, _countBuffer.Length - _buffered);
-            counts.Slice(done, take).CopyTo(_countBuffer.AsSpan(_buffered));
-            if (_modelBuffer is not null) model.Slice(done, take).CopyTo(_modelBuffer.AsSpan(_buffered));
-            if (_stimulusBuffer is not null) stimulus.Slice(done, take).CopyTo(_stimulusBuffer.AsSpan(_buffered));
+            int take = Math.Min(n - done, countBuffer.Length - buffered);
+            counts.Slice(done, take).CopyTo(countBuffer.AsSpan(buffered));
+            if (modelBuffer is not null) model.Slice(done, take).CopyTo(modelBuffer.AsSpan(buffered));
+            if (stimulusBuffer is not null) stimulus.Slice(done, take).CopyTo(stimulusBuffer.AsSpan(buffered));
             // Time is the device's sample index over its rate, computed the same way for every sample so a reader can
             // recover the index exactly (index = round(t · rate)).
             ulong first = chunk.FirstSampleIndex + (ulong)done;
-            if (_timeBuffer is not null)
+            if (timeBuffer is not null)
             {
-                for (int i = 0; i < take; i++) _timeBuffer[_buffered + i] = (first + (ulong)i) / rate;
+                for (int i = 0; i < take; i++) timeBuffer[buffered + i] = (first + (ulong)i) / rate;
             }
 
-            _buffered += take;
+            buffered += take;
             done += take;
-            if (_buffered == _countBuffer.Length) FlushBuffer();
+            if (buffered == countBuffer.Length) FlushBuffer();
         }
 
-        _nextIndex = chunk.FirstSampleIndex + (ulong)n;
+        nextIndex = chunk.FirstSampleIndex + (ulong)n;
     }
 
     /// <summary>Writes what is buffered, closes the HDF5 file and moves it from <see cref="PartialPath"/> to
@@ -199,30 +199,30 @@ public sealed class NwbWriter : IDisposable
     /// declared (the partial file is deleted).</exception>
     public NwbWriteSummary Complete()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_completed) throw new InvalidOperationException("the file is already complete");
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (completed) throw new InvalidOperationException("the file is already complete");
         try
         {
-            if (SamplesWritten != _recording.SampleCount)
+            if (SamplesWritten != this.recording.SampleCount)
             {
                 throw new InvalidOperationException(
-                    $"the recording declared {_recording.SampleCount} samples but {SamplesWritten} arrived; the file would hold fill values, so it is not written");
+                    $"the recording declared {this.recording.SampleCount} samples but {SamplesWritten} arrived; the file would hold fill values, so it is not written");
             }
 
             // Gaps not yet passed must lie after the last sample received (samples lost at the very end).
-            if (_nextGap < _recording.Gaps.Count && _recording.Gaps[_nextGap].FirstLostSample < _nextIndex)
+            if (nextGap < this.recording.Gaps.Count && this.recording.Gaps[nextGap].FirstLostSample < nextIndex)
             {
-                throw new InvalidOperationException($"gap at sample {_recording.Gaps[_nextGap].FirstLostSample} was never seen in the chunks");
+                throw new InvalidOperationException($"gap at sample {this.recording.Gaps[nextGap].FirstLostSample} was never seen in the chunks");
             }
 
-            if (_buffered > 0) FlushBuffer();
-            _h5.Dispose();
-            _stream.Dispose();
+            if (buffered > 0) FlushBuffer();
+            h5.Dispose();
+            stream.Dispose();
             // Make the data durable before the rename makes it visible under its real name.
             using (var sync = new FileStream(PartialPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) sync.Flush(flushToDisk: true);
-            File.Move(PartialPath, Path, _overwrite);
-            _completed = true;
-            return new NwbWriteSummary(Path, _written, _recording.LostSamples, new FileInfo(Path).Length);
+            File.Move(PartialPath, Path, this.overwrite);
+            completed = true;
+            return new NwbWriteSummary(Path, written, this.recording.LostSamples, new FileInfo(Path).Length);
         }
         catch
         {
@@ -235,25 +235,25 @@ public sealed class NwbWriter : IDisposable
     /// nothing.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        if (_completed) return;
+        if (disposed) return;
+        disposed = true;
+        if (completed) return;
         // The file is abandoned: closing the stream is enough. Disposing the HDF5 writer would first compress and write
         // the open chunks and the metadata, work thrown away with the file, and could fail the same way the write did.
-        _stream.Dispose();
+        stream.Dispose();
         File.Delete(PartialPath);
     }
 
     private void FlushBuffer()
     {
-        var memory = new HyperslabSelection(0, (ulong)_buffered);
-        var file = new HyperslabSelection((ulong)_written, (ulong)_buffered);
+        var memory = new HyperslabSelection(0, (ulong)buffered);
+        var file = new HyperslabSelection((ulong)written, (ulong)buffered);
         try
         {
-            _h5.Write(_counts, _countBuffer, memory, file);
-            if (_timestamps is not null) _h5.Write(_timestamps, _timeBuffer!, memory, file);
-            if (_model is not null) _h5.Write(_model, _modelBuffer!, memory, file);
-            if (_stimulus is not null) _h5.Write(_stimulus, _stimulusBuffer!, memory, file);
+            h5.Write(this.counts, countBuffer, memory, file);
+            if (timestamps is not null) h5.Write(timestamps, timeBuffer!, memory, file);
+            if (this.model is not null) h5.Write(this.model, modelBuffer!, memory, file);
+            if (this.stimulus is not null) h5.Write(this.stimulus, stimulusBuffer!, memory, file);
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {
@@ -261,47 +261,47 @@ public sealed class NwbWriter : IDisposable
             throw new IOException($"writing {PartialPath} failed: {e.InnerException.Message}", e.InnerException);
         }
 
-        _written += _buffered;
-        _buffered = 0;
+        written += buffered;
+        buffered = 0;
     }
 
     private void CheckIndex(SampleChunk chunk)
     {
         ulong first = chunk.FirstSampleIndex;
         int n = chunk.Counts.Length;
-        var gaps = _recording.Gaps;
-        if (first < _nextIndex)
+        var gaps = this.recording.Gaps;
+        if (first < nextIndex)
         {
             throw new ArgumentException(
-                $"chunk starts at sample {first} but samples up to {_nextIndex - 1} are already written: chunks must be in increasing sample order without overlap",
+                $"chunk starts at sample {first} but samples up to {nextIndex - 1} are already written: chunks must be in increasing sample order without overlap",
                 nameof(chunk));
         }
 
-        bool gapHere = _nextGap < gaps.Count && gaps[_nextGap].FirstLostSample == _nextIndex;
-        if (first > _nextIndex)
+        bool gapHere = nextGap < gaps.Count && gaps[nextGap].FirstLostSample == nextIndex;
+        if (first > nextIndex)
         {
-            ulong skipped = first - _nextIndex;
-            if (!gapHere || gaps[_nextGap].LostSamples != skipped)
+            ulong skipped = first - nextIndex;
+            if (!gapHere || gaps[nextGap].LostSamples != skipped)
             {
-                string declared = gapHere ? $"the declared gap there is {gaps[_nextGap].LostSamples} samples" : "no gap is declared there";
+                string declared = gapHere ? $"the declared gap there is {gaps[nextGap].LostSamples} samples" : "no gap is declared there";
                 throw new ArgumentException(
-                    $"chunk starts at sample {first}, skipping {skipped} samples from {_nextIndex}, but {declared}: lost samples must be listed in the recording's gaps",
+                    $"chunk starts at sample {first}, skipping {skipped} samples from {nextIndex}, but {declared}: lost samples must be listed in the recording's gaps",
                     nameof(chunk));
             }
         }
         else if (gapHere)
         {
             throw new ArgumentException(
-                $"a gap of {gaps[_nextGap].LostSamples} samples is declared at sample {_nextIndex} but the chunk continues there without one", nameof(chunk));
+                $"a gap of {gaps[nextGap].LostSamples} samples is declared at sample {nextIndex} but the chunk continues there without one", nameof(chunk));
         }
 
-        if (SamplesWritten + n > _recording.SampleCount)
+        if (SamplesWritten + n > this.recording.SampleCount)
         {
             throw new ArgumentException(
-                $"chunk at sample {first} brings the total to {SamplesWritten + n} samples, more than the {_recording.SampleCount} the recording declared", nameof(chunk));
+                $"chunk at sample {first} brings the total to {SamplesWritten + n} samples, more than the {this.recording.SampleCount} the recording declared", nameof(chunk));
         }
 
-        int next = first > _nextIndex ? _nextGap + 1 : _nextGap;
+        int next = first > nextIndex ? nextGap + 1 : nextGap;
         ulong end = first + (ulong)n;
         if (next < gaps.Count && gaps[next].FirstLostSample < end)
         {
@@ -309,7 +309,7 @@ public sealed class NwbWriter : IDisposable
                 $"chunk [{first}, {end}) holds samples the gap at {gaps[next].FirstLostSample} declares lost", nameof(chunk));
         }
 
-        _nextGap = next;
+        nextGap = next;
     }
 
     private static void CheckColumn(SampleChunk chunk, int length, bool declared, string field, string what)

@@ -15,38 +15,38 @@ namespace Bench.Storage.Nwb;
 /// </remarks>
 internal sealed class SequentialChunkCache : IWritingChunkCache
 {
-    private readonly SortedDictionary<ulong, (Memory<byte> Chunk, Action<ulong, Memory<byte>> Writer)> _open = new();
-    private ulong _writtenBelow;
+    private readonly SortedDictionary<ulong, (Memory<byte> Chunk, Action<ulong, Memory<byte>> Writer)> open = new();
+    private ulong writtenBelow;
 
     /// <inheritdoc />
     public Memory<byte> GetChunk(ulong chunkIndex, Func<Memory<byte>> chunkAllocator, Action<ulong, Memory<byte>> chunkWriter)
     {
-        if (_open.TryGetValue(chunkIndex, out var entry)) return entry.Chunk;
-        if (chunkIndex < _writtenBelow)
+        if (open.TryGetValue(chunkIndex, out var entry)) return entry.Chunk;
+        if (chunkIndex < writtenBelow)
         {
             throw new InvalidOperationException($"HDF5 chunk {chunkIndex} was already written out; samples must be written in order");
         }
 
         // Every chunk before this one is complete. Each was handed over with its own writer: PureHDF's writer closes
         // over the chunk's coordinates, so it must be the one that writes that chunk.
-        while (_open.Count > 0)
+        while (open.Count > 0)
         {
-            var first = _open.First();
+            var first = open.First();
             if (first.Key >= chunkIndex) break;
             first.Value.Writer(first.Key, first.Value.Chunk);
-            _open.Remove(first.Key);
+            open.Remove(first.Key);
         }
 
-        _writtenBelow = chunkIndex;
+        writtenBelow = chunkIndex;
         var chunk = chunkAllocator();
-        _open[chunkIndex] = (chunk, chunkWriter);
+        open[chunkIndex] = (chunk, chunkWriter);
         return chunk;
     }
 
     /// <inheritdoc />
     public void Flush(Action<ulong, Memory<byte>> chunkWriter)
     {
-        foreach (var (index, entry) in _open) chunkWriter(index, entry.Chunk);
-        _open.Clear();
+        foreach (var (index, entry) in open) chunkWriter(index, entry.Chunk);
+        open.Clear();
     }
 }

@@ -22,34 +22,34 @@ internal sealed class FakeBulkEndpoints(int maxPacketSize = 64) : IUsbBulkEndpoi
     /// <summary>The device is unplugged (libusb reports <paramref name="Error"/>: NO_DEVICE, or IO mid-transfer).</summary>
     internal sealed record Disconnect(UsbError Error = UsbError.NoDevice) : InStep;
 
-    private readonly BlockingCollection<InStep> _in = new();
-    private readonly ConcurrentQueue<UsbError> _writeFailures = new();
-    private readonly List<byte[]> _writes = new();
-    private readonly List<UsbEndpointDirection> _clearHalts = new();
-    private volatile bool _unplugged;
-    private int _disposeCount;
-    private int _reads;
-    private int _readsWhenUnplugged = -1;
-    private int _timeoutsServed;
+    private readonly BlockingCollection<InStep> incoming = new();
+    private readonly ConcurrentQueue<UsbError> writeFailures = new();
+    private readonly List<byte[]> writes = new();
+    private readonly List<UsbEndpointDirection> clearHalts = new();
+    private volatile bool unplugged;
+    private int disposeCount;
+    private int reads;
+    private int readsWhenUnplugged = -1;
+    private int timeoutsServed;
 
     public int MaxPacketSize { get; } = maxPacketSize;
 
-    public int Reads => Volatile.Read(ref _reads);
+    public int Reads => Volatile.Read(ref reads);
     /// <summary>The value of <see cref="Reads"/> when a disconnect step unplugged the device (-1 before).</summary>
-    public int ReadsWhenUnplugged => Volatile.Read(ref _readsWhenUnplugged);
-    public int TimeoutsServed => Volatile.Read(ref _timeoutsServed);
-    public int DisposeCount => Volatile.Read(ref _disposeCount);
+    public int ReadsWhenUnplugged => Volatile.Read(ref readsWhenUnplugged);
+    public int TimeoutsServed => Volatile.Read(ref timeoutsServed);
+    public int DisposeCount => Volatile.Read(ref disposeCount);
     public int LastReadBufferLength { get; private set; }
     public int LastReadTimeoutMs { get; private set; }
 
     public byte[][] Writes
     {
-        get { lock (_writes) return _writes.ToArray(); }
+        get { lock (writes) return writes.ToArray(); }
     }
 
     public UsbEndpointDirection[] ClearHalts
     {
-        get { lock (_clearHalts) return _clearHalts.ToArray(); }
+        get { lock (clearHalts) return clearHalts.ToArray(); }
     }
 
     /// <summary>When set, ClearHalt fails with this error.</summary>
@@ -58,20 +58,20 @@ internal sealed class FakeBulkEndpoints(int maxPacketSize = 64) : IUsbBulkEndpoi
     public void Enqueue(params InStep[] steps)
     {
         foreach (InStep step in steps)
-            _in.Add(step);
+            incoming.Add(step);
     }
 
     /// <summary>The next OUT transfer fails with <paramref name="error"/> (and NO_DEVICE also unplugs the device).</summary>
-    public void FailNextWrite(UsbError error) => _writeFailures.Enqueue(error);
+    public void FailNextWrite(UsbError error) => writeFailures.Enqueue(error);
 
     public int Read(Span<byte> buffer, int timeoutMs)
     {
         ObjectDisposedException.ThrowIf(DisposeCount > 0, this);
-        Interlocked.Increment(ref _reads);
+        Interlocked.Increment(ref reads);
         LastReadBufferLength = buffer.Length;
         LastReadTimeoutMs = timeoutMs;
         ThrowIfUnplugged();
-        if (!_in.TryTake(out InStep? step, timeoutMs))
+        if (!incoming.TryTake(out InStep? step, timeoutMs))
             return 0; // idle device: the real timeout elapsed
         switch (step)
         {
@@ -84,13 +84,13 @@ internal sealed class FakeBulkEndpoints(int maxPacketSize = 64) : IUsbBulkEndpoi
                 return 0;
             case ReadTimeout:
                 Thread.Sleep(timeoutMs);
-                Interlocked.Increment(ref _timeoutsServed);
+                Interlocked.Increment(ref timeoutsServed);
                 return 0;
             case Stall:
                 throw new UsbException(UsbError.Pipe, "fake: IN endpoint stalled");
             case Disconnect disconnect:
-                _unplugged = true;
-                Volatile.Write(ref _readsWhenUnplugged, Reads);
+                unplugged = true;
+                Volatile.Write(ref readsWhenUnplugged, Reads);
                 throw new UsbException(disconnect.Error, "fake: device unplugged during read");
             default:
                 throw new InvalidOperationException($"unknown step {step}");
@@ -101,30 +101,30 @@ internal sealed class FakeBulkEndpoints(int maxPacketSize = 64) : IUsbBulkEndpoi
     {
         ObjectDisposedException.ThrowIf(DisposeCount > 0, this);
         ThrowIfUnplugged();
-        if (_writeFailures.TryDequeue(out UsbError error))
+        if (writeFailures.TryDequeue(out UsbError error))
         {
             if (error == UsbError.NoDevice)
-                _unplugged = true;
+                unplugged = true;
             throw new UsbException(error, $"fake: write failed with {error}");
         }
-        lock (_writes)
-            _writes.Add(data.ToArray());
+        lock (writes)
+            writes.Add(data.ToArray());
     }
 
     public void ClearHalt(UsbEndpointDirection direction)
     {
-        lock (_clearHalts)
-            _clearHalts.Add(direction);
+        lock (clearHalts)
+            clearHalts.Add(direction);
         ThrowIfUnplugged();
         if (ClearHaltFailure is UsbError error)
             throw new UsbException(error, $"fake: clear halt failed with {error}");
     }
 
-    public void Dispose() => Interlocked.Increment(ref _disposeCount);
+    public void Dispose() => Interlocked.Increment(ref disposeCount);
 
     private void ThrowIfUnplugged()
     {
-        if (_unplugged)
+        if (unplugged)
             throw new UsbException(UsbError.NoDevice, "fake: no device");
     }
 }
