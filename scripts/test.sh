@@ -17,6 +17,9 @@ bash scripts/install-debian-packages.sh --by test.sh libusb-1.0-0 python3-h5py p
 echo "== wire protocol: the files generated from firmware-protocol/messages.json are up to date (firmware-protocol/gen --check)"
 dotnet run --project firmware-protocol/gen -c Release -- --check
 
+echo "== house style: every test is named as a sentence (the field and code-style rules are checked by the build)"
+python3 scripts/check-test-names.py
+
 echo "== wire protocol: C library against the golden vectors (CTest + GoogleTest; also on a simulated ATmega328P)"
 BP_AVR=1 bash firmware-protocol/c/run-tests.sh
 

@@ -17,7 +17,7 @@ public sealed class BenchCatalogTests : IDisposable
     private static DateTime Utc(int minute) => new(2024, 5, 6, 7, minute, 0, DateTimeKind.Utc);
 
     [Fact]
-    public void CreatesTheDataDirectoryAndAVersionedWalDatabase()
+    public void Creates_the_data_directory_and_a_versioned_wal_database()
     {
         var catalog = new BenchCatalog(dir);
         Assert.True(File.Exists(Path.Combine(dir, "catalog.db")));
@@ -36,7 +36,7 @@ public sealed class BenchCatalogTests : IDisposable
     }
 
     [Fact]
-    public void ANewerSchemaIsRefused()
+    public void A_newer_schema_is_refused()
     {
         var catalog = new BenchCatalog(dir);
         using (var connection = new SqliteConnection($"Data Source={catalog.DatabasePath};Pooling=False"))
@@ -52,7 +52,7 @@ public sealed class BenchCatalogTests : IDisposable
     }
 
     [Fact]
-    public void RigsAreUpsertedKeepingWhenFirstSeen()
+    public void Rigs_are_upserted_keeping_when_first_seen()
     {
         var catalog = new BenchCatalog(dir);
         var first = catalog.UpsertRig("0123456789ABCDEF", "uno", "1.0.0", "1.0", "/dev/ttyACM0", Utc(1));
@@ -70,7 +70,7 @@ public sealed class BenchCatalogTests : IDisposable
     }
 
     [Fact]
-    public void TheLatestCalibrationIsTheMostRecentOne()
+    public void The_latest_calibration_is_the_most_recent_one()
     {
         var catalog = new BenchCatalog(dir);
         Assert.Throws<InvalidOperationException>(() => catalog.SaveCalibration(Rig, 0.039, -100, null, CalibrationSources.Default));
@@ -124,7 +124,7 @@ public sealed class BenchCatalogTests : IDisposable
     }
 
     [Fact]
-    public void RecordingsRoundTrip()
+    public void Recordings_round_trip()
     {
         var catalog = new BenchCatalog(dir);
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
@@ -158,7 +158,7 @@ public sealed class BenchCatalogTests : IDisposable
     }
 
     [Fact]
-    public void RecordingsCannotNameOrPointOutsideTheDataDirectory()
+    public void Recordings_cannot_name_or_point_outside_the_data_directory()
     {
         var catalog = new BenchCatalog(dir);
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
@@ -173,7 +173,7 @@ public sealed class BenchCatalogTests : IDisposable
     }
 
     [Fact]
-    public void ConcurrentWritersAllLand()
+    public void Concurrent_writers_all_land()
     {
         var catalog = new BenchCatalog(dir);
         catalog.UpsertRig(Rig, "uno", "1.0.0", "1.0", null);
@@ -189,7 +189,7 @@ public sealed class BenchCatalogTests : IDisposable
     }
 
     [Fact]
-    public void ValuesAreParametersNotSql()
+    public void Values_are_parameters_not_sql()
     {
         var catalog = new BenchCatalog(dir);
         const string board = "x'); DROP TABLE rigs; --";

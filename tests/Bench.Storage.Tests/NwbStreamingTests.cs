@@ -21,7 +21,7 @@ public sealed class NwbStreamingTests(ITestOutputHelper output) : IDisposable
     private static short Trace(ulong i) => (short)(2048 + Math.Round(300 * Math.Sin(i / 80.0)) + (long)((i * 2654435761UL >> 7) % 9) - 4);
 
     [Fact]
-    public void TwoMillionSamplesStreamInChunksWithoutHoldingTheRecording()
+    public void Two_million_samples_stream_in_chunks_without_holding_the_recording()
     {
         const int total = 2_000_000, chunk = 1000;
         const ulong gapAt = 1_000_000, gapLength = 1000;
@@ -94,7 +94,7 @@ public sealed class NwbStreamingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void TheChunkCacheWritesEachChunkOnceAndRefusesToGoBack()
+    public void The_chunk_cache_writes_each_chunk_once_and_refuses_to_go_back()
     {
         var cache = new SequentialChunkCache();
         var written = new List<ulong>();
@@ -115,7 +115,7 @@ public sealed class NwbStreamingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void PureHdfsDefaultCacheWouldHoldEveryChunk()
+    public void Pure_hdfs_default_cache_would_hold_every_chunk()
     {
         // Why SequentialChunkCache exists: the default keeps every chunk until the file is closed.
         var cache = new SimpleWritingChunkCache();

@@ -21,7 +21,7 @@ public sealed class NwbWriterTests : IDisposable
     private static readonly (ulong, ulong)[] Runs = [(0, 1200), (1250, 3000)];
 
     [Fact]
-    public void H5pyReadsBackEverythingWritten()
+    public void H_5_py_reads_back_everything_written()
     {
         string path = Path.Combine(dir, "rec.nwb");
         var recording = Recording(2950, [new NwbGap(1200, 50)], Events) with
@@ -170,7 +170,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void AnEmptyRecordingWithoutOptionalPartsIsStillReadable()
+    public void An_empty_recording_without_optional_parts_is_still_readable()
     {
         string path = Path.Combine(dir, "empty.nwb");
         var recording = Recording(0, []) with { ProtocolJson = null };
@@ -193,7 +193,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void ChunksMustBeInIncreasingOrder()
+    public void Chunks_must_be_in_increasing_order()
     {
         string path = Path.Combine(dir, "x.nwb");
         using (var writer = NwbWriter.Create(path, Recording(200, [])))
@@ -214,7 +214,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void AJumpInSampleIndicesMustBeADeclaredGap()
+    public void A_jump_in_sample_indices_must_be_a_declared_gap()
     {
         string path = Path.Combine(dir, "x.nwb");
         using (var writer = NwbWriter.Create(path, Recording(200, [])))
@@ -244,7 +244,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void TheDeclaredSampleCountIsEnforced()
+    public void The_declared_sample_count_is_enforced()
     {
         string path = Path.Combine(dir, "x.nwb");
         using (var writer = NwbWriter.Create(path, Recording(150, [])))
@@ -259,7 +259,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void ModelAndStimulusColumnsMustMatchTheDeclaration()
+    public void Model_and_stimulus_columns_must_match_the_declaration()
     {
         string path = Path.Combine(dir, "x.nwb");
         using (var writer = NwbWriter.Create(path, Recording(100, []) with { ModelName = "hh" }))
@@ -278,7 +278,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void AnExistingFileIsReplacedOnlyWhenAsked()
+    public void An_existing_file_is_replaced_only_when_asked()
     {
         string path = Path.Combine(dir, "x.nwb");
         File.WriteAllText(path, "not an NWB file");
@@ -290,7 +290,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void AFailingSourceLeavesNoFile()
+    public void A_failing_source_leaves_no_file()
     {
         string path = Path.Combine(dir, "x.nwb");
         static IEnumerable<SampleChunk> Failing()
@@ -304,7 +304,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void AnInconsistentDescriptionIsRefusedUpFront()
+    public void An_inconsistent_description_is_refused_up_front()
     {
         string path = Path.Combine(dir, "x.nwb");
         Assert.Contains("SampleRateHz", Assert.Throws<ArgumentException>(() => NwbWriter.Create(path, Recording(1, []) with { SampleRateHz = 0 })).Message,
@@ -321,7 +321,7 @@ public sealed class NwbWriterTests : IDisposable
     }
 
     [Fact]
-    public void StimulusEventsTakeTheirLengthFromTheCommand()
+    public void Stimulus_events_take_their_length_from_the_command()
     {
         var command = new Bench.Core.Protocol.StimulusCommand(7, 0, 0, 0,
             [new Bench.Core.Protocol.StimulusTrain(0, 100, 20, 4, -50, 20, 200, 2)]);

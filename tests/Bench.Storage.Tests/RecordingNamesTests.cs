@@ -9,7 +9,7 @@ public sealed class RecordingNamesTests
     [InlineData("paired-pulse_2024-05-06.1")]
     [InlineData("A.b..c")]
     [InlineData("x-")]
-    public void AcceptsPlainNames(string name)
+    public void Accepts_plain_names(string name)
     {
         Assert.True(RecordingNames.IsValid(name));
         Assert.Equal(name, RecordingNames.Validate(name));
@@ -31,14 +31,14 @@ public sealed class RecordingNamesTests
     [InlineData("é")]
     [InlineData("~")]
     [InlineData("a\nb")]
-    public void RefusesAnythingElse(string? name)
+    public void Refuses_anything_else(string? name)
     {
         Assert.False(RecordingNames.IsValid(name));
         Assert.Throws<ArgumentException>(() => RecordingNames.Validate(name));
     }
 
     [Fact]
-    public void RefusesTooLongNames()
+    public void Refuses_too_long_names()
     {
         Assert.True(RecordingNames.IsValid(new string('a', 100)));
         Assert.Contains("at most 100", Assert.Throws<ArgumentException>(() => RecordingNames.Validate(new string('a', 101))).Message,
@@ -46,7 +46,7 @@ public sealed class RecordingNamesTests
     }
 
     [Fact]
-    public void ResolveInsideKeepsPathsInTheDataDirectory()
+    public void Resolve_inside_keeps_paths_in_the_data_directory()
     {
         string root = Path.Combine(Path.GetTempPath(), "bench-data");
         Assert.Equal(Path.Combine(root, "x.nwb"), RecordingNames.ResolveInside(root, "x.nwb"));
@@ -60,14 +60,14 @@ public sealed class RecordingNamesTests
     }
 
     [Fact]
-    public void RecordingFilesLiveUnderRecordings()
+    public void Recording_files_live_under_recordings()
     {
         Assert.Equal("recordings/run-1.nwb", RecordingNames.RelativeFilePath("run-1"));
         Assert.Throws<ArgumentException>(() => RecordingNames.RelativeFilePath("../run"));
     }
 
     [Fact]
-    public void TheDataDirectoryFollowsBenchThenXdgThenHome()
+    public void The_data_directory_follows_bench_then_xdg_then_home()
     {
         static Func<string, string?> Env(params (string Name, string Value)[] vars) =>
             name => vars.FirstOrDefault(v => v.Name == name).Value;
