@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Core.Stimulus;
 using Bench.Rig.Session;
 using Bench.Rig.Transports;

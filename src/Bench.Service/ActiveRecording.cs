@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Service.Pipeline;
 using Bench.Storage.Catalog;
 using Bench.Storage.Journal;

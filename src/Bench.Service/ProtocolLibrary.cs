@@ -100,7 +100,7 @@ public sealed class ProtocolLibrary
         if (BuiltIns.Any(b => b.Name == name)) throw new ArgumentException($"'{name}' is a built-in protocol: save yours under another name");
         var protocol = StimulusProtocol.Parse(json, Bench.Core.Protocol.ProtocolLimits.MaxTrains);
         if (protocol.Unit != StimulusUnit.Nanoamps) throw new StimulusProtocolException("unit: a rig's output is a current: give the protocol in nA");
-        Bench.Core.Rig.RigStimulus.CheckBounds(protocol);
+        Bench.Core.Instrument.RigStimulus.CheckBounds(protocol);
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, name + ".json");
         string stored = json;

@@ -68,7 +68,7 @@ internal sealed class SweepBuilder
     public int PendingCount => pending.Count;
 
     /// <summary>Calibrated samples from session index <paramref name="first"/>; indices skipped since the last are lost (NaN).</summary>
-    public void OnRecorded(ulong first, ReadOnlySpan<ushort> codes, Bench.Core.Rig.Calibration calibration)
+    public void OnRecorded(ulong first, ReadOnlySpan<ushort> codes, Bench.Core.Instrument.Calibration calibration)
     {
         if (anyRecorded) Blank(recorded, recordedEnd, first);
         for (int i = 0; i < codes.Length; i++) recorded[(first + (ulong)i) & mask] = (float)calibration.ToMillivolts(codes[i]);

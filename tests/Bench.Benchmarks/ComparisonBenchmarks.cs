@@ -2,7 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 
 namespace Bench.Benchmarks;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Storage.Nwb;
 
 namespace Bench.Benchmarks;

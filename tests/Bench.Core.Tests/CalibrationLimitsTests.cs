@@ -1,4 +1,4 @@
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 
 namespace Bench.Core.Tests;
 

@@ -1,5 +1,5 @@
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Core.Stimulus;
 
 namespace Bench.Core.Tests;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Core.Stimulus;
 using Bench.Rig.Session;
 using Bench.Rig.Transports;

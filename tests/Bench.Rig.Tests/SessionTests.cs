@@ -1,6 +1,6 @@
 using System.Buffers;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Core.Stimulus;
 using Bench.Rig.Emulation;
 using Bench.Rig.Session;

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 
 namespace Bench.Service.Tests;
 

@@ -118,7 +118,7 @@ public sealed class BenchCatalogTests : IDisposable
 
         var device = new Bench.Core.Protocol.DeviceInfo(1, 0, 1, 0, 0, "EMU", 0x0123456789abcdef, 16_000_000, 100_000, 5000, 12, 1, 0, 11, 500, []);
         var (calibration, source, _) = RigCalibrations.For(catalog, device);
-        Assert.Equal(Bench.Core.Rig.FrontEnd.Emulated.Calibration, calibration);
+        Assert.Equal(Bench.Core.Instrument.FrontEnd.Emulated.Calibration, calibration);
         Assert.Contains("ignored", source);
         Assert.Contains("1 mV to 100000 mV", source);
     }

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Storage.Journal;
 
 namespace Bench.Storage.Tests;

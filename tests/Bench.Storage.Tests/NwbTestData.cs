@@ -1,4 +1,4 @@
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Storage.Nwb;
 
 namespace Bench.Storage.Tests;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Storage.Journal;
 using Bench.Storage.Nwb;
 using Bench.Storage.Recordings;

@@ -230,7 +230,7 @@ public sealed class PlayedStimulus
         onsets.Enqueue(new PlayedPulse(onset, s.Command.StimId, (byte)s.Train, (ushort)s.Pulse, confirmed, aborted));
     }
 
-    /// <summary>One Stimulus command's schedule, walked pulse by pulse as <see cref="Rig.PulsePlayer"/> plays it.</summary>
+    /// <summary>One Stimulus command's schedule, walked pulse by pulse as <see cref="Instrument.PulsePlayer"/> plays it.</summary>
     private sealed class Schedule(StimulusCommand command, ulong earliestIndex)
     {
         public StimulusCommand Command { get; } = command;

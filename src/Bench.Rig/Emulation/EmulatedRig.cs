@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Rig.Transports;
 
 namespace Bench.Rig.Emulation;

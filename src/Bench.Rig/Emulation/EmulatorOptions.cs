@@ -1,5 +1,5 @@
 using System.Globalization;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 
 namespace Bench.Rig.Emulation;
 

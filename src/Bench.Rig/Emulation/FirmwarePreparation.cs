@@ -3,7 +3,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Net.Sockets;
 using Bench.Core.Models;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 
 namespace Bench.Rig.Emulation;
 

@@ -5,7 +5,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Threading.Channels;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Core.Stimulus;
 using Bench.Core.Timing;
 using Bench.Rig.Session;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Core.Stimulus;
 using Bench.Rig.Transports;
 using Microsoft.Extensions.Logging;

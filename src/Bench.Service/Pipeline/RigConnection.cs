@@ -1,4 +1,4 @@
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Rig.Emulation;
 using Bench.Rig.Firmata;
 using Bench.Rig.Session;

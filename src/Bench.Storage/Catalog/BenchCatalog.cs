@@ -132,7 +132,7 @@ public sealed class BenchCatalog
 
     /// <summary>Saves a calibration of a rig the catalog knows.</summary>
     /// <param name="rigUniqueId">16 hex digits.</param>
-    /// <param name="millivoltsPerCount">Membrane mV per ADC count (see <see cref="Bench.Core.Rig.CalibrationLimits"/>).</param>
+    /// <param name="millivoltsPerCount">Membrane mV per ADC count (see <see cref="Bench.Core.Instrument.CalibrationLimits"/>).</param>
     /// <param name="offsetMv">Membrane mV at count 0.</param>
     /// <param name="nanoampsPerCode">Stimulus nA per DAC code, if measured (positive).</param>
     /// <param name="source">How it was obtained (<see cref="CalibrationSources"/>).</param>
@@ -140,7 +140,7 @@ public sealed class BenchCatalog
     /// <param name="createdUtc">When (UTC); now if null.</param>
     /// <param name="adcBits">The rig's ADC resolution, when known: the calibration is checked against it (else against any ADC a rig can have).</param>
     /// <returns>The calibration as stored, with its id.</returns>
-    /// <exception cref="ArgumentException">The calibration is not one a front end can have (<see cref="Bench.Core.Rig.CalibrationLimits"/>; the message states the rule), or a field is missing.</exception>
+    /// <exception cref="ArgumentException">The calibration is not one a front end can have (<see cref="Bench.Core.Instrument.CalibrationLimits"/>; the message states the rule), or a field is missing.</exception>
     /// <exception cref="InvalidOperationException">The rig is not in the catalog (<see cref="UpsertRig(string,string,string,string,string?,DateTime?)"/> first).</exception>
     public CalibrationRecord SaveCalibration(string rigUniqueId, double millivoltsPerCount, double offsetMv, double? nanoampsPerCode,
         string source, string? notes = null, DateTime? createdUtc = null, int? adcBits = null)
@@ -148,7 +148,7 @@ public sealed class BenchCatalog
         string id = RigIds.Normalize(rigUniqueId);
         // Every recording made with a stored calibration is converted with it: one that no front end can have (e.g.
         // 1e308 mV per count) would make those recordings' figures infinite, so it is refused here, where all paths meet.
-        if (Bench.Core.Rig.CalibrationLimits.Check(millivoltsPerCount, offsetMv, adcBits) is { } implausible)
+        if (Bench.Core.Instrument.CalibrationLimits.Check(millivoltsPerCount, offsetMv, adcBits) is { } implausible)
         {
             throw new ArgumentException($"not a calibration a rig's front end can have: {implausible}", nameof(millivoltsPerCount));
         }

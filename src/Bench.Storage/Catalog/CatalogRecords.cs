@@ -93,20 +93,20 @@ public static class RigCalibrations
 {
     /// <summary>
     /// The rig's latest calibration stored in <paramref name="catalog"/> (applied automatically whenever the rig
-    /// connects), else its front end's nominal one (<see cref="Bench.Core.Rig.FrontEnd.NominalCalibration"/>); and the
+    /// connects), else its front end's nominal one (<see cref="Bench.Core.Instrument.FrontEnd.NominalCalibration"/>); and the
     /// output's nA per DAC code, when that calibration measured it.
     /// </summary>
-    public static (Bench.Core.Rig.Calibration Calibration, string Source, double? NanoampsPerCode) For(BenchCatalog? catalog, Bench.Core.Protocol.DeviceInfo device)
+    public static (Bench.Core.Instrument.Calibration Calibration, string Source, double? NanoampsPerCode) For(BenchCatalog? catalog, Bench.Core.Protocol.DeviceInfo device)
     {
         string? ignored = null;
         if (catalog is not null && catalog.TryGetLatestCalibration(RigIds.Format(device.UniqueId), out var stored) && stored is not null)
         {
             // A calibration stored before calibrations were checked may be one no front end can have: recording with it
             // would give infinite potentials, so the nominal one is used and the source says why.
-            ignored = Bench.Core.Rig.CalibrationLimits.Check(stored.MillivoltsPerCount, stored.OffsetMv, device.AdcBits);
+            ignored = Bench.Core.Instrument.CalibrationLimits.Check(stored.MillivoltsPerCount, stored.OffsetMv, device.AdcBits);
             if (ignored is null)
             {
-                return (new Bench.Core.Rig.Calibration(stored.MillivoltsPerCount, stored.OffsetMv),
+                return (new Bench.Core.Instrument.Calibration(stored.MillivoltsPerCount, stored.OffsetMv),
                     string.Create(CultureInfo.InvariantCulture, $"{stored.Source}, stored {stored.CreatedUtc:yyyy-MM-dd HH:mm} UTC (calibration {stored.Id})"),
                     stored.NanoampsPerCode);
             }
@@ -114,7 +114,7 @@ public static class RigCalibrations
             ignored = string.Create(CultureInfo.InvariantCulture, $" (stored calibration {stored.Id} ignored: {ignored}; store a new one)");
         }
 
-        var (nominal, source) = Bench.Core.Rig.FrontEnd.NominalCalibration(device);
+        var (nominal, source) = Bench.Core.Instrument.FrontEnd.NominalCalibration(device);
         return (nominal, source + ignored, null);
     }
 }

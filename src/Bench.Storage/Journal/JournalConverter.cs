@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Bench.Storage.Nwb;
 
 namespace Bench.Storage.Journal;

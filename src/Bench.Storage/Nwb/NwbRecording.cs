@@ -1,6 +1,6 @@
 using System.Globalization;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 
 namespace Bench.Storage.Nwb;
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Bench.Core.Comparison;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using PureHDF;
 using PureHDF.Selections;
 using PureHDF.VOL.Native;

@@ -1,7 +1,7 @@
 using Bench.Core.Comparison;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 
 namespace Bench.Core.Tests.Comparison;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using Xunit.Abstractions;
 
 namespace Bench.Core.Tests.Comparison;

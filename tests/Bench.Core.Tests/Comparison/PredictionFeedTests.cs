@@ -1,5 +1,5 @@
 using Bench.Core.Comparison;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 
 namespace Bench.Core.Tests.Comparison;
 

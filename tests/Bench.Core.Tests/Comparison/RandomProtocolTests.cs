@@ -1,6 +1,6 @@
 using Bench.Core.Comparison;
 using Bench.Core.Protocol;
-using Bench.Core.Rig;
+using Bench.Core.Instrument;
 using CsCheck;
 
 namespace Bench.Core.Tests.Comparison;

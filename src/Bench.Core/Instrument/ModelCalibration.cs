@@ -1,7 +1,7 @@
 using System.Globalization;
 using Bench.Core.Analysis;
 
-namespace Bench.Core.Rig;
+namespace Bench.Core.Instrument;
 
 /// <summary>What a calibration against the model found.</summary>
 /// <param name="Calibration">Counts → mV that puts the recording's rest and AP peak on the model's.</param>

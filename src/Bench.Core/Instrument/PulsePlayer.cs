@@ -1,6 +1,6 @@
 using Bench.Core.Protocol;
 
-namespace Bench.Core.Rig;
+namespace Bench.Core.Instrument;
 
 /// <summary>
 /// Plays a Stimulus command on the sample grid as PROTOCOL.md §5.6 times it, one sample index at a time: the code

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Bench.Core.Rig;
+namespace Bench.Core.Instrument;
 
 /// <summary>
 /// What an input calibration (ADC counts → membrane mV) can be for a real front end, so a mistyped or absurd one is

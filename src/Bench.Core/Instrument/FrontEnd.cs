@@ -1,4 +1,4 @@
-namespace Bench.Core.Rig;
+namespace Bench.Core.Instrument;
 
 /// <summary>
 /// A recording front end: the membrane potential through an amplifier (gain and offset) onto an ADC's range.

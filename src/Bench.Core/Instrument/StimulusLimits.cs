@@ -1,6 +1,6 @@
 using Bench.Core.Protocol;
 
-namespace Bench.Core.Rig;
+namespace Bench.Core.Instrument;
 
 /// <summary>
 /// The value checks of PROTOCOL.md §6.4 for a Stimulus, in the specified order, exactly (integer arithmetic):

@@ -2,7 +2,7 @@ using System.Globalization;
 using Bench.Core.Protocol;
 using Bench.Core.Stimulus;
 
-namespace Bench.Core.Rig;
+namespace Bench.Core.Instrument;
 
 /// <summary>
 /// Turns a stimulus protocol (ms, nA) into the Stimulus command a rig plays (sample periods, DAC codes), for one

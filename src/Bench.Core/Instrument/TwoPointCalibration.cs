@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Bench.Core.Rig;
+namespace Bench.Core.Instrument;
 
 /// <summary>A stimulus output's conversion: I = <see cref="NanoampsPerCode"/>·code + <see cref="OffsetNanoamps"/>.</summary>
 /// <param name="NanoampsPerCode">Current per DAC code (nA).</param>
