@@ -46,6 +46,7 @@ public static class BenchServer
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals;
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, BenchJson.Default);
         });
         builder.Services.AddOpenApi();
         // A malformed body is a clear 400 with the reason, not an empty answer.

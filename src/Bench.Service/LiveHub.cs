@@ -17,7 +17,12 @@ public sealed class LiveHub
     private readonly Dictionary<string, LiveMessage> latest = new(StringComparer.Ordinal);
 
     /// <summary>JSON options of every live message (snake_case, as the REST API).</summary>
-    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        TypeInfoResolver = BenchJson.Resolver,
+    };
 
     /// <summary>Viewers connected now.</summary>
     public int ViewerCount
