@@ -12,19 +12,12 @@ namespace Bench.Service.Tests;
 [Trait("Category", "EndToEnd")]
 public sealed class InstrumentPageTests
 {
-    private const string Chromium = "/usr/bin/chromium";
     private static readonly PageWaitForFunctionOptions Wait = new() { Timeout = 20_000 };
 
     private static async Task<(IPlaywright, IBrowser, IPage, List<string>)> OpenAsync(RunningService service)
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (scripts/test.sh does)");
         var playwright = await Playwright.CreateAsync();
-        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        var browser = await Browser.LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1100 } });
         var errors = new List<string>();
         page.PageError += (_, e) => errors.Add(e);

@@ -13,7 +13,6 @@ namespace Bench.Service.Tests;
 [Trait("Category", "EndToEnd")]
 public sealed class PracticalPanelTests
 {
-    private const string Chromium = "/usr/bin/chromium";
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(150);
 
     private static Task<JsonNode> DoneAsync(RunningService service, string step) =>
@@ -156,15 +155,9 @@ public sealed class PracticalPanelTests
     [Fact]
     public async Task A_student_opens_a_practical_on_the_page_runs_its_step_answers_and_opens_the_worksheet()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (scripts/test.sh does)");
         await using var service = await RunningService.StartAsync();
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        await using var browser = await Browser.LaunchAsync(playwright);
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1100 } });
         var page = await context.NewPageAsync();
         var errors = new List<string>();

@@ -8,12 +8,9 @@ namespace Bench.Service.Tests;
 [Trait("Category", "EndToEnd")]
 public sealed class WorksheetTests
 {
-    private const string Chromium = "/usr/bin/chromium";
-
     [Fact]
     public async Task A_practicals_worksheet_opens_offline_with_its_tables_and_figure_and_its_recording_is_valid_NWB()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (scripts/test.sh does)");
         string dir = Directory.CreateTempSubdirectory("bench-worksheet-").FullName;
         try
         {
@@ -24,13 +21,7 @@ public sealed class WorksheetTests
             foreach (var recording in result["recordings"]!.AsArray()) NwbSchema.AssertValid((string)recording!);
 
             using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-            {
-                ExecutablePath = Chromium,
-                Headless = true,
-                // Offline: nothing the worksheet needs may come from a network.
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            });
+            await using var browser = await Browser.LaunchAsync(playwright);
             var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 900, Height = 1200 } });
             var requests = new List<string>();
             page.Request += (_, r) => requests.Add(r.Url);
