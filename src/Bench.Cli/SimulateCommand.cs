@@ -176,7 +176,7 @@ internal static class SimulateCommand
             throw new UserErrorException($"simulate: {steps} steps x {geometry.Segments} segments is more than {MaxCompartmentSteps:0e0} compartment-steps; use fewer segments, a larger --dt or a shorter --duration");
         }
 
-        var membrane = ModelCatalog.ToHodgkinHuxley(descriptor.Resolve(overrides));
+        var membrane = descriptor.Membrane(overrides);
         var axon = new HodgkinHuxleyAxon(geometry, membrane);
         var positions = ParsePositions(r.RecordAt ?? "0.25,0.75");
         var segments = positions.Select(axon.SegmentAt).ToArray();

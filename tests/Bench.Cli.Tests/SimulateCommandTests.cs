@@ -114,7 +114,7 @@ public sealed class SimulateCommandTests : IDisposable
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "10", "--dt", "0.3" }, "duration 10 ms is not a whole number of 0.3 ms steps")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "1", "--dt", "5" }, "dt (5 ms) is longer than the duration")]
     [InlineData(new[] { "simulate", "--model", "lif", "--duration", "5", "--param", "gL=0" }, "parameter 'gL' of model lif must be > 0 (got 0)")]
-    [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--param", "use_table=3" }, "use_table must be 0")]
+    [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--param", "use_table=3" }, "parameter 'use_table' of model hh must be 0 (exact rates), 1 (NEURON's table) or 2 (per-dt coefficient table) (got 3)")]
     [InlineData(new[] { "simulate", "--model", "hh", "--integrator", "rk4", "--duration", "50", "--dt", "1" }, "the simulation diverged at t = 7 ms")]
     public void User_errors_are_one_clear_line_and_exit_code_2(string[] args, string expected)
     {
