@@ -142,6 +142,7 @@ public static class ModelCatalog
             PassiveMembraneDeclarations.All, new PassiveMembraneParameters(), (p, _) => new PassiveMembrane(p)),
         ModelDescriptor.Create("hh-ions", "the teaching hh with ion concentrations: ENa and EK by Nernst from Na+ and K+ inside and out at the temperature",
             IonicHodgkinHuxleyDeclarations.All, new IonicHodgkinHuxleyParameters(), (p, integrator) => new HodgkinHuxley(p.ToMembrane(), integrator, "hh-ions"), p => p.ToMembrane()),
+        HodgkinHuxleyDescriptor("hh-node", "Hodgkin-Huxley kinetics at a node of Ranvier (10x the squid's Na+ and K+ densities, 20 degC): the myelinated axon's default nodes", MyelinatedAxon.DefaultNodeMembrane),
     ];
 
     /// <summary>Every model.</summary>
