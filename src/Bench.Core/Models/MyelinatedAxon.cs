@@ -155,14 +155,14 @@ public sealed class MyelinatedAxon : IAxon
         double dCm = geometry.AxonDiameterUm * 1e-4;
         double segmentUm = geometry.InternodeLengthUm / geometry.SegmentsPerInternode;
         var lengthUm = new double[n];
-        double x = 0;
         for (int i = 0; i < n; i++)
         {
             bool node = IsNode(i);
             lengthUm[i] = node ? geometry.NodeLengthUm : segmentUm;
-            // Centres: node 0's at x = 0, then each compartment half its length and half the last's further on.
-            if (i > 0) x += 0.5 * (lengthUm[i - 1] + lengthUm[i]);
-            position[i] = x;
+            // Centres: node k's at k·(internode + node), an internode segment's half a node and j − ½ segments beyond it
+            // (computed, not summed, so the far end is the geometry's length to the last digit).
+            int k = i / stride, j = i % stride;
+            position[i] = (k * (geometry.InternodeLengthUm + geometry.NodeLengthUm)) + (j == 0 ? 0 : (0.5 * geometry.NodeLengthUm) + ((j - 0.5) * segmentUm));
             areaCm2[i] = Math.PI * dCm * lengthUm[i] * 1e-4;
             capacitanceMicrofarads[i] = (node ? NodeMembrane.CmMicrofaradsPerCm2 : geometry.MyelinCapacitanceMicrofaradsPerCm2) * areaCm2[i];
         }

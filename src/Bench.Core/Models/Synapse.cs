@@ -116,15 +116,15 @@ public sealed class DualExponentialSynapse
 }
 
 /// <summary>
-/// Transmission to the next neuron: an action potential travels down an HH axon; at the terminal (x = 1) it releases
-/// transmitter onto a postsynaptic HH cell through a <see cref="DualExponentialSynapse"/>.
+/// Transmission to the next neuron: an action potential travels down an axon (uniform or myelinated); at the terminal
+/// (its last compartment, x = 1) it releases transmitter onto a postsynaptic HH cell through a <see cref="DualExponentialSynapse"/>.
 /// </summary>
 public sealed class TransmissionCircuit
 {
     private double timeMs;
 
     /// <summary>Creates the circuit at rest.</summary>
-    public TransmissionCircuit(HodgkinHuxleyAxon axon, HodgkinHuxley postsynaptic, SynapseParameters synapse)
+    public TransmissionCircuit(IAxon axon, HodgkinHuxley postsynaptic, SynapseParameters synapse)
     {
         Axon = axon;
         Postsynaptic = postsynaptic;
@@ -132,7 +132,7 @@ public sealed class TransmissionCircuit
     }
 
     /// <summary>The presynaptic axon.</summary>
-    public HodgkinHuxleyAxon Axon { get; }
+    public IAxon Axon { get; }
 
     /// <summary>The postsynaptic cell.</summary>
     public HodgkinHuxley Postsynaptic { get; }
@@ -148,7 +148,7 @@ public sealed class TransmissionCircuit
         Axon.Step(injectedNanoamps, dtMs);
         Postsynaptic.Step(synaptic, dtMs);
         timeMs += dtMs;
-        Synapse.Step(timeMs, Axon.VoltageMv(Axon.Geometry.Segments - 1), dtMs);
+        Synapse.Step(timeMs, Axon.VoltageMv(Axon.Compartments - 1), dtMs);
     }
 }
 
