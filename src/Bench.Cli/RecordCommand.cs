@@ -237,6 +237,7 @@ internal static class RecordCommand
                     ["name"] = live.Model.Name,
                     ["parameters"] = new JsonObject(live.Parameters.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
                     ["preparation_area_um2"] = live.AreaUm2,
+                    ["parameter_declarations"] = live.Model.DeclarationsJson(),
                 };
                 if (rawTemporary is not null) RecordingSidecar.Write(rawTemporary, sidecar);
             }

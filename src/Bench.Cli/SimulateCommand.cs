@@ -13,6 +13,7 @@ namespace Bench.Cli;
 internal static class SimulateCommand
 {
     private static readonly string[] AxonKeys = ["diameter_um", "length_um", "segments", "ra_ohm_cm"];
+    private static readonly string[] MyelinatedKeys = ["fibre_diameter_um", "nodes", "internode_segments", "ra_ohm_cm", "g_ratio"];
 
     public static Command Create(TextWriter output)
     {
@@ -24,7 +25,7 @@ internal static class SimulateCommand
         var param = new Option<string[]>("--param") { Description = "override a model parameter, name=value (repeatable)", AllowMultipleArgumentsPerToken = false };
         var integrator = new Option<string>("--integrator") { Description = "exp-euler (default, NEURON's scheme) or rk4 (reference)", DefaultValueFactory = _ => "exp-euler" };
         integrator.AcceptOnlyFromAmong("exp-euler", "rk4");
-        var axon = new Option<string?>("--axon") { Description = "simulate an axon: diameter_um=476,length_um=20000,segments=2000,ra_ohm_cm=35.4 (missing keys: squid giant axon)" };
+        var axon = new Option<string?>("--axon") { Description = "simulate an axon: diameter_um=476,length_um=20000,segments=2000,ra_ohm_cm=35.4 (missing keys: squid giant axon), or a myelinated one: myelinated,fibre_diameter_um=10,nodes=21,internode_segments=9,ra_ohm_cm=70,g_ratio=0.7 (nodes: --model hh-node unless --model is given)" };
         var recordAt = new Option<string?>("--record-at") { Description = "positions along the axon (0..1) to record, comma-separated (default 0.25,0.75)" };
         var synapse = new Option<string?>("--synapse") { Description = "with --axon: a synapse at the terminal onto a postsynaptic hh cell: excitatory or inhibitory" };
         synapse.AcceptOnlyFromAmong("excitatory", "inhibitory");
@@ -44,8 +45,11 @@ internal static class SimulateCommand
                 return 0;
             }
 
+            // A myelinated axon's nodes are hh-node's unless a model is named.
+            bool modelGiven = parse.GetResult(model) is { Implicit: false };
+            string? axonText = parse.GetValue(axon);
             var request = new Request(
-                parse.GetValue(model)!,
+                !modelGiven && IsMyelinated(axonText) ? "hh-node" : parse.GetValue(model)!,
                 // "none" (as --help says) is no stimulus, unless a file of that name is there.
                 parse.GetValue(stimulus) is { Name: "none", Exists: false } ? null : parse.GetValue(stimulus),
                 parse.GetValue(duration) ?? throw new UserErrorException("simulate: --duration <ms> is required"),
@@ -157,7 +161,7 @@ internal static class SimulateCommand
     {
         if (!descriptor.IsHodgkinHuxley)
         {
-            throw new UserErrorException($"simulate: --axon has a Hodgkin-Huxley membrane: use --model hh or hh-classic (not {descriptor.Name})");
+            throw new UserErrorException($"simulate: --axon has a Hodgkin-Huxley membrane: use --model hh, hh-classic, hh-ions or hh-node (not {descriptor.Name})");
         }
 
         if (r.Integrator != Integrator.ExponentialEuler)
@@ -170,16 +174,46 @@ internal static class SimulateCommand
             throw new UserErrorException("simulate: an axon takes injected current: give the stimulus in nA (a density would depend on the segment length)");
         }
 
-        var geometry = ParseAxon(r.Axon!);
-        if ((double)steps * (geometry.Segments + 1) > MaxCompartmentSteps)
+        IAxon axon;
+        AxonDescription description;
+        var membrane = descriptor.Membrane(overrides);
+        if (IsMyelinated(r.Axon))
         {
-            throw new UserErrorException($"simulate: {steps} steps x {geometry.Segments} segments is more than {MaxCompartmentSteps:0e0} compartment-steps; use fewer segments, a larger --dt or a shorter --duration");
+            var g = ParseMyelinated(r.Axon!);
+            axon = new MyelinatedAxon(g, membrane);
+            description = new AxonDescription(axon.LengthUm, w =>
+            {
+                w.WriteString("kind", "myelinated");
+                w.WriteNumber("fibre_diameter_um", g.FibreDiameterUm);
+                w.WriteNumber("axon_diameter_um", g.AxonDiameterUm);
+                w.WriteNumber("nodes", g.Nodes);
+                w.WriteNumber("internode_length_um", g.InternodeLengthUm);
+                w.WriteNumber("internode_segments", g.SegmentsPerInternode);
+                w.WriteNumber("ra_ohm_cm", g.AxialResistivityOhmCm);
+                w.WriteNumber("g_ratio", g.GRatio);
+                w.WriteNumber("length_um", axon.LengthUm);
+            });
+        }
+        else
+        {
+            var geometry = ParseAxon(r.Axon!);
+            axon = new HodgkinHuxleyAxon(geometry, membrane);
+            description = new AxonDescription(geometry.LengthUm, w =>
+            {
+                w.WriteNumber("diameter_um", geometry.DiameterUm);
+                w.WriteNumber("length_um", geometry.LengthUm);
+                w.WriteNumber("segments", geometry.Segments);
+                w.WriteNumber("ra_ohm_cm", geometry.AxialResistivityOhmCm);
+            });
         }
 
-        var membrane = ModelCatalog.ToHodgkinHuxley(descriptor.Resolve(overrides));
-        var axon = new HodgkinHuxleyAxon(geometry, membrane);
+        if ((double)steps * (axon.Compartments + 1) > MaxCompartmentSteps)
+        {
+            throw new UserErrorException($"simulate: {steps} steps x {axon.Compartments} compartments is more than {MaxCompartmentSteps:0e0} compartment-steps; use fewer segments, a larger --dt or a shorter --duration");
+        }
+
         var positions = ParsePositions(r.RecordAt ?? "0.25,0.75");
-        var segments = positions.Select(axon.SegmentAt).ToArray();
+        var segments = positions.Select(axon.SiteAt).ToArray();
         // The postsynaptic cell has the same membrane as the axon (model, parameters, temperature).
         TransmissionCircuit? circuit = r.Synapse is null ? null : new TransmissionCircuit(
             axon, new HodgkinHuxley(membrane, Integrator.ExponentialEuler, descriptor.Name),
@@ -221,17 +255,29 @@ internal static class SimulateCommand
         }
 
         csv?.Commit();
-        var sites = positions.Select((x, s) => new Site(x, axon.SegmentCentre(segments[s]), SpikeDetector.Detect(traces[s], r.DtMs))).ToArray();
-        // The injected current only enters the first segment: take it out of the threshold there.
+        var sites = positions.Select((x, s) => new Site(x, axon.PositionUm(segments[s]), SpikeDetector.Detect(traces[s], r.DtMs))).ToArray();
+        // The injected current only enters the first compartment: take it out of the threshold there.
+        double perNanoamp = axon switch
+        {
+            HodgkinHuxleyAxon h => h.NanoampsToDensity(1),
+            MyelinatedAxon m => m.NanoampsToDensity(1),
+            _ => 0,
+        };
         double[]? slope = segments[0] == 0
-            ? StimulusSlope(protocol, steps, r.DtMs, axon.NanoampsToDensity(1) / membrane.CmMicrofaradsPerCm2)
+            ? StimulusSlope(protocol, steps, r.DtMs, perNanoamp / membrane.CmMicrofaradsPerCm2)
             : null;
-        WriteSummary(output, descriptor.Name, r, steps, traces[0], slope, new AxonSummary(geometry, sites, post));
+        WriteSummary(output, descriptor.Name, r, steps, traces[0], slope, new AxonSummary(description, sites, post));
     }
 
-    private sealed record Site(double X, double SegmentCentre, List<double> SpikeTimesMs);
+    private static bool IsMyelinated(string? axon) =>
+        axon is not null && axon.Split(',', StringSplitOptions.TrimEntries)[0] == "myelinated";
 
-    private sealed record AxonSummary(AxonGeometry Geometry, Site[] Sites, double[]? Post);
+    private sealed record Site(double X, double PositionUm, List<double> SpikeTimesMs);
+
+    /// <summary>An axon's length and how its geometry is written into the summary.</summary>
+    private sealed record AxonDescription(double LengthUm, Action<Utf8JsonWriter> WriteGeometry);
+
+    private sealed record AxonSummary(AxonDescription Axon, Site[] Sites, double[]? Post);
 
     private static void WriteSummary(TextWriter output, string model, Request r, int steps, double[] v, double[]? stimulusSlope, AxonSummary? axon)
     {
@@ -269,29 +315,26 @@ internal static class SimulateCommand
             if (axon is not null)
             {
                 w.WriteStartObject("axon");
-                w.WriteNumber("diameter_um", axon.Geometry.DiameterUm);
-                w.WriteNumber("length_um", axon.Geometry.LengthUm);
-                w.WriteNumber("segments", axon.Geometry.Segments);
-                w.WriteNumber("ra_ohm_cm", axon.Geometry.AxialResistivityOhmCm);
+                axon.Axon.WriteGeometry(w);
                 w.WriteEndObject();
                 w.WriteStartArray("sites");
                 foreach (var s in axon.Sites)
                 {
                     w.WriteStartObject();
                     w.WriteNumber("x", s.X);
-                    w.WriteNumber("segment_centre", s.SegmentCentre);
+                    w.WriteNumber("segment_centre", s.PositionUm / axon.Axon.LengthUm);
+                    w.WriteNumber("position_um", s.PositionUm);
                     WriteArray(w, "spike_times_ms", s.SpikeTimesMs);
                     w.WriteEndObject();
                 }
 
                 w.WriteEndArray();
-                var first = axon.Sites.MinBy(site => site.SegmentCentre)!;
-                var last = axon.Sites.MaxBy(site => site.SegmentCentre)!;
+                var first = axon.Sites.MinBy(site => site.PositionUm)!;
+                var last = axon.Sites.MaxBy(site => site.PositionUm)!;
                 if (first != last && first.SpikeTimesMs.Count > 0 && last.SpikeTimesMs.Count > 0 && last.SpikeTimesMs[0] != first.SpikeTimesMs[0])
                 {
                     // µm/ms = mm/s; / 1000 → m/s.
-                    double distanceUm = (last.SegmentCentre - first.SegmentCentre) * axon.Geometry.LengthUm;
-                    w.WriteNumber("conduction_velocity_m_per_s", distanceUm / (last.SpikeTimesMs[0] - first.SpikeTimesMs[0]) / 1000);
+                    w.WriteNumber("conduction_velocity_m_per_s", (last.PositionUm - first.PositionUm) / (last.SpikeTimesMs[0] - first.SpikeTimesMs[0]) / 1000);
                 }
                 else
                 {
@@ -367,6 +410,49 @@ internal static class SimulateCommand
 
         var geometry = new AxonGeometry(values["diameter_um"], values["length_um"], (int)segments, values["ra_ohm_cm"]);
         geometry.Validate();
+        return geometry;
+    }
+
+    private static MyelinatedAxonGeometry ParseMyelinated(string text)
+    {
+        var g = new MyelinatedAxonGeometry(10, 21);
+        var values = new Dictionary<string, double>
+        {
+            ["fibre_diameter_um"] = g.FibreDiameterUm, ["nodes"] = g.Nodes, ["internode_segments"] = g.SegmentsPerInternode,
+            ["ra_ohm_cm"] = g.AxialResistivityOhmCm, ["g_ratio"] = g.GRatio,
+        };
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Skip(1))
+        {
+            var (key, value) = ModelCatalog.ParseAssignment(part);
+            if (!values.ContainsKey(key))
+            {
+                throw new UserErrorException($"simulate: --axon myelinated: unknown key '{key}'; valid keys: {string.Join(", ", MyelinatedKeys)}");
+            }
+
+            values[key] = value;
+        }
+
+        foreach (var key in new[] { "nodes", "internode_segments" })
+        {
+            if (values[key] != Math.Floor(values[key]) || values[key] < 1 || values[key] > 10_000)
+            {
+                throw new UserErrorException($"simulate: --axon myelinated: {key} must be a whole number from 1 to 10000 (got {Format(values[key])})");
+            }
+        }
+
+        var geometry = new MyelinatedAxonGeometry(values["fibre_diameter_um"], (int)values["nodes"])
+        {
+            SegmentsPerInternode = (int)values["internode_segments"], AxialResistivityOhmCm = values["ra_ohm_cm"], GRatio = values["g_ratio"],
+        };
+        try
+        {
+            geometry.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserErrorException($"simulate: --axon myelinated: {e.Message}");
+        }
+
         return geometry;
     }
 

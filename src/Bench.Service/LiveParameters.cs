@@ -18,30 +18,18 @@ public sealed record ParameterSetView(string Model, IReadOnlyList<ParameterView>
 
 /// <summary>
 /// The parameters a page may change while the service runs, checked by the model catalog
-/// (<see cref="ModelDescriptor.Resolve"/>: the name, and the least value the model runs with) and, for the
-/// Hodgkin–Huxley membranes, within a range a teaching lab explores (a blocker takes a conductance to 0, cooling or
-/// warming stays between 0 and 45 °C): beyond it the model still runs, but no longer describes a membrane.
+/// (<see cref="ModelDescriptor.Resolve"/>: the name, and the range the model runs with) and within the range a teaching
+/// lab explores, both from the parameter's one declaration (<see cref="ModelParameter.OfferedRange"/>: a blocker takes a
+/// conductance to 0, cooling or warming stays between 0 and 45 °C): beyond it the model still runs, but no longer
+/// describes a membrane.
 /// </summary>
 public static class LiveParameters
 {
-    private static readonly Dictionary<string, (double Min, double Max)> HodgkinHuxleyRanges = new(StringComparer.Ordinal)
+    /// <summary>The range the page offers for <paramref name="parameter"/> (null bounds: open).</summary>
+    public static (double? Min, double? Max) Range(ModelParameter parameter)
     {
-        ["gNa"] = (0, 480),
-        ["gK"] = (0, 144),
-        ["gL"] = (0, 3),
-        ["ENa"] = (0, 100),
-        ["EK"] = (-120, -40),
-        ["EL"] = (-100, -30),
-        ["Cm"] = (0.1, 10),
-        ["celsius"] = (0, 45),
-        ["vshift"] = (-30, 30),
-    };
-
-    /// <summary>The range the page offers for <paramref name="parameter"/> of <paramref name="model"/> (null bounds: the catalog's own).</summary>
-    public static (double? Min, double? Max) Range(ModelDescriptor model, ModelParameter parameter)
-    {
-        if (model.IsHodgkinHuxley && HodgkinHuxleyRanges.TryGetValue(parameter.Name, out var r)) return (r.Min, r.Max);
-        return (double.IsNegativeInfinity(parameter.Minimum) ? null : parameter.Minimum, null);
+        ArgumentNullException.ThrowIfNull(parameter);
+        return parameter.OfferedRange;
     }
 
     /// <summary>Checks overrides for <paramref name="modelName"/> and returns every parameter's value.</summary>
@@ -52,7 +40,7 @@ public static class LiveParameters
         var values = model.Resolve(overrides);
         foreach (var (name, value) in overrides)
         {
-            var (min, max) = Range(model, model.Parameters.First(p => p.Name == name));
+            var (min, max) = Range(model.Parameters.First(p => p.Name == name));
             if ((min is { } low && value < low) || (max is { } high && value > high))
             {
                 string unit = model.Parameters.First(p => p.Name == name).Unit;
@@ -73,7 +61,7 @@ public static class LiveParameters
         var values = model.Resolve(overrides);
         return new ParameterSetView(model.Name, [.. model.Parameters.Select(p =>
         {
-            var (min, max) = Range(model, p);
+            var (min, max) = Range(p);
             return new ParameterView(p.Name, p.Unit, values[p.Name], p.DefaultValue, p.Description, min, max);
         })], new Dictionary<string, double>(overrides, StringComparer.Ordinal), note);
     }

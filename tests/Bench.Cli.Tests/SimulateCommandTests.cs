@@ -88,6 +88,23 @@ public sealed class SimulateCommandTests : IDisposable
     }
 
     [Fact]
+    public void Simulates_a_myelinated_axon_on_hh_node_and_reports_its_velocity()
+    {
+        var protocol = Protocol("""{"unit":"nA","trains":[{"start_ms":0.5,"phase1_ms":0.1,"phase1_amplitude":5}]}""");
+        var (code, output, error) = CliRun.Bench("simulate", "--stimulus", protocol, "--duration", "3", "--dt", "0.005",
+            "--axon", "myelinated,fibre_diameter_um=10,nodes=31", "--record-at", "0.2,0.8");
+        Assert.True(code == 0, error);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("hh-node", json.GetProperty("model").GetString());
+        Assert.Equal("myelinated", json.GetProperty("axon").GetProperty("kind").GetString());
+        Assert.Equal(30_030, json.GetProperty("axon").GetProperty("length_um").GetDouble(), 6);
+        // Sites sit on nodes 6 and 24: 18 internodes of 1001 µm apart; about 5.4 m/s per µm of fibre.
+        var sites = json.GetProperty("sites");
+        Assert.Equal(18 * 1001, sites[1].GetProperty("position_um").GetDouble() - sites[0].GetProperty("position_um").GetDouble(), 6);
+        Assert.InRange(json.GetProperty("conduction_velocity_m_per_s").GetDouble(), 45, 65);
+    }
+
+    [Fact]
     public void Synapse_onto_the_next_neuron()
     {
         var protocol = Protocol("""{"unit":"nA","trains":[{"start_ms":1,"phase1_ms":1,"phase1_amplitude":10}]}""");
@@ -109,13 +126,16 @@ public sealed class SimulateCommandTests : IDisposable
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--stimulus", "/no/such/file.json" }, "does not exist")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--axon", "width=3" }, "--axon: unknown key 'width'; valid keys: diameter_um, length_um, segments, ra_ohm_cm")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--axon", "segments=2.5" }, "segments must be a whole number")]
+    [InlineData(new[] { "simulate", "--duration", "5", "--axon", "myelinated,width=3" }, "--axon myelinated: unknown key 'width'; valid keys: fibre_diameter_um, nodes, internode_segments, ra_ohm_cm, g_ratio")]
+    [InlineData(new[] { "simulate", "--duration", "5", "--axon", "myelinated,g_ratio=1.5" }, "--axon myelinated: g_ratio (axon over fibre diameter) must be between 0 and 1 (got 1.5)")]
+    [InlineData(new[] { "simulate", "--duration", "5", "--axon", "myelinated,nodes=1" }, "--axon myelinated: nodes must be a whole number from 2 to 10000 (got 1)")]
     [InlineData(new[] { "simulate", "--model", "lif", "--duration", "5", "--axon", "segments=10" }, "--axon has a Hodgkin-Huxley membrane")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--axon", "segments=10", "--record-at", "1.5" }, "--record-at: '1.5' is not a position between 0 and 1")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--record-at", "0.5" }, "--record-at and --synapse need --axon")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "10", "--dt", "0.3" }, "duration 10 ms is not a whole number of 0.3 ms steps")]
     [InlineData(new[] { "simulate", "--model", "hh", "--duration", "1", "--dt", "5" }, "dt (5 ms) is longer than the duration")]
     [InlineData(new[] { "simulate", "--model", "lif", "--duration", "5", "--param", "gL=0" }, "parameter 'gL' of model lif must be > 0 (got 0)")]
-    [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--param", "use_table=3" }, "use_table must be 0")]
+    [InlineData(new[] { "simulate", "--model", "hh", "--duration", "5", "--param", "use_table=3" }, "parameter 'use_table' of model hh must be 0 (exact rates), 1 (NEURON's table) or 2 (per-dt coefficient table) (got 3)")]
     [InlineData(new[] { "simulate", "--model", "hh", "--integrator", "rk4", "--duration", "50", "--dt", "1" }, "the simulation diverged at t = 7 ms")]
     public void User_errors_are_one_clear_line_and_exit_code_2(string[] args, string expected)
     {

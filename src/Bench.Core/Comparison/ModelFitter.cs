@@ -107,15 +107,16 @@ public static class ModelFitter
             if (axes.Any(a => a.Name == name)) throw new ArgumentException($"parameter '{name}' is named twice");
             if (name == OffsetParameter)
             {
-                axes.Add(new Axis(name, "mV", initialOffset, Log: false, Minimum: double.NegativeInfinity, Step: 1));
+                axes.Add(new Axis(name, "mV", initialOffset, Log: false, Declaration: null, Step: 1));
                 continue;
             }
 
             var info = model.Parameters.FirstOrDefault(p => p.Name == name)
                 ?? throw new ArgumentException($"unknown parameter '{raw}' for model {model.Name}; valid: {string.Join(", ", model.Parameters.Select(p => p.Name).Append(OffsetParameter))}");
             double start = resolved[name];
-            bool log = info.Minimum == 0 && start > 0;
-            axes.Add(new Axis(name, info.Unit, start, log, info.Minimum, log ? 0.1 : Math.Max(1, 0.05 * Math.Abs(start))));
+            // The declaration says how to search it; log space needs a positive start.
+            bool log = info.Transform == FitTransform.Log && start > 0;
+            axes.Add(new Axis(name, info.Unit, start, log, info, log ? 0.1 : Math.Max(1, 0.05 * Math.Abs(start))));
         }
 
         var problem = new Problem(model, baseOverrides, axes, trace, options);
@@ -185,8 +186,17 @@ public static class ModelFitter
     }
 
     /// <summary>One search axis.</summary>
-    private sealed record Axis(string Name, string Unit, double Initial, bool Log, double Minimum, double Step)
+    private sealed record Axis(string Name, string Unit, double Initial, bool Log, ModelParameter? Declaration, double Step)
     {
+        /// <summary>How far <paramref name="value"/> lies outside the declared range (0 inside; log axes also exclude 0).</summary>
+        public double Outside(double value)
+        {
+            if (Declaration is null) return 0;
+            if (value < Declaration.Minimum || (Log && value <= 0)) return Math.Max(Declaration.Minimum, 0) - value + 1;
+            if (value > Declaration.Maximum) return value - Declaration.Maximum + 1;
+            return Declaration.Accepts(value) ? 0 : 1;
+        }
+
         public double ToSearch(double value) => Log ? Math.Log(value) : value;
 
         public double FromSearch(double x) => Log ? Math.Exp(x) : x;
@@ -245,7 +255,7 @@ public static class ModelFitter
             for (int i = 0; i < axes.Count; i++)
             {
                 if (!double.IsFinite(values[i])) return new Evaluation(double.MaxValue, double.NaN, double.NaN, 0, 0);
-                if (values[i] < axes[i].Minimum || (values[i] == axes[i].Minimum && axes[i].Minimum == 0 && axes[i].Log)) outside += axes[i].Minimum - values[i] + 1;
+                outside += axes[i].Outside(values[i]);
             }
 
             if (outside > 0) return new Evaluation(1e6 * (1 + outside), double.NaN, double.NaN, 0, 0);

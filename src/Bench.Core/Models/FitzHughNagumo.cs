@@ -9,41 +9,63 @@ namespace Bench.Core.Models;
 public sealed record FitzHughNagumoParameters
 {
     /// <summary>FitzHugh's a.</summary>
-    public double A { get; init; } = 0.7;
+    public double A { get; init; } = FitzHughNagumoDeclarations.A.DefaultValue;
 
     /// <summary>FitzHugh's b.</summary>
-    public double B { get; init; } = 0.8;
+    public double B { get; init; } = FitzHughNagumoDeclarations.B.DefaultValue;
 
     /// <summary>FitzHugh's φ (recovery time scale).</summary>
-    public double Phi { get; init; } = 0.08;
+    public double Phi { get; init; } = FitzHughNagumoDeclarations.Phi.DefaultValue;
 
     /// <summary>mV per unit of v for display.</summary>
-    public double VScaleMv { get; init; } = 30;
+    public double VScaleMv { get; init; } = FitzHughNagumoDeclarations.VScale.DefaultValue;
 
     /// <summary>mV at v = 0 for display.</summary>
-    public double VOffsetMv { get; init; } = -34;
+    public double VOffsetMv { get; init; } = FitzHughNagumoDeclarations.VOffset.DefaultValue;
 }
 
-/// <summary>The FitzHugh–Nagumo model: dv/dt = v − v³/3 − w + I, dw/dt = φ (v + a − b w).</summary>
-public sealed class FitzHughNagumo : INeuronModel
+/// <summary>The one declaration of each FitzHughNagumoParameters parameter; the record's defaults and the catalog come from here.</summary>
+public static class FitzHughNagumoDeclarations
+{
+    private static ParameterBinding<FitzHughNagumoParameters> Bind(ModelParameter p, Func<FitzHughNagumoParameters, double> get, Func<FitzHughNagumoParameters, double, FitzHughNagumoParameters> set) => new(p, get, set);
+
+    /// <summary>FitzHugh's a.</summary>
+    public static ParameterBinding<FitzHughNagumoParameters> A { get; } = Bind(new ModelParameter("a", "1", 0.7, "FitzHugh's a"), p => p.A, (p, x) => p with { A = x });
+
+    /// <summary>FitzHugh's b.</summary>
+    public static ParameterBinding<FitzHughNagumoParameters> B { get; } = Bind(ModelParameter.Positive("b", "1", 0.8, "FitzHugh's b"), p => p.B, (p, x) => p with { B = x });
+
+    /// <summary>Recovery rate φ.</summary>
+    public static ParameterBinding<FitzHughNagumoParameters> Phi { get; } = Bind(ModelParameter.Positive("phi", "1", 0.08, "recovery rate"), p => p.Phi, (p, x) => p with { Phi = x });
+
+    /// <summary>mV per unit v.</summary>
+    public static ParameterBinding<FitzHughNagumoParameters> VScale { get; } = Bind(new ModelParameter("v_scale", "mV", 30, "mV per unit v (display)"), p => p.VScaleMv, (p, x) => p with { VScaleMv = x });
+
+    /// <summary>mV at v = 0.</summary>
+    public static ParameterBinding<FitzHughNagumoParameters> VOffset { get; } = Bind(new ModelParameter("v_offset", "mV", -34, "mV at v = 0 (display)"), p => p.VOffsetMv, (p, x) => p with { VOffsetMv = x });
+
+    /// <summary>Every parameter, in the order <c>--list-models</c> shows them.</summary>
+    public static IReadOnlyList<ParameterBinding<FitzHughNagumoParameters>> All { get; } = [A, B, Phi, VScale, VOffset];
+}
+
+/// <summary>
+/// The FitzHugh–Nagumo model: dv/dt = v − v³/3 − w + I, dw/dt = φ (v + a − b w); w in steady-state/τ form
+/// (w∞ = (v + a)/b, τ = 1/(φ b)), stepped by the shared integrators.
+/// </summary>
+public sealed class FitzHughNagumo : EquationModel, INeuronModel
 {
     private static readonly string[] Observables = ["v", "w"];
-    private double v;
-    private double w;
 
     /// <summary>Creates the model at its resting point.</summary>
     public FitzHughNagumo(FitzHughNagumoParameters parameters, Integrator integrator = Integrator.ExponentialEuler)
+        : base(2, 1, integrator)
     {
         Parameters = parameters;
-        Integrator = integrator;
         Reset();
     }
 
     /// <summary>The parameters.</summary>
     public FitzHughNagumoParameters Parameters { get; }
-
-    /// <summary>The integration scheme.</summary>
-    public Integrator Integrator { get; }
 
     /// <inheritdoc/>
     public string Name => "fhn";
@@ -55,7 +77,7 @@ public sealed class FitzHughNagumo : INeuronModel
     public double StimulusSlopeMvPerMsPerUnit => Parameters.VScaleMv;
 
     /// <inheritdoc/>
-    public double VoltageMv => (Parameters.VScaleMv * v) + Parameters.VOffsetMv;
+    public double VoltageMv => (Parameters.VScaleMv * State[0]) + Parameters.VOffsetMv;
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ObservableNames => Observables;
@@ -73,39 +95,32 @@ public sealed class FitzHughNagumo : INeuronModel
             x -= f / df;
         }
 
-        v = x;
-        w = (x + p.A) / p.B;
+        State[0] = x;
+        State[1] = (x + p.A) / p.B;
     }
 
     /// <inheritdoc/>
-    public void Step(double stimulus, double dtMs)
-    {
-        var p = Parameters;
-        if (Integrator == Integrator.ExponentialEuler)
-        {
-            // v: linearly implicit Euler; w: exact relaxation toward (v + a)/b at the new v.
-            double f = v - (v * v * v / 3) - w + stimulus;
-            v += dtMs * f / (1 - (dtMs * (1 - (v * v))));
-            double wInf = (v + p.A) / p.B;
-            w = wInf + ((w - wInf) * Math.Exp(-p.Phi * p.B * dtMs));
-            return;
-        }
+    public void Step(double stimulus, double dtMs) => Integrate(stimulus, dtMs);
 
-        (double dv1, double dw1) = Derivatives(v, w, stimulus);
-        (double dv2, double dw2) = Derivatives(v + (0.5 * dtMs * dv1), w + (0.5 * dtMs * dw1), stimulus);
-        (double dv3, double dw3) = Derivatives(v + (0.5 * dtMs * dv2), w + (0.5 * dtMs * dw2), stimulus);
-        (double dv4, double dw4) = Derivatives(v + (dtMs * dv3), w + (dtMs * dw3), stimulus);
-        v += dtMs / 6 * (dv1 + (2 * dv2) + (2 * dv3) + dv4);
-        w += dtMs / 6 * (dw1 + (2 * dw2) + (2 * dw3) + dw4);
+    /// <inheritdoc/>
+    public override void Derivatives(ReadOnlySpan<double> y, double stimulus, Span<double> dydt, Span<double> selfJacobian)
+    {
+        double v = y[0];
+        dydt[0] = v - (v * v * v / 3) - y[1] + stimulus;
+        selfJacobian[0] = 1 - (v * v);
     }
 
-    private (double Dv, double Dw) Derivatives(double vv, double ww, double i) =>
-        (vv - (vv * vv * vv / 3) - ww + i, Parameters.Phi * (vv + Parameters.A - (Parameters.B * ww)));
+    /// <inheritdoc/>
+    public override void Gates(ReadOnlySpan<double> y, Span<double> steadyState, Span<double> tauMs)
+    {
+        steadyState[0] = (y[0] + Parameters.A) / Parameters.B;
+        tauMs[0] = 1 / (Parameters.Phi * Parameters.B);
+    }
 
     /// <inheritdoc/>
     public void ReadObservables(Span<double> destination)
     {
-        destination[0] = v;
-        destination[1] = w;
+        destination[0] = State[0];
+        destination[1] = State[1];
     }
 }

@@ -6,6 +6,11 @@ namespace Bench.Core.Models;
 /// One Hodgkin–Huxley compartment, stepped as NEURON's fixed-step method steps <c>hh.mod</c>:
 /// currents at (V, m, h, n) of the step's start, a linearly implicit Euler step of V
 /// (ΔV = (I − i_ion) / (Cm/dt + g)), then each gate by <c>cnexp</c> at the new V.
+/// That exponential Euler step is a specialised kernel (<see cref="HodgkinHuxleyKinetics"/>), not the shared
+/// <see cref="StateIntegrator"/>: it must reproduce NEURON's digits (its linearly implicit V, not the shared step's
+/// exponential one, and NEURON's rate table) at the speed the benchmarks hold it to, and it is shared by populations
+/// and axons. Its parameters still come from the one declaration (<see cref="HodgkinHuxleyDeclarations"/>) and
+/// <see cref="Integrator.RungeKutta4"/> is the shared integrator on the same equations.
 /// Current densities are in µA/cm², conductances in mS/cm², so the equations need no unit factors.
 /// </summary>
 public sealed class HodgkinHuxley : INeuronModel
@@ -14,6 +19,8 @@ public sealed class HodgkinHuxley : INeuronModel
     private readonly HodgkinHuxleyKinetics kinetics;
     private double v;
     private Vector256<double> gates;
+    private readonly StateIntegrator? rk4;
+    private readonly double[]? rkState;
 
     /// <summary>Creates a compartment at its initial state.</summary>
     public HodgkinHuxley(HodgkinHuxleyParameters parameters, Integrator integrator = Integrator.ExponentialEuler, string name = "hh")
@@ -23,6 +30,13 @@ public sealed class HodgkinHuxley : INeuronModel
         Name = name;
         // RK4 is the reference, so it always evaluates the rates exactly.
         kinetics = new HodgkinHuxleyKinetics(integrator == Integrator.RungeKutta4 ? parameters with { Rates = RateEvaluation.Exact } : parameters);
+        if (integrator == Integrator.RungeKutta4)
+        {
+            // RK4 is the shared integrator on HH's equations; exponential Euler stays the specialised kernel below.
+            rk4 = new StateIntegrator(kinetics, Integrator.RungeKutta4);
+            rkState = new double[4];
+        }
+
         Reset();
     }
 
@@ -104,17 +118,9 @@ public sealed class HodgkinHuxley : INeuronModel
 
     private void StepRk4(double stimulus, double dt)
     {
-        Span<double> y = [v, M, H, N];
-        Span<double> k1 = stackalloc double[4], k2 = stackalloc double[4], k3 = stackalloc double[4], k4 = stackalloc double[4];
-        Span<double> tmp = stackalloc double[4];
-        kinetics.Derivatives(y, stimulus, k1);
-        for (int i = 0; i < 4; i++) tmp[i] = y[i] + (0.5 * dt * k1[i]);
-        kinetics.Derivatives(tmp, stimulus, k2);
-        for (int i = 0; i < 4; i++) tmp[i] = y[i] + (0.5 * dt * k2[i]);
-        kinetics.Derivatives(tmp, stimulus, k3);
-        for (int i = 0; i < 4; i++) tmp[i] = y[i] + (dt * k3[i]);
-        kinetics.Derivatives(tmp, stimulus, k4);
-        for (int i = 0; i < 4; i++) y[i] += dt / 6 * (k1[i] + (2 * k2[i]) + (2 * k3[i]) + k4[i]);
+        var y = rkState!;
+        (y[0], y[1], y[2], y[3]) = (v, M, H, N);
+        rk4!.Step(y, stimulus, dt);
         SetState(y[0], y[1], y[2], y[3]);
     }
 }

@@ -35,7 +35,7 @@ public sealed record AxonGeometry(double DiameterUm, double LengthUm, int Segmen
 /// linearised ionic conductance is solved for ΔV every step (Gaussian elimination from both ends at once),
 /// then the gates advance by <c>cnexp</c>.
 /// </summary>
-public sealed class HodgkinHuxleyAxon
+public sealed class HodgkinHuxleyAxon : IAxon
 {
     private readonly double[] iIon;
     private readonly double[] conductance;
@@ -88,7 +88,19 @@ public sealed class HodgkinHuxleyAxon
     public double SegmentCentre(int segment) => (segment + 0.5) / Geometry.Segments;
 
     /// <summary>Potential of a segment (mV).</summary>
-    public double VoltageMv(int segment) => Membrane.V[segment];
+    public double VoltageMv(int compartment) => Membrane.V[compartment];
+
+    /// <inheritdoc/>
+    public int Compartments => Geometry.Segments;
+
+    /// <inheritdoc/>
+    public double LengthUm => Geometry.LengthUm;
+
+    /// <inheritdoc/>
+    public double PositionUm(int compartment) => SegmentCentre(compartment) * Geometry.LengthUm;
+
+    /// <inheritdoc/>
+    public int SiteAt(double x) => SegmentAt(x);
 
     /// <summary>Back to rest.</summary>
     public void Reset() => Membrane.Reset();

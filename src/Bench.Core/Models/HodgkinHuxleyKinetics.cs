@@ -9,7 +9,7 @@ namespace Bench.Core.Models;
 /// populations and the axon so that all three compute bit-for-bit the same thing. The gates live in one vector
 /// (m, h, n, 0): one table interpolation and one vector operation serve all three.
 /// </summary>
-internal sealed class HodgkinHuxleyKinetics
+internal sealed class HodgkinHuxleyKinetics : IModelEquations
 {
     private readonly double gNa, gK, gL, eNa, eK, eL;
     private readonly double q10;
@@ -178,15 +178,28 @@ internal sealed class HodgkinHuxleyKinetics
         b = b0 + (theta * (Unsafe.Add(ref b0, 1) - b0));
     }
 
-    /// <summary>Exact derivatives for the RK4 reference: dV/dt and the gates' rates of change.</summary>
-    public void Derivatives(ReadOnlySpan<double> y, double stimulus, Span<double> dydt)
+    /// <inheritdoc/>
+    public int StateCount => 4;
+
+    /// <inheritdoc/>
+    public int GateStart => 1;
+
+    /// <summary>HH's equations for the shared integrators (state V, m, h, n; exact rates): dV/dt and its ∂/∂V = −g/Cm.</summary>
+    public void Derivatives(ReadOnlySpan<double> y, double stimulus, Span<double> dydt, Span<double> selfJacobian)
     {
         double vv = y[0], m = y[1], h = y[2], n = y[3];
-        double iIon = (gNa * m * m * m * h * (vv - eNa)) + (gK * n * n * n * n * (vv - eK)) + (gL * (vv - eL));
-        var r = HodgkinHuxleyRates.At(vv - shift, q10);
+        double gna = gNa * m * m * m * h, gk = gK * n * n * n * n;
+        double iIon = (gna * (vv - eNa)) + (gk * (vv - eK)) + (gL * (vv - eL));
         dydt[0] = (stimulus - iIon) / CmMicrofaradsPerCm2;
-        dydt[1] = (r.MInf - m) / r.MTauMs;
-        dydt[2] = (r.HInf - h) / r.HTauMs;
-        dydt[3] = (r.NInf - n) / r.NTauMs;
+        selfJacobian[0] = -(gna + gk + gL) / CmMicrofaradsPerCm2;
+    }
+
+    /// <summary>The gates' steady states and time constants from hh.mod's α/β rates, evaluated exactly.</summary>
+    public void Gates(ReadOnlySpan<double> y, Span<double> steadyState, Span<double> tauMs)
+    {
+        var r = HodgkinHuxleyRates.At(y[0] - shift, q10);
+        (steadyState[0], tauMs[0]) = (r.MInf, r.MTauMs);
+        (steadyState[1], tauMs[1]) = (r.HInf, r.HTauMs);
+        (steadyState[2], tauMs[2]) = (r.NInf, r.NTauMs);
     }
 }

@@ -8,22 +8,22 @@ namespace Bench.Core.Models;
 public sealed record IzhikevichParameters
 {
     /// <summary>Recovery time scale (1/ms).</summary>
-    public double A { get; init; } = 0.02;
+    public double A { get; init; } = IzhikevichDeclarations.A.DefaultValue;
 
     /// <summary>Sensitivity of u to v.</summary>
-    public double B { get; init; } = 0.2;
+    public double B { get; init; } = IzhikevichDeclarations.B.DefaultValue;
 
     /// <summary>Reset potential (mV).</summary>
-    public double CMv { get; init; } = -65;
+    public double CMv { get; init; } = IzhikevichDeclarations.C.DefaultValue;
 
     /// <summary>Reset increment of u.</summary>
-    public double D { get; init; } = 8;
+    public double D { get; init; } = IzhikevichDeclarations.D.DefaultValue;
 
     /// <summary>Spike cut-off (mV).</summary>
-    public double PeakMv { get; init; } = 30;
+    public double PeakMv { get; init; } = IzhikevichDeclarations.Peak.DefaultValue;
 
     /// <summary>Initial potential (mV); u starts at b·v. The rest of the presets is −70 mV.</summary>
-    public double InitialVoltageMv { get; init; } = -70;
+    public double InitialVoltageMv { get; init; } = IzhikevichDeclarations.InitialVoltage.DefaultValue;
 
     /// <summary>Regular spiking (RS) cortical neuron.</summary>
     public static IzhikevichParameters RegularSpiking { get; } = new();
@@ -35,28 +35,53 @@ public sealed record IzhikevichParameters
     public static IzhikevichParameters Bursting { get; } = new() { CMv = -50, D = 2 };
 }
 
-/// <summary>The Izhikevich model: v' = 0.04v² + 5v + 140 − u + I, u' = a(bv − u); at v ≥ 30 mV: v ← c, u ← u + d.</summary>
-public sealed class Izhikevich : INeuronModel
+/// <summary>The one declaration of each IzhikevichParameters parameter; the record's defaults and the catalog come from here.</summary>
+public static class IzhikevichDeclarations
+{
+    private static ParameterBinding<IzhikevichParameters> Bind(ModelParameter p, Func<IzhikevichParameters, double> get, Func<IzhikevichParameters, double, IzhikevichParameters> set) => new(p, get, set);
+
+    /// <summary>Recovery time scale.</summary>
+    public static ParameterBinding<IzhikevichParameters> A { get; } = Bind(ModelParameter.NonNegative("a", "1/ms", 0.02, "recovery time scale"), p => p.A, (p, x) => p with { A = x });
+
+    /// <summary>Sensitivity of u to v.</summary>
+    public static ParameterBinding<IzhikevichParameters> B { get; } = Bind(new ModelParameter("b", "1", 0.2, "sensitivity of u to v"), p => p.B, (p, x) => p with { B = x });
+
+    /// <summary>Reset potential.</summary>
+    public static ParameterBinding<IzhikevichParameters> C { get; } = Bind(new ModelParameter("c", "mV", -65, "reset potential"), p => p.CMv, (p, x) => p with { CMv = x });
+
+    /// <summary>Reset increment of u.</summary>
+    public static ParameterBinding<IzhikevichParameters> D { get; } = Bind(new ModelParameter("d", "1", 8, "reset increment of u"), p => p.D, (p, x) => p with { D = x });
+
+    /// <summary>Spike cut-off.</summary>
+    public static ParameterBinding<IzhikevichParameters> Peak { get; } = Bind(new ModelParameter("v_peak", "mV", 30, "spike cut-off"), p => p.PeakMv, (p, x) => p with { PeakMv = x });
+
+    /// <summary>Initial potential.</summary>
+    public static ParameterBinding<IzhikevichParameters> InitialVoltage { get; } = Bind(new ModelParameter("v_init", "mV", -70, "initial potential"), p => p.InitialVoltageMv, (p, x) => p with { InitialVoltageMv = x });
+
+    /// <summary>Every parameter, in the order <c>--list-models</c> shows them.</summary>
+    public static IReadOnlyList<ParameterBinding<IzhikevichParameters>> All { get; } = [A, B, C, D, Peak, InitialVoltage];
+}
+
+/// <summary>
+/// The Izhikevich model: v' = 0.04v² + 5v + 140 − u + I, u' = a(bv − u) (u in steady-state/τ form: u∞ = b·v,
+/// τ = 1/a), stepped by the shared integrators; at v ≥ v_peak the spike is shown for one sample, then v ← c, u ← u + d.
+/// </summary>
+public sealed class Izhikevich : EquationModel, INeuronModel
 {
     private static readonly string[] Observables = ["u"];
-    private double v;
-    private double u;
     private bool resetPending;
 
     /// <summary>Creates the model at its initial state.</summary>
     public Izhikevich(IzhikevichParameters parameters, Integrator integrator = Integrator.ExponentialEuler, string name = "izhikevich")
+        : base(2, 1, integrator)
     {
         Parameters = parameters;
-        Integrator = integrator;
         Name = name;
         Reset();
     }
 
     /// <summary>The parameters.</summary>
     public IzhikevichParameters Parameters { get; }
-
-    /// <summary>The integration scheme.</summary>
-    public Integrator Integrator { get; }
 
     /// <inheritdoc/>
     public string Name { get; }
@@ -68,7 +93,7 @@ public sealed class Izhikevich : INeuronModel
     public double StimulusSlopeMvPerMsPerUnit => 1;
 
     /// <inheritdoc/>
-    public double VoltageMv => v;
+    public double VoltageMv => State[0];
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ObservableNames => Observables;
@@ -76,8 +101,8 @@ public sealed class Izhikevich : INeuronModel
     /// <inheritdoc/>
     public void Reset()
     {
-        v = Parameters.InitialVoltageMv;
-        u = Parameters.B * v;
+        State[0] = Parameters.InitialVoltageMv;
+        State[1] = Parameters.B * State[0];
         resetPending = false;
     }
 
@@ -88,38 +113,35 @@ public sealed class Izhikevich : INeuronModel
         if (resetPending)
         {
             // The spike was shown at the peak for one sample; the reset happens now, as in Izhikevich's own code.
-            v = p.CMv;
-            u += p.D;
+            State[0] = p.CMv;
+            State[1] += p.D;
             resetPending = false;
         }
 
-        if (Integrator == Integrator.ExponentialEuler)
+        Integrate(stimulus, dtMs);
+        if (State[0] >= p.PeakMv || double.IsNaN(State[0]))
         {
-            // v by forward Euler (the paper's scheme); u exactly, since it is linear in u for the frozen new v.
-            v += dtMs * ((0.04 * v * v) + (5 * v) + 140 - u + stimulus);
-            double uInf = p.B * Math.Min(v, p.PeakMv);
-            u = uInf + ((u - uInf) * Math.Exp(-p.A * dtMs));
-        }
-        else
-        {
-            (double dv1, double du1) = Derivatives(v, u, stimulus);
-            (double dv2, double du2) = Derivatives(v + (0.5 * dtMs * dv1), u + (0.5 * dtMs * du1), stimulus);
-            (double dv3, double du3) = Derivatives(v + (0.5 * dtMs * dv2), u + (0.5 * dtMs * du2), stimulus);
-            (double dv4, double du4) = Derivatives(v + (dtMs * dv3), u + (dtMs * du3), stimulus);
-            v += dtMs / 6 * (dv1 + (2 * dv2) + (2 * dv3) + dv4);
-            u += dtMs / 6 * (du1 + (2 * du2) + (2 * du3) + du4);
-        }
-
-        if (v >= p.PeakMv || double.IsNaN(v))
-        {
-            v = p.PeakMv;
+            State[0] = p.PeakMv;
             resetPending = true;
         }
     }
 
-    private (double Dv, double Du) Derivatives(double x, double uu, double i) =>
-        ((0.04 * x * x) + (5 * x) + 140 - uu + i, Parameters.A * ((Parameters.B * x) - uu));
+    /// <inheritdoc/>
+    public override void Derivatives(ReadOnlySpan<double> y, double stimulus, Span<double> dydt, Span<double> selfJacobian)
+    {
+        double v = y[0];
+        dydt[0] = (0.04 * v * v) + (5 * v) + 140 - y[1] + stimulus;
+        selfJacobian[0] = (0.08 * v) + 5;
+    }
 
     /// <inheritdoc/>
-    public void ReadObservables(Span<double> destination) => destination[0] = u;
+    public override void Gates(ReadOnlySpan<double> y, Span<double> steadyState, Span<double> tauMs)
+    {
+        // v past the cut-off within a step is clipped for u, as the reset will clip v.
+        steadyState[0] = Parameters.B * Math.Min(y[0], Parameters.PeakMv);
+        tauMs[0] = 1 / Parameters.A;
+    }
+
+    /// <inheritdoc/>
+    public void ReadObservables(Span<double> destination) => destination[0] = State[1];
 }

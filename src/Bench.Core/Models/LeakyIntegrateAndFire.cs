@@ -9,48 +9,78 @@ namespace Bench.Core.Models;
 public sealed record LeakyIntegrateAndFireParameters
 {
     /// <summary>Membrane capacitance (µF/cm²).</summary>
-    public double CmMicrofaradsPerCm2 { get; init; } = 1;
+    public double CmMicrofaradsPerCm2 { get; init; } = LeakyIntegrateAndFireDeclarations.Cm.DefaultValue;
 
     /// <summary>Leak conductance (mS/cm²); τ_m = Cm / gL.</summary>
-    public double GLeakMilliSiemensPerCm2 { get; init; } = 0.1;
+    public double GLeakMilliSiemensPerCm2 { get; init; } = LeakyIntegrateAndFireDeclarations.GLeak.DefaultValue;
 
     /// <summary>Leak reversal = rest (mV).</summary>
-    public double ELeakMv { get; init; } = -65;
+    public double ELeakMv { get; init; } = LeakyIntegrateAndFireDeclarations.ELeak.DefaultValue;
 
     /// <summary>Firing threshold (mV).</summary>
-    public double ThresholdMv { get; init; } = -50;
+    public double ThresholdMv { get; init; } = LeakyIntegrateAndFireDeclarations.Threshold.DefaultValue;
 
     /// <summary>Potential after a spike (mV).</summary>
-    public double ResetMv { get; init; } = -65;
+    public double ResetMv { get; init; } = LeakyIntegrateAndFireDeclarations.Reset.DefaultValue;
 
     /// <summary>Absolute refractory period (ms): V is clamped at reset.</summary>
-    public double RefractoryMs { get; init; } = 2;
+    public double RefractoryMs { get; init; } = LeakyIntegrateAndFireDeclarations.Refractory.DefaultValue;
 
     /// <summary>The spike is drawn at this potential for one step (mV), so traces and 0 mV detection show it.</summary>
-    public double SpikePeakMv { get; init; } = 30;
+    public double SpikePeakMv { get; init; } = LeakyIntegrateAndFireDeclarations.SpikePeak.DefaultValue;
 }
 
-/// <summary>Leaky integrate-and-fire neuron with an absolute refractory period.</summary>
-public sealed class LeakyIntegrateAndFire : INeuronModel
+/// <summary>The one declaration of each LeakyIntegrateAndFireParameters parameter; the record's defaults and the catalog come from here.</summary>
+public static class LeakyIntegrateAndFireDeclarations
+{
+    private static ParameterBinding<LeakyIntegrateAndFireParameters> Bind(ModelParameter p, Func<LeakyIntegrateAndFireParameters, double> get, Func<LeakyIntegrateAndFireParameters, double, LeakyIntegrateAndFireParameters> set) => new(p, get, set);
+
+    /// <summary>Membrane capacitance.</summary>
+    public static ParameterBinding<LeakyIntegrateAndFireParameters> Cm { get; } = Bind(ModelParameter.Positive("Cm", "uF/cm2", 1, "membrane capacitance"), p => p.CmMicrofaradsPerCm2, (p, x) => p with { CmMicrofaradsPerCm2 = x });
+
+    /// <summary>Leak conductance.</summary>
+    public static ParameterBinding<LeakyIntegrateAndFireParameters> GLeak { get; } = Bind(ModelParameter.Positive("gL", "mS/cm2", 0.1, "leak conductance (tau = Cm/gL)"), p => p.GLeakMilliSiemensPerCm2, (p, x) => p with { GLeakMilliSiemensPerCm2 = x });
+
+    /// <summary>Leak reversal.</summary>
+    public static ParameterBinding<LeakyIntegrateAndFireParameters> ELeak { get; } = Bind(new ModelParameter("EL", "mV", -65, "leak reversal (rest)"), p => p.ELeakMv, (p, x) => p with { ELeakMv = x });
+
+    /// <summary>Firing threshold.</summary>
+    public static ParameterBinding<LeakyIntegrateAndFireParameters> Threshold { get; } = Bind(new ModelParameter("Vth", "mV", -50, "firing threshold"), p => p.ThresholdMv, (p, x) => p with { ThresholdMv = x });
+
+    /// <summary>Reset potential.</summary>
+    public static ParameterBinding<LeakyIntegrateAndFireParameters> Reset { get; } = Bind(new ModelParameter("Vreset", "mV", -65, "reset potential"), p => p.ResetMv, (p, x) => p with { ResetMv = x });
+
+    /// <summary>Absolute refractory period.</summary>
+    public static ParameterBinding<LeakyIntegrateAndFireParameters> Refractory { get; } = Bind(ModelParameter.NonNegative("t_ref", "ms", 2, "absolute refractory period"), p => p.RefractoryMs, (p, x) => p with { RefractoryMs = x });
+
+    /// <summary>Potential drawn for the spike sample.</summary>
+    public static ParameterBinding<LeakyIntegrateAndFireParameters> SpikePeak { get; } = Bind(new ModelParameter("V_spike", "mV", 30, "potential drawn for the spike sample"), p => p.SpikePeakMv, (p, x) => p with { SpikePeakMv = x });
+
+    /// <summary>Every parameter, in the order <c>--list-models</c> shows them.</summary>
+    public static IReadOnlyList<ParameterBinding<LeakyIntegrateAndFireParameters>> All { get; } = [Cm, GLeak, ELeak, Threshold, Reset, Refractory, SpikePeak];
+}
+
+/// <summary>
+/// Leaky integrate-and-fire neuron with an absolute refractory period: Cm dV/dt = −gL (V − EL) + I below threshold,
+/// stepped by the shared integrators (exponential Euler is exact here, the equation being linear in V); at V ≥ Vth
+/// the spike is drawn for one sample and V is clamped at reset for t_ref.
+/// </summary>
+public sealed class LeakyIntegrateAndFire : EquationModel, INeuronModel
 {
     private static readonly string[] Observables = ["refractory"];
-    private double v;
     private double refractoryLeftMs;
     private bool spikeDrawn;
 
     /// <summary>Creates the neuron at rest.</summary>
     public LeakyIntegrateAndFire(LeakyIntegrateAndFireParameters parameters, Integrator integrator = Integrator.ExponentialEuler)
+        : base(1, 1, integrator)
     {
         Parameters = parameters;
-        Integrator = integrator;
         Reset();
     }
 
     /// <summary>The parameters.</summary>
     public LeakyIntegrateAndFireParameters Parameters { get; }
-
-    /// <summary>The integration scheme.</summary>
-    public Integrator Integrator { get; }
 
     /// <inheritdoc/>
     public string Name => "lif";
@@ -62,7 +92,7 @@ public sealed class LeakyIntegrateAndFire : INeuronModel
     public double StimulusSlopeMvPerMsPerUnit => 1 / Parameters.CmMicrofaradsPerCm2;
 
     /// <inheritdoc/>
-    public double VoltageMv => spikeDrawn ? Parameters.SpikePeakMv : v;
+    public double VoltageMv => spikeDrawn ? Parameters.SpikePeakMv : State[0];
 
     /// <inheritdoc/>
     public IReadOnlyList<string> ObservableNames => Observables;
@@ -70,7 +100,7 @@ public sealed class LeakyIntegrateAndFire : INeuronModel
     /// <inheritdoc/>
     public void Reset()
     {
-        v = Parameters.ELeakMv;
+        State[0] = Parameters.ELeakMv;
         refractoryLeftMs = 0;
         spikeDrawn = false;
     }
@@ -84,32 +114,26 @@ public sealed class LeakyIntegrateAndFire : INeuronModel
         if (refractoryLeftMs > 0.5 * dtMs)
         {
             refractoryLeftMs -= dtMs;
-            v = p.ResetMv;
+            State[0] = p.ResetMv;
             return;
         }
 
-        double vInf = p.ELeakMv + (stimulus / p.GLeakMilliSiemensPerCm2);
-        double rate = p.GLeakMilliSiemensPerCm2 / p.CmMicrofaradsPerCm2;
-        if (Integrator == Integrator.ExponentialEuler)
-        {
-            // The subthreshold equation is linear: this update is exact.
-            v = vInf + ((v - vInf) * Math.Exp(-rate * dtMs));
-        }
-        else
-        {
-            double k1 = rate * (vInf - v);
-            double k2 = rate * (vInf - (v + (0.5 * dtMs * k1)));
-            double k3 = rate * (vInf - (v + (0.5 * dtMs * k2)));
-            double k4 = rate * (vInf - (v + (dtMs * k3)));
-            v += dtMs / 6 * (k1 + (2 * k2) + (2 * k3) + k4);
-        }
-
-        if (v >= p.ThresholdMv)
+        Integrate(stimulus, dtMs);
+        if (State[0] >= p.ThresholdMv)
         {
             spikeDrawn = true;
-            v = p.ResetMv;
+            State[0] = p.ResetMv;
             refractoryLeftMs = p.RefractoryMs;
         }
+    }
+
+    /// <inheritdoc/>
+    public override void Derivatives(ReadOnlySpan<double> y, double stimulus, Span<double> dydt, Span<double> selfJacobian)
+    {
+        var p = Parameters;
+        double rate = p.GLeakMilliSiemensPerCm2 / p.CmMicrofaradsPerCm2;
+        dydt[0] = (stimulus / p.CmMicrofaradsPerCm2) - (rate * (y[0] - p.ELeakMv));
+        selfJacobian[0] = -rate;
     }
 
     /// <inheritdoc/>

@@ -1,3 +1,7 @@
+using Bench.Core.Analysis;
+using Bench.Core.Simulation;
+using Bench.Core.Stimulus;
+
 namespace Bench.Core.Models;
 
 /// <summary>Parameters of a conductance synapse with a dual-exponential time course (NEURON's Exp2Syn).</summary>
@@ -15,6 +19,28 @@ public sealed record SynapseParameters(
 
     /// <summary>An inhibitory synapse: E = −80 mV, τ 0.5/5 ms, 1 ms delay.</summary>
     public static SynapseParameters Inhibitory { get; } = new(-80, 1.0, 0.5, 5, 1, 0);
+
+    /// <summary>A synapse of <paramref name="kind"/> (its reversal and time course) with weight <paramref name="peakConductanceMilliSiemensPerCm2"/>.</summary>
+    /// <exception cref="ArgumentException">A weight that is negative or not finite.</exception>
+    public static SynapseParameters Of(SynapseKind kind, double peakConductanceMilliSiemensPerCm2)
+    {
+        if (!(peakConductanceMilliSiemensPerCm2 >= 0) || !double.IsFinite(peakConductanceMilliSiemensPerCm2))
+        {
+            throw new ArgumentException($"a synapse's weight (peak conductance) must be a finite number >= 0 mS/cm2 (got {peakConductanceMilliSiemensPerCm2})");
+        }
+
+        return (kind == SynapseKind.Excitatory ? Excitatory : Inhibitory) with { PeakConductanceMilliSiemensPerCm2 = peakConductanceMilliSiemensPerCm2 };
+    }
+}
+
+/// <summary>What a synapse does to the next cell.</summary>
+public enum SynapseKind
+{
+    /// <summary>Depolarises it (reversal 0 mV, AMPA-like).</summary>
+    Excitatory,
+
+    /// <summary>Holds it below rest (reversal −80 mV, GABA_A-like).</summary>
+    Inhibitory,
 }
 
 /// <summary>
@@ -90,15 +116,15 @@ public sealed class DualExponentialSynapse
 }
 
 /// <summary>
-/// Transmission to the next neuron: an action potential travels down an HH axon; at the terminal (x = 1) it releases
-/// transmitter onto a postsynaptic HH cell through a <see cref="DualExponentialSynapse"/>.
+/// Transmission to the next neuron: an action potential travels down an axon (uniform or myelinated); at the terminal
+/// (its last compartment, x = 1) it releases transmitter onto a postsynaptic HH cell through a <see cref="DualExponentialSynapse"/>.
 /// </summary>
 public sealed class TransmissionCircuit
 {
     private double timeMs;
 
     /// <summary>Creates the circuit at rest.</summary>
-    public TransmissionCircuit(HodgkinHuxleyAxon axon, HodgkinHuxley postsynaptic, SynapseParameters synapse)
+    public TransmissionCircuit(IAxon axon, HodgkinHuxley postsynaptic, SynapseParameters synapse)
     {
         Axon = axon;
         Postsynaptic = postsynaptic;
@@ -106,7 +132,7 @@ public sealed class TransmissionCircuit
     }
 
     /// <summary>The presynaptic axon.</summary>
-    public HodgkinHuxleyAxon Axon { get; }
+    public IAxon Axon { get; }
 
     /// <summary>The postsynaptic cell.</summary>
     public HodgkinHuxley Postsynaptic { get; }
@@ -122,6 +148,125 @@ public sealed class TransmissionCircuit
         Axon.Step(injectedNanoamps, dtMs);
         Postsynaptic.Step(synaptic, dtMs);
         timeMs += dtMs;
-        Synapse.Step(timeMs, Axon.VoltageMv(Axon.Geometry.Segments - 1), dtMs);
+        Synapse.Step(timeMs, Axon.VoltageMv(Axon.Compartments - 1), dtMs);
+    }
+}
+
+/// <summary>What the postsynaptic cell of a <see cref="SynapticPreparation"/> did over a run.</summary>
+/// <param name="PostsynapticMv">Its potential at t = 0 and after every step.</param>
+/// <param name="DtMs">The step.</param>
+/// <param name="RestMv">Its potential at t = 0 (rest, before any release).</param>
+/// <param name="PeakDepolarisationMv">Highest potential minus rest (mV): the EPSP's amplitude while the cell stays below threshold.</param>
+/// <param name="PeakHyperpolarisationMv">Rest minus the lowest potential (mV): the IPSP's amplitude.</param>
+/// <param name="PostsynapticSpikeTimesMs">Its action potentials (0 mV upward crossings).</param>
+/// <param name="Releases">Releases of each synapse.</param>
+public sealed record SynapticResponse(double[] PostsynapticMv, double DtMs, double RestMv, double PeakDepolarisationMv, double PeakHyperpolarisationMv,
+    IReadOnlyList<double> PostsynapticSpikeTimesMs, IReadOnlyList<int> Releases)
+{
+    /// <summary>True when the postsynaptic cell fired.</summary>
+    public bool Fired => PostsynapticSpikeTimesMs.Count > 0;
+}
+
+/// <summary>
+/// Two-cell (and more) synaptic transmission as a practical sets it up: each synapse has its own presynaptic Hodgkin–Huxley
+/// cell, stimulated at chosen times; every synapse ends on the same postsynaptic cell. A presynaptic action potential
+/// (its upward 0 mV crossing) releases transmitter after the synapse's delay, and the dual-exponential conductance
+/// (weight = peak conductance) drives the postsynaptic cell towards the synapse's reversal. Two releases of one synapse
+/// close in time sum (temporal summation); releases of two synapses at once sum (spatial summation); an inhibitory
+/// synapse opposes an excitatory one.
+/// </summary>
+public sealed class SynapticPreparation
+{
+    private readonly double[] synapticCurrents;
+    private double timeMs;
+
+    /// <summary>Creates the preparation at rest.</summary>
+    /// <param name="cell">The postsynaptic cell's membrane, e.g. <see cref="HodgkinHuxleyParameters.Teaching"/>.</param>
+    /// <param name="synapses">One entry per synapse (and so per presynaptic cell), each with its kind, weight and time course.</param>
+    /// <param name="presynapticCell">
+    /// The presynaptic cells' membrane (default: <paramref name="cell"/>). At 6.3 °C the teaching membrane stays
+    /// refractory for about 8 ms; a warmer one (18.5 °C: 4 ms) fires at the short intervals temporal summation needs.
+    /// </param>
+    /// <exception cref="ArgumentException">No synapse, or a synapse whose time constants are not 0 &lt; rise &lt; decay.</exception>
+    public SynapticPreparation(HodgkinHuxleyParameters cell, IReadOnlyList<SynapseParameters> synapses, HodgkinHuxleyParameters? presynapticCell = null)
+    {
+        ArgumentNullException.ThrowIfNull(synapses);
+        if (synapses.Count == 0) throw new ArgumentException("a synaptic preparation needs at least one synapse");
+        Cell = cell;
+        PresynapticCell = presynapticCell ?? cell;
+        Presynaptic = [.. synapses.Select(_ => new HodgkinHuxley(PresynapticCell))];
+        Postsynaptic = new HodgkinHuxley(cell);
+        Synapses = [.. synapses.Select(p => new DualExponentialSynapse(p))];
+        synapticCurrents = new double[synapses.Count];
+    }
+
+    /// <summary>The postsynaptic cell's membrane.</summary>
+    public HodgkinHuxleyParameters Cell { get; }
+
+    /// <summary>The presynaptic cells' membrane.</summary>
+    public HodgkinHuxleyParameters PresynapticCell { get; }
+
+    /// <summary>The presynaptic cells, one per synapse.</summary>
+    public IReadOnlyList<HodgkinHuxley> Presynaptic { get; }
+
+    /// <summary>The postsynaptic cell.</summary>
+    public HodgkinHuxley Postsynaptic { get; }
+
+    /// <summary>The synapses, in the order given.</summary>
+    public IReadOnlyList<DualExponentialSynapse> Synapses { get; }
+
+    /// <summary>
+    /// A presynaptic stimulus that fires one action potential at each of <paramref name="onsetsMs"/>: 0.5 ms pulses of
+    /// 40 µA/cm², each well above threshold. Onsets closer than the presynaptic cell's refractory period (about 8 ms for
+    /// the teaching membrane at 6.3 °C, 4 ms at 18.5 °C) do not all fire it.
+    /// </summary>
+    public static StimulusProtocol PresynapticSpikes(params double[] onsetsMs)
+    {
+        ArgumentNullException.ThrowIfNull(onsetsMs);
+        return new StimulusProtocol("presynaptic spikes", StimulusUnit.MicroampsPerCm2,
+            [.. onsetsMs.Select(t => new PulseTrain(t, 0.5, 40, 0, 0, 0, 0, 1))]);
+    }
+
+    /// <summary>
+    /// Advances everything by <paramref name="dtMs"/>, presynaptic cell i receiving <paramref name="presynapticStimuli"/>[i]
+    /// µA/cm² over the step. Allocates nothing.
+    /// </summary>
+    public void Step(ReadOnlySpan<double> presynapticStimuli, double dtMs)
+    {
+        if (presynapticStimuli.Length != Presynaptic.Count) throw new ArgumentException($"give one stimulus per presynaptic cell ({Presynaptic.Count}), not {presynapticStimuli.Length}");
+        // Synaptic currents at the step's start, like the stimulus: explicit in g, fine at a lab's dt.
+        double synaptic = 0;
+        for (int i = 0; i < Synapses.Count; i++) synaptic -= Synapses[i].CurrentAt(Postsynaptic.VoltageMv);
+        for (int i = 0; i < Presynaptic.Count; i++) Presynaptic[i].Step(presynapticStimuli[i], dtMs);
+        Postsynaptic.Step(synaptic, dtMs);
+        timeMs += dtMs;
+        for (int i = 0; i < Synapses.Count; i++) Synapses[i].Step(timeMs, Presynaptic[i].VoltageMv, dtMs);
+    }
+
+    /// <summary>
+    /// Runs a fresh copy of this preparation (same cells and synapses, from rest) for <paramref name="durationMs"/>,
+    /// presynaptic cell i stimulated by <paramref name="presynapticStimuli"/>[i] (in µA/cm², sampled at each step's
+    /// midpoint); returns what the postsynaptic cell did.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not one protocol per presynaptic cell, or a protocol not in µA/cm².</exception>
+    public SynapticResponse Run(IReadOnlyList<StimulusProtocol> presynapticStimuli, double durationMs, double dtMs = 0.01)
+    {
+        ArgumentNullException.ThrowIfNull(presynapticStimuli);
+        if (presynapticStimuli.Count != Presynaptic.Count) throw new ArgumentException($"give one protocol per presynaptic cell ({Presynaptic.Count}), not {presynapticStimuli.Count}");
+        if (presynapticStimuli.Any(p => p.Unit != StimulusUnit.MicroampsPerCm2 && p.Trains.Count > 0)) throw new ArgumentException("presynaptic stimuli are current densities: give them in uA/cm2");
+        var fresh = new SynapticPreparation(Cell, [.. Synapses.Select(s => s.Parameters)], PresynapticCell);
+        int steps = Simulator.StepCount(durationMs, dtMs);
+        var v = new double[steps + 1];
+        var stimuli = new double[fresh.Presynaptic.Count];
+        v[0] = fresh.Postsynaptic.VoltageMv;
+        for (int k = 0; k < steps; k++)
+        {
+            for (int i = 0; i < stimuli.Length; i++) stimuli[i] = presynapticStimuli[i].AmplitudeAt((k + 0.5) * dtMs);
+            fresh.Step(stimuli, dtMs);
+            v[k + 1] = fresh.Postsynaptic.VoltageMv;
+        }
+
+        double rest = v[0];
+        return new SynapticResponse(v, dtMs, rest, v.Max() - rest, rest - v.Min(), SpikeDetector.Detect(v, dtMs), [.. fresh.Synapses.Select(s => s.Releases)]);
     }
 }

@@ -200,6 +200,8 @@ public static class JournalConverter
                 ["name"] = model,
                 ["parameters"] = header["model_parameters"]?.DeepClone() ?? new JsonObject(),
                 ["preparation_area_um2"] = header["preparation_area_um2"]?.DeepClone(),
+                // Units, defaults and ranges from the parameters' one declaration (absent for a model this build lacks).
+                ["parameter_declarations"] = Bench.Core.Models.ModelCatalog.TryGet(model)?.DeclarationsJson(),
             };
         }
 
