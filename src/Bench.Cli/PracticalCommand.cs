@@ -53,7 +53,7 @@ internal static class PracticalCommand
 
         var which = new Argument<string>("practical") { Description = "a built-in practical's name (bench practical list), or a practical file" };
         var port = new Option<string>("--port") { Description = "the rig (default: the emulated rig)", DefaultValueFactory = _ => RigConnection.EmulatedAddress };
-        var model = new Option<string>("--model") { Description = "the model beside the rig", DefaultValueFactory = _ => "hh" };
+        var model = new Option<string?>("--model") { Description = "the model beside the rig (default: the one the practical names, else hh)" };
         var param = new Option<string[]>("--param") { Description = "a model parameter, name=value (repeatable)" };
         var rigParam = new Option<string[]>("--rig-param") { Description = "with the emulated rig, whose preparation is the --model: its parameter, name=value (repeatable; e.g. gNa=80 for a preparation unlike the model)" };
         var area = new Option<double?>("--area-um2") { Description = "membrane area the stimulus current spreads over (µm²; the emulated rig's: 1000000)" };
@@ -67,7 +67,7 @@ internal static class PracticalCommand
         run.SetAction(async (parse, cancellationToken) =>
         {
             var practical = Load(parse.GetValue(which)!);
-            var (descriptor, parameters) = ComparisonOutput.Model("practical", null, parse.GetValue(model), parse.GetValue(param) ?? []);
+            var (descriptor, parameters) = ComparisonOutput.Model("practical", null, parse.GetValue(model) ?? practical.Model ?? "hh", parse.GetValue(param) ?? []);
             double areaUm2 = ComparisonOutput.Area("practical", parse.GetValue(area), null);
             string address = parse.GetValue(port)!;
             var rigParameters = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -89,8 +89,8 @@ internal static class PracticalCommand
             // Every condition a step applies must be a valid set of the model's parameters, before anything runs.
             foreach (var step in practical.Steps)
             {
-                if (step.Run is not ConditionSeries series) continue;
-                foreach (var condition in series.Conditions)
+                var conditions = step.Run switch { ConditionSeries c => c.Conditions, RestingSeries r => r.Conditions, _ => [] };
+                foreach (var condition in conditions)
                 {
                     try
                     {
@@ -157,9 +157,10 @@ internal static class PracticalCommand
                 runner = new PracticalRunner(rigBench, modelBench, perCode, 1e5 / areaUm2 / cm, line => error.WriteLine($"bench: {line}"))
                 {
                     ModelAlone = ModelTrialBench.OnIdealRig(descriptor, parameters, areaUm2),
+                    ModelInfo = (descriptor, parameters),
                     // A step under conditions is recorded condition by condition (each on its own preparation).
                     // A step on the model alone has nothing of the rig's to keep.
-                    BeforeStep = step => step.Run is ConditionSeries || runner!.StepOnModelAlone ? Task.CompletedTask : Record($"{practical.Name}-{step.Id}"),
+                    BeforeStep = step => step.Run is ConditionSeries or RestingSeries || runner!.StepOnModelAlone ? Task.CompletedTask : Record($"{practical.Name}-{step.Id}"),
                     AfterStep = _ => EndRecording(),
                     // A condition changes the model's parameters, and the emulated preparation's by starting it again with them;
                     // a real rig's preparation cannot be changed unattended (null: the step runs on the model alone).

@@ -21,7 +21,7 @@ internal static class ServeCommand
         var rate = new Option<double>("--rate") { Description = "sample rate (Hz)", DefaultValueFactory = _ => 20_000 };
         var model = new Option<string>("--model") { Description = "the model each recording is compared with (see bench simulate --list-models), or none", DefaultValueFactory = _ => "hh" };
         var param = new Option<string[]>("--param") { Description = "a parameter of the comparison's model, name=value (repeatable)" };
-        var rigParam = new Option<string[]>("--rig-param") { Description = "mismatch the emulated rig's preparation, name=value (repeatable), for calibration and fitting to find" };
+        var rigParam = new Option<string[]>("--rig-param") { Description = "mismatch the emulated rig's preparation (the --model), name=value (repeatable), for calibration and fitting to find" };
         var seed = new Option<int>("--seed") { Description = "the emulated rig's seed (noise and unique id)", DefaultValueFactory = _ => 1 };
         var token = new Option<string?>("--token") { Description = "require this API token (auto: make one and print it); needed beyond loopback" };
         var command = new Command("serve", "Run the Bench service: live page, REST API and recordings, on the emulated rig by default")
@@ -34,6 +34,10 @@ internal static class ServeCommand
             var overrides = ModelCatalog.ParseAssignments(parse.GetValue(param) ?? []);
             if (modelName is not null) ModelCatalog.Get(modelName).Resolve(overrides);
             var rigOverrides = ModelCatalog.ParseAssignments(parse.GetValue(rigParam) ?? []);
+            // The emulated preparation is the model compared with (hh without one): like is compared with like, and
+            // --rig-param makes them differ.
+            string rigModel = modelName ?? "hh";
+            ModelCatalog.Get(rigModel).Resolve(rigOverrides);
             double rateHz = parse.GetValue(rate);
             if (!(rateHz > 0) || rateHz > 1_000_000) throw new UserErrorException("serve: --rate must be above 0 and at most 1000000 Hz");
             string? tokenValue = parse.GetValue(token) is "auto" ? BenchServer.NewToken() : parse.GetValue(token);
@@ -43,7 +47,7 @@ internal static class ServeCommand
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir) ?? BenchDataDirectory.Default),
                 Rig = rig == "none" ? null : rig,
                 SampleRateHz = rateHz,
-                Emulator = new EmulatorOptions { Seed = parse.GetValue(seed), Parameters = rigOverrides },
+                Emulator = new EmulatorOptions { Seed = parse.GetValue(seed), Model = rigModel, Parameters = rigOverrides },
                 Model = modelName,
                 ModelParameters = overrides,
                 Token = tokenValue,

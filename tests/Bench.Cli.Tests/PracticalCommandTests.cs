@@ -148,6 +148,69 @@ public sealed class PracticalCommandTests : IDisposable
         Assert.InRange(doubled.GetProperty("input_resistance_mohm").GetProperty("rig").GetDouble(), 1.9, 2.1);
     }
 
+    [Fact]
+    public void Resting_potential_follows_the_baths_potassium_on_rig_and_model_and_a_preparation_with_less_inside_shows()
+    {
+        // The practical names its model (hh-ions): the emulated preparation and the model take its concentrations.
+        var same = Run("resting-potential").GetProperty("results");
+        double Rest(JsonElement r, string id, string column) => r.GetProperty($"rest_mV_{id}").GetProperty(column).GetDouble();
+        foreach (string column in new[] { "rig", "model" })
+        {
+            Assert.InRange(Rest(same, "control", column), -70.5, -69.5);
+            // More K⁺ outside: rest depolarises, step by step.
+            Assert.True(Rest(same, "k2-5", column) < Rest(same, "k4", column) && Rest(same, "k4", column) < Rest(same, "control", column)
+                && Rest(same, "control", column) < Rest(same, "k8", column) && Rest(same, "k8", column) < Rest(same, "k10", column), column);
+            // Na⁺ outside barely moves it.
+            Assert.InRange(Rest(same, "na50", column) - same.GetProperty("sodium.rest_mV_control").GetProperty(column).GetDouble(), -0.5, 0);
+        }
+
+        Assert.Equal(-77.0, same.GetProperty("nernst_ek_mV_control").GetProperty("model").GetDouble(), 1);
+        Assert.Equal(50.0, same.GetProperty("nernst_ena_mV_control").GetProperty("model").GetDouble(), 1);
+        // Rest lies between E_K and E_Na, nearer E_K, and follows it less steeply than Nernst's slope.
+        double slope = same.GetProperty("rest_slope_mV_per_decade_Ko").GetProperty("model").GetDouble();
+        double nernst = same.GetProperty("nernst_slope_mV_per_decade").GetProperty("model").GetDouble();
+        Assert.InRange(nernst, 55, 56.5);   // 2.303 RT/F at 6.3 °C
+        Assert.InRange(slope, 5, nernst);
+        Assert.InRange(same.GetProperty("rest_slope_mV_per_decade_Ko").GetProperty("rig").GetDouble(), slope - 0.5, slope + 0.5);
+
+        // A preparation with less K⁺ inside (E_K higher) rests higher than the model, far beyond the uncertainty.
+        var unlike = Run("resting-potential", "--rig-param", "Ki=100").GetProperty("results").GetProperty("rest_mV_control");
+        Assert.True(unlike.GetProperty("rig").GetDouble() - unlike.GetProperty("model").GetDouble() > 1, unlike.ToString());
+    }
+
+    [Fact]
+    public void Propagation_runs_on_the_model_alone_and_velocity_scales_with_the_root_of_the_diameter_bare_and_with_the_diameter_myelinated()
+    {
+        var run = Run("propagation");
+        var results = run.GetProperty("results");
+        var bare = results.GetProperty("unmyelinated_velocity_exponent");
+        var myelinated = results.GetProperty("myelinated_velocity_exponent");
+        Assert.InRange(bare.GetProperty("model").GetDouble(), 0.45, 0.6);
+        Assert.InRange(myelinated.GetProperty("model").GetDouble(), 0.9, 1.1);
+        // A rig records at one site: its column is empty, and the worksheet says why.
+        Assert.Equal(JsonValueKind.Null, bare.GetProperty("rig").ValueKind);
+        string html = File.ReadAllText(run.GetProperty("worksheet").GetString()!);
+        Assert.Contains("it ran on the model alone", html, StringComparison.Ordinal);
+        string table = File.ReadAllText(Path.Combine(Path.GetDirectoryName(run.GetProperty("worksheet").GetString()!)!, "propagation-myelinated.csv"));
+        var velocity10 = double.Parse(table.Split('\n').Single(l => l.StartsWith("10,", StringComparison.Ordinal)).Split(',')[3], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(velocity10, 40, 70);   // ≈ 5–6 m/s per µm of fibre diameter
+        Assert.Empty(run.GetProperty("recordings").EnumerateArray());
+    }
+
+    [Fact]
+    public void Synaptic_summation_grows_with_weight_sums_in_time_and_space_and_inhibition_opposes_it()
+    {
+        var results = Run("synaptic-summation").GetProperty("results");
+        double M(string key) => results.GetProperty(key).GetProperty("model").GetDouble();
+        Assert.InRange(M("firing_weight_mS_per_cm2"), 0.06, 0.16);
+        Assert.InRange(M("epsp_mV_per_mS_per_cm2"), 50, 200);
+        Assert.True(M("summation_ratio_at_shortest_interval") > 1.1, "two EPSPs 4 ms apart sum");
+        // Each input alone stays below threshold; together they fire; with inhibition they do not.
+        Assert.InRange(M("a_alone_mV"), 1, 15);
+        Assert.True(M("a_and_b_mV") > 50, "the two inputs together fire the cell");
+        Assert.True(M("a_and_b_with_inhibition_mV") < 20, "the inhibitory synapse stops it");
+    }
+
     private JsonElement Run(string practical, params string[] more)
     {
         var (code, output, error) = CliRun.Bench(["practical", "run", practical, "--out", Path.Combine(dir, practical + more.Length), .. more]);

@@ -153,6 +153,31 @@ public sealed class PracticalPanelTests
     }
 
     [Fact]
+    public async Task A_step_no_rig_can_run_and_a_practical_needing_another_model_run_on_the_model_alone_and_say_so()
+    {
+        await using var service = await RunningService.StartAsync();
+        var (_, opened) = await service.SendAsync(HttpMethod.Post, "/api/practical", new { name = "propagation" });
+        Assert.Equal("conduction", (string?)Step(opened!, "myelinated")["kind"]);
+        var (started, view) = await service.SendAsync(HttpMethod.Post, "/api/practical/steps/myelinated/run");
+        Assert.True(started == 200, view?.ToJsonString());
+        var step = Step(await DoneAsync(service, "myelinated"), "myelinated");
+        Assert.Equal("done", (string?)step["state"]);
+        Assert.All(step["rows"]!.AsArray(), r => Assert.Null(r!["rig"]));
+        Assert.Contains("records at one site", (string?)step["method"], StringComparison.Ordinal);
+
+        // The service compares with hh; resting-potential needs hh-ions: it runs on that model alone, and says how to run it on the rig.
+        await service.SendAsync(HttpMethod.Post, "/api/practical", new { name = "resting-potential" });
+        await service.SendAsync(HttpMethod.Post, "/api/practical/steps/sodium/run");
+        step = Step(await DoneAsync(service, "sodium"), "sodium");
+        Assert.True((string?)step["state"] == "done", step.ToJsonString());
+        Assert.Contains("--model hh-ions", (string?)step["method"], StringComparison.Ordinal);
+        Assert.All(step["rows"]!.AsArray(), r => Assert.Null(r!["rig"]));
+        Assert.InRange((double)step["rows"]!.AsArray().Last()!["model"]!, -70.5, -69.5);
+        // The emulated preparation was left alone.
+        Assert.Equal("connected", (string?)(await service.GetJsonAsync("/api/health"))["rig"]!["state"]);
+    }
+
+    [Fact]
     public async Task A_student_opens_a_practical_on_the_page_runs_its_step_answers_and_opens_the_worksheet()
     {
         await using var service = await RunningService.StartAsync();

@@ -12,7 +12,11 @@ namespace Bench.Service.Practicals;
 /// <param name="Title">Its title on the worksheet.</param>
 /// <param name="Intro">What it is about.</param>
 /// <param name="Steps">What to run, in order.</param>
-public sealed record Practical(string Name, string Title, string Intro, IReadOnlyList<PracticalStep> Steps);
+public sealed record Practical(string Name, string Title, string Intro, IReadOnlyList<PracticalStep> Steps)
+{
+    /// <summary>The model it needs (e.g. hh-ions, whose concentrations set E_K and E_Na), or null for the default (hh).</summary>
+    public string? Model { get; init; }
+}
 
 /// <summary>One step: a text for the student, what to run, and questions with answer fields.</summary>
 /// <param name="Id">Its id (the tables and recordings are named after it).</param>
@@ -75,6 +79,37 @@ public sealed record ConditionSeries(double PulseMs, double AmplitudeNanoamps, i
 /// <param name="Repeats">Steps on the rig.</param>
 public sealed record StepResponse(double StepMs, double AmplitudeNanoamps, int Repeats) : StepRun;
 
+/// <summary>
+/// The resting potential under each condition (e.g. extracellular K⁺ concentrations): no stimulus, the mean potential
+/// over the record; with the Nernst potentials of the model's concentrations beside it.
+/// </summary>
+/// <param name="RecordMs">How long each trial records.</param>
+/// <param name="Repeats">Trials per condition on the rig.</param>
+/// <param name="XParameter">The parameter the conditions vary (the table's first column; rest's slope per decade of it), or null.</param>
+/// <param name="Conditions">The conditions.</param>
+public sealed record RestingSeries(double RecordMs, int Repeats, string? XParameter, IReadOnlyList<Condition> Conditions) : StepRun;
+
+/// <summary>Conduction velocity between two sites along an axon, for each diameter (on the model: a rig records at one site).</summary>
+/// <param name="Myelinated">A myelinated axon (HH nodes, passive internodes; diameters are the fibre's) or an unmyelinated one (the axon's).</param>
+/// <param name="DiametersUm">The diameters.</param>
+/// <param name="Celsius">The temperature of the unmyelinated axon's membrane (the myelinated axon's nodes have their own).</param>
+public sealed record ConductionSeries(bool Myelinated, IReadOnlyList<double> DiametersUm, double Celsius) : StepRun;
+
+/// <summary>One presynaptic spike through a synapse of each weight: the postsynaptic response (on the model: a rig records one cell).</summary>
+/// <param name="Inhibitory">An inhibitory synapse (else excitatory).</param>
+/// <param name="WeightsMilliSiemensPerCm2">The weights (peak conductances).</param>
+public sealed record SynapticWeights(bool Inhibitory, IReadOnlyList<double> WeightsMilliSiemensPerCm2) : StepRun;
+
+/// <summary>Two presynaptic spikes through one synapse at each interval: how their EPSPs sum in time.</summary>
+/// <param name="WeightMilliSiemensPerCm2">The synapse's weight.</param>
+/// <param name="IntervalsMs">The intervals between the two spikes.</param>
+public sealed record TemporalSummation(double WeightMilliSiemensPerCm2, IReadOnlyList<double> IntervalsMs) : StepRun;
+
+/// <summary>Two excitatory synapses alone and together, and with an inhibitory one: how EPSPs sum in space and inhibition opposes them.</summary>
+/// <param name="WeightMilliSiemensPerCm2">Each excitatory synapse's weight.</param>
+/// <param name="InhibitoryWeightMilliSiemensPerCm2">The inhibitory synapse's weight.</param>
+public sealed record SpatialSummation(double WeightMilliSiemensPerCm2, double InhibitoryWeightMilliSiemensPerCm2) : StepRun;
+
 /// <summary>A practical file that breaks a rule: the message names the file, the line and the rule.</summary>
 public sealed class PracticalFormatException : FormatException
 {
@@ -117,7 +152,8 @@ public static class PracticalFile
     }
 
     /// <summary>The built-in practicals' names, in teaching order.</summary>
-    public static IReadOnlyList<string> BuiltInNames { get; } = ["passive-membrane", "threshold", "strength-duration", "refractory", "ionic-basis", "repetitive-firing"];
+    public static IReadOnlyList<string> BuiltInNames { get; } =
+        ["resting-potential", "passive-membrane", "threshold", "strength-duration", "refractory", "ionic-basis", "repetitive-firing", "propagation", "synaptic-summation"];
 
     /// <summary>A built-in practical's file text (to run, or to copy and change).</summary>
     /// <exception cref="ArgumentException">No built-in of that name.</exception>
@@ -188,7 +224,8 @@ public static class PracticalFile
 
         return keyword switch
         {
-            "enum" when field == "kind" => $"'{value}' is not a kind of run: threshold-search, strength-duration, refractory, current-steps, conditions or step-response",
+            "enum" when field == "kind" => $"'{value}' is not a kind of run: threshold-search, strength-duration, refractory, current-steps, conditions, step-response, " +
+                "resting-potential, conduction, synaptic-weights, temporal-summation or spatial-summation",
             "const" when field == "format" => $"'{value}' is not a format this Bench reads: bench-practical-1",
             "enum" or "const" => $"'{value}' is not allowed here",
             "" or "false" or "additionalProperties" => $"'{field}' is not a field here (misspelt, or in the wrong place)",
@@ -243,15 +280,21 @@ public static class PracticalFile
             var step = s!.AsObject();
             var run = step["run"]!.AsObject();
             double Get(string key, double fallback) => run[key]?.GetValue<double>() ?? fallback;
+            List<Condition> Conditions() => [.. run["conditions"]!.AsArray().Select(c => new Condition((string)c!["id"]!, (string)c["name"]!,
+                (c["parameters"] as JsonObject ?? []).ToDictionary(p => p.Key, p => p.Value!.GetValue<double>(), StringComparer.Ordinal)))];
+            List<double> Sorted(string key) => [.. run[key]!.AsArray().Select(d => d!.GetValue<double>()).Order()];
             StepRun what = (string)run["kind"]! switch
             {
                 "threshold-search" => new ThresholdSearch(Get("pulse_ms", 1), Get("low_nA", 0), Get("high_nA", 1000), Get("tolerance_nA", 2), (int)Get("repeats", 3)),
                 // Tables are read in ascending order (periods bracketed between neighbours): the lists are sorted.
                 "strength-duration" => new StrengthDuration([.. run["durations_ms"]!.AsArray().Select(d => d!.GetValue<double>()).Order()], Get("low_nA", 0), Get("high_nA", 2000),
                     Get("tolerance_nA", 2), (int)Get("repeats", 1)),
-                "conditions" => new ConditionSeries(Get("pulse_ms", 1), Get("amplitude_nA", 300), (int)Get("repeats", 3), [.. run["conditions"]!.AsArray().Select(c => new Condition(
-                    (string)c!["id"]!, (string)c["name"]!,
-                    (c["parameters"] as JsonObject ?? []).ToDictionary(p => p.Key, p => p.Value!.GetValue<double>(), StringComparer.Ordinal)))]),
+                "conditions" => new ConditionSeries(Get("pulse_ms", 1), Get("amplitude_nA", 300), (int)Get("repeats", 3), Conditions()),
+                "resting-potential" => new RestingSeries(Get("record_ms", 50), (int)Get("repeats", 3), (string?)run["x_parameter"], Conditions()),
+                "conduction" => new ConductionSeries((string)run["axon"]! == "myelinated", Sorted("diameters_um"), Get("celsius", 18.5)),
+                "synaptic-weights" => new SynapticWeights((string?)run["synapse"] == "inhibitory", Sorted("weights_mS_per_cm2")),
+                "temporal-summation" => new TemporalSummation(Get("weight_mS_per_cm2", 0.3), Sorted("intervals_ms")),
+                "spatial-summation" => new SpatialSummation(Get("weight_mS_per_cm2", 0.3), Get("inhibitory_weight_mS_per_cm2", 0.5)),
                 "step-response" => new StepResponse(Get("step_ms", 100), Get("amplitude_nA", 50), (int)Get("repeats", 3)),
                 "current-steps" => new CurrentSteps([.. run["amplitudes_nA"]!.AsArray().Select(d => d!.GetValue<double>()).Order()], Get("step_ms", 200), (int)Get("sustained_spikes", 3)),
                 _ => new RefractorySeries([.. run["intervals_ms"]!.AsArray().Select(d => d!.GetValue<double>()).Order()], Get("pulse_ms", 1), Get("conditioning_nA", 300),
@@ -260,6 +303,6 @@ public static class PracticalFile
             return new PracticalStep((string)step["id"]!, (string)step["text"]!, what,
                 [.. (step["questions"] as JsonArray ?? []).Select(q => (string)q!)]);
         }).ToList();
-        return new Practical((string)o["name"]!, (string)o["title"]!, (string?)o["intro"] ?? "", steps);
+        return new Practical((string)o["name"]!, (string)o["title"]!, (string?)o["intro"] ?? "", steps) { Model = (string?)o["model"] };
     }
 }

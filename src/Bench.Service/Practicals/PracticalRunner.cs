@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Bench.Core.Analysis;
+using Bench.Core.Models;
 using Bench.Core.Stimulus;
 using MathNet.Numerics.Distributions;
 
@@ -108,7 +109,7 @@ public sealed class PracticalRunner
         progress?.Invoke($"{practical.Name}: step {step.Id}");
         // A step the rig cannot play (its shortest or strongest stimulus beyond its limits) runs on the model alone.
         rigRefusal = null;   // Demanding rounds on the rig's own grid
-        rigRefusal = Demanding(step.Run) is { } hardest ? rig.Refuses(hardest) : null;
+        rigRefusal = RigUnavailable ?? RigCannot(step.Run) ?? (Demanding(step.Run) is { } hardest ? rig.Refuses(hardest) : null);
         if (rigRefusal is not null) progress?.Invoke($"{practical.Name}: step {step.Id} on the model alone: the rig cannot play it ({rigRefusal})");
         var asRig = model;
         if (rigRefusal is not null && ModelAlone is not null) model = ModelAlone;
@@ -123,6 +124,11 @@ public sealed class PracticalRunner
                 CurrentSteps c => await CurrentStepsAsync(step, c, cancellationToken).ConfigureAwait(false),
                 ConditionSeries c => await ConditionsAsync(step, c, cancellationToken).ConfigureAwait(false),
                 StepResponse r => await StepResponseAsync(step, r, cancellationToken).ConfigureAwait(false),
+                RestingSeries r => await RestingAsync(step, r, cancellationToken).ConfigureAwait(false),
+                ConductionSeries c => Conduction(step, c, cancellationToken),
+                SynapticWeights w => SynapticWeightSeries(step, w, cancellationToken),
+                TemporalSummation t => TemporalSeries(step, t, cancellationToken),
+                SpatialSummation sp => SpatialSeries(step, sp, cancellationToken),
                 _ => throw new InvalidOperationException($"step {step.Id}: nothing to run"),
             };
             return rigRefusal is null ? result : result with { Method = $"The rig cannot play this step ({rigRefusal}): it ran on the model alone. " + result.Method };
@@ -134,6 +140,231 @@ public sealed class PracticalRunner
         }
     }
 
+    /// <summary>Why the rig cannot run a kind of step at all (it needs what a one-channel rig has not), or null.</summary>
+    private static string? RigCannot(StepRun run) => run switch
+    {
+        ConductionSeries => "it records at one site, and conduction velocity needs two along an axon",
+        SynapticWeights or TemporalSummation or SpatialSummation => "it records one cell, and synaptic transmission needs a presynaptic and a postsynaptic one",
+        _ => null,
+    };
+
+    /// <summary>Why no step can run on the rig here (every step then runs on the model alone, saying so), or null.</summary>
+    public string? RigUnavailable { get; init; }
+
+    /// <summary>The model and its parameters (for what a step derives from them, e.g. Nernst potentials), when known.</summary>
+    public (ModelDescriptor Descriptor, IReadOnlyDictionary<string, double> Parameters)? ModelInfo { get; init; }
+
+    private async Task<StepResult> RestingAsync(PracticalStep step, RestingSeries r, CancellationToken ct)
+    {
+        if (ApplyCondition is null) throw new InvalidOperationException($"step {step.Id}: conditions need a way to change the preparation");
+        // No current at all: the trial only records (its window is the protocol's length).
+        var protocol = Protocol(r.RecordMs, null, 0);
+        var rows = new List<TableRow>();
+        var results = new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal);
+        var values = new Dictionary<string, double>(ModelInfo?.Parameters ?? new Dictionary<string, double>(), StringComparer.Ordinal);
+        bool rigRan = true;
+        for (int i = 0; i < r.Conditions.Count; i++)
+        {
+            var condition = r.Conditions[i];
+            var (rigBench, modelBench) = await ApplyCondition(step, condition.Id, condition.Parameters, ct).ConfigureAwait(false);
+            if (rigBench is not null) rig = rigBench;
+            if (rigRefusal is not null) rigBench = null;
+            rigRan &= rigBench is not null;
+            var onRig = rigBench is null ? Measured.None : await RestAsync(rigBench, protocol, r.Repeats, ct).ConfigureAwait(false);
+            var onModel = await RestAsync(modelBench, protocol, 1, ct).ConfigureAwait(false);
+            var resolved = Resolved(condition.Parameters);
+            double x = r.XParameter is { } name && resolved is not null && resolved.TryGetValue(name, out double v) ? v : i;
+            rows.Add(Measure(step, new TableRow(x, onRig, onModel) { Label = r.XParameter is null ? condition.Name : null }));
+            results[$"rest_mV_{condition.Id}"] = (onRig, onModel);
+            // What Nernst gives for the model's concentrations under the condition (a number of the model, not measured).
+            if (resolved is not null && resolved.TryGetValue("celsius", out double celsius))
+            {
+                if (resolved.TryGetValue("Ko", out double ko) && resolved.TryGetValue("Ki", out double ki))
+                {
+                    results[$"nernst_ek_mV_{condition.Id}"] = (Measured.None, new Measured(Nernst.PotentialMv(1, ko, ki, celsius), double.NaN));
+                }
+
+                if (resolved.TryGetValue("Nao", out double nao) && resolved.TryGetValue("Nai", out double nai))
+                {
+                    results[$"nernst_ena_mV_{condition.Id}"] = (Measured.None, new Measured(Nernst.PotentialMv(1, nao, nai, celsius), double.NaN));
+                }
+            }
+        }
+
+        var (restoredRig, restoredModel) = await ApplyCondition(step, "", new Dictionary<string, double>(), ct).ConfigureAwait(false);
+        if (restoredRig is not null) rig = restoredRig;
+        model = restoredModel;
+        string slopeNote = "";
+        if (r.XParameter is { } parameter && rows.All(row => row.X > 0))
+        {
+            // Rest against log10 of the concentration: Nernst's slope for a membrane permeable to that ion alone.
+            results[$"rest_slope_mV_per_decade_{parameter}"] = (LogSlope(rows, row => row.Rig), LogSlope(rows, row => row.Model));
+            if (Resolved(new Dictionary<string, double>()) is { } baseline && baseline.TryGetValue("celsius", out double celsius))
+            {
+                double nernstSlope = Math.Log(10) * Nernst.GasConstant * (celsius + Nernst.ZeroCelsiusKelvin) / Nernst.Faraday * 1000;
+                results["nernst_slope_mV_per_decade"] = (Measured.None, new Measured(nernstSlope, double.NaN));
+                slopeNote = string.Create(CultureInfo.InvariantCulture, $" Nernst's slope at {celsius} °C is {nernstSlope:0.0} mV per tenfold change (a membrane permeable to that ion alone).");
+            }
+        }
+
+        return new StepResult(step, r.XParameter is { } p ? $"{p} (mM)" : "condition", Axes(step.Run).Y, rows, results,
+            (rigRan || rigRefusal is not null ? "" : "The rig's preparation cannot be changed unattended (on a real rig, change the bath by hand and run the step again): the rig column is empty. ")
+            + string.Create(CultureInfo.InvariantCulture, $"the mean potential over {r.RecordMs} ms with no current, {r.Repeats} trials on the rig (their mean ± its standard error); ")
+            + "E_K and E_Na by the Nernst equation, E = (RT/zF) ln([out]/[in]), from the model's concentrations." + slopeNote);
+    }
+
+    /// <summary>The model's parameters with <paramref name="changes"/> applied, all of them (defaults filled in); null when the model is not known.</summary>
+    private IReadOnlyDictionary<string, double>? Resolved(IReadOnlyDictionary<string, double> changes)
+    {
+        if (ModelInfo is not { } info) return null;
+        var merged = new Dictionary<string, double>(info.Parameters, StringComparer.Ordinal);
+        foreach (var (k, v) in changes) merged[k] = v;
+        return info.Descriptor.Resolve(merged);
+    }
+
+    /// <summary>The mean potential of <paramref name="repeats"/> trials with no current: their mean ± its standard error.</summary>
+    private async Task<Measured> RestAsync(ITrialBench bench, StimulusProtocol protocol, int repeats, CancellationToken ct)
+    {
+        var means = new List<double>(repeats);
+        for (int i = 0; i < repeats; i++)
+        {
+            var trial = await bench.RunAsync(protocol, ct).ConfigureAwait(false);
+            Trials++;
+            means.Add(trial.Mv.Average());
+        }
+
+        double mean = means.Average();
+        return new Measured(mean, means.Count < 2 ? double.NaN : Math.Sqrt(means.Sum(m => (m - mean) * (m - mean)) / (means.Count - 1) / means.Count));
+    }
+
+    /// <summary>Least-squares slope of the values against log10 of X, with its standard error (none from fewer than three points).</summary>
+    private static Measured LogSlope(List<TableRow> rows, Func<TableRow, Measured> pick)
+    {
+        var points = rows.Where(row => double.IsFinite(pick(row).Value)).Select(row => (X: Math.Log10(row.X), Y: pick(row).Value)).ToList();
+        return FitSlope(points);
+    }
+
+    /// <summary>Least-squares slope of y on x and its standard error (NaN from fewer than three points).</summary>
+    private static Measured FitSlope(List<(double X, double Y)> points)
+    {
+        if (points.Count < 2) return Measured.None;
+        double mx = points.Average(p => p.X), my = points.Average(p => p.Y);
+        double sxx = points.Sum(p => (p.X - mx) * (p.X - mx));
+        if (!(sxx > 0)) return Measured.None;
+        double slope = points.Sum(p => (p.X - mx) * (p.Y - my)) / sxx;
+        if (points.Count < 3) return new Measured(slope, double.NaN);
+        double residual = points.Sum(p => Math.Pow(p.Y - my - (slope * (p.X - mx)), 2));
+        return new Measured(slope, Math.Sqrt(residual / (points.Count - 2) / sxx));
+    }
+
+    private StepResult Conduction(PracticalStep step, ConductionSeries c, CancellationToken ct)
+    {
+        var rows = new List<TableRow>();
+        foreach (double d in c.DiametersUm)
+        {
+            ct.ThrowIfCancellationRequested();
+            // Two sites at 20 % and 80 % of the axon (a quarter and three quarters for the uniform one), far from its ends;
+            // the stimulus scales with the diameter so that it fires the axon without overwhelming the first site.
+            var m = c.Myelinated
+                ? ConductionVelocity.Measure(new MyelinatedAxon(new MyelinatedAxonGeometry(d, 31)), 0.2, 0.8, 5 * d / 10, 0.1, 5, 0.002)
+                : ConductionVelocity.Measure(new HodgkinHuxleyAxon(AxonGeometry.SquidGiantAxon with { DiameterUm = d }, HodgkinHuxleyParameters.Classic with { TemperatureCelsius = c.Celsius }),
+                    0.25, 0.75, 5000 * d / 476, 0.5, 10, 0.01);
+            rows.Add(Measure(step, new TableRow(d, Measured.None, new Measured(m.VelocityMPerS, double.NaN))));
+        }
+
+        // Velocity ∝ diameter^k: k from the log–log slope (≈ 0.5 bare, ≈ 1 myelinated).
+        var exponent = FitSlope([.. rows.Where(r => r.Model.Value > 0).Select(r => (Math.Log(r.X), Math.Log(r.Model.Value)))]);
+        string kind = c.Myelinated ? "myelinated" : "unmyelinated";
+        return new StepResult(step, c.Myelinated ? "fibre diameter (µm)" : "axon diameter (µm)", Axes(step.Run).Y, rows,
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal) { [$"{kind}_velocity_exponent"] = (Measured.None, exponent) },
+            c.Myelinated
+                ? "A myelinated axon of 31 Hodgkin–Huxley nodes of Ranvier (1 µm; hh-node: the squid's channels ten times as dense, 20 °C, as Moore et al. 1978) and passive internodes 100 fibre diameters long with myelin after McIntyre et al. (2002), g-ratio 0.7; the time of the 0 mV crossing at the nodes nearest 20 % and 80 % of its length; velocity ∝ diameterᵏ, k from the log–log least-squares slope ± its standard error."
+                : string.Create(CultureInfo.InvariantCulture, $"A uniform Hodgkin–Huxley cable 20 mm long (2,000 segments, axial resistivity 35.4 Ω·cm, hh.mod's membrane at {c.Celsius} °C, as Hodgkin & Huxley 1952 computed propagation); the time of the 0 mV crossing at 25 % and 75 % of its length; velocity ∝ diameterᵏ, k from the log–log least-squares slope ± its standard error."));
+    }
+
+    /// <summary>The synaptic steps' cells: the teaching membrane after the synapse, and a warmer one before it (18.5 °C: it fires again 4 ms on, not 8).</summary>
+    private static (HodgkinHuxleyParameters Post, HodgkinHuxleyParameters Pre) SynapticCells() =>
+        (HodgkinHuxleyParameters.Teaching, HodgkinHuxleyParameters.Teaching with { TemperatureCelsius = 18.5 });
+
+    private const string SynapticMethod = "Presynaptic Hodgkin–Huxley cells (18.5 °C) fire on 0.5 ms pulses; each spike releases transmitter 1 ms later onto a teaching Hodgkin–Huxley cell (rest −70 mV) through a dual-exponential conductance (NEURON's Exp2Syn: excitatory E = 0 mV, τ 0.5/2 ms; inhibitory E = −80 mV, τ 0.5/5 ms) whose peak is the weight; the response is the largest change of the postsynaptic potential from rest.";
+
+    private static readonly StimulusProtocol NoSpikes = new("none", StimulusUnit.MicroampsPerCm2, []);
+
+    private StepResult SynapticWeightSeries(PracticalStep step, SynapticWeights s, CancellationToken ct)
+    {
+        var (post, pre) = SynapticCells();
+        var rows = new List<TableRow>();
+        var fired = new HashSet<double>();
+        foreach (double w in s.WeightsMilliSiemensPerCm2)
+        {
+            ct.ThrowIfCancellationRequested();
+            var response = new SynapticPreparation(post, [SynapseParameters.Of(s.Inhibitory ? SynapseKind.Inhibitory : SynapseKind.Excitatory, w)], pre)
+                .Run([SynapticPreparation.PresynapticSpikes(5)], 60);
+            if (response.Fired) fired.Add(w);
+            rows.Add(Measure(step, new TableRow(w, Measured.None, new Measured(s.Inhibitory ? -response.PeakHyperpolarisationMv : response.PeakDepolarisationMv, double.NaN))));
+        }
+
+        var results = new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal);
+        // mV per unit weight while the cell stays below threshold (through the origin: no weight, no potential).
+        var below = rows.Where(r => !fired.Contains(r.X)).ToList();
+        double perWeight = below.Sum(r => r.X * r.Model.Value) / below.Sum(r => r.X * r.X);
+        results[s.Inhibitory ? "ipsp_mV_per_mS_per_cm2" : "epsp_mV_per_mS_per_cm2"] = (Measured.None, below.Count > 0 ? new Measured(perWeight, double.NaN) : Measured.None);
+        if (!s.Inhibitory) results["firing_weight_mS_per_cm2"] = (Measured.None, Between(rows, r => fired.Contains(r.X), r => r.Model));
+        return new StepResult(step, "synaptic weight (peak mS/cm²)", Axes(step.Run).Y, rows, results,
+            SynapticMethod + " One presynaptic spike per weight; a weight that fires the postsynaptic cell shows its action potential's height, and the firing weight is the midpoint between the last that did not and the first that did.");
+    }
+
+    private StepResult TemporalSeries(PracticalStep step, TemporalSummation t, CancellationToken ct)
+    {
+        var (post, pre) = SynapticCells();
+        var synapse = new SynapticPreparation(post, [SynapseParameters.Of(SynapseKind.Excitatory, t.WeightMilliSiemensPerCm2)], pre);
+        var single = synapse.Run([SynapticPreparation.PresynapticSpikes(5)], 60);
+        var rows = new List<TableRow>();
+        foreach (double interval in t.IntervalsMs)
+        {
+            ct.ThrowIfCancellationRequested();
+            var pair = synapse.Run([SynapticPreparation.PresynapticSpikes(5, 5 + interval)], 60 + interval);
+            rows.Add(Measure(step, new TableRow(interval, Measured.None, new Measured(pair.PeakDepolarisationMv, double.NaN))));
+        }
+
+        var shortest = rows[0].Model.Value;
+        return new StepResult(step, "interval between the two spikes (ms)", Axes(step.Run).Y, rows,
+            new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal)
+            {
+                ["single_epsp_mV"] = (Measured.None, new Measured(single.PeakDepolarisationMv, double.NaN)),
+                ["summation_ratio_at_shortest_interval"] = (Measured.None, new Measured(shortest / single.PeakDepolarisationMv, double.NaN)),
+            },
+            SynapticMethod + string.Create(CultureInfo.InvariantCulture, $" Two spikes of one presynaptic cell through one synapse of weight {t.WeightMilliSiemensPerCm2} mS/cm², at each interval; the single EPSP for comparison."));
+    }
+
+    private StepResult SpatialSeries(PracticalStep step, SpatialSummation s, CancellationToken ct)
+    {
+        var (post, pre) = SynapticCells();
+        var preparation = new SynapticPreparation(post,
+            [SynapseParameters.Of(SynapseKind.Excitatory, s.WeightMilliSiemensPerCm2), SynapseParameters.Of(SynapseKind.Excitatory, s.WeightMilliSiemensPerCm2),
+             SynapseParameters.Of(SynapseKind.Inhibitory, s.InhibitoryWeightMilliSiemensPerCm2)], pre);
+        var spike = SynapticPreparation.PresynapticSpikes(5);
+        // The inhibitory input arrives a little before the excitatory ones, as it must to shunt them.
+        var early = SynapticPreparation.PresynapticSpikes(4);
+        var rows = new List<TableRow>();
+        var results = new Dictionary<string, (Measured, Measured)>(StringComparer.Ordinal);
+        foreach (var (label, key, a, b, inhibition) in new[]
+        {
+            ("synapse A alone", "a_alone_mV", true, false, false), ("synapse B alone", "b_alone_mV", false, true, false),
+            ("A and B together", "a_and_b_mV", true, true, false), ("A and B with the inhibitory synapse", "a_and_b_with_inhibition_mV", true, true, true),
+        })
+        {
+            ct.ThrowIfCancellationRequested();
+            var response = preparation.Run([a ? spike : NoSpikes, b ? spike : NoSpikes, inhibition ? early : NoSpikes], 60);
+            var value = new Measured(response.PeakDepolarisationMv, double.NaN);
+            rows.Add(Measure(step, new TableRow(rows.Count, Measured.None, value) { Label = label + (response.Fired ? " (fired)" : "") }));
+            results[key] = (Measured.None, value);
+        }
+
+        return new StepResult(step, "inputs", Axes(step.Run).Y, rows, results,
+            SynapticMethod + string.Create(CultureInfo.InvariantCulture, $" Two excitatory synapses of {s.WeightMilliSiemensPerCm2} mS/cm² from two presynaptic cells, alone and at once, then with an inhibitory synapse of {s.InhibitoryWeightMilliSiemensPerCm2} mS/cm² whose spike comes 1 ms earlier."));
+    }
+
     /// <summary>What a step's table holds: its first column and what each row measures, with their units.</summary>
     public static (string X, string Y) Axes(StepRun run) => run switch
     {
@@ -142,6 +373,11 @@ public sealed class PracticalRunner
         ConditionSeries => ("condition", "action potential features"),
         StepResponse => ("step (nA)", "membrane time constant (ms)"),
         CurrentSteps => ("step (nA)", "firing rate (Hz)"),
+        RestingSeries => ("condition", "resting potential (mV)"),
+        ConductionSeries => ("diameter (µm)", "conduction velocity (m/s)"),
+        SynapticWeights => ("synaptic weight (peak mS/cm²)", "postsynaptic response from rest (mV)"),
+        TemporalSummation => ("interval between the two spikes (ms)", "peak depolarisation from rest (mV)"),
+        SpatialSummation => ("inputs", "peak depolarisation from rest (mV)"),
         _ => ("", ""),
     };
 

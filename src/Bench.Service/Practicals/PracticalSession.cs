@@ -236,8 +236,11 @@ public sealed class PracticalSession : IAsyncDisposable
 
     private async Task RunStepAsync(Practical p, PracticalStep step, string modelName, RigHost.Connection connection, CancellationToken ct)
     {
-        var descriptor = ModelCatalog.Get(modelName);
-        var modelParameters = new Dictionary<string, double>(host.ModelParameters, StringComparer.Ordinal);
+        // A practical that needs its own model (hh-ions for concentrations) runs on it, from its defaults; the rig's
+        // preparation is the service's model, so such a practical runs on the model alone unless the service runs it too.
+        bool ownModel = p.Model is { } needed && needed != modelName;
+        var descriptor = ModelCatalog.Get(ownModel ? p.Model! : modelName);
+        var modelParameters = ownModel ? new Dictionary<string, double>(StringComparer.Ordinal) : new Dictionary<string, double>(host.ModelParameters, StringComparer.Ordinal);
         var emulatorParameters = new Dictionary<string, double>(host.Emulator.Parameters, StringComparer.Ordinal);
         double areaUm2 = host.Emulator.PreparationAreaUm2;
         var session = connection.Rig.Session;
@@ -279,6 +282,8 @@ public sealed class PracticalSession : IAsyncDisposable
                 line => Progress(line))
             {
                 ModelAlone = ModelTrialBench.OnIdealRig(descriptor, modelParameters, areaUm2),
+                ModelInfo = (descriptor, modelParameters),
+                RigUnavailable = ownModel ? $"this practical needs the model {p.Model}, and the page compares the rig with {modelName}: start the service with --model {p.Model} to run it on the rig too" : null,
                 RowMeasured = (s, row) =>
                 {
                     lock (gate)
@@ -288,14 +293,14 @@ public sealed class PracticalSession : IAsyncDisposable
 
                     Publish();
                 },
-                BeforeStep = s => s.Run is ConditionSeries || runner!.StepOnModelAlone ? Task.CompletedTask : Record(stem),
+                BeforeStep = s => s.Run is ConditionSeries or RestingSeries || runner!.StepOnModelAlone ? Task.CompletedTask : Record(stem),
                 AfterStep = _ => EndRecording(),
                 // The emulated preparation takes each condition (connected again with it), and the live model with it so
                 // the page shows the two alike; a real rig's preparation cannot be changed unattended (model alone).
                 ApplyCondition = async (s, id, changes, token) =>
                 {
                     var model = new ModelTrialBench(descriptor, Merge(modelParameters, changes), device, periodTicks, perCode, areaUm2);
-                    if (!emulated) return (null, model);
+                    if (!emulated || ownModel) return (null, model);
                     await EndRecording().ConfigureAwait(false);
                     connection.Tap = null;
                     changed = true;
@@ -380,6 +385,11 @@ public sealed class PracticalSession : IAsyncDisposable
         CurrentSteps => "current-steps",
         ConditionSeries => "conditions",
         StepResponse => "step-response",
+        RestingSeries => "resting-potential",
+        ConductionSeries => "conduction",
+        SynapticWeights => "synaptic-weights",
+        TemporalSummation => "temporal-summation",
+        SpatialSummation => "spatial-summation",
         _ => "",
     };
 
