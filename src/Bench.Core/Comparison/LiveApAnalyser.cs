@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Bench.Core.Analysis;
 using MathNet.Numerics.Distributions;
 
@@ -70,6 +71,7 @@ internal sealed class LiveApAnalyser
     }
 
     /// <summary>Sample <paramref name="index"/> stepped: the APs whose stretch it completes are measured.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AfterStep(ulong index)
     {
         while (pendingAps.Count > 0 && pendingAps.Peek().Crossing + (ulong)apAfter <= index) Analyse(pendingAps.Dequeue(), index + 1);

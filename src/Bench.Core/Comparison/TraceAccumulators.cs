@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Bench.Core.Comparison;
 
 /// <summary>
@@ -66,6 +68,7 @@ internal sealed class TraceAccumulators
     /// Sample <paramref name="index"/> compared: <paramref name="recordedMv"/> (NaN: lost) against
     /// <paramref name="predictedMv"/>; the sample a window length older leaves the window.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(ulong index, double recordedMv, double predictedMv, bool present)
     {
         if (index - clock.Start >= windowSamples)
@@ -90,6 +93,7 @@ internal sealed class TraceAccumulators
     }
 
     /// <summary>After sample <paramref name="index"/>: every window length, the window's sums start again from its samples.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AfterStep(ulong index)
     {
         if (index + 1 >= windowRecomputeAt)
