@@ -258,7 +258,7 @@ internal static class RecordCommand
             if (model is not null)
             {
                 model.Comparison.Complete();
-                while (model.Comparison.Updates.TryRead(out _))
+                while (model.Updates.TryRead(out _))
                 {
                     // The final state is in the summary.
                 }
@@ -401,7 +401,7 @@ internal static class RecordCommand
 
         public void OnTurnEnd()
         {
-            while (model is not null && model.Comparison.Updates.TryRead(out var u))
+            while (model is not null && model.Updates.TryRead(out var u))
             {
                 var line = new JsonObject { ["t_s"] = u.TimeMs / 1000 };
                 line["window_rmse_mV"] = ComparisonOutput.Number(u.Window.RmseMv);

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
 using Bench.Core.Protocol;
@@ -48,7 +49,8 @@ public sealed record ModelObservables(double[] TimeMs,
 /// <summary>
 /// The service's side of the live comparison: feeds <see cref="LiveComparison"/> with the pipeline's samples, gaps,
 /// pulses and commands (in session indices), and hands on the model's prediction as it catches up with the samples
-/// (it may wait at a pulse for the pulse's report) together with its currents and gates.
+/// (it may wait at a pulse for the pulse's report) together with its currents and gates, and the comparison's
+/// published updates on <see cref="Updates"/>.
 /// </summary>
 internal sealed class ModelTrack
 {
@@ -81,6 +83,14 @@ internal sealed class ModelTrack
     private bool featuresFinal;
     private readonly ComparisonOptions? options;
     private readonly bool collectObservables;
+    private readonly Channel<ComparisonUpdate> updates = Channel.CreateBounded<ComparisonUpdate>(
+        new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleWriter = true });
+
+    /// <summary>
+    /// The comparison's published updates (bounded: a slow reader loses the oldest, never stalls the pump); completes
+    /// when the comparison does. A parameter change goes on in the same channel with the new comparison's updates.
+    /// </summary>
+    public ChannelReader<ComparisonUpdate> Updates => updates.Reader;
 
     /// <summary>The live comparison behind the track.</summary>
     public LiveComparison Comparison => comparison;
@@ -148,14 +158,20 @@ internal sealed class ModelTrack
         return applied.Task;
     }
 
-    private LiveComparison Create(ulong firstIndex) => LiveComparison.Create(modelName, parameters, new ComparisonSetup
+    private LiveComparison Create(ulong firstIndex)
     {
-        ModelStartIndex = firstIndex,
-        SampleRateHz = sampleRateHz,
-        Calibration = calibration,
-        NanoampsPerCode = nanoampsPerCode,
-        PreparationAreaUm2 = areaUm2,
-    }, options);
+        var created = LiveComparison.Create(modelName, parameters, new ComparisonSetup
+        {
+            ModelStartIndex = firstIndex,
+            SampleRateHz = sampleRateHz,
+            Calibration = calibration,
+            NanoampsPerCode = nanoampsPerCode,
+            PreparationAreaUm2 = areaUm2,
+        }, options);
+        created.Published += update => updates.Writer.TryWrite(update);
+        created.Completed += () => updates.Writer.TryComplete();
+        return created;
+    }
 
     /// <summary>A command the rig accepted; the model plays it as the rig reports its pulses.</summary>
     public void AddCommand(StimulusCommand command, ulong nextIndex) => comparison.AddStimulus(command, nextIndex);

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using BenchmarkDotNet.Attributes;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
@@ -55,7 +56,15 @@ public class ComparisonBenchmarks
 
     /// <summary>A fresh comparison for each invocation, made outside the measurement (its buffers are allocated once).</summary>
     [IterationSetup]
-    public void NewComparison() => comparison = LiveComparison.Create("hh", null, setup, new ComparisonOptions { PublishIntervalMs = 50 });
+    public void NewComparison()
+    {
+        comparison = LiveComparison.Create("hh", null, setup, new ComparisonOptions { PublishIntervalMs = 50 });
+        // The updates go where the service sends them: a bounded channel that drops the oldest.
+        updates = Channel.CreateBounded<ComparisonUpdate>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleWriter = true });
+        comparison.Published += u => updates.Writer.TryWrite(u);
+    }
+
+    private Channel<ComparisonUpdate> updates = null!;
 
     /// <summary>
     /// 4000 blocks (4 s of samples in 20-sample blocks, 10 s in 50-sample ones) and the pulse events among them through
@@ -75,7 +84,7 @@ public class ComparisonBenchmarks
 
             var (first, codes) = ((ulong, ushort[]))item;
             comparison.OnSamples(first, codes, predicted);
-            while (comparison.Updates.TryRead(out _))
+            while (updates.Reader.TryRead(out _))
             {
                 // A consumer takes every update.
             }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Threading.Channels;
 using Bench.Core.Comparison;
 using Bench.Core.Instrument;
 using Bench.Core.Stimulus;
@@ -35,6 +36,10 @@ internal static class LatencyHarness
         var command = await session.PlayAsync(protocol, atDeviceSampleIndex: 4000);
         var setup = new ComparisonSetup { SampleRateHz = session.SampleRateHz, Calibration = FrontEnd.Emulated.Calibration, Stimulus = command, NanoampsPerCode = session.Device.Outputs[0].Scale };
         var comparison = LiveComparison.Create("hh", null, setup, new ComparisonOptions { PublishIntervalMs = 0 });
+        // Updates cross to the consumer's thread as the service hands them on: a bounded channel that drops the oldest.
+        var updates = Channel.CreateBounded<ComparisonUpdate>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleWriter = true });
+        comparison.Published += u => updates.Writer.TryWrite(u);
+        comparison.Completed += () => updates.Writer.TryComplete();
 
         var arrivals = new ConcurrentQueue<(ulong First, int Count, double ArrivedS)>();
         var inPulse = new List<double>();
@@ -42,7 +47,7 @@ internal static class LatencyHarness
         ulong target = (ulong)(seconds * session.SampleRateHz);
         var consumer = Task.Factory.StartNew(() =>
         {
-            var reader = comparison.Updates;
+            var reader = updates.Reader;
             while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
                 while (reader.TryRead(out var u))

@@ -224,13 +224,15 @@ public class LiveComparisonTests
     {
         var rec = EmulatedRecording.Make(4000);
         var c = LiveComparison.Create("hh", null, rec.Setup, new ComparisonOptions { PublishIntervalMs = 50 });
-        rec.Feed(c);
         var updates = new List<ComparisonUpdate>();
-        while (c.Updates.TryRead(out var u)) updates.Add(u);
+        bool completed = false;
+        c.Published += updates.Add;
+        c.Completed += () => completed = true;
+        rec.Feed(c);
         Assert.InRange(updates.Count, 4, 5);   // 200 ms: every 50 ms, and the last on Complete
         for (int i = 1; i < updates.Count - 1; i++) Assert.True(updates[i].ThroughIndex - updates[i - 1].ThroughIndex >= 1000);
         Assert.Equal(4000UL, updates[^1].ThroughIndex);
-        Assert.True(c.Updates.Completion.IsCompleted);
+        Assert.True(completed);
     }
 
     [Fact]
