@@ -163,17 +163,29 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             // The window is set for each start asked for, before its samples can arrive.
-            var (_, start) = await pipeline.PlayAheadAsync(protocol, "practical", nextFree, 6, at =>
+            ulong start;
+            try
             {
-                lock (gate)
+                (_, start) = await pipeline.PlayAheadAsync(protocol, "practical", nextFree, 6, at =>
                 {
-                    buffer = new double[n];
-                    from = at - (ulong)pre;
-                    filled = 0;
-                    lost = false;
-                    complete = done;
-                }
-            }, cancellationToken).ConfigureAwait(false);
+                    lock (gate)
+                    {
+                        buffer = new double[n];
+                        from = at - (ulong)pre;
+                        filled = 0;
+                        lost = false;
+                        complete = done;
+                    }
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RigCommandRefusedException e) when (e.Nack.Code == (byte)NackCode.Busy)
+            {
+                // The rig still plays an earlier stimulus on the output (one it took while the host, stalled, could not
+                // tell): the trial is asked for again once that has had time to end.
+                lock (gate) complete = null;
+                nextFree = pipeline.NextIndex + (ulong)(0.5 * rate);
+                continue;
+            }
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(30 + (n * dt / 1000)));
@@ -193,7 +205,7 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
             }
         }
 
-        throw new InvalidOperationException("the rig lost samples in six trials running: check the link (bench devices), then run the practical again");
+        throw new InvalidOperationException("six trials running, the rig lost samples or still played an earlier stimulus: check the link (bench devices), then run the practical again");
     }
 
     /// <inheritdoc/>
