@@ -225,11 +225,15 @@ internal static class SimulateCommand
         using var csv = r.Out is null ? null : new CsvOutput(r.Out);
         csv?.WriteLine("time_ms," + string.Join(',', positions.Select(x => "v_mV@" + Format(x))) + (circuit is null ? "" : ",v_mV@post"));
         var line = new StringBuilder();
+        // Step k − 1's stimulus, at its midpoint (k − ½)·dt, from the precomputed pieces.
+        var schedule = StimulusSchedule.Create(protocol, steps, r.DtMs);
+        int piece = 0;
         for (int k = 0; k <= steps; k++)
         {
             if (k > 0)
             {
-                double injected = protocol.AmplitudeAt((k - 0.5) * r.DtMs);
+                while (schedule.End(piece) < k) piece++;
+                double injected = schedule.Amplitude(piece);
                 if (circuit is null) axon.Step(injected, r.DtMs); else circuit.Step(injected, r.DtMs);
             }
 
@@ -265,7 +269,7 @@ internal static class SimulateCommand
             _ => 0,
         };
         double[]? slope = segments[0] == 0
-            ? StimulusSlope(StimulusSchedule.Create(protocol, steps, r.DtMs), perNanoamp / membrane.CmMicrofaradsPerCm2)
+            ? StimulusSlope(schedule, perNanoamp / membrane.CmMicrofaradsPerCm2)
             : null;
         WriteSummary(output, descriptor.Name, r, steps, traces[0], slope, new AxonSummary(description, sites, post));
     }
