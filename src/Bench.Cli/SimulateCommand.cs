@@ -134,7 +134,8 @@ internal static class SimulateCommand
         using var csv = r.Out is null ? null : new CsvOutput(r.Out);
         csv?.WriteLine("time_ms,v_mV," + string.Join(',', neuron.ObservableNames));
         var line = new StringBuilder();
-        var v = Simulator.Run(neuron, protocol, steps * r.DtMs, r.DtMs, csv is null ? null : (k, m) =>
+        var schedule = StimulusSchedule.Create(protocol, steps, r.DtMs);
+        var v = Simulator.Run(neuron, schedule, r.DtMs, csv is null ? null : (k, m) =>
         {
             m.ReadObservables(buffer);
             line.Clear();
@@ -143,16 +144,16 @@ internal static class SimulateCommand
             csv.WriteLine(line);
         });
 
-        var slope = StimulusSlope(protocol, steps, r.DtMs, neuron.StimulusSlopeMvPerMsPerUnit);
+        var slope = StimulusSlope(schedule, neuron.StimulusSlopeMvPerMsPerUnit);
         csv?.Commit();
         WriteSummary(output, descriptor.Name, r, steps, v, slope, null);
     }
 
     /// <summary>The slope (mV/ms) the stimulus alone gives V over each step, for the threshold measurement.</summary>
-    private static double[] StimulusSlope(StimulusProtocol protocol, int steps, double dtMs, double slopePerUnit)
+    private static double[] StimulusSlope(StimulusSchedule schedule, double slopePerUnit)
     {
-        var slope = new double[steps];
-        for (int k = 0; k < steps; k++) slope[k] = protocol.AmplitudeAt((k + 0.5) * dtMs) * slopePerUnit;
+        var slope = new double[schedule.Steps];
+        schedule.Fill(slope, slopePerUnit);
         return slope;
     }
 
@@ -224,11 +225,15 @@ internal static class SimulateCommand
         using var csv = r.Out is null ? null : new CsvOutput(r.Out);
         csv?.WriteLine("time_ms," + string.Join(',', positions.Select(x => "v_mV@" + Format(x))) + (circuit is null ? "" : ",v_mV@post"));
         var line = new StringBuilder();
+        // Step k − 1's stimulus, at its midpoint (k − ½)·dt, from the precomputed pieces.
+        var schedule = StimulusSchedule.Create(protocol, steps, r.DtMs);
+        int piece = 0;
         for (int k = 0; k <= steps; k++)
         {
             if (k > 0)
             {
-                double injected = protocol.AmplitudeAt((k - 0.5) * r.DtMs);
+                while (schedule.End(piece) < k) piece++;
+                double injected = schedule.Amplitude(piece);
                 if (circuit is null) axon.Step(injected, r.DtMs); else circuit.Step(injected, r.DtMs);
             }
 
@@ -264,7 +269,7 @@ internal static class SimulateCommand
             _ => 0,
         };
         double[]? slope = segments[0] == 0
-            ? StimulusSlope(protocol, steps, r.DtMs, perNanoamp / membrane.CmMicrofaradsPerCm2)
+            ? StimulusSlope(schedule, perNanoamp / membrane.CmMicrofaradsPerCm2)
             : null;
         WriteSummary(output, descriptor.Name, r, steps, traces[0], slope, new AxonSummary(description, sites, post));
     }

@@ -18,6 +18,8 @@ public class SimulationBenchmarks
     private const int AxonSteps = 200;
 
     private HodgkinHuxley single = null!;
+    private HodgkinHuxley block = null!;
+    private double[] trace = null!;
     private HodgkinHuxleyPopulation population = null!;
     private HodgkinHuxleyAxon axon = null!;
 
@@ -30,6 +32,8 @@ public class SimulationBenchmarks
     {
         var p = HodgkinHuxleyParameters.Classic with { Rates = Rates };
         single = new HodgkinHuxley(p);
+        block = new HodgkinHuxley(p);
+        trace = new double[SingleSteps];
         population = new HodgkinHuxleyPopulation(PopulationCells, p);
         axon = new HodgkinHuxleyAxon(new AxonGeometry(476, 10_000, AxonSegments, 35.4), p with { TemperatureCelsius = 18.5 });
     }
@@ -40,6 +44,14 @@ public class SimulationBenchmarks
     {
         for (int k = 0; k < SingleSteps; k++) single.Step(10, Dt);
         return single.VoltageMv;
+    }
+
+    /// <summary>The same compartment stepped in one block (<see cref="HodgkinHuxley.Run"/>), V written per step: what <c>bench simulate</c> runs.</summary>
+    [Benchmark(OperationsPerInvoke = SingleSteps)]
+    public double SingleCompartmentBlock()
+    {
+        block.Run(10, Dt, trace);
+        return trace[^1];
     }
 
     /// <summary>1,000 independent HH cells stepped together (AVX2).</summary>

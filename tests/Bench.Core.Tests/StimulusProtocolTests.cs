@@ -89,4 +89,36 @@ public class StimulusProtocolTests
         Assert.Equal(p.Unit, again.Unit);
         Assert.Equal(p.Trains, again.Trains);
     }
+
+    public static TheoryData<string, double, int> Schedules => new()
+    {
+        { PairedPulse, 0.025, 1000 },
+        { PairedPulse, 0.01, 3000 },
+        { PairedPulse, 0.1, 7 },
+        { """{ "unit": "uA/cm2", "trains": [ { "start_ms": 0.3, "phase1_ms": 0.1, "phase1_amplitude": 7.5, "interphase_ms": 0.05, "phase2_ms": 0.1, "phase2_amplitude": -7.5, "interval_ms": 0.7, "count": 40 }, { "start_ms": 1.013, "phase1_ms": 3.3, "phase1_amplitude": 0.1, "interval_ms": 3.9, "count": 5 } ] }""", 0.025, 1500 },
+        { """{ "unit": "nA", "trains": [ { "start_ms": 1, "phase1_ms": 0.5, "phase1_amplitude": 20000 } ] }""", 0.025, 400 },
+        { """{ "unit": "uA/cm2", "trains": [ { "start_ms": 0, "phase1_ms": 0.03, "phase1_amplitude": -3, "interval_ms": 0.09, "count": 100000 } ] }""", 0.01, 5000 },
+        { """{ "unit": "uA/cm2", "trains": [] }""", 0.025, 100 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Schedules))]
+    public void A_schedule_gives_every_step_what_the_protocol_gives_it_bit_for_bit(string json, double dt, int steps)
+    {
+        var p = StimulusProtocol.Parse(json);
+        var schedule = StimulusSchedule.Create(p, steps, dt);
+        var filled = new double[steps];
+        schedule.Fill(filled);
+        for (int i = 0; i < schedule.Count; i++)
+        {
+            Assert.True(schedule.Start(i) < schedule.End(i));
+        }
+
+        for (int k = 0; k < steps; k++)
+        {
+            double expected = p.AmplitudeAt((k + 0.5) * dt);
+            Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(filled[k]));
+            Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(schedule.AmplitudeOfStep(k)));
+        }
+    }
 }

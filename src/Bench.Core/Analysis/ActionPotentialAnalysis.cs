@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Bench.Core.Analysis;
 
 /// <summary>The phases of an action potential as the lab material teaches them.</summary>
@@ -95,6 +96,7 @@ public static class ActionPotentialAnalysis
     /// <param name="stimulusSlopeMvPerMs">
     /// Optional: the slope the stimulus alone gives V over each interval (sample k to k + 1), e.g. I/Cm; empty when unknown.
     /// </param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ActionPotentialReport Analyze(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions? options = null, double startTimeMs = 0,
         ReadOnlySpan<double> stimulusSlopeMvPerMs = default)
     {
@@ -134,6 +136,7 @@ public static class ActionPotentialAnalysis
     }
 
     /// <summary>The lowest 0.5 ms mean after the peak (before <paramref name="upper"/>), and the sample at its centre.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (int Index, double Mv) AfterHyperpolarisation(ReadOnlySpan<double> v, double dtMs, int peak, int upper)
     {
         int h = Math.Max(0, (int)Math.Round(0.25 / dtMs));
@@ -161,11 +164,13 @@ public static class ActionPotentialAnalysis
     /// making half the span. From the steepest point of the rise before the peak, back to where that slope is last below
     /// the criterion; at the search's lower end when it never is.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (int Index, double Fraction) ThresholdIndex(ReadOnlySpan<double> v, double dtMs, ReadOnlySpan<double> stim, int lower, int peak, ActionPotentialOptions options)
     {
         int h = Math.Max(1, (int)Math.Round(options.SlopeSpanMs / 2 / dtMs));
         int first = Math.Max(lower, h), last = Math.Min(peak, v.Length - 1 - h);
         if (last < first) return (Math.Max(lower, Math.Min(peak, v.Length - 1)), 0);
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         double Own(ReadOnlySpan<double> v, ReadOnlySpan<double> stim, int i)
         {
             double slope = (v[i + h] - v[i - h]) / (2 * h * dtMs);
@@ -209,6 +214,7 @@ public static class ActionPotentialAnalysis
     /// Resting potential: the median of samples where |dV/dt| &lt; 0.1 mV/ms (at most 200,000 of them, evenly spaced);
     /// the first sample if none is quiet.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double EstimateRest(ReadOnlySpan<double> v, double dtMs)
     {
         int stride = Math.Max(1, v.Length / 200_000);
@@ -268,6 +274,7 @@ public static class ActionPotentialAnalysis
         Math.Clamp((int)Math.Round((tMs - startMs) / dtMs), 0, length - 1);
 
     /// <summary>The peak after each spike that <see cref="SpikeDetector"/>'s rule finds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static List<int> PeakIndices(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions options)
     {
         var peaks = new List<int>();
@@ -287,6 +294,7 @@ public static class ActionPotentialAnalysis
         return peaks;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double CrossingUp(ReadOnlySpan<double> v, int from, int to, double level)
     {
         for (int i = Math.Max(from, 1); i <= to; i++)
@@ -297,6 +305,7 @@ public static class ActionPotentialAnalysis
         return from;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double CrossingDown(ReadOnlySpan<double> v, int from, int to, double level)
     {
         for (int i = from + 1; i < to; i++)

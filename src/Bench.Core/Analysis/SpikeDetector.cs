@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Bench.Core.Analysis;
 
 /// <summary>Finds spikes as upward threshold crossings, placed by linear interpolation between samples.</summary>
@@ -12,6 +13,7 @@ public static class SpikeDetector
     /// <param name="thresholdMv">Crossing level (0 mV: the overshoot).</param>
     /// <param name="deadTimeMs">Minimum time between reported spikes.</param>
     /// <param name="startTimeMs">Time of the first sample.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static List<double> Detect(ReadOnlySpan<double> voltageMv, double dtMs, double thresholdMv = 0, double deadTimeMs = 1, double startTimeMs = 0)
     {
         var times = new List<double>();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Bench.Core.Models;
@@ -103,6 +104,33 @@ public sealed class HodgkinHuxley : INeuronModel
         }
 
         v = kinetics.Step(ref gates, v, stimulus, dtMs);
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run(double stimulus, double dtMs, Span<double> voltages)
+    {
+        if (Integrator == Integrator.RungeKutta4)
+        {
+            for (int i = 0; i < voltages.Length; i++)
+            {
+                StepRk4(stimulus, dtMs);
+                voltages[i] = v;
+            }
+
+            return;
+        }
+
+        // V and the gates stay in registers for the whole block: the same arithmetic as Step, no call or store per step.
+        var g = gates;
+        double x = v;
+        for (int i = 0; i < voltages.Length; i++)
+        {
+            x = kinetics.Step(ref g, x, stimulus, dtMs);
+            voltages[i] = x;
+        }
+
+        (gates, v) = (g, x);
     }
 
     /// <inheritdoc/>

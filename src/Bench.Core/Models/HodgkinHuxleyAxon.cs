@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Bench.Core.Models;
@@ -106,6 +107,7 @@ public sealed class HodgkinHuxleyAxon : IAxon
     public void Reset() => Membrane.Reset();
 
     /// <summary>Advances by <paramref name="dtMs"/> with <paramref name="injectedNanoamps"/> into x = 0 held over the step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Step(double injectedNanoamps, double dtMs)
     {
         Membrane.Currents(iIon, conductance);
@@ -139,6 +141,7 @@ public sealed class HodgkinHuxleyAxon : IAxon
     /// in <see cref="rhs"/>, eliminating from both ends toward the middle at once. The two eliminations do not wait on
     /// each other, so the processor runs them side by side: each row's division no longer waits on the last row's.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SolveFromBothEnds(int n, double off)
     {
         if (n < 3)
@@ -197,6 +200,7 @@ public sealed class HodgkinHuxleyAxon : IAxon
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SolveThomas(int n, double off)
     {
         double inv = 1 / diag[0];
@@ -214,6 +218,7 @@ public sealed class HodgkinHuxleyAxon : IAxon
     }
 
     /// <summary>Rows 1 … n−2 (two neighbours each), four at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AssembleInterior(int n, double ga, double diagonalBase)
     {
         var v = Membrane.V;

@@ -56,6 +56,7 @@ public sealed class HodgkinHuxleyMembrane
     }
 
     /// <summary>One step of every patch as an independent cell, all with the same stimulus (µA/cm²).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void StepIndependent(double stimulus, double dtMs)
     {
         var k = Kinetics;
@@ -86,6 +87,7 @@ public sealed class HodgkinHuxleyMembrane
     }
 
     /// <summary>Ionic current density (µA/cm²) and conductance (mS/cm²) of every patch at its present state.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Currents(Span<double> iIon, Span<double> conductance)
     {
         int blocked = Avx.IsSupported ? Count & ~3 : 0;
@@ -102,6 +104,7 @@ public sealed class HodgkinHuxleyMembrane
     }
 
     /// <summary>Advances every patch's gates over <paramref name="dtMs"/> at its present potential.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void AdvanceGates(double dtMs)
     {
         var k = Kinetics;

@@ -47,4 +47,18 @@ public interface INeuronModel
 
     /// <summary>Writes the current observables in the order of <see cref="ObservableNames"/>.</summary>
     void ReadObservables(Span<double> destination);
+
+    /// <summary>
+    /// Takes <c>voltages.Length</c> steps of <paramref name="dtMs"/> with <paramref name="stimulus"/> held, writing V
+    /// after each: the same steps as calling <see cref="Step"/> that often, without a call per step where the model
+    /// has a block kernel.
+    /// </summary>
+    void Run(double stimulus, double dtMs, Span<double> voltages)
+    {
+        for (int i = 0; i < voltages.Length; i++)
+        {
+            Step(stimulus, dtMs);
+            voltages[i] = VoltageMv;
+        }
+    }
 }

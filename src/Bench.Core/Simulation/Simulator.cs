@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Bench.Core.Models;
 using Bench.Core.Stimulus;
 
@@ -56,6 +57,20 @@ public static class Simulator
         }
     }
 
+    /// <summary>Steps taken in one call of <see cref="INeuronModel.Run"/> between checks for a blow-up.</summary>
+    private const int BlockSteps = 4096;
+
+    /// <summary>Throws at the first sample of <paramref name="block"/> (sample <paramref name="firstIndex"/> onwards) that shows a blow-up.</summary>
+    /// <exception cref="SimulationDivergedException">One does.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void CheckFinite(ReadOnlySpan<double> block, int firstIndex, double dtMs)
+    {
+        for (int i = 0; i < block.Length; i++)
+        {
+            CheckFinite(block[i], (firstIndex + i) * dtMs, dtMs);
+        }
+    }
+
     /// <summary>
     /// Runs <paramref name="model"/> from its initial state. The stimulus of step k is the protocol's amplitude at
     /// its midpoint (k + ½)·dt, as NEURON evaluates electrode currents. Returns V at t = 0 and after every step.
@@ -70,16 +85,41 @@ public static class Simulator
         Action<int, INeuronModel>? onSample = null)
     {
         int steps = StepCount(durationMs, dtMs);
-        var v = new double[steps + 1];
+        return Run(model, StimulusSchedule.Create(protocol, steps, dtMs), dtMs, onSample);
+    }
+
+    /// <summary>Runs <paramref name="model"/> from its initial state for <paramref name="schedule"/>'s steps; as <see cref="Run(INeuronModel, StimulusProtocol, double, double, Action{int, INeuronModel}?)"/>.</summary>
+    /// <exception cref="SimulationDivergedException">The potential left any physical range (dt too large for the model).</exception>
+    public static double[] Run(INeuronModel model, StimulusSchedule schedule, double dtMs, Action<int, INeuronModel>? onSample = null)
+    {
+        var v = new double[schedule.Steps + 1];
         model.Reset();
         v[0] = model.VoltageMv;
         onSample?.Invoke(0, model);
-        for (int k = 0; k < steps; k++)
+        for (int piece = 0; piece < schedule.Count; piece++)
         {
-            model.Step(protocol.AmplitudeAt((k + 0.5) * dtMs), dtMs);
-            v[k + 1] = model.VoltageMv;
-            CheckFinite(v[k + 1], (k + 1) * dtMs, dtMs);
-            onSample?.Invoke(k + 1, model);
+            double stimulus = schedule.Amplitude(piece);
+            int end = schedule.End(piece);
+            if (onSample is null)
+            {
+                // Blocks of constant stimulus, checked for a blow-up after each (the first bad sample is the one named).
+                for (int k = schedule.Start(piece); k < end; k += BlockSteps)
+                {
+                    var block = v.AsSpan(k + 1, Math.Min(BlockSteps, end - k));
+                    model.Run(stimulus, dtMs, block);
+                    CheckFinite(block, k + 1, dtMs);
+                }
+
+                continue;
+            }
+
+            for (int k = schedule.Start(piece); k < end; k++)
+            {
+                model.Step(stimulus, dtMs);
+                v[k + 1] = model.VoltageMv;
+                CheckFinite(v[k + 1], (k + 1) * dtMs, dtMs);
+                onSample(k + 1, model);
+            }
         }
 
         return v;
