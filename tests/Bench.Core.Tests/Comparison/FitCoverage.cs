@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Bench.Core.Comparison;
 using Bench.Core.Models;
+using Bench.Core.Protocol;
 
 namespace Bench.Core.Tests.Comparison;
 
@@ -23,7 +24,7 @@ internal static class FitCoverage
     }
 
     /// <summary>A 2 s recording's stimulus: a 1 ms, 300 nA pulse every 100 ms from 50 ms (19 APs).</summary>
-    public static Protocol.StimulusCommand EveryHundredMs() => new(1, 0, Protocol.StimulusCommand.AtIndex, 1000, [new Protocol.StimulusTrain(0, 300, 20, 0, 0, 0, 2000, 19)]);
+    public static StimulusCommand EveryHundredMs() => new(1, 0, StimulusCommand.AtIndex, 1000, [new StimulusTrain(0, 300, 20, 0, 0, 0, 2000, 19)]);
 
     /// <summary>The hidden parameters of recording <paramref name="seed"/>: within ±10–15 % of the teaching model's, EL within ±2 mV.</summary>
     public static Dictionary<string, double> TruthFor(int seed)
@@ -35,7 +36,7 @@ internal static class FitCoverage
 
     /// <summary>Fits one recording of <paramref name="samples"/> samples (20 kHz, the rig paired pulse and three more).</summary>
     public static Case Run(int seed, int samples = 8000, double noiseMv = 0.2, double noiseCorrelationMs = 0, FitOptions? options = null,
-        Protocol.StimulusCommand? command = null)
+        StimulusCommand? command = null)
     {
         var truth = TruthFor(seed);
         var rec = EmulatedRecording.Make(samples, truth, noiseMv, seed, command: command, noiseCorrelationMs: noiseCorrelationMs, noiseRandom: new SplitMixRandom(seed));
