@@ -8,7 +8,7 @@ namespace Bench.Cli;
 
 /// <summary>
 /// <c>bench fit &lt;recording&gt; --params gNa,gK,gL,EL</c>: fits model parameters to a recording (Nelder–Mead on trace
-/// error and spike terms), printing progress, the before/after comparison, and as the last line one JSON object with
+/// error and spike terms, then least squares on the trace), printing progress, the before/after comparison, and as the last line one JSON object with
 /// <c>params</c> (name → fitted value), <c>uncertainty</c>, <c>interval95</c>, <c>correlations</c>, <c>trade_offs</c>,
 /// <c>suggested_protocol</c>, <c>rmse_mV</c> before and after. A trade-off is also one line on stderr.
 /// </summary>
@@ -26,7 +26,7 @@ internal static class FitCommand
             Description = "also write a protocol (Bench protocol JSON, nA) that separates the parameters asked to this file; the JSON line carries it as suggested_protocol either way",
         };
         var options = ComparisonOptionsArguments.Create();
-        var command = new Command("fit", "Fit model parameters to a recording (Nelder-Mead), with uncertainties and the before/after comparison")
+        var command = new Command("fit", "Fit model parameters to a recording (Nelder-Mead, then least squares on the trace), with 95 % intervals, trade-off warnings and the before/after comparison")
         {
             recording, names, model, param, iterations, suggest,
         };

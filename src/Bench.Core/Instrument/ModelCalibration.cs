@@ -43,8 +43,9 @@ public sealed record ModelCalibrationResult(Calibration Calibration, double Rest
 /// (gNa 100 against 120: a lower peak) would be absorbed into the instrument as a gain change. They cannot change
 /// time: each AP's half-width (between its half-amplitude crossings) and the time of its upstroke's half-amplitude
 /// crossing are the same in counts as in mV. Where these differ from the model's beyond the recording's noise
-/// (5 standard uncertainties, and at least 0.02 ms), the preparation differs from the model, not the instrument, and
-/// the result is refused.
+/// (5 standard uncertainties) and beyond what an instrument's clock and sampling instant can do (3 % of the
+/// half-width, one sample of timing), the preparation differs from the model, not the instrument, and the result is
+/// refused.
 /// </summary>
 public static class ModelCalibration
 {
@@ -83,7 +84,7 @@ public static class ModelCalibration
 
         steps.Sort();
         double sampleNoise = steps.Count > 0 ? Math.Max(1.4826 * steps[steps.Count / 2] / Math.Sqrt(2), 0.3) : double.NaN;
-        double halfWidthDiff = 0, halfWidthVar = 0, timingDiff = 0, timingVar = 0;
+        double halfWidthDiff = 0, halfWidthVar = 0, timingDiff = 0, timingVar = 0, modelHalfWidth = 0;
         int timed = 0;
         foreach (var ap in report.Spikes)
         {
@@ -117,6 +118,7 @@ public static class ModelCalibration
             if (recorded is not { } r || model is not { } m) continue;
             double upJitter = sampleNoise / r.UpSlopePerMs, downJitter = sampleNoise / r.DownSlopePerMs;
             halfWidthDiff += (r.DownMs - r.UpMs) - (m.DownMs - m.UpMs);
+            modelHalfWidth += m.DownMs - m.UpMs;
             halfWidthVar += (upJitter * upJitter) + (downJitter * downJitter);
             timingDiff += r.UpMs - m.UpMs;
             timingVar += upJitter * upJitter;
@@ -169,7 +171,11 @@ public static class ModelCalibration
         {
             (hwDiff, hwSe) = (halfWidthDiff / timed, Math.Sqrt(halfWidthVar) / timed);
             (tDiff, tSe) = (timingDiff / timed, Math.Sqrt(timingVar) / timed);
-            bool widthDiffers = Math.Abs(hwDiff) > (5 * hwSe) + 0.02, timingDiffers = Math.Abs(tDiff) > (5 * tSe) + 0.02;
+            // Margins for what an instrument can do to time: its clock can run a little off (a few hundred ppm, far
+            // below 3 % of a half-width) and its sampling instant can lag the nominal one by up to a sample (the
+            // simulated ATmega firmware's is 0.011 ms, and its half-widths 0.015 ms narrower: 1 %).
+            bool widthDiffers = Math.Abs(hwDiff) > (5 * hwSe) + (0.03 * modelHalfWidth / timed);
+            bool timingDiffers = Math.Abs(tDiff) > (5 * tSe) + dtMs;
             if (warning is null && (widthDiffers || timingDiffers))
             {
                 preparation = true;
