@@ -1,5 +1,7 @@
 using Bench.Core.Comparison;
+using Bench.Core.Instrument;
 using Bench.Core.Models;
+using Bench.Core.Protocol;
 using Bench.Core.Stimulus;
 using Xunit.Abstractions;
 
@@ -75,5 +77,36 @@ public class FitUncertaintyTests(ITestOutputHelper output)
         Assert.True(protocol.Trains.Where(t => t.Phase1Amplitude > 0).Select(t => t.Phase1Amplitude).Distinct().Count() >= 2);
         var leak = StimulusProtocol.Parse(FitAdvice.SuggestProtocolJson(["gL", "EL"]), 4);
         Assert.All(leak.Trains, t => Assert.True(t.Phase1Amplitude < 0));
+    }
+
+    [Fact]
+    public void The_suggested_protocol_separates_what_the_paired_pulses_do_not()
+    {
+        // Played as the rig plays it (20 kHz, 1 nA per code), on the same hidden preparation as the paired pulses.
+        var rig = new DeviceInfo(1, 0, 1, 0, 0, "TEST", 1, 16_000_000, 20_000, 5000, 12, 1, 0, 4, 500,
+            [new OutputDescriptor(Unit: 1, DacBits: 12, MaxAmplitudeCode: 2047, Scale: 1, MaxPhaseUs: 1_000_000, MaxCharge: 0)]);
+        var protocol = StimulusProtocol.Parse(FitAdvice.SuggestProtocolJson(FitCoverage.Names), 4);
+        var command = RigStimulus.ToCommand(protocol, rig, 0, 800, 1, 1000);
+        var paired = FitCoverage.Run(2);
+        var suggested = FitCoverage.Run(2, 16_000, command: command);
+        static double Worst(FitResult f)
+        {
+            double worst = 0;
+            for (int i = 0; i < f.Parameters.Count; i++)
+            {
+                for (int j = 0; j < i; j++) worst = Math.Max(worst, Math.Abs(f.Correlations![i, j]));
+            }
+
+            return worst;
+        }
+
+        foreach (var c in new[] { paired, suggested })
+        {
+            output.WriteLine($"{string.Join("  ", c.Fit.Parameters.Select(p => $"{p.Name} {p.Value:G5} ± {p.StandardError:G2} (true {c.Truth[p.Name]:G5})"))}; worst |r| {Worst(c.Fit):0.000}; {c.Fit.TradeOffs.Count} trade-offs");
+        }
+
+        Assert.True(Worst(suggested.Fit) < Worst(paired.Fit), "the suggested protocol separates the parameters better");
+        Assert.True(suggested.Fit.TradeOffs.Count < paired.Fit.TradeOffs.Count);
+        Assert.Equal(4, suggested.Covered);
     }
 }
