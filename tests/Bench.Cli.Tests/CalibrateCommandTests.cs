@@ -15,7 +15,8 @@ public sealed class CalibrateCommandTests(ITestOutputHelper log) : IDisposable
     public async Task A_preparation_that_differs_from_the_model_is_not_stored_as_a_gain_change()
     {
         // The case: gNa 100 in the preparation, 120 in the model. Before, a 2 % gain change was stored as good.
-        await using (var rig = new InProcessRig(new EmulatorOptions { Parameters = new Dictionary<string, double> { ["gNa"] = 100 }, Speed = 1, Baud = 0, Seed = 5 }))
+        // Room for 2²⁰ samples, as CompareCommandTests: a descheduled emulator overruns the default 4,096.
+        await using (var rig = new InProcessRig(new EmulatorOptions { Parameters = new Dictionary<string, double> { ["gNa"] = 100 }, Speed = 1, Baud = 0, Seed = 5, BufferCapacitySamples = 1 << 20 }))
         {
             var (code, output, error) = CliRun.Bench("calibrate", "--port", rig.Port, "--data-dir", dir);
             log.WriteLine(output);
@@ -31,7 +32,7 @@ public sealed class CalibrateCommandTests(ITestOutputHelper log) : IDisposable
         }
 
         // The preparation the model describes: calibrated and stored, the emulated front end found within 1 %.
-        await using (var rig = new InProcessRig(new EmulatorOptions { Speed = 1, Baud = 0, Seed = 5 }))
+        await using (var rig = new InProcessRig(new EmulatorOptions { Speed = 1, Baud = 0, Seed = 5, BufferCapacitySamples = 1 << 20 }))
         {
             var (code, output, error) = CliRun.Bench("calibrate", "--port", rig.Port, "--data-dir", dir);
             log.WriteLine(output);
