@@ -35,7 +35,7 @@ internal static class BenchCli
             RecoverCommand.Create(output, error),
             CalibrateCommand.Create(output, error, input ?? Console.In),
             CompareCommand.Create(output),
-            FitCommand.Create(output),
+            FitCommand.Create(output, error),
             PracticalCommand.Create(output, error),
         };
 

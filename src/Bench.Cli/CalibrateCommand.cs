@@ -101,6 +101,7 @@ internal static class CalibrateCommand
                 var result = new JsonObject { ["unique_id"] = RigIds.Format(device.UniqueId), ["board"] = device.Board };
                 Calibration calibration;
                 string source, notes;
+                bool preparationDiffers = false;
                 if (points is { } p)
                 {
                     output.WriteLine($"apply {p.Mv1.ToString(CultureInfo.InvariantCulture)} mV to the rig's input, then press Enter");
@@ -141,6 +142,13 @@ internal static class CalibrateCommand
                     result["residual_rmse_mV"] = fit.ResidualRmseMv;
                     result["good"] = fit.IsGood;
                     result["warning"] = fit.Warning;
+                    // What gain and offset cannot change: where these differ beyond the noise, the preparation differs.
+                    result["half_width_difference_ms"] = ComparisonOutput.Number(fit.HalfWidthDifferenceMs);
+                    result["half_width_uncertainty_ms"] = ComparisonOutput.Number(fit.HalfWidthUncertaintyMs);
+                    result["timing_difference_ms"] = ComparisonOutput.Number(fit.TimingDifferenceMs);
+                    result["timing_uncertainty_ms"] = ComparisonOutput.Number(fit.TimingUncertaintyMs);
+                    result["preparation_differs"] = fit.PreparationDiffers;
+                    preparationDiffers = fit.PreparationDiffers;
                     if (fit.Warning is not null) error.WriteLine($"bench: calibrate: warning: {fit.Warning}");
                 }
 
@@ -182,7 +190,12 @@ internal static class CalibrateCommand
                 else
                 {
                     result["stored"] = null;
-                    if (!parse.GetValue(dryRun)) error.WriteLine("bench: calibrate: not stored: the fit against the model is poor (see the warning); fix the cause and calibrate again, or use --reference MV1,MV2");
+                    if (!parse.GetValue(dryRun))
+                    {
+                        error.WriteLine(preparationDiffers
+                            ? "bench: calibrate: not stored: the preparation differs from the model, not the instrument (see the warning); calibrate with --reference MV1,MV2, or against a model fitted to this preparation (bench fit, then --param)"
+                            : "bench: calibrate: not stored: the fit against the model is poor (see the warning); fix the cause and calibrate again, or use --reference MV1,MV2");
+                    }
                 }
 
                 output.WriteLine(result.ToJsonString());

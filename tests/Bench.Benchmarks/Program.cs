@@ -18,5 +18,16 @@ if (args.Length > 0 && args[0] == "nwb")
     return Bench.Benchmarks.NwbLongWrite.Run(args[1..]);
 }
 
+// `fit-coverage [recordings]`, `fit-time [runs]`: the fitter's coverage and speed (not BenchmarkDotNet runs).
+if (args.Length > 0 && args[0] == "fit-coverage")
+{
+    return Bench.Benchmarks.FitHarness.Coverage(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "fit-time")
+{
+    return Bench.Benchmarks.FitHarness.Time(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Bench.Benchmarks.SimulationBenchmarks).Assembly).Run(args);
 return 0;

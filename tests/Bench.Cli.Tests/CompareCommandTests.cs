@@ -139,6 +139,30 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
         Assert.InRange(gNa, 99.5, 100.5);
         Assert.True(json.GetProperty("rmse_mV").GetProperty("before").GetDouble() > 0.3);
         Assert.True(json.GetProperty("rmse_mV").GetProperty("after").GetDouble() < 0.25);
+        var interval = json.GetProperty("interval95").GetProperty("gNa");
+        Assert.InRange(gNa, interval[0].GetDouble(), interval[1].GetDouble());
+
+        // Four parameters from five identical pulses: they trade off, and the fit says so, which and what would
+        // separate them, on stderr and in the JSON, and writes the protocol it suggests.
+        string suggestion = Path.Combine(dir, "suggested.json");
+        watch.Restart();
+        (code, output, error) = CliRun.Bench("fit", capture, "--params", "gNa,gK,gL,EL", "--suggest-protocol", suggestion);
+        watch.Stop();
+        log.WriteLine(output);
+        log.WriteLine(error);
+        Assert.True(code == 0, error);
+        json = CliRun.LastJson(output);
+        log.WriteLine($"4 parameters: {watch.Elapsed.TotalSeconds:0.00} s (fit {json.GetProperty("seconds").GetDouble():0.00} s)");
+        var tradeOffs = json.GetProperty("trade_offs");
+        Assert.True(tradeOffs.GetArrayLength() > 0);
+        Assert.True(Math.Abs(tradeOffs[0].GetProperty("correlation").GetDouble()) > 0.9);
+        Assert.Contains("trade off", error);
+        Assert.Contains("--suggest-protocol", error);
+        Assert.Equal(1, json.GetProperty("correlations").GetProperty("gL").GetProperty("gL").GetDouble(), 6);
+        Assert.True(json.GetProperty("effective_samples").GetDouble() > 100);
+        var protocol = Bench.Core.Stimulus.StimulusProtocol.Parse(File.ReadAllText(suggestion));
+        Assert.Contains(protocol.Trains, t => t.Phase1Amplitude < 0);
+        Assert.Equal("nA", json.GetProperty("suggested_protocol").GetProperty("unit").GetString());
     }
 
     [Fact]

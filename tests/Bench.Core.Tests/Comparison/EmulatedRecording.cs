@@ -29,23 +29,35 @@ internal sealed class EmulatedRecording
         [new StimulusTrain(0, 300, 20, 0, 0, 0, 500, 2), new StimulusTrain(1000, 300, 20, 0, 0, 0, 400, 3)]);
 
     public static EmulatedRecording Make(int samples, IReadOnlyDictionary<string, double>? parameters = null, double noiseMv = 0, int seed = 1,
-        int blockSamples = 20, StimulusCommand? command = null, string model = "hh", Func<StimulusEvent, bool>? keepEvent = null)
+        int blockSamples = 20, StimulusCommand? command = null, string model = "hh", Func<StimulusEvent, bool>? keepEvent = null,
+        double noiseCorrelationMs = 0, Random? noiseRandom = null)
     {
         command ??= PairedPulses();
         var m = ModelCatalog.Get(model).Create(parameters);
         var player = new PulsePlayer(command, command.StartIndex);
-        var random = new Random(seed);
+        var random = noiseRandom ?? new Random(seed);
         var ended = new List<StimulusEvent>();
         var items = new List<object>();
         var truth = new double[samples];
         var codes = new ushort[samples];
         double dt = 1000 / RateHz, perCode = 1e5 / 1e6;
         int blockStart = 0;
+        // Coloured noise when asked: first-order low-pass (AR(1)) noise of the same standard deviation, as an
+        // amplifier's bandwidth makes it, correlated over noiseCorrelationMs.
+        double rho = noiseCorrelationMs > 0 ? Math.Exp(-dt / noiseCorrelationMs) : 0, coloured = 0;
+        bool first = true;
         for (int k = 0; k < samples; k++)
         {
             short code = player.CodeAt((ulong)k, ended);
             truth[k] = m.VoltageMv;
             double noise = noiseMv == 0 ? 0 : noiseMv * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+            if (rho > 0)
+            {
+                coloured = first ? noise : (rho * coloured) + (Math.Sqrt(1 - (rho * rho)) * noise);
+                first = false;
+                noise = coloured;
+            }
+
             codes[k] = FrontEnd.Emulated.ToCode(truth[k] + noise);
             m.Step(code * perCode, dt);
             foreach (var e in ended)
@@ -78,6 +90,29 @@ internal sealed class EmulatedRecording
         }
 
         if (complete) comparison.Complete();
+    }
+}
+
+/// <summary>
+/// A seeded generator whose streams for neighbouring seeds are independent (SplitMix64). System.Random seeded with an
+/// integer is Knuth's subtractive generator, and its streams for seeds 1, 2, 3… are not: fits to recordings made with
+/// them spread about 1.45 times wider than their standard errors (with this generator, 0.9–1.0 times).
+/// </summary>
+internal sealed class SplitMixRandom(int seed) : Random
+{
+    // Each seed starts at a scrambled place in the sequence: started at seed × the increment, seed 2's stream would be
+    // seed 1's one draw on.
+    private ulong state = Mix(unchecked((ulong)seed + 0x632BE59BD9B4E019UL));
+
+    protected override double Sample() => NextDouble();
+
+    public override double NextDouble() => (Mix(unchecked(state += 0x9E3779B97F4A7C15UL)) >> 11) * (1.0 / (1UL << 53));
+
+    private static ulong Mix(ulong z)
+    {
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return z ^ (z >> 31);
     }
 }
 

@@ -117,6 +117,7 @@ public class FitAndCalibrationTests(ITestOutputHelper output)
         var truth = FrontEnd.Emulated.Calibration;
         output.WriteLine($"{result}");
         Assert.True(result.IsGood, result.Warning);
+        Assert.False(result.PreparationDiffers);
         Assert.Equal(5, result.ActionPotentials);
         Assert.InRange(result.Calibration.MillivoltsPerCount / truth.MillivoltsPerCount, 0.99, 1.01);
         Assert.InRange(result.Calibration.ToMillivolts(1000) - truth.ToMillivolts(1000), -1, 1);
@@ -138,5 +139,36 @@ public class FitAndCalibrationTests(ITestOutputHelper output)
         var r2 = ModelCalibration.Fit([.. far.Codes.Select(c => (double)c)], trace.PredictedMv, trace.DtMs, maxResidualMv: 2);
         Assert.False(r2.IsGood);
         Assert.Contains("differs from the model", r2.Warning);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Calibration_against_the_model_refuses_to_absorb_a_preparation_that_differs_into_the_gain(int seed)
+    {
+        // The case: the emulated preparation has gNa 100, the model 120. Rest and peak alone gave a 2 % gain
+        // change, called good. The APs' half-width and timing, which no gain or offset changes, say it is the preparation.
+        var rec = EmulatedRecording.Make(6000, new Dictionary<string, double> { ["gNa"] = 100 }, noiseMv: 0.2, seed: seed);
+        var model = TraceOf(EmulatedRecording.Make(6000));
+        var r = ModelCalibration.Fit([.. rec.Codes.Select(c => (double)c)], model.PredictedMv, model.DtMs);
+        output.WriteLine($"gain ratio {r.Calibration.MillivoltsPerCount / FrontEnd.Emulated.Calibration.MillivoltsPerCount:0.0000}; half-width {r.HalfWidthDifferenceMs:0.0000} ± {r.HalfWidthUncertaintyMs:0.0000} ms, timing {r.TimingDifferenceMs:0.0000} ± {r.TimingUncertaintyMs:0.0000} ms; {r.Warning}");
+        Assert.False(r.IsGood);
+        Assert.True(r.PreparationDiffers);
+        Assert.Contains("the preparation differs from the model, not the instrument", r.Warning);
+        Assert.Contains("--reference", r.Warning);
+
+        // The same preparation with the model set to it, and an instrument whose gain is 3 % off: calibrated, and
+        // the gain found.
+        var matchedModel = LiveComparison.Create("hh", new Dictionary<string, double> { ["gNa"] = 100 }, rec.Setup, new ComparisonOptions { RetainTrace = true, PublishIntervalMs = double.PositiveInfinity });
+        rec.Feed(matchedModel);
+        var matched = matchedModel.GetTrace();
+        var frontEnd = FrontEnd.Emulated with { GainVoltsPerVolt = FrontEnd.Emulated.GainVoltsPerVolt * 1.03 };
+        var random = new SplitMixRandom(seed);
+        double[] counts = [.. rec.TrueMv.Select(v => (double)frontEnd.ToCode(v + (0.2 * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()))))];
+        var good = ModelCalibration.Fit(counts, matched.PredictedMv, matched.DtMs);
+        output.WriteLine($"matched model, gain 3 % high: {good.Calibration.MillivoltsPerCount / frontEnd.Calibration.MillivoltsPerCount:0.0000} of the true mV per count; half-width {good.HalfWidthDifferenceMs:0.0000} ± {good.HalfWidthUncertaintyMs:0.0000} ms, timing {good.TimingDifferenceMs:0.0000} ± {good.TimingUncertaintyMs:0.0000}");
+        Assert.True(good.IsGood, good.Warning);
+        Assert.InRange(good.Calibration.MillivoltsPerCount / frontEnd.Calibration.MillivoltsPerCount, 0.99, 1.01);
     }
 }

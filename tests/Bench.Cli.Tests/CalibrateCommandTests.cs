@@ -1,0 +1,47 @@
+using System.Text.Json;
+using Bench.Rig.Emulation;
+using Xunit.Abstractions;
+
+namespace Bench.Cli.Tests;
+
+/// <summary><c>bench calibrate</c> against the model on the emulated rig: the instrument calibrated, the preparation not absorbed into it.</summary>
+public sealed class CalibrateCommandTests(ITestOutputHelper log) : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("bench-calibrate-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public async Task A_preparation_that_differs_from_the_model_is_not_stored_as_a_gain_change()
+    {
+        // The case: gNa 100 in the preparation, 120 in the model. Before, a 2 % gain change was stored as good.
+        // Room for 2²⁰ samples, as CompareCommandTests: a descheduled emulator overruns the default 4,096.
+        await using (var rig = new InProcessRig(new EmulatorOptions { Parameters = new Dictionary<string, double> { ["gNa"] = 100 }, Speed = 1, Baud = 0, Seed = 5, BufferCapacitySamples = 1 << 20 }))
+        {
+            var (code, output, error) = CliRun.Bench("calibrate", "--port", rig.Port, "--data-dir", dir);
+            log.WriteLine(output);
+            log.WriteLine(error);
+            Assert.Equal(2, code);
+            var json = CliRun.LastJson(output);
+            Assert.False(json.GetProperty("good").GetBoolean());
+            Assert.True(json.GetProperty("preparation_differs").GetBoolean());
+            Assert.Equal(JsonValueKind.Null, json.GetProperty("stored").ValueKind);
+            Assert.True(Math.Abs(json.GetProperty("half_width_difference_ms").GetDouble()) > 0.05);
+            Assert.Contains("the preparation differs from the model, not the instrument", error);
+            Assert.Contains("--reference", error);
+        }
+
+        // The preparation the model describes: calibrated and stored, the emulated front end found within 1 %.
+        await using (var rig = new InProcessRig(new EmulatorOptions { Speed = 1, Baud = 0, Seed = 5, BufferCapacitySamples = 1 << 20 }))
+        {
+            var (code, output, error) = CliRun.Bench("calibrate", "--port", rig.Port, "--data-dir", dir);
+            log.WriteLine(output);
+            Assert.True(code == 0, error);
+            var json = CliRun.LastJson(output);
+            Assert.True(json.GetProperty("good").GetBoolean());
+            Assert.False(json.GetProperty("preparation_differs").GetBoolean());
+            Assert.InRange(json.GetProperty("mv_per_count").GetDouble(), 0.0390625 * 0.99, 0.0390625 * 1.01);
+            Assert.NotEqual(JsonValueKind.Null, json.GetProperty("stored").ValueKind);
+        }
+    }
+}
