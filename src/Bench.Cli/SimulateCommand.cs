@@ -144,17 +144,8 @@ internal static class SimulateCommand
             csv.WriteLine(line);
         });
 
-        var slope = StimulusSlope(schedule, neuron.StimulusSlopeMvPerMsPerUnit);
         csv?.Commit();
-        WriteSummary(output, descriptor.Name, r, steps, v, slope, null);
-    }
-
-    /// <summary>The slope (mV/ms) the stimulus alone gives V over each step, for the threshold measurement.</summary>
-    private static double[] StimulusSlope(StimulusSchedule schedule, double slopePerUnit)
-    {
-        var slope = new double[schedule.Steps];
-        schedule.Fill(slope, slopePerUnit);
-        return slope;
+        WriteSummary(output, descriptor.Name, r, steps, v, (schedule, neuron.StimulusSlopeMvPerMsPerUnit), null);
     }
 
     private static void RunAxon(Request r, ModelDescriptor descriptor, Dictionary<string, double> overrides, StimulusProtocol protocol,
@@ -268,8 +259,8 @@ internal static class SimulateCommand
             MyelinatedAxon m => m.NanoampsToDensity(1),
             _ => 0,
         };
-        double[]? slope = segments[0] == 0
-            ? StimulusSlope(schedule, perNanoamp / membrane.CmMicrofaradsPerCm2)
+        (StimulusSchedule, double)? slope = segments[0] == 0
+            ? (schedule, perNanoamp / membrane.CmMicrofaradsPerCm2)
             : null;
         WriteSummary(output, descriptor.Name, r, steps, traces[0], slope, new AxonSummary(description, sites, post));
     }
@@ -284,9 +275,13 @@ internal static class SimulateCommand
 
     private sealed record AxonSummary(AxonDescription Axon, Site[] Sites, double[]? Post);
 
-    private static void WriteSummary(TextWriter output, string model, Request r, int steps, double[] v, double[]? stimulusSlope, AxonSummary? axon)
+    // stimulusSlope: the stimulus's pieces and the slope (mV/ms) one unit gives V, for the threshold; null when it does not reach the trace.
+    private static void WriteSummary(TextWriter output, string model, Request r, int steps, double[] v,
+        (StimulusSchedule Schedule, double PerUnit)? stimulusSlope, AxonSummary? axon)
     {
-        var report = ActionPotentialAnalysis.Analyze(v, r.DtMs, stimulusSlopeMvPerMs: stimulusSlope);
+        var report = stimulusSlope is var (schedule, perUnit)
+            ? ActionPotentialAnalysis.Analyze(v, r.DtMs, schedule, perUnit)
+            : ActionPotentialAnalysis.Analyze(v, r.DtMs);
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
         {

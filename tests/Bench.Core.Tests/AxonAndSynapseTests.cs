@@ -69,6 +69,44 @@ public class AxonAndSynapseTests
         Assert.Equal(single.M, pop.Membrane.M(6));
     }
 
+    [Theory]
+    [InlineData(RateEvaluation.NeuronTable)]
+    [InlineData(RateEvaluation.StepTable)]
+    [InlineData(RateEvaluation.Exact)]
+    public void Population_cells_in_different_states_each_match_their_own_single_compartment(RateEvaluation rates)
+    {
+        // Every lane different (rest, depolarised, both table ends, NaN-free extremes), so a lane mixed up or a
+        // gate transposed wrongly shows; 9 cells: two blocks of four and one cell stepped alone.
+        var p = HodgkinHuxleyParameters.Classic with { Rates = rates };
+        double[] starts = [-65, -40, 20, -150, 130, -72.3, -55.5, 0.25, 99.9];
+        var pop = new HodgkinHuxleyPopulation(starts.Length, p);
+        var singles = new HodgkinHuxley[starts.Length];
+        for (int i = 0; i < starts.Length; i++)
+        {
+            pop.Membrane.V[i] = starts[i];
+            singles[i] = new HodgkinHuxley(p);
+            singles[i].SetState(starts[i], pop.Membrane.M(i), pop.Membrane.H(i), pop.Membrane.N(i));
+        }
+
+        for (int k = 0; k < 2000; k++)
+        {
+            double s = k % 700 < 60 ? 15 : 0;
+            pop.Step(s, 0.01);
+            for (int i = 0; i < starts.Length; i++)
+            {
+                singles[i].Step(s, 0.01);
+            }
+        }
+
+        for (int i = 0; i < starts.Length; i++)
+        {
+            Assert.Equal(singles[i].VoltageMv, pop.VoltageMv(i));
+            Assert.Equal(singles[i].M, pop.Membrane.M(i));
+            Assert.Equal(singles[i].H, pop.Membrane.H(i));
+            Assert.Equal(singles[i].N, pop.Membrane.N(i));
+        }
+    }
+
     [Fact]
     public void Positions_map_to_segments_as_neuron_does()
     {

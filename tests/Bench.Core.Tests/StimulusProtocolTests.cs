@@ -121,4 +121,38 @@ public class StimulusProtocolTests
             Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(schedule.AmplitudeOfStep(k)));
         }
     }
+    [Theory]
+    [MemberData(nameof(Schedules))]
+    public void A_window_of_the_schedule_is_what_fill_writes_there(string json, double dt, int steps)
+    {
+        var schedule = StimulusSchedule.Create(StimulusProtocol.Parse(json), steps, dt);
+        var filled = new double[steps];
+        schedule.Fill(filled, 0.37);
+        foreach (int from in new[] { 0, 1, steps / 3, steps - 7, steps - 1 })
+        {
+            for (int length = 0; from >= 0 && from + length <= steps && length < 40; length += 13)
+            {
+                var window = new double[length];
+                schedule.FillRange(from, window, 0.37);
+                Assert.Equal(filled.AsSpan(from, length).ToArray(), window);
+            }
+        }
+    }
+
+    [Fact]
+    public void The_analysis_with_the_schedule_equals_the_analysis_with_the_slope_array()
+    {
+        const double dt = 0.01;
+        int steps = 20_000;
+        var p = StimulusProtocol.Parse("""{ "unit": "uA/cm2", "trains": [ { "start_ms": 5, "phase1_ms": 1, "phase1_amplitude": 20, "interval_ms": 15, "count": 5 }, { "start_ms": 100, "phase1_ms": 90, "phase1_amplitude": 10 } ] }""");
+        var schedule = StimulusSchedule.Create(p, steps, dt);
+        var v = Bench.Core.Simulation.Simulator.Run(new Bench.Core.Models.HodgkinHuxley(Bench.Core.Models.HodgkinHuxleyParameters.Classic), schedule, dt);
+        var slope = new double[steps];
+        schedule.Fill(slope, 1.0);
+        var fromArray = Bench.Core.Analysis.ActionPotentialAnalysis.Analyze(v, dt, stimulusSlopeMvPerMs: slope);
+        var fromSchedule = Bench.Core.Analysis.ActionPotentialAnalysis.Analyze(v, dt, schedule, 1.0);
+        Assert.True(fromArray.Spikes.Count > 5);
+        Assert.Equal(fromArray.RestMv, fromSchedule.RestMv);
+        Assert.Equal(fromArray.Spikes, fromSchedule.Spikes);
+    }
 }

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Bench.Core.Stimulus;
+
 namespace Bench.Core.Analysis;
 
 /// <summary>The phases of an action potential as the lab material teaches them.</summary>
@@ -96,16 +98,52 @@ public static class ActionPotentialAnalysis
     /// <param name="stimulusSlopeMvPerMs">
     /// Optional: the slope the stimulus alone gives V over each interval (sample k to k + 1), e.g. I/Cm; empty when unknown.
     /// </param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ActionPotentialReport Analyze(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions? options = null, double startTimeMs = 0,
         ReadOnlySpan<double> stimulusSlopeMvPerMs = default)
     {
-        options ??= new ActionPotentialOptions();
         if (!stimulusSlopeMvPerMs.IsEmpty && stimulusSlopeMvPerMs.Length < v.Length - 1)
         {
             throw new ArgumentException("the stimulus slope needs one value per sample interval");
         }
 
+        return Analyze(v, dtMs, options, startTimeMs, new StimulusSlope(stimulusSlopeMvPerMs, null, 0));
+    }
+
+    /// <summary>
+    /// As <see cref="Analyze(ReadOnlySpan{double}, double, ActionPotentialOptions?, double, ReadOnlySpan{double})"/>, with the
+    /// stimulus's slope given as <paramref name="schedule"/>'s amplitudes times <paramref name="slopePerUnit"/> (mV/ms per
+    /// unit) instead of an array of one value per step: the same values, read only around each upstroke. The result is
+    /// identical to passing <c>schedule.Fill(slope, slopePerUnit)</c>'s array.
+    /// </summary>
+    public static ActionPotentialReport Analyze(ReadOnlySpan<double> v, double dtMs, StimulusSchedule schedule, double slopePerUnit,
+        ActionPotentialOptions? options = null, double startTimeMs = 0)
+    {
+        if (schedule.Steps < v.Length - 1)
+        {
+            throw new ArgumentException("the stimulus slope needs one value per sample interval");
+        }
+
+        return Analyze(v, dtMs, options, startTimeMs, new StimulusSlope(default, schedule, slopePerUnit));
+    }
+
+    /// <summary>The stimulus's slope per step: an array, or a schedule's pieces times a factor (copied into a window on demand).</summary>
+    private readonly ref struct StimulusSlope(ReadOnlySpan<double> values, StimulusSchedule? schedule, double scale)
+    {
+        public readonly ReadOnlySpan<double> Values = values;
+        public readonly StimulusSchedule? Schedule = schedule;
+        public readonly double Scale = scale;
+
+        public int Length => Schedule?.Steps ?? Values.Length;
+
+        public bool IsEmpty => Length == 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static ActionPotentialReport Analyze(ReadOnlySpan<double> v, double dtMs, ActionPotentialOptions? options, double startTimeMs,
+        StimulusSlope stimulusSlopeMvPerMs)
+    {
+        options ??= new ActionPotentialOptions();
+        double[]? window = null;
         double rest = EstimateRest(v, dtMs);
         var peaks = PeakIndices(v, dtMs, options);
         var features = new List<ActionPotentialFeatures>(peaks.Count);
@@ -113,7 +151,7 @@ public static class ActionPotentialAnalysis
         for (int k = 0; k < peaks.Count; k++)
         {
             int p = peaks[k];
-            var (onset, fraction) = ThresholdIndex(v, dtMs, stimulusSlopeMvPerMs, lower, p, options);
+            var (onset, fraction) = ThresholdIndex(v, dtMs, stimulusSlopeMvPerMs, ref window, lower, p, options);
             double threshold = onset + 1 < v.Length ? v[onset] + (fraction * (v[onset + 1] - v[onset])) : v[onset];
             double amplitude = v[p] - threshold;
             int upper = k + 1 < peaks.Count ? peaks[k + 1] : v.Length;
@@ -165,18 +203,32 @@ public static class ActionPotentialAnalysis
     /// the criterion; at the search's lower end when it never is.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (int Index, double Fraction) ThresholdIndex(ReadOnlySpan<double> v, double dtMs, ReadOnlySpan<double> stim, int lower, int peak, ActionPotentialOptions options)
+    private static (int Index, double Fraction) ThresholdIndex(ReadOnlySpan<double> v, double dtMs, StimulusSlope slope, ref double[]? window,
+        int lower, int peak, ActionPotentialOptions options)
     {
         int h = Math.Max(1, (int)Math.Round(options.SlopeSpanMs / 2 / dtMs));
         int first = Math.Max(lower, h), last = Math.Min(peak, v.Length - 1 - h);
         if (last < first) return (Math.Max(lower, Math.Min(peak, v.Length - 1)), 0);
+
+        // The stimulus's slope at steps k (read only for k in [first − h, last + h)): stim[k − offset] for k < length.
+        ReadOnlySpan<double> stim = slope.Values;
+        int offset = 0, length = slope.Length;
+        if (slope.Schedule is { } schedule)
+        {
+            offset = first - h;
+            int count = Math.Max(0, Math.Min(last + h, length) - offset);
+            if (window is null || window.Length < count) window = new double[Math.Max(count, 4096)];
+            schedule.FillRange(offset, window.AsSpan(0, count), slope.Scale);
+            stim = window.AsSpan(0, count);
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         double Own(ReadOnlySpan<double> v, ReadOnlySpan<double> stim, int i)
         {
             double slope = (v[i + h] - v[i - h]) / (2 * h * dtMs);
-            if (stim.IsEmpty) return slope;
+            if (length == 0) return slope;
             double sum = 0;
-            for (int k = i - h; k < i + h; k++) sum += k < stim.Length ? stim[k] : 0;
+            for (int k = i - h; k < i + h; k++) sum += k < length ? stim[k - offset] : 0;
             return slope - (sum / (2 * h));
         }
 

@@ -65,6 +65,9 @@ internal sealed class HodgkinHuxleyKinetics : IModelEquations
         return (decays!, offsets!);
     }
 
+    /// <summary>NEURON's table as vector rows: taus (m, h, n, 1) and steady states (m, h, n, 0); null when the rates are exact.</summary>
+    public (Vector256<double>[]? Taus, Vector256<double>[]? Infs) TableRows => (taus, infs);
+
     /// <summary>Gates at steady state for <paramref name="vMv"/> (NEURON's INITIAL: through the table when it has one).</summary>
     public Vector256<double> SteadyState(double vMv)
     {

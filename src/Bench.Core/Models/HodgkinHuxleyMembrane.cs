@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -77,6 +78,24 @@ public sealed class HodgkinHuxleyMembrane
                 AdvanceStepTable4(c, v, decays, offsets);
             }
         }
+        else if (k.Mode == RateEvaluation.NeuronTable && Avx.IsSupported)
+        {
+            // Four cells at a time, and each gate across the four cells: m, h and n vectors, so the three
+            // exponentials fill every lane (the single compartment's vector (m, h, n, 0) wastes one).
+            blocked = Count & ~3;
+            var cmOverDt = Vector256.Create(k.CmMicrofaradsPerCm2 / dtMs);
+            var stim = Vector256.Create(stimulus);
+            var (taus, infs) = k.TableRows;
+            for (int c = 0; c < blocked; c += 4)
+            {
+                var v = Vector256.LoadUnsafe(ref V[c]);
+                Transpose4(c, out var m, out var h, out var n);
+                var current = Currents4(m, h, n, v, out var conductance);
+                v += (stim - current) / (cmOverDt + conductance);
+                v.StoreUnsafe(ref V[c]);
+                AdvanceNeuronTable4(c, v, m, h, n, taus!, infs!, dtMs);
+            }
+        }
 
         var vs = V.AsSpan();
         var g = gates.AsSpan(0, vs.Length);
@@ -118,6 +137,16 @@ public sealed class HodgkinHuxleyMembrane
                 AdvanceStepTable4(c, Vector256.LoadUnsafe(ref V[c]), decays, offsets);
             }
         }
+        else if (k.Mode == RateEvaluation.NeuronTable && Avx.IsSupported)
+        {
+            blocked = Count & ~3;
+            var (taus, infs) = k.TableRows;
+            for (int c = 0; c < blocked; c += 4)
+            {
+                Transpose4(c, out var m, out var h, out var n);
+                AdvanceNeuronTable4(c, Vector256.LoadUnsafe(ref V[c]), m, h, n, taus!, infs!, dtMs);
+            }
+        }
 
         for (int i = blocked; i < Count; i++)
         {
@@ -132,14 +161,28 @@ public sealed class HodgkinHuxleyMembrane
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Vector256<double> Currents4(int c, Vector256<double> v, out Vector256<double> conductance)
     {
-        var k = Kinetics;
+        Transpose4(c, out var m, out var h, out var n);
+        return Currents4(m, h, n, v, out conductance);
+    }
+
+    /// <summary>The gates of patches c…c+3, from per-patch (m, h, n, 0) vectors into m, h and n vectors across the four.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Transpose4(int c, out Vector256<double> m, out Vector256<double> h, out Vector256<double> n)
+    {
         var t0 = Avx.UnpackLow(gates[c], gates[c + 1]);       // m0 m1 | n0 n1
         var t1 = Avx.UnpackHigh(gates[c], gates[c + 1]);      // h0 h1 | 0 0
         var t2 = Avx.UnpackLow(gates[c + 2], gates[c + 3]);
         var t3 = Avx.UnpackHigh(gates[c + 2], gates[c + 3]);
-        var m = Avx.Permute2x128(t0, t2, 0x20);
-        var n = Avx.Permute2x128(t0, t2, 0x31);
-        var h = Avx.Permute2x128(t1, t3, 0x20);
+        m = Avx.Permute2x128(t0, t2, 0x20);
+        n = Avx.Permute2x128(t0, t2, 0x31);
+        h = Avx.Permute2x128(t1, t3, 0x20);
+    }
+
+    /// <summary>Currents of four patches from their m, h and n vectors (<see cref="HodgkinHuxleyKinetics.Current"/>'s arithmetic).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<double> Currents4(Vector256<double> m, Vector256<double> h, Vector256<double> n, Vector256<double> v, out Vector256<double> conductance)
+    {
+        var k = Kinetics;
         var gNa = Vector256.Create(k.GNa);
         var gK = Vector256.Create(k.GK);
         var gL = Vector256.Create(k.GLeak);
@@ -173,5 +216,77 @@ public sealed class HodgkinHuxleyMembrane
             var b = b0 + (th * (offsets[i + 1] - b0));
             gates[c + j] = (e * gates[c + j]) + b;
         }
+    }
+    /// <summary>
+    /// Gates of patches c…c+3 by NEURON's table at potentials <paramref name="v"/>, each gate across the four patches.
+    /// Every lane computes what <see cref="HodgkinHuxleyKinetics.Advance"/> computes in that gate's lane for one patch:
+    /// the same clamped coordinate, the same interpolation of the same rows, the same division −dt/τ, the same
+    /// <see cref="Vector256.Exp(Vector256{double})"/> and update, so the result is bit for bit the single compartment's.
+    /// <paramref name="m"/>, <paramref name="h"/> and <paramref name="n"/> are the gates before the step.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AdvanceNeuronTable4(
+        int c, Vector256<double> v, Vector256<double> m, Vector256<double> h, Vector256<double> n,
+        Vector256<double>[] taus, Vector256<double>[] infs, double dtMs)
+    {
+        var xi = (v - Vector256.Create(Kinetics.TableOrigin)) - Vector256.Create(HodgkinHuxleyRateTable.MinMv);
+        xi = Vector256.ConditionalSelect(Vector256.GreaterThan(xi, Vector256<double>.Zero), xi, Vector256<double>.Zero);
+        xi = Vector256.Min(xi, Vector256.Create((double)HodgkinHuxleyRateTable.Intervals));
+        var floor = Vector256.Floor(xi);
+        var theta = xi - floor;
+        var index = Avx.ConvertToVector128Int32WithTruncation(floor);
+
+        // Each patch interpolates its rows (τm, τh, τn, 1) and (m∞, h∞, n∞, 0) as the single compartment does.
+        ref var tau0 = ref MemoryMarshal.GetArrayDataReference(taus);
+        ref var inf0 = ref MemoryMarshal.GetArrayDataReference(infs);
+        Interpolate(ref tau0, ref inf0, index.GetElement(0), theta.GetElement(0), out var tauA, out var infA);
+        Interpolate(ref tau0, ref inf0, index.GetElement(1), theta.GetElement(1), out var tauB, out var infB);
+        Interpolate(ref tau0, ref inf0, index.GetElement(2), theta.GetElement(2), out var tauC, out var infC);
+        Interpolate(ref tau0, ref inf0, index.GetElement(3), theta.GetElement(3), out var tauD, out var infD);
+
+        // τ and x∞ transposed to one vector per gate across the patches.
+        var t0 = Avx.UnpackLow(tauA, tauB);
+        var t1 = Avx.UnpackHigh(tauA, tauB);
+        var t2 = Avx.UnpackLow(tauC, tauD);
+        var t3 = Avx.UnpackHigh(tauC, tauD);
+        var tauM = Avx.Permute2x128(t0, t2, 0x20);
+        var tauN = Avx.Permute2x128(t0, t2, 0x31);
+        var tauH = Avx.Permute2x128(t1, t3, 0x20);
+        var i0 = Avx.UnpackLow(infA, infB);
+        var i1 = Avx.UnpackHigh(infA, infB);
+        var i2 = Avx.UnpackLow(infC, infD);
+        var i3 = Avx.UnpackHigh(infC, infD);
+        var infM = Avx.Permute2x128(i0, i2, 0x20);
+        var infN = Avx.Permute2x128(i0, i2, 0x31);
+        var infH = Avx.Permute2x128(i1, i3, 0x20);
+
+        var minusDt = Vector256.Create(-dtMs);
+        var one = Vector256<double>.One;
+        m += (one - Vector256.Exp(minusDt / tauM)) * (infM - m);
+        h += (one - Vector256.Exp(minusDt / tauH)) * (infH - h);
+        n += (one - Vector256.Exp(minusDt / tauN)) * (infN - n);
+
+        // Back to per-patch (m, h, n, 0): the single compartment's fourth lane stays 0 (0 + (1 − e)·(0 − 0)).
+        var zero = Vector256<double>.Zero;
+        var mh0 = Avx.UnpackLow(m, h);                        // m0 h0 | m2 h2
+        var mh1 = Avx.UnpackHigh(m, h);                       // m1 h1 | m3 h3
+        var nz0 = Avx.UnpackLow(n, zero);                     // n0 0 | n2 0
+        var nz1 = Avx.UnpackHigh(n, zero);                    // n1 0 | n3 0
+        gates[c] = Avx.Permute2x128(mh0, nz0, 0x20);
+        gates[c + 1] = Avx.Permute2x128(mh1, nz1, 0x20);
+        gates[c + 2] = Avx.Permute2x128(mh0, nz0, 0x31);
+        gates[c + 3] = Avx.Permute2x128(mh1, nz1, 0x31);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interpolate(
+        ref Vector256<double> tau0, ref Vector256<double> inf0, int i, double theta, out Vector256<double> tau, out Vector256<double> inf)
+    {
+        // i ≤ Intervals and the rows have one extra (a copy of the last), so i + 1 stays inside.
+        var th = Vector256.Create(theta);
+        ref var a0 = ref Unsafe.Add(ref tau0, i);
+        ref var b0 = ref Unsafe.Add(ref inf0, i);
+        tau = a0 + (th * (Unsafe.Add(ref a0, 1) - a0));
+        inf = b0 + (th * (Unsafe.Add(ref b0, 1) - b0));
     }
 }

@@ -51,6 +51,23 @@ public sealed class StimulusSchedule
         }
     }
 
+    /// <summary>
+    /// Writes the amplitudes (times <paramref name="scale"/>) of steps <paramref name="from"/> … from + length − 1 into
+    /// <paramref name="destination"/>: the same values <see cref="Fill"/> writes there, for a window of the run.
+    /// </summary>
+    public void FillRange(int from, Span<double> destination, double scale = 1)
+    {
+        if (destination.IsEmpty) return;
+        int i = Array.BinarySearch(starts, from);
+        i = i >= 0 ? i : ~i - 1;
+        int to = from + destination.Length;
+        for (; i < starts.Length && starts[i] < to; i++)
+        {
+            int lo = Math.Max(starts[i], from), hi = Math.Min(End(i), to);
+            if (hi > lo) destination[(lo - from)..(hi - from)].Fill(amplitudes[i] * scale);
+        }
+    }
+
     /// <summary>Samples <paramref name="protocol"/> for <paramref name="steps"/> steps of <paramref name="dtMs"/>.</summary>
     public static StimulusSchedule Create(StimulusProtocol protocol, int steps, double dtMs)
     {
