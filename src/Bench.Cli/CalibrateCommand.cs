@@ -6,6 +6,7 @@ using Bench.Core.Models;
 using Bench.Core.Protocol;
 using Bench.Core.Instrument;
 using Bench.Core.Stimulus;
+using Bench.Rig.Emulation;
 using Bench.Rig.Session;
 using Bench.Rig.Transports;
 using Bench.Service.Pipeline;
@@ -25,10 +26,10 @@ internal static class CalibrateCommand
 {
     public static Command Create(TextWriter output, TextWriter error, TextReader input)
     {
-        var port = new Option<string>("--port") { Description = "the rig: a serial path, tcp://host:port or usb:VID:PID[:serial]", Required = true };
+        var port = new Option<string>("--port") { Description = "the rig: a serial path, tcp://host:port, usb:VID:PID[:serial], or emulated", Required = true };
         var reference = new Option<string>("--reference")
         {
-            Description = "model: fit gain and offset so rest and AP peak match the model; MV1,MV2: two known potentials applied in turn (you are asked to apply each)",
+            Description = "model: fit gain and offset so rest and AP peak match the model; MV1,MV2: two known potentials applied in turn (you are asked to apply each; the emulated rig switches its input to its reference source)",
             DefaultValueFactory = _ => "model",
         };
         var outputPoints = new Option<string?>("--output") { Description = "also calibrate the stimulus output: two DAC codes and the currents measured at them, CODE=NA,CODE=NA (e.g. 500=498.7,-500=-501.2)" };
@@ -39,10 +40,11 @@ internal static class CalibrateCommand
         var seconds = new Option<double>("--seconds") { Description = "how long to read at each reference, or to record for the model (s)", DefaultValueFactory = _ => 1 };
         var dataDir = new Option<string?>("--data-dir") { Description = "the catalog to store the calibration in (default: the usual data directory)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "measure and print, store nothing" };
+        var rigParam = new Option<string[]>("--rig-param") { Description = "with --port emulated: its preparation's parameter, name=value (repeatable; e.g. gNa=100, a preparation unlike the model)" };
         var outFile = new Option<FileInfo?>("--out") { Description = "with --reference model: keep the recording the calibration was fitted on, as NWB (x.nwb), in mV by the new calibration" };
         var command = new Command("calibrate", "Calibrate a rig (input counts → mV, and optionally output codes → nA) and store the result for it")
         {
-            port, reference, outputPoints, model, param, stimulus, rate, seconds, dataDir, dryRun, outFile,
+            port, reference, outputPoints, model, param, stimulus, rate, seconds, dataDir, dryRun, outFile, rigParam,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -73,7 +75,10 @@ internal static class CalibrateCommand
             RigConnection rig;
             try
             {
-                rig = await RigConnection.OpenAsync(parse.GetValue(port)!, new RigConnectOptions { SampleRateHz = null }, cancellationToken);
+                var preparation = ModelCatalog.ParseAssignments(parse.GetValue(rigParam) ?? []);
+                if (preparation.Count > 0 && parse.GetValue(port) != RigConnection.EmulatedAddress) throw new UserErrorException("calibrate: --rig-param sets the emulated rig's preparation: use it with --port emulated");
+                rig = await RigConnection.OpenAsync(parse.GetValue(port)!, new RigConnectOptions { SampleRateHz = null, Emulator = new EmulatorOptions { Parameters = preparation } },
+                    cancellationToken);
             }
             catch (Exception e) when (e is TimeoutException or RigConnectionException or RigDisconnectedException or InvalidDataException or ArgumentException or RigCommandRefusedException)
             {
@@ -84,7 +89,7 @@ internal static class CalibrateCommand
             {
                 try
                 {
-                    return await CalibrateAsync(rig.Session);
+                    return await CalibrateAsync(rig.Session, rig.Emulated);
                 }
                 catch (Exception e) when (e is TimeoutException or RigCommandRefusedException or RigDisconnectedException or System.Threading.Channels.ChannelClosedException
                     || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -93,7 +98,7 @@ internal static class CalibrateCommand
                 }
             }
 
-            async Task<int> CalibrateAsync(IRigSession session)
+            async Task<int> CalibrateAsync(IRigSession session, EmulatedRig? emulated)
             {
                 await session.ConfigureAsync(rateHz, cancellationToken);
                 var device = session.Device;
@@ -104,14 +109,37 @@ internal static class CalibrateCommand
                 bool preparationDiffers = false;
                 if (points is { } p)
                 {
-                    output.WriteLine($"apply {p.Mv1.ToString(CultureInfo.InvariantCulture)} mV to the rig's input, then press Enter");
-                    output.Flush();
-                    input.ReadLine();
-                    double counts1 = await MeanCountsAsync(session, span, cancellationToken);
-                    output.WriteLine($"apply {p.Mv2.ToString(CultureInfo.InvariantCulture)} mV to the rig's input, then press Enter");
-                    output.Flush();
-                    input.ReadLine();
-                    double counts2 = await MeanCountsAsync(session, span, cancellationToken);
+                    // A real rig's input is switched by hand; the emulated rig has a reference source the procedure
+                    // switches its input to (as a rig with a calibration switch), so the procedure runs unattended.
+                    async Task<double> At(double mv)
+                    {
+                        string level = mv.ToString(CultureInfo.InvariantCulture);
+                        if (emulated is null)
+                        {
+                            output.WriteLine($"apply {level} mV to the rig's input, then press Enter");
+                            output.Flush();
+                            input.ReadLine();
+                        }
+                        else
+                        {
+                            output.WriteLine($"the emulated rig's input is switched to its reference source at {level} mV");
+                            emulated.ReferenceMv = mv;
+                        }
+
+                        return await MeanCountsAsync(session, span, cancellationToken);
+                    }
+
+                    double counts1, counts2;
+                    try
+                    {
+                        counts1 = await At(p.Mv1);
+                        counts2 = await At(p.Mv2);
+                    }
+                    finally
+                    {
+                        if (emulated is not null) emulated.ReferenceMv = null;
+                    }
+
                     try
                     {
                         calibration = TwoPointCalibration.ForInput(p.Mv1, counts1, p.Mv2, counts2, (1 << device.AdcBits) - 1);

@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace Bench.Cli.Tests;
 
 /// <summary><c>bench calibrate</c> against the model on the emulated rig: the instrument calibrated, the preparation not absorbed into it.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class CalibrateCommandTests(ITestOutputHelper log) : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("bench-calibrate-").FullName;
@@ -43,5 +44,26 @@ public sealed class CalibrateCommandTests(ITestOutputHelper log) : IDisposable
             Assert.InRange(json.GetProperty("mv_per_count").GetDouble(), 0.0390625 * 0.99, 0.0390625 * 1.01);
             Assert.NotEqual(JsonValueKind.Null, json.GetProperty("stored").ValueKind);
         }
+    }
+
+    [Fact]
+    public void Two_known_potentials_from_the_emulated_rigs_reference_source_calibrate_the_instrument_whatever_the_preparation()
+    {
+        // The preparation unlike the model (gNa 100) does not matter: the input is switched to the reference source,
+        // unattended, and the front end's own gain and offset are found.
+        var (code, output, error) = CliRun.Bench("calibrate", "--port", "emulated", "--rig-param", "gNa=100", "--reference", "-60,40", "--seconds", "0.5", "--data-dir", dir);
+        log.WriteLine(output);
+        Assert.True(code == 0, error);
+        Assert.Contains("switched to its reference source at -60 mV", output, StringComparison.Ordinal);
+        var json = CliRun.LastJson(output);
+        Assert.Equal("two-point", json.GetProperty("source").GetString());
+        Assert.InRange(json.GetProperty("mv_per_count").GetDouble(), 0.0390625 * 0.997, 0.0390625 * 1.003);
+        Assert.Equal(json.GetProperty("nominal_offset_mv").GetDouble(), json.GetProperty("offset_mv").GetDouble(), 0.5);
+        Assert.NotEqual(JsonValueKind.Null, json.GetProperty("stored").ValueKind);
+
+        // --rig-param belongs to the emulated rig only.
+        var (refused, _, why) = CliRun.Bench("calibrate", "--port", "/dev/ttyACM9", "--rig-param", "gNa=100", "--reference", "-60,40", "--data-dir", dir);
+        Assert.Equal(2, refused);
+        Assert.Contains("--port emulated", why, StringComparison.Ordinal);
     }
 }

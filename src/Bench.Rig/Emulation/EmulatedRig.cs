@@ -43,6 +43,24 @@ public sealed class EmulatedRig
     /// <summary>How the rig is built.</summary>
     public EmulatorOptions Options => options;
 
+    // NaN: the input is the preparation. Kept as the double's bits so the device loop reads it whole.
+    private long referenceBits = BitConverter.DoubleToInt64Bits(double.NaN);
+
+    /// <summary>
+    /// The input switched to the rig's reference source at this potential (mV), as a calibration procedure switches a
+    /// real rig's input to a known potential (the front end and its noise still apply); null: the input is the
+    /// preparation again. The preparation goes on being stepped meanwhile, unseen.
+    /// </summary>
+    public double? ReferenceMv
+    {
+        get => double.IsNaN(ReferenceOrNaN) ? null : ReferenceOrNaN;
+        set
+        {
+            if (value is { } mv && !double.IsFinite(mv)) throw new ArgumentOutOfRangeException(nameof(value), "a reference potential is a finite number of mV");
+            Interlocked.Exchange(ref referenceBits, BitConverter.DoubleToInt64Bits(value ?? double.NaN));
+        }
+    }
+
     /// <summary>After a disconnect fault has fired, the rig that reappears keeps its link (the fault happens once).</summary>
     public void ClearDisconnectFault() => options = options with { Faults = options.Faults with { DisconnectAtSeconds = double.NaN } };
 
@@ -58,6 +76,9 @@ public sealed class EmulatedRig
     /// so the rig acts at every step whatever the machine's load (there is nothing else to wait for during a stall).
     /// </summary>
     internal long LastPassTimestamp => Interlocked.Read(ref lastPassTimestamp);
+
+    /// <summary>The reference potential (NaN: none), for the device loop.</summary>
+    internal double ReferenceOrNaN => BitConverter.Int64BitsToDouble(Interlocked.Read(ref referenceBits));
 
     /// <summary>Why the last <see cref="RunAsync"/> returned: "closed" (the host went away), "disconnect" (fault), "cancelled".</summary>
     public string? EndReason { get; private set; }
@@ -287,8 +308,9 @@ public sealed class EmulatedRig
                 // §5.6: the output change and the period's ADC conversion start together, so sample k is the potential
                 // at the start of period k; the period's stimulus then acts over it.
                 short code = player is null ? (short)0 : player.CodeAt(sampleIndex, ended);
-                double v = model!.VoltageMv + (Options.NoiseMv * rig.Gaussian());
-                model.Step(code * densityPerCode, dtMs);
+                double reference = rig.ReferenceOrNaN;
+                double v = (double.IsNaN(reference) ? model!.VoltageMv : reference) + (Options.NoiseMv * rig.Gaussian());
+                model!.Step(code * densityPerCode, dtMs);
                 if (buffer.Count >= Options.BufferCapacitySamples)
                 {
                     // Overrun: the sample is lost and the next block's first index jumps past it.

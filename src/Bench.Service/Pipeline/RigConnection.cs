@@ -49,6 +49,9 @@ public sealed class RigConnection : IAsyncDisposable
 
     private readonly EmbeddedRig? embedded;
 
+    /// <summary>The embedded emulated rig, when the address is <see cref="EmulatedAddress"/> (e.g. to switch its input to its reference source); else null.</summary>
+    public EmulatedRig? Emulated => embedded?.Rig;
+
     private RigConnection(string address, IRigSession session, Calibration calibration, string calibrationSource, EmbeddedRig? embedded)
     {
         Address = address;
@@ -208,6 +211,9 @@ public sealed class RigConnection : IAsyncDisposable
             rig = new EmulatedRig(options, time);
             this.time = time;
         }
+
+        /// <summary>The rig itself.</summary>
+        public EmulatedRig Rig => rig;
 
         /// <summary>A new link to the rig, or null while it is away (after a disconnect fault).</summary>
         public InMemoryTransport? Open()
