@@ -135,7 +135,8 @@ public sealed class PracticalPanelTests
         var rows = step["rows"]!.AsArray();
         Assert.Equal(16, rows.Count);   // four conditions × threshold, peak, half-width, AHP
         double Peak(string condition, string column) =>
-            (double)rows.Single(r => ((string)r!["label"]!).StartsWith(condition, StringComparison.Ordinal) && ((string)r!["label"]!).Contains("peak", StringComparison.Ordinal))![column]!;
+            (double?)rows.Single(r => ((string)r!["label"]!).StartsWith(condition, StringComparison.Ordinal) && ((string)r!["label"]!).Contains("peak", StringComparison.Ordinal))![column]
+            ?? throw new Xunit.Sdk.XunitException($"no {column} peak under {condition}: {step.ToJsonString()}");
         // Half the Na⁺ channels blocked lowers the peak, on the emulated preparation (changed for the condition) as on the model.
         Assert.True(Peak("TTX", "rig") < Peak("control", "rig") - 3, rows.ToJsonString());
         Assert.True(Peak("TTX", "model") < Peak("control", "model") - 3, rows.ToJsonString());

@@ -114,6 +114,8 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
     private double[]? buffer;
     private ulong from;
     private ulong filled;
+    // Samples of the window received: fewer than its length is a hole, whether or not its gap event came yet.
+    private ulong received;
     private bool lost;
     private TaskCompletionSource? complete;
     private ulong nextFree;
@@ -173,6 +175,7 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
                         buffer = new double[n];
                         from = at - (ulong)pre;
                         filled = 0;
+                        received = 0;
                         lost = false;
                         complete = done;
                     }
@@ -201,7 +204,8 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
             nextFree = start + (ulong)n + (ulong)(0.15 * rate);
             lock (gate)
             {
-                if (!lost) return new Trial(buffer!, dt, pre);
+                // A hole in the window (the rig dropped samples: its gap event may still be on its way) is a lost trial.
+                if (!lost && received >= (ulong)buffer!.Length) return new Trial(buffer, dt, pre);
             }
         }
 
@@ -236,6 +240,7 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
                 if (index < from || index >= end) continue;
                 buffer[index - from] = calibration.ToMillivolts(batch.Codes[i]);
                 filled = Math.Max(filled, index - from + 1);
+                received++;
             }
 
             if (filled >= (ulong)buffer.Length || batch.FirstSampleIndex >= end) complete.TrySetResult();
