@@ -163,8 +163,10 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
         int n = pre + (int)Math.Ceiling((protocol.EndMs + 25) / dt);
         for (int attempt = 0; attempt < 6; attempt++)
         {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            // The window is set for each start asked for, before its samples can arrive.
+            TaskCompletionSource? done = null;
+            // The window, and what says it is complete, are set afresh for each start asked for, before its samples can
+            // arrive: samples past a start the rig refused as too late must not complete the next start's window (that
+            // returned an empty trial while its stimulus was still to play, which the next trial then found busy).
             ulong start;
             try
             {
@@ -177,6 +179,7 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
                         filled = 0;
                         received = 0;
                         lost = false;
+                        done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                         complete = done;
                     }
                 }, cancellationToken).ConfigureAwait(false);
@@ -194,7 +197,7 @@ internal sealed class RigTrialBench : ITrialBench, IPipelineObserver, IAsyncDisp
             timeout.CancelAfter(TimeSpan.FromSeconds(30 + (n * dt / 1000)));
             try
             {
-                await done.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+                await done!.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
