@@ -22,12 +22,10 @@ public sealed class PracticalSession : IAsyncDisposable
     private Practical? practical;
     private string student = "";
     private string? directory;
-    private DateTimeOffset openedUtc;
     private readonly Dictionary<string, StepResult> results = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<TableRow>> rows = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> failures = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> answers = new(StringComparer.Ordinal);
-    private readonly List<string> recordings = [];
     private string? running;
     private string? progress;
     private CancellationTokenSource? cancel;
@@ -92,14 +90,12 @@ public sealed class PracticalSession : IAsyncDisposable
             if (running is { } step) throw new InvalidOperationException($"step {step} of {practical!.Name} is running: wait for it to finish, or cancel it");
             practical = opened;
             student = who;
-            openedUtc = time.GetUtcNow();
             directory = Path.Combine(host.Options.DataDirectory, "practicals",
-                $"{opened.Name}-{openedUtc.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+                $"{opened.Name}-{time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
             results.Clear();
             rows.Clear();
             failures.Clear();
             answers.Clear();
-            recordings.Clear();
             worksheet = null;
             progress = null;
         }
@@ -265,16 +261,8 @@ public sealed class PracticalSession : IAsyncDisposable
             await bench.BeginRecordingAsync(nwb, ct, connection.Pipeline.Model is null ? null : (modelName, host.ModelParameters, areaUm2)).ConfigureAwait(false);
         }
 
-        async Task EndRecording()
-        {
-            if (await bench.EndRecordingAsync().ConfigureAwait(false) is { } written)
-            {
-                lock (gate)
-                {
-                    if (!recordings.Contains(written)) recordings.Add(written);
-                }
-            }
-        }
+        // The step's files are listed from its folder (Files), so what was written needs no keeping here.
+        Task EndRecording() => bench.EndRecordingAsync();
 
         try
         {
