@@ -94,7 +94,7 @@ internal static class PracticalCommand
                 {
                     try
                     {
-                        descriptor.Resolve(Merge(parameters, condition.Parameters));
+                        descriptor.Resolve(ParameterSet.With(parameters, condition.Parameters));
                     }
                     catch (ArgumentException e)
                     {
@@ -166,7 +166,7 @@ internal static class PracticalCommand
                     // a real rig's preparation cannot be changed unattended (null: the step runs on the model alone).
                     ApplyCondition = async (step, id, changes, ct) =>
                     {
-                        var model = new ModelTrialBench(descriptor, Merge(parameters, changes), device, periodTicks, perCode, areaUm2);
+                        var model = new ModelTrialBench(descriptor, ParameterSet.With(parameters, changes), device, periodTicks, perCode, areaUm2);
                         if (address != RigConnection.EmulatedAddress) return (null, model);
                         await EndRecording();
                         var (oldBench, oldRig) = (rigBench, rig);
@@ -175,7 +175,7 @@ internal static class PracticalCommand
                         await oldRig.DisposeAsync();
                         try
                         {
-                            rig = await RigConnection.OpenAsync(address, Options(Merge(rigParameters, changes)), ct);
+                            rig = await RigConnection.OpenAsync(address, Options(ParameterSet.With(rigParameters, changes)), ct);
                         }
                         catch (Exception e) when (e is RigConnectionException or TimeoutException or RigCommandRefusedException or IOException or ArgumentException)
                         {
@@ -198,9 +198,9 @@ internal static class PracticalCommand
                 }
 
                 var header = new WorksheetHeader(parse.GetValue(student) ?? "",
-                    address == RigConnection.EmulatedAddress ? $"emulated rig {Describe(rigParameters)}" : $"{device.Board} {device.UniqueId:x16} on {address}",
+                    address == RigConnection.EmulatedAddress ? $"emulated rig {ParameterSet.Describe(rigParameters)}" : $"{device.Board} {device.UniqueId:x16} on {address}",
                     string.Create(CultureInfo.InvariantCulture, $"{calibration.MillivoltsPerCount:G6} mV/count, offset {calibration.OffsetMv:G6} mV ({calibrationSource})"),
-                    $"{descriptor.Name} {Describe(parameters)}", DateTimeOffset.UtcNow);
+                    $"{descriptor.Name} {ParameterSet.Describe(parameters)}", DateTimeOffset.UtcNow);
                 string worksheet = Worksheet.Write(directory, practical, header, steps);
                 output.WriteLine(new JsonObject
                 {
@@ -219,12 +219,6 @@ internal static class PracticalCommand
         return new Command("practical", "Guided lab practicals: each step on the rig and on the model, with a worksheet") { list, show, validate, run };
     }
 
-    private static Dictionary<string, double> Merge(IReadOnlyDictionary<string, double> baseline, IReadOnlyDictionary<string, double> changes)
-    {
-        var merged = new Dictionary<string, double>(baseline, StringComparer.Ordinal);
-        foreach (var (k, v) in changes) merged[k] = v;
-        return merged;
-    }
 
     private static Practical Load(string nameOrPath)
     {
@@ -238,6 +232,4 @@ internal static class PracticalCommand
         }
     }
 
-    private static string Describe(Dictionary<string, double> parameters) =>
-        parameters.Count == 0 ? "(defaults)" : "(" + string.Join(", ", parameters.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}={p.Value}"))) + ")";
 }

@@ -66,6 +66,22 @@ public sealed record CurrentSteps(IReadOnlyList<double> AmplitudesNanoamps, doub
 /// <param name="Parameters">The preparation's and the model's parameters under it (none: as they are).</param>
 public sealed record Condition(string Id, string Name, IReadOnlyDictionary<string, double> Parameters);
 
+/// <summary>Parameter overrides as a practical's conditions change them, and as its worksheet names them.</summary>
+public static class ParameterSet
+{
+    /// <summary><paramref name="baseline"/> with <paramref name="changes"/> applied over it (a new dictionary).</summary>
+    public static Dictionary<string, double> With(IReadOnlyDictionary<string, double> baseline, IReadOnlyDictionary<string, double> changes)
+    {
+        var merged = new Dictionary<string, double>(baseline, StringComparer.Ordinal);
+        foreach (var (k, v) in changes) merged[k] = v;
+        return merged;
+    }
+
+    /// <summary>As the worksheet's head names them: <c>(gNa=80, celsius=6.3)</c>, or <c>(defaults)</c> for none.</summary>
+    public static string Describe(IReadOnlyDictionary<string, double> parameters) =>
+        parameters.Count == 0 ? "(defaults)" : "(" + string.Join(", ", parameters.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}={p.Value}"))) + ")";
+}
+
 /// <summary>The same pulse under each condition: its action potential's threshold, peak, half-width and AHP.</summary>
 /// <param name="PulseMs">Pulse duration.</param>
 /// <param name="AmplitudeNanoamps">Pulse amplitude (well above threshold).</param>

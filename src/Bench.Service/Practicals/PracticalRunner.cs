@@ -217,9 +217,7 @@ public sealed class PracticalRunner
     private IReadOnlyDictionary<string, double>? Resolved(IReadOnlyDictionary<string, double> changes)
     {
         if (ModelInfo is not { } info) return null;
-        var merged = new Dictionary<string, double>(info.Parameters, StringComparer.Ordinal);
-        foreach (var (k, v) in changes) merged[k] = v;
-        return info.Descriptor.Resolve(merged);
+        return info.Descriptor.Resolve(ParameterSet.With(info.Parameters, changes));
     }
 
     /// <summary>The mean potential of <paramref name="repeats"/> trials with no current: their mean ± its standard error.</summary>

@@ -196,10 +196,10 @@ public sealed class PracticalSession : IAsyncDisposable
             if (running is { } step) throw new InvalidOperationException($"step {step} is running: export when it is done");
             var rigStatus = host.Status;
             string rig = rigStatus.Address is null ? "no rig connected" :
-                rigStatus.Address == RigConnection.EmulatedAddress ? $"emulated rig {Describe(host.Emulator.Parameters)}" : $"{rigStatus.Device?.Board} {rigStatus.Device?.UniqueId} on {rigStatus.Address}";
+                rigStatus.Address == RigConnection.EmulatedAddress ? $"emulated rig {ParameterSet.Describe(host.Emulator.Parameters)}" : $"{rigStatus.Device?.Board} {rigStatus.Device?.UniqueId} on {rigStatus.Address}";
             string calibration = rigStatus.Calibration is { } c
                 ? string.Create(CultureInfo.InvariantCulture, $"{c.MvPerCount:G6} mV/count, offset {c.OffsetMv:G6} mV ({c.Source})") : "—";
-            var header = new WorksheetHeader(student, rig, calibration, $"{host.Options.Model} {Describe(host.ModelParameters)}", time.GetUtcNow());
+            var header = new WorksheetHeader(student, rig, calibration, $"{host.Options.Model} {ParameterSet.Describe(host.ModelParameters)}", time.GetUtcNow());
             var ordered = p.Steps.Where(s => results.ContainsKey(s.Id)).Select(s => results[s.Id]).ToList();
             worksheet = Worksheet.Write(directory!, p, header, ordered, answers);
         }
@@ -287,14 +287,14 @@ public sealed class PracticalSession : IAsyncDisposable
                 // the page shows the two alike; a real rig's preparation cannot be changed unattended (model alone).
                 ApplyCondition = async (s, id, changes, token) =>
                 {
-                    var model = new ModelTrialBench(descriptor, Merge(modelParameters, changes), device, periodTicks, perCode, areaUm2);
+                    var model = new ModelTrialBench(descriptor, ParameterSet.With(modelParameters, changes), device, periodTicks, perCode, areaUm2);
                     if (!emulated || ownModel) return (null, model);
                     await EndRecording().ConfigureAwait(false);
                     connection.Tap = null;
                     changed = true;
                     Progress(id.Length == 0 ? $"step {s.Id}: the preparation as it was" : $"step {s.Id}: condition {id}");
-                    await host.SetEmulatorParametersForPracticalAsync(Merge(emulatorParameters, changes), token).ConfigureAwait(false);
-                    await host.SetModelParametersForPracticalAsync(Merge(modelParameters, changes), token).ConfigureAwait(false);
+                    await host.SetEmulatorParametersForPracticalAsync(ParameterSet.With(emulatorParameters, changes), token).ConfigureAwait(false);
+                    await host.SetModelParametersForPracticalAsync(ParameterSet.With(modelParameters, changes), token).ConfigureAwait(false);
                     connection = host.LiveConnection ?? throw new InvalidOperationException("the emulated rig did not come back after its condition changed: connect it again");
                     bench = RigTrialBench.Over(connection.Rig, connection.Pipeline);
                     connection.Tap = bench;
@@ -381,15 +381,7 @@ public sealed class PracticalSession : IAsyncDisposable
         _ => "",
     };
 
-    private static Dictionary<string, double> Merge(IReadOnlyDictionary<string, double> baseline, IReadOnlyDictionary<string, double> changes)
-    {
-        var merged = new Dictionary<string, double>(baseline, StringComparer.Ordinal);
-        foreach (var (k, v) in changes) merged[k] = v;
-        return merged;
-    }
 
-    private static string Describe(IReadOnlyDictionary<string, double> parameters) =>
-        parameters.Count == 0 ? "(defaults)" : "(" + string.Join(", ", parameters.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}={p.Value}"))) + ")";
 
     /// <summary>Cancels a step still running and waits for it.</summary>
     public async ValueTask DisposeAsync() => await CancelAsync().ConfigureAwait(false);
