@@ -167,12 +167,18 @@ public sealed class HodgkinHuxleyMembrane
 
     /// <summary>The gates of patches c…c+3, from per-patch (m, h, n, 0) vectors into m, h and n vectors across the four.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Transpose4(int c, out Vector256<double> m, out Vector256<double> h, out Vector256<double> n)
+    private void Transpose4(int c, out Vector256<double> m, out Vector256<double> h, out Vector256<double> n) =>
+        Transpose(gates[c], gates[c + 1], gates[c + 2], gates[c + 3], out m, out h, out n);
+
+    /// <summary>Four per-patch (m, h, n, ·) vectors into one m, one h and one n vector across the four patches.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(Vector256<double> a, Vector256<double> b, Vector256<double> c, Vector256<double> d,
+        out Vector256<double> m, out Vector256<double> h, out Vector256<double> n)
     {
-        var t0 = Avx.UnpackLow(gates[c], gates[c + 1]);       // m0 m1 | n0 n1
-        var t1 = Avx.UnpackHigh(gates[c], gates[c + 1]);      // h0 h1 | 0 0
-        var t2 = Avx.UnpackLow(gates[c + 2], gates[c + 3]);
-        var t3 = Avx.UnpackHigh(gates[c + 2], gates[c + 3]);
+        var t0 = Avx.UnpackLow(a, b);       // m0 m1 | n0 n1
+        var t1 = Avx.UnpackHigh(a, b);      // h0 h1 | · ·
+        var t2 = Avx.UnpackLow(c, d);
+        var t3 = Avx.UnpackHigh(c, d);
         m = Avx.Permute2x128(t0, t2, 0x20);
         n = Avx.Permute2x128(t0, t2, 0x31);
         h = Avx.Permute2x128(t1, t3, 0x20);
@@ -245,20 +251,8 @@ public sealed class HodgkinHuxleyMembrane
         Interpolate(ref tau0, ref inf0, index.GetElement(3), theta.GetElement(3), out var tauD, out var infD);
 
         // τ and x∞ transposed to one vector per gate across the patches.
-        var t0 = Avx.UnpackLow(tauA, tauB);
-        var t1 = Avx.UnpackHigh(tauA, tauB);
-        var t2 = Avx.UnpackLow(tauC, tauD);
-        var t3 = Avx.UnpackHigh(tauC, tauD);
-        var tauM = Avx.Permute2x128(t0, t2, 0x20);
-        var tauN = Avx.Permute2x128(t0, t2, 0x31);
-        var tauH = Avx.Permute2x128(t1, t3, 0x20);
-        var i0 = Avx.UnpackLow(infA, infB);
-        var i1 = Avx.UnpackHigh(infA, infB);
-        var i2 = Avx.UnpackLow(infC, infD);
-        var i3 = Avx.UnpackHigh(infC, infD);
-        var infM = Avx.Permute2x128(i0, i2, 0x20);
-        var infN = Avx.Permute2x128(i0, i2, 0x31);
-        var infH = Avx.Permute2x128(i1, i3, 0x20);
+        Transpose(tauA, tauB, tauC, tauD, out var tauM, out var tauH, out var tauN);
+        Transpose(infA, infB, infC, infD, out var infM, out var infH, out var infN);
 
         var minusDt = Vector256.Create(-dtMs);
         var one = Vector256<double>.One;
