@@ -166,9 +166,7 @@ public sealed class PracticalRunner
         for (int i = 0; i < r.Conditions.Count; i++)
         {
             var condition = r.Conditions[i];
-            var (rigBench, modelBench) = await ApplyCondition(step, condition.Id, condition.Parameters, ct).ConfigureAwait(false);
-            if (rigBench is not null) rig = rigBench;
-            if (rigRefusal is not null) rigBench = null;
+            var (rigBench, modelBench) = await EnterConditionAsync(step, condition, ct).ConfigureAwait(false);
             rigRan &= rigBench is not null;
             var onRig = rigBench is null ? Measured.None : await RestAsync(rigBench, protocol, r.Repeats, ct).ConfigureAwait(false);
             var onModel = await RestAsync(modelBench, protocol, 1, ct).ConfigureAwait(false);
@@ -191,9 +189,7 @@ public sealed class PracticalRunner
             }
         }
 
-        var (restoredRig, restoredModel) = await ApplyCondition(step, "", new Dictionary<string, double>(), ct).ConfigureAwait(false);
-        if (restoredRig is not null) rig = restoredRig;
-        model = restoredModel;
+        await LeaveConditionsAsync(step, ct).ConfigureAwait(false);
         string slopeNote = "";
         if (r.XParameter is { } parameter && rows.All(row => row.X > 0))
         {
@@ -442,6 +438,25 @@ public sealed class PracticalRunner
             $"absolute: the interval by which a second action potential can be evoked at all (up to {r.HighNanoamps} nA); relative: by which its threshold is back within {r.RecoveredRatio}× the single pulse's; each between the last interval that did not and the first that did");
     }
 
+    /// <summary>
+    /// The preparation and the model under <paramref name="condition"/>: the benches to run it on (the rig's null when
+    /// it cannot take the condition, or cannot run this step at all). The rig's bench becomes the runner's.
+    /// </summary>
+    private async Task<(ITrialBench? Rig, ITrialBench Model)> EnterConditionAsync(PracticalStep step, Condition condition, CancellationToken ct)
+    {
+        var (rigBench, modelBench) = await ApplyCondition!(step, condition.Id, condition.Parameters, ct).ConfigureAwait(false);
+        if (rigBench is not null) rig = rigBench;
+        return (rigRefusal is null ? rigBench : null, modelBench);
+    }
+
+    /// <summary>Back to the preparation and the model as they were, for the steps that follow.</summary>
+    private async Task LeaveConditionsAsync(PracticalStep step, CancellationToken ct)
+    {
+        var (restoredRig, restoredModel) = await ApplyCondition!(step, "", new Dictionary<string, double>(), ct).ConfigureAwait(false);
+        if (restoredRig is not null) rig = restoredRig;
+        model = restoredModel;
+    }
+
     private async Task<StepResult> ConditionsAsync(PracticalStep step, ConditionSeries c, CancellationToken ct)
     {
         if (ApplyCondition is null) throw new InvalidOperationException($"step {step.Id}: this run cannot change the preparation's conditions");
@@ -452,8 +467,7 @@ public sealed class PracticalRunner
         int index = 0;
         foreach (var condition in c.Conditions)
         {
-            var (rigBench, modelBench) = await ApplyCondition(step, condition.Id, condition.Parameters, ct).ConfigureAwait(false);
-            if (rigBench is not null) rig = rigBench;
+            var (rigBench, modelBench) = await EnterConditionAsync(step, condition, ct).ConfigureAwait(false);
             rigRan &= rigBench is not null;
             var onRig = rigBench is null ? null : await FeaturesAsync(rigBench, protocol, c.Repeats, ct).ConfigureAwait(false);
             var onModel = await FeaturesAsync(modelBench, protocol, 1, ct).ConfigureAwait(false);
@@ -468,10 +482,7 @@ public sealed class PracticalRunner
             index++;
         }
 
-        // Back to the preparation as it was, for the steps that follow.
-        var (restoredRig, restoredModel) = await ApplyCondition(step, "", new Dictionary<string, double>(), ct).ConfigureAwait(false);
-        if (restoredRig is not null) rig = restoredRig;
-        model = restoredModel;
+        await LeaveConditionsAsync(step, ct).ConfigureAwait(false);
         return new StepResult(step, Axes(step.Run).X, Axes(step.Run).Y, rows, results,
             (rigRan ? "" : "The rig's preparation cannot be changed unattended (on a real rig, apply each condition by hand and run the step again): the rig column is empty. ")
             + string.Create(CultureInfo.InvariantCulture, $"a {c.PulseMs} ms pulse of {c.AmplitudeNanoamps} nA under each condition, {c.Repeats} trials on the rig (their mean ± its standard error); ")
