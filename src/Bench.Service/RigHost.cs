@@ -543,6 +543,9 @@ public sealed class RigHost : IAsyncDisposable
             // Remembered: a page opened (or reloaded) after a pulse shows its sweep at once.
             publishSweep = json => host.hub.PublishJson("sweep", json, remember: true);
             Pipeline = new AcquisitionPipeline(rig, model, this);
+            // Figures from the start (through 0 ms): a page or script asking right after connecting is told "nothing yet",
+            // not "no model", before the pump's first half-second turn. Safe here: the pump has not started.
+            LatestComparison = model?.Snapshot();
         }
 
         public RigConnection Rig { get; }

@@ -227,6 +227,9 @@ public sealed class ApiTests
         (status, body) = await service.SendAsync(HttpMethod.Post, "/api/devices/connect", new { address = "emulated" });
         Assert.Equal(200, status);
         Assert.Equal("connected", (string?)body!["state"]);
+        // The rig just connected has the comparison's figures at once (nothing yet), not "no model comparison".
+        var comparison = await service.GetJsonAsync("/api/comparison");
+        Assert.True((double)comparison["through_ms"]! >= 0);
     }
 
     [Theory]
