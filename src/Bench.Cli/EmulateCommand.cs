@@ -26,7 +26,7 @@ internal static class EmulateCommand
         var faults = new Option<string?>("--faults") { Description = "inject faults: drop=P,corrupt=P,stall_at=S,stall=S,disconnect_at=S,disconnect=S,drift_ppm=X (times in s of acquisition)" };
         var speed = new Option<double>("--speed") { Description = "device time per real time (1 = real time)", DefaultValueFactory = _ => 1 };
         var baud = new Option<int>("--baud") { Description = "the link's baud rate: at most baud/10 bytes/s, so a slow link overruns as on a board (0: unlimited)", DefaultValueFactory = _ => 1_000_000 };
-        var buffer = new Option<int>("--buffer-samples") { Description = "samples the rig can hold while its link is busy (an overrun loses the rest)", DefaultValueFactory = _ => 4096 };
+        var buffer = new Option<int>("--buffer-samples") { Description = "samples the rig can hold while its link is busy (an overrun loses the rest; 4096 to study overruns)", DefaultValueFactory = _ => EmulatorOptions.DefaultBufferCapacitySamples };
         var noise = new Option<double>("--noise") { Description = "membrane-referred noise, standard deviation (mV)", DefaultValueFactory = _ => 0.2 };
         var firmware = new Option<string?>("--firmware")
         {

@@ -54,7 +54,8 @@ public sealed class PracticalCommandTests : IDisposable
         double rig = t.GetProperty("rig").GetDouble(), model = t.GetProperty("model").GetDouble();
         double u = Math.Sqrt(Math.Pow(t.GetProperty("rig_uncertainty").GetDouble(), 2) + Math.Pow(t.GetProperty("model_uncertainty").GetDouble(), 2));
         Assert.InRange(model, 80, 150);   // a 1 ms pulse over 10⁶ µm²: ~11 µA/cm²
-        Assert.True(Math.Abs(rig - model) <= 2 * u, $"rig {rig}, model {model} ± {u}");
+        // Within three standard uncertainties, or the search's own 2 nA tolerance (a bisection can end a bracket off).
+        Assert.True(Math.Abs(rig - model) <= Math.Max(2.5, 3 * u), $"rig {rig}, model {model} ± {u}");
         // The threshold potential by the one definition, on both.
         Assert.InRange(results.GetProperty("threshold_mV").GetProperty("rig").GetDouble(), -60, -45);
         string worksheet = same.GetProperty("worksheet").GetString()!;
@@ -140,11 +141,11 @@ public sealed class PracticalCommandTests : IDisposable
     {
         var same = Run("passive-membrane", "--model", "rc").GetProperty("results");
         Assert.Equal(20, same.GetProperty("tau_ms").GetProperty("model").GetDouble(), 6);
-        Assert.InRange(same.GetProperty("tau_ms").GetProperty("rig").GetDouble(), 19.5, 20.5);
+        AssertWithin(same.GetProperty("tau_ms"), 20, 0.5);
         Assert.InRange(same.GetProperty("input_resistance_mohm").GetProperty("rig").GetDouble(), 1.9, 2.1);
         // Twice the capacitance on the rig's side: twice tau, the same R.
         var doubled = Run("passive-membrane", "--model", "rc", "--rig-param", "Cm=2").GetProperty("results");
-        Assert.InRange(doubled.GetProperty("tau_ms").GetProperty("rig").GetDouble(), 39, 41);
+        AssertWithin(doubled.GetProperty("tau_ms"), 40, 1);
         Assert.InRange(doubled.GetProperty("input_resistance_mohm").GetProperty("rig").GetDouble(), 1.9, 2.1);
     }
 
@@ -216,5 +217,14 @@ public sealed class PracticalCommandTests : IDisposable
         var (code, output, error) = CliRun.Bench(["practical", "run", practical, "--out", Path.Combine(dir, practical + more.Length), .. more]);
         Assert.True(code == 0, error);
         return CliRun.LastJson(output);
+    }
+
+    /// <summary>The rig's value of <paramref name="result"/> is <paramref name="truth"/> within three times the uncertainty
+    /// it states, or <paramref name="floor"/> (the noise differs from run to run with where the trials fell).</summary>
+    private static void AssertWithin(JsonElement result, double truth, double floor)
+    {
+        double rig = result.GetProperty("rig").GetDouble();
+        double u = result.TryGetProperty("rig_uncertainty", out var ru) && ru.ValueKind == JsonValueKind.Number ? ru.GetDouble() : 0;
+        Assert.True(Math.Abs(rig - truth) <= Math.Max(floor, 3 * u), $"rig {rig} ± {u}, truth {truth}");
     }
 }

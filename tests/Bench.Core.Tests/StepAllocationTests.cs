@@ -5,24 +5,11 @@ namespace Bench.Core.Tests;
 /// <summary>A model's step allocates nothing: every model of the catalog with both integrators, and the new preparations.</summary>
 public class StepAllocationTests
 {
-    /// <summary>
-    /// Bytes 2,000 steps allocate on this thread, the least of three windows: a step that allocates does so in every
-    /// window, while the runtime's own one-off work as the method tiers up (seen once, in a full parallel run, on a model
-    /// that allocates nothing) falls in one at most.
-    /// </summary>
-    private static long Allocated(Action step)
+    /// <summary>Bytes 2,000 steps allocate on this thread, the least of three windows (<see cref="Allocations"/>).</summary>
+    private static long Allocated(Action step) => Allocations.Least(() =>
     {
-        for (int k = 0; k < 100; k++) step();   // first calls: JIT, lazily built tables
-        long least = long.MaxValue;
-        for (int window = 0; window < 3 && least > 0; window++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int k = 0; k < 2000; k++) step();
-            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-
-        return least;
-    }
+        for (int k = 0; k < 2000; k++) step();
+    });
 
     [Fact]
     public void Every_catalog_model_steps_without_allocating()

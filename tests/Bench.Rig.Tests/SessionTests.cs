@@ -84,17 +84,23 @@ public sealed class SessionTests : IAsyncLifetime
     [Fact]
     public async Task A_stimulus_plays_at_the_requested_sample_and_evokes_an_action_potential()
     {
-        var (host, _) = StartRig();
-        await using var session = await RigSession.ConnectAsync(host);
+        // On a stepped clock: the command is sent while the rig's time stands at 0, so sample 4000 is still ahead however
+        // slow the machine (in real time a descheduled test could ask for it after the rig had passed it, and be refused).
+        var clock = new FakeTimeProvider();
+        var (host, rig) = StartRig(new EmulatorOptions { Speed = 1, Baud = 0 }, clock);
+        await using var session = await RigSession.ConnectAsync(host, new RigSessionOptions { TimeProvider = clock });
         await session.ConfigureAsync(20_000);
         await session.StartAsync();
         // 300 nA = 30 µA/cm² on the 10⁶ µm² preparation, 1 ms, twice 25 ms apart, from device sample 4000 (200 ms).
         var protocol = StimulusProtocol.Parse("""{"unit":"nA","trains":[{"start_ms":0,"phase1_ms":1,"phase1_amplitude":300,"interval_ms":25,"count":2}]}""");
         var command = await session.PlayAsync(protocol, atDeviceSampleIndex: 4000);
         Assert.Equal(20, command.Trains[0].Phase1Samples);
-        var batches = await Collect(session, 8000, TimeSpan.FromSeconds(20));
+        var steps = new SteppedClock(clock, rig);
+        while (steps.Elapsed < TimeSpan.FromSeconds(0.4)) await steps.StepAsync(session, 20_000);
         // Both pulses were reported before the samples after them; ending the session makes that the whole account.
-        var (_, events) = await EndAsync(session);
+        var (batches, events) = await EndAsync(session);
+        Assert.True(batches.Sum(b => b.Codes.Length) >= 8000);
+        Assert.Equal(0UL, batches[0].FirstSampleIndex);
         var pulses = events.OfType<PulsePlayedEvent>().ToList();
         Assert.Equal([4000UL, 4500UL], pulses.Select(p => p.SessionOnsetIndex));
         Assert.True((pulses[^1].Pulse.Flags & StimulusEvent.Last) != 0);

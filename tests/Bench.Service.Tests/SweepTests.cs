@@ -102,15 +102,16 @@ public sealed class SweepTests
         var sweeps = new SweepBuilder(20_000, hasModel: true);
         var codes = new ushort[100];
         var mv = new double[100];
-        sweeps.OnRecorded(0, codes, Calibration);
-        sweeps.OnModel(0, mv);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (ulong i = 1; i < 2000; i++)
+        ulong next = 0;
+        void Take()
         {
-            sweeps.OnRecorded(i * 100, codes, Calibration);
-            sweeps.OnModel(i * 100, mv);
+            for (int k = 0; k < 700; k++, next++)
+            {
+                sweeps.OnRecorded(next * 100, codes, Calibration);
+                sweeps.OnModel(next * 100, mv);
+            }
         }
 
-        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        Assert.Equal(0, Allocations.Least(Take));
     }
 }

@@ -25,9 +25,23 @@ internal static class Eventually
         var limit = timeout ?? DefaultTimeout;
         // The deadline is real time on purpose: it only ends a test that would otherwise hang.
         var watch = Stopwatch.StartNew();
-        for (int attempt = 0; !await condition(); attempt++)
+        Exception? lastError = null;
+        for (int attempt = 0; ; attempt++)
         {
-            if (watch.Elapsed > limit) throw new Xunit.Sdk.XunitException($"{what}: not so after {limit.TotalSeconds:0} s");
+            try
+            {
+                if (await condition()) return;
+                lastError = null;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A probe of a state still changing can throw (a 404 before the first figures, a key not there yet,
+                // a connection being replaced): that is "not yet", and the last such error is told at the deadline.
+                lastError = e;
+            }
+
+            if (watch.Elapsed > limit)
+                throw new Xunit.Sdk.XunitException($"{what}: not so after {limit.TotalSeconds:0} s" + (lastError is null ? "" : $"; the last check failed: {lastError.Message}"));
             await Task.Delay(Math.Min(50, 1 << Math.Min(attempt, 6)));
         }
     }

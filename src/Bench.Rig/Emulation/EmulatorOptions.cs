@@ -88,8 +88,15 @@ public sealed record EmulatorOptions
     /// <summary>Faults to inject.</summary>
     public FaultOptions Faults { get; init; } = FaultOptions.None;
 
-    /// <summary>Samples the rig can hold while the link is slower than acquisition.</summary>
-    public int BufferCapacitySamples { get; init; } = 4096;
+    /// <summary>
+    /// Samples the rig can hold while the link is slower than acquisition: 65,536 (3.3 s at 20 kHz) by default. A real
+    /// rig is never descheduled; the emulator's thread is, on a busy machine, and a small buffer would turn that pause
+    /// into loss no board would have. Set it smaller (4,096 is a Uno-class board's order) to study overruns.
+    /// </summary>
+    public int BufferCapacitySamples { get; init; } = DefaultBufferCapacitySamples;
+
+    /// <summary>The default of <see cref="BufferCapacitySamples"/>.</summary>
+    public const int DefaultBufferCapacitySamples = 65_536;
 
     /// <summary>The rig's maximum sample rate (Hz), as DeviceInfo announces it.</summary>
     public uint MaxSampleRateHz { get; init; } = 1_000_000;

@@ -31,6 +31,7 @@ public sealed class PracticalSession : IAsyncDisposable
     private CancellationTokenSource? cancel;
     private Task runTask = Task.CompletedTask;
     private string? worksheet;
+    private long revision;
 
     /// <summary>The longest answer kept (a paragraph or two); a longer one is refused.</summary>
     public const int MaxAnswerChars = 4000;
@@ -52,7 +53,9 @@ public sealed class PracticalSession : IAsyncDisposable
     {
         lock (gate)
         {
-            if (practical is not { } p) return new PracticalView(null, null, null, student, [], null, null, null, new Dictionary<string, string>(), new JsonObject());
+            // Taken under the gate: a later view has a higher revision, so a page can drop a stale answer that arrives late.
+            long taken = ++revision;
+            if (practical is not { } p) return new PracticalView(null, null, null, student, [], null, null, null, new Dictionary<string, string>(), new JsonObject(), taken);
             var steps = p.Steps.Select(s =>
             {
                 var (x, y) = PracticalRunner.Axes(s.Run);
@@ -65,7 +68,7 @@ public sealed class PracticalSession : IAsyncDisposable
                     result?.Method);
             }).ToList();
             return new PracticalView(p.Name, p.Title, p.Intro, student, steps, running, progress, worksheet is null ? null : Path.GetFileName(worksheet),
-                new Dictionary<string, string>(answers), Worksheet.Results([.. results.Values]));
+                new Dictionary<string, string>(answers), Worksheet.Results([.. results.Values]), taken);
         }
     }
 
@@ -157,12 +160,25 @@ public sealed class PracticalSession : IAsyncDisposable
             var token = cancel.Token;
             runTask = Task.Run(async () =>
             {
-                using (mark)
+                try
                 {
-                    await RunStepAsync(p, step, model, connection, token).ConfigureAwait(false);
+                    using (mark)
+                    {
+                        await RunStepAsync(p, step, model, connection, token).ConfigureAwait(false);
+                    }
                 }
+                finally
+                {
+                    // Only once the rig is the page's again: a view that says "done" means Play is accepted.
+                    lock (gate)
+                    {
+                        running = null;
+                        cancel?.Dispose();
+                        cancel = null;
+                    }
 
-                Publish();
+                    Publish();
+                }
             });
         }
 
@@ -335,13 +351,6 @@ public sealed class PracticalSession : IAsyncDisposable
                     lock (gate) failures[step.Id] = (failures.GetValueOrDefault(step.Id) is { } f ? f + "; " : "") + $"the emulated preparation could not be set back ({e.Message}): set it on the rig panel";
                 }
             }
-
-            lock (gate)
-            {
-                running = null;
-                cancel?.Dispose();
-                cancel = null;
-            }
         }
     }
 
@@ -401,8 +410,9 @@ public sealed record PracticalSummary(string Name, string Title, int Steps);
 /// <param name="Worksheet">The worksheet's file name once written (GET /api/practical/files/{name}).</param>
 /// <param name="Answers">The answers, keyed <c>step/question</c>.</param>
 /// <param name="Results">The results so far, as <c>bench practical run</c> gives them.</param>
+/// <param name="Revision">Rises with every view taken: of two views, the higher is the later state (the page keeps that one).</param>
 public sealed record PracticalView(string? Name, string? Title, string? Intro, string Student, IReadOnlyList<PracticalStepView> Steps, string? Running,
-    string? Progress, string? Worksheet, IReadOnlyDictionary<string, string> Answers, JsonObject Results);
+    string? Progress, string? Worksheet, IReadOnlyDictionary<string, string> Answers, JsonObject Results, long Revision);
 
 /// <summary>One step of the open practical.</summary>
 /// <param name="Id">Its id.</param>

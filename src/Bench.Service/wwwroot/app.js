@@ -830,6 +830,7 @@ $("disconnect").addEventListener("click", () => report($("play-result"), api("PO
 // ---- the practical: a guided experiment, each step on the rig and the model, its table filled as it is measured ---
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 let practicalShown = null;   // the practical whose steps are laid out (name and step ids): laid out again only when it changes
+let practicalRevision = -1;  // the service's revision of the view shown: an answer that arrives after a later event is dropped
 window.benchView.practical = null;
 
 async function loadPracticals() {
@@ -914,6 +915,9 @@ function stepPlot(step) {
 }
 
 function onPractical(p) {
+  // The first GET can come back after the stream has already brought a later state (the student opened one meanwhile).
+  if (p.revision < practicalRevision) return;
+  practicalRevision = p.revision;
   window.benchView.practical = p;
   $("practical-body").hidden = !p.name;
   if (!p.name) { practicalShown = null; return; }
@@ -982,7 +986,11 @@ function connectStream() {
   on("health", onHealth);
   on("metrics", onMetrics);
   on("practical", onPractical);
-  source.onerror = () => { $("status").dataset.state = "lost"; $("status").textContent = "service unreachable — retrying…"; };
+  source.onerror = () => {
+    practicalRevision = -1;   // a service started again counts its revisions from 1
+    $("status").dataset.state = "lost";
+    $("status").textContent = "service unreachable — retrying…";
+  };
 }
 
 $("threshold-definition").textContent = THRESHOLD_DEFINITION + ". The dashed line marks it on the sweep.";
