@@ -115,16 +115,17 @@ internal static class RecordCommand
     /// Plays <paramref name="protocol"/> 200 ms after the start (in the rig's own sample index, which restarted at 0), or,
     /// when the machine was too slow to ask in time, a lead ahead of the last sample received. A rig that answers "too late"
     /// is asked again further ahead: on a loaded machine the start can take longer than 200 ms, and the user asked for a
-    /// recording with its stimulus, not an error. Returns the command and how many samples later than planned it starts.
+    /// recording with its stimulus, not an error. Returns the command, the rig's sample index it starts at, and how many
+    /// samples later than planned that is.
     /// </summary>
-    private static async Task<(StimulusCommand Played, ulong LateSamples)> PlayOnTimeAsync(AcquisitionPipeline pipeline, IRigSession session, StimulusProtocol protocol,
+    private static async Task<(StimulusCommand Played, ulong StartIndex, ulong LateSamples)> PlayOnTimeAsync(AcquisitionPipeline pipeline, IRigSession session, StimulusProtocol protocol,
         TextWriter error, CancellationToken cancellationToken)
     {
         ulong planned = (ulong)Math.Round(0.2 * session.SampleRateHz);
         var (played, start) = await pipeline.PlayAheadAsync(protocol, protocol.Name ?? "stimulus", planned, 4, null, cancellationToken);
-        if (start <= planned) return (played, 0);
+        if (start <= planned) return (played, start, 0);
         error.WriteLine($"bench: record: the stimulus started {(start - planned) * 1000.0 / session.SampleRateHz:0} ms later than planned (at {start / session.SampleRateHz:0.000} s) because this computer was slow to ask: the recording is as much longer, so it holds the protocol and what follows it as planned");
-        return (played, start - planned);
+        return (played, start, start - planned);
     }
 
     private static async Task<int> RecordAsync(string address, double rateHz, double seconds, string path, string? rawPath, StimulusProtocol? protocol, string? protocolJson,
@@ -208,11 +209,13 @@ internal static class RecordCommand
             var process = Process.GetCurrentProcess();
             var cpuStart = process.TotalProcessorTime;
             StimulusCommand? played = null;
+            ulong? stimulusStart = null;
             if (protocol is not null)
             {
                 try
                 {
-                    (played, ulong late) = await PlayOnTimeAsync(pipeline, session, protocol, error, cancellationToken);
+                    (played, ulong start, ulong late) = await PlayOnTimeAsync(pipeline, session, protocol, error, cancellationToken);
+                    stimulusStart = start;
                     target += late;
                     pipeline.EndIndex = firstIndex + target;
                     watch.Target = target;
@@ -277,6 +280,8 @@ internal static class RecordCommand
                 ["gaps"] = watch.Gaps.Count,
                 ["lost_samples"] = lost,
                 ["stimulus_events"] = watch.Pulses,
+                // Where the stimulus began in the recording's time (200 ms, or later when this computer was slow to ask).
+                ["stimulus_start_ms"] = stimulusStart is { } s && s >= firstIndex ? (s - firstIndex) * 1000.0 / session.SampleRateHz : null,
                 ["crc_errors"] = health.CrcErrors,
                 ["rate_hz"] = session.SampleRateHz,
                 ["drift_ppm"] = session.Clock is { IsFitted: true } clock ? clock.DriftPpm : null,

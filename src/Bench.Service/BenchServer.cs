@@ -281,8 +281,9 @@ public static class BenchServer
                     return Results.File(path, "application/x-hdf5", Path.GetFileName(path));
                 case "csv" or "xlsx":
                     // Written to a temporary file (an export streams; a spreadsheet cannot be written to the response as it
-                    // goes) that is deleted once sent.
-                    string temporary = Path.Combine(Path.GetTempPath(), $"bench-export-{Guid.NewGuid():N}.{format}");
+                    // goes) that is deleted once sent: in the data directory, beside the recording's size in free space.
+                    string exports = Directory.CreateDirectory(Path.Combine(catalog.DataDirectory, "exports")).FullName;
+                    string temporary = Path.Combine(exports, $"bench-export-{Guid.NewGuid():N}.{format}");
                     var reader = Bench.Storage.Recordings.RecordingReader.Open(path);
                     if (format == "csv") Bench.Storage.Recordings.RecordingExport.Csv(reader, temporary);
                     else Bench.Storage.Recordings.RecordingExport.Spreadsheet(reader, temporary);

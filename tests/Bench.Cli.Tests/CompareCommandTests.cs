@@ -84,7 +84,7 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(5, comparison.GetProperty("spikes_recorded").GetInt32());
         Assert.True(comparison.GetProperty("rmse_mV").GetDouble() > 0.5);
         Assert.All(lines[..^1], l => Assert.True(JsonDocument.Parse(l).RootElement.TryGetProperty("window_rmse_mV", out _)));
-        Assert.InRange(lines.Length - 1, 0, 2);
+        Assert.InRange(lines.Length - 1, 0, (int)Math.Ceiling(summary.GetProperty("expected_samples").GetInt64() / 10_000.0) + 1);
         return capture;
     }
 
@@ -136,7 +136,9 @@ public sealed class CompareCommandTests(ITestOutputHelper log) : IDisposable
         json = CliRun.LastJson(output);
         double gNa = json.GetProperty("params").GetProperty("gNa").GetDouble();
         log.WriteLine($"gNa {gNa} ± {json.GetProperty("uncertainty").GetProperty("gNa")}, {watch.Elapsed.TotalSeconds:0.00} s");
-        Assert.InRange(gNa, 99.5, 100.5);
+        // The rig's gNa is 100: within three of the fit's standard uncertainties, or 0.5.
+        double u = json.GetProperty("uncertainty").GetProperty("gNa").GetDouble();
+        Assert.True(Math.Abs(gNa - 100) <= Math.Max(0.5, 3 * u), $"gNa {gNa} ± {u}");
         Assert.True(json.GetProperty("rmse_mV").GetProperty("before").GetDouble() > 0.3);
         Assert.True(json.GetProperty("rmse_mV").GetProperty("after").GetDouble() < 0.25);
         var interval = json.GetProperty("interval95").GetProperty("gNa");

@@ -10,6 +10,10 @@ internal static class Browser
 {
     private const string Chromium = "/usr/bin/chromium";
 
+    /// <summary>How long a page test waits for something the page should show (ms): long, because it only ends a test
+    /// that would otherwise hang, and a busy machine runs the service, the rig and Chromium on two cores.</summary>
+    public const float WaitMs = 60_000;
+
     /// <summary>Launches Chromium through <paramref name="playwright"/>, failing (not skipping) when it is missing.</summary>
     public static Task<IBrowser> LaunchAsync(IPlaywright playwright)
     {

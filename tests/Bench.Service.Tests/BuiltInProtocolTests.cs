@@ -16,12 +16,14 @@ public sealed class BuiltInProtocolTests
         {
             string name = (string)entry!["name"]!;
             var protocol = StimulusProtocol.Parse((string)entry["json"]!);
-            // Counted from just before the play to well after the protocol's end (the rig starts it within milliseconds).
+            // Counted from before the play to a second past the protocol's end, which is measured from a pulse it played
+            // (the comparison's figures are half a second old at most, and the play starts when the rig gets it).
             var before = await service.GetJsonAsync("/api/comparison");
-            double from = (double)before["through_ms"]!;
+            double? lastPulseBefore = (double?)before["last_pulse_ms"];
             var (status, body) = await service.SendAsync(HttpMethod.Post, "/api/stimulus/play", new { name });
             Assert.True(status == 200, body?.ToJsonString());
-            var after = await Eventually.Value(() => service.GetJsonAsync("/api/comparison"), c => (double)c["through_ms"]! >= from + protocol.EndMs + 1000,
+            var after = await Eventually.Value(() => service.GetJsonAsync("/api/comparison"),
+                c => (double?)c["last_pulse_ms"] is { } pulse && pulse != lastPulseBefore && (double)c["through_ms"]! >= pulse + protocol.EndMs + 1000,
                 $"the comparison a second past the end of '{name}'", TimeSpan.FromSeconds(60));
             int recorded = (int)after["spikes_recorded"]! - (int)before["spikes_recorded"]!;
             int model = (int)after["spikes_model"]! - (int)before["spikes_model"]!;

@@ -49,10 +49,13 @@ public sealed class CliStorageTests
                 "--duration", "1", "--out", nwb, "--data-dir", data, "--compare");
             Assert.True(code == 0, stderr);
             var summary = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
-            Assert.Equal(20_000, (long)summary["samples"]!);
+            // A second (longer by as much as the stimulus started late, when this machine was slow to ask for it).
+            long expected = (long)summary["expected_samples"]!;
+            Assert.True(expected >= 20_000, summary.ToJsonString());
+            Assert.Equal(expected, (long)summary["samples"]!);
             Assert.False(File.Exists(nwb + ".journal"));
             var file = H5py.Read(nwb);
-            Assert.Equal(20_000, (long)file["membrane"]!["length"]!);
+            Assert.Equal(expected, (long)file["membrane"]!["length"]!);
             Assert.StartsWith("model-fit", (string?)file["data_collection_attrs"]!["calibration_source"]);
             Assert.Equal((double)calibration["mv_per_count"]!, (double)file["data_collection_attrs"]!["calibration_mv_per_count"]!, 12);
             Assert.Equal(2, file["intervals"]!["stimulus_events"]!["rows"]!.AsArray().Count);

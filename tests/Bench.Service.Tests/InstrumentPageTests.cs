@@ -12,7 +12,7 @@ namespace Bench.Service.Tests;
 [Trait("Category", "EndToEnd")]
 public sealed class InstrumentPageTests
 {
-    private static readonly PageWaitForFunctionOptions Wait = new() { Timeout = 20_000 };
+    private static readonly PageWaitForFunctionOptions Wait = new() { Timeout = Browser.WaitMs };
 
     private static async Task<(IPlaywright, IBrowser, IPage, List<string>)> OpenAsync(RunningService service)
     {

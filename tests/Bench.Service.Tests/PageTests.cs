@@ -22,14 +22,14 @@ public sealed class PageTests
         await page.GotoAsync(service.BaseAddress.ToString());
 
         // The live trace and the model's prediction are drawn.
-        await page.WaitForFunctionAsync("() => window.benchView && window.benchView.tracePoints > 200 && window.benchView.modelPoints > 200", null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        await page.WaitForFunctionAsync("() => window.benchView && window.benchView.tracePoints > 200 && window.benchView.modelPoints > 200", null, new PageWaitForFunctionOptions { Timeout = Browser.WaitMs });
         Assert.Contains("EMU", await page.InnerTextAsync("#status"));
 
         // Play a protocol from the picker: its markers appear on the trace, and the action potential's phases are labelled.
         await page.SelectOptionAsync("#protocol-select", "paired-pulse");
         await page.ClickAsync("#play");
-        await page.WaitForFunctionAsync("() => window.benchView.markersDrawn >= 2", null, new PageWaitForFunctionOptions { Timeout = 10_000 });
-        await page.WaitForFunctionAsync("() => window.benchView.phases.length >= 6", null, new PageWaitForFunctionOptions { Timeout = 10_000 });
+        await page.WaitForFunctionAsync("() => window.benchView.markersDrawn >= 2", null, new PageWaitForFunctionOptions { Timeout = Browser.WaitMs });
+        await page.WaitForFunctionAsync("() => window.benchView.phases.length >= 6", null, new PageWaitForFunctionOptions { Timeout = Browser.WaitMs });
         // The phases and the list's marks are read in one go: a later render may scroll the AP out of the window.
         var snapshot = JsonDocument.Parse(await page.EvaluateAsync<string>(
             "() => JSON.stringify({ phases: window.benchView.phases, overshootSeen: document.querySelector('#phase-list li[data-phase=overshoot]').classList.contains('seen') })")).RootElement;
@@ -44,7 +44,7 @@ public sealed class PageTests
         Assert.Contains("negative", await page.InnerTextAsync(".phases"));
         // Freeze the view on the action potentials for the screenshot a teacher would show.
         await page.CheckAsync("#freeze");
-        await page.WaitForFunctionAsync("() => document.querySelector('#metrics tbody').innerText.includes('RMSE')", null, new PageWaitForFunctionOptions { Timeout = 10_000 });
+        await page.WaitForFunctionAsync("() => document.querySelector('#metrics tbody').innerText.includes('RMSE')", null, new PageWaitForFunctionOptions { Timeout = Browser.WaitMs });
         string artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
         Directory.CreateDirectory(artifacts);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(artifacts, "live-page.png"), FullPage = true });
@@ -56,11 +56,11 @@ public sealed class PageTests
         // Record from the page, stop, and the recording is listed for download.
         await page.FillAsync("#record-name", "from-the-page");
         await page.ClickAsync("#record");
-        await page.WaitForFunctionAsync("() => document.querySelector('#record-state').innerText.includes('recording')", null, new PageWaitForFunctionOptions { Timeout = 5_000 });
+        await page.WaitForFunctionAsync("() => document.querySelector('#record-state').innerText.includes('recording')", null, new PageWaitForFunctionOptions { Timeout = Browser.WaitMs });
         // 0.7 s recorded, as the service counts it (not a guessed wait).
         await Eventually.TrueAsync(async () => (long?)(await service.GetJsonAsync("/api/health"))["rig"]!["recording"]?["samples"] >= 14_000, what: "0.7 s recorded");
         await page.ClickAsync("#stop-record");
-        await page.WaitForSelectorAsync("#recordings a[download]", new PageWaitForSelectorOptions { Timeout = 20_000 });
+        await page.WaitForSelectorAsync("#recordings a[download]", new PageWaitForSelectorOptions { Timeout = Browser.WaitMs });
         Assert.Contains("from-the-page", await page.InnerTextAsync("#recordings"));
         Assert.True(File.Exists(Path.Combine(service.DataDirectory, "recordings", "from-the-page.nwb")));
         // One click gives the samples as CSV, as a spreadsheet or a script takes them.

@@ -19,10 +19,15 @@ public sealed record JournalConversion(NwbWriteSummary Nwb, bool Complete, long 
     /// <summary>How many damaged stretches were skipped.</summary>
     public int DamagedStretches { get; init; }
 
+    /// <summary>The file's <c>session_start_time</c>: host time of the recording's first sample.</summary>
+    public DateTimeOffset? SessionStartUtc { get; init; }
+
     /// <summary><paramref name="record"/> as this conversion leaves it: what the file holds, with <paramref name="status"/>.</summary>
     public Catalog.RecordingRecord Update(Catalog.RecordingRecord record, Catalog.RecordingStatus status) => record with
     {
         Samples = Nwb.Samples, LostSamples = (long)Nwb.LostSamples, DurationS = DurationS, RmseMv = RmseMv, Status = status,
+        // The catalog's start is the file's time zero (asked for, the recording began a little before its first sample).
+        StartedUtc = SessionStartUtc?.UtcDateTime ?? record.StartedUtc,
     };
 }
 
@@ -157,7 +162,7 @@ public static class JournalConverter
         return new JournalConversion(summary, journal.End is not null, journal.DiscardedBytes, (last - origin) / rate,
             hasModel && double.IsFinite(rmse) ? rmse : null)
         {
-            SkippedBytes = journal.SkippedBytes, DamagedStretches = journal.DamagedStretches,
+            SkippedBytes = journal.SkippedBytes, DamagedStretches = journal.DamagedStretches, SessionStartUtc = recording.StartTimeUtc,
         };
     }
 
