@@ -46,6 +46,7 @@ public sealed class FirmataTests(ITestOutputHelper output)
         });
         List<SampleBatch> batches;
         RigTiming timing;
+        ClockFit? fit;
         await using (var session = await FirmataSession.ConnectAsync(new FirmataAddress(rig.Port, FirmataAddress.StandardFirmataBaud)))
         {
             Assert.Equal("StandardFirmata.ino", session.FirmwareName);
@@ -55,6 +56,7 @@ public sealed class FirmataTests(ITestOutputHelper output)
             await session.StartAsync();
             batches = await Collect(session, 4000);
             timing = session.Timing;
+            fit = session.Clock;
         }
 
         var received = batches.SelectMany(b => b.Codes).ToArray();
@@ -68,8 +70,14 @@ public sealed class FirmataTests(ITestOutputHelper output)
 
         // A0 reports from the connection on (ArduinoBoard opens the pin as an analog input, which starts the firmware's
         // reporting); the run's samples are those from Start on, so the first received is some conversion, and from it
-        // on every one must arrive.
-        Assert.True(batches.Zip(batches.Skip(1)).All(p => p.Second.FirstSampleIndex == p.First.FirstSampleIndex + (ulong)p.First.Codes.Length), "batches contiguous");
+        // on every one must arrive. Their indices run on without a gap, unless the simulated board itself stopped for
+        // longer than the loss threshold: simavr's clock stops whenever this machine deschedules it (a real board's
+        // never does), and Firmata's loss detection, from arrival times alone, then rightly takes the late arrivals
+        // for samples not sent (seen with four busy processes beside the suite; the values above still all arrived).
+        double behindMs = WorstFallBehindMs(fed, first, received.Length);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"the simulated board fell {behindMs:0.0} ms behind this machine's clock within 2 s at worst; fitted drift {fit?.DriftPpm:0} ppm"));
+        bool contiguous = batches.Zip(batches.Skip(1)).All(p => p.Second.FirstSampleIndex == p.First.FirstSampleIndex + (ulong)p.First.Codes.Length);
+        Assert.True(contiguous || behindMs > FirmataSession.LossThresholdMs, $"a gap was counted, though the simulated board fell only {behindMs:0.0} ms behind");
         // Each sample's time is index × 1 ms (as the recording writes it); its true instant is its conversion's cycle.
         var deviation = Enumerable.Range(0, received.Length).Select(k => ((fed[first + k].Cycle - fed[first].Cycle) / CyclesPerMs) - k).ToArray();
         double centre = (deviation.Max() + deviation.Min()) / 2;
@@ -79,6 +87,28 @@ public sealed class FirmataTests(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{received.Length} samples in order; sample time vs index x 1 ms: spread {deviation.Min() - centre:0.000} .. {deviation.Max() - centre:0.000} ms (stated ±{timing.SampleTimeUncertaintyMs} ms)"));
         Assert.True(worst <= timing.SampleTimeUncertaintyMs, $"a sample lay {worst:0.000} ms from index × interval, beyond the stated ±{timing.SampleTimeUncertaintyMs} ms");
+    }
+
+    /// <summary>
+    /// How far (ms) the simulated board's clock fell behind this machine's within any two seconds (the loss detection's
+    /// window) once the session had run a second (its clock fit formed): the simulator descheduled, which Firmata's
+    /// loss detection, from arrival times alone, cannot tell from samples not sent. (While the session starts, the
+    /// simulated board runs some 15 % slow even on a quiet machine; the fit takes that up as a clock rate.)
+    /// </summary>
+    private static double WorstFallBehindMs(IReadOnlyList<LoggedConversion> log, int first, int count)
+    {
+        double Lag(int k) => ((log[k].HostSeconds - log[first].HostSeconds) * 1000) - ((log[k].Cycle - log[first].Cycle) / CyclesPerMs);
+        int end = Math.Min(first + count, log.Count);
+        double worst = 0;
+        for (int k = first + 1000; k < end; k++)
+        {
+            for (int j = k - 1; j >= first + 1000 && log[k].HostSeconds - log[j].HostSeconds <= FirmataClock.WindowSeconds; j -= 10)
+            {
+                worst = Math.Max(worst, Lag(k) - Lag(j));
+            }
+        }
+
+        return worst;
     }
 
     [FirmataFact]
@@ -252,7 +282,7 @@ public sealed class FirmataTests(ITestOutputHelper output)
     }
 
     /// <summary>The fractional device sample index at <paramref name="cycle"/>: between the conversions around it.</summary>
-    private static double SampleIndexAt(IReadOnlyList<(ulong Cycle, int Code)> conversions, ulong cycle)
+    private static double SampleIndexAt(IReadOnlyList<LoggedConversion> conversions, ulong cycle)
     {
         int k = 0;
         while (k < conversions.Count - 2 && conversions[k + 1].Cycle <= cycle) k++;

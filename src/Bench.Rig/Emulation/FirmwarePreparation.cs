@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using Bench.Core.Models;
@@ -34,7 +35,7 @@ public sealed class FirmwarePreparation
     private ulong modelCycle;
     private int enable, dacA, dacB;
     private readonly Queue<(ulong Cycle, int Signal, int Value)> pending = new();
-    private readonly List<(ulong Cycle, int Code)>? conversionLog;
+    private readonly List<LoggedConversion>? conversionLog;
     private readonly Func<long, double>? waveform;
 
     /// <summary>Builds the preparation.</summary>
@@ -53,7 +54,7 @@ public sealed class FirmwarePreparation
     /// Null: the model answers every conversion. Otherwise the ADC pin's voltage (mV) for conversion number n (from 0):
     /// a known signal, for tests that check each value arrives.
     /// </param>
-    /// <param name="logConversions">Keep every conversion's cycle and the 10-bit code it yields (<see cref="ConversionLog"/>).</param>
+    /// <param name="logConversions">Keep every conversion's cycle, the 10-bit code it yields and when it was asked (<see cref="ConversionLog"/>).</param>
     public FirmwarePreparation(string modelName, IReadOnlyDictionary<string, double> parameters, int seed = 1, double noiseMv = 0.2,
         double preparationAreaUm2 = 1e6, double nanoampsPerCode = 1, double? seriesResistorMohm = null, Func<long, double>? waveform = null, bool logConversions = false)
     {
@@ -73,10 +74,11 @@ public sealed class FirmwarePreparation
     public long Conversions { get; private set; }
 
     /// <summary>
-    /// Every conversion answered (when asked for): its CPU cycle and the code the ATmega's ADC makes of the answer,
-    /// floor(mV × 1024 / 5000) clamped to 0 … 1023, as the harness quantizes it. A copy, safe to read while serving.
+    /// Every conversion answered (when asked for): its CPU cycle, the code the ATmega's ADC makes of the answer,
+    /// floor(mV × 1024 / 5000) clamped to 0 … 1023, as the harness quantizes it, and this machine's time then. A copy,
+    /// safe to read while serving.
     /// </summary>
-    public IReadOnlyList<(ulong Cycle, int Code)> ConversionLog
+    public IReadOnlyList<LoggedConversion> ConversionLog
     {
         get
         {
@@ -204,7 +206,7 @@ public sealed class FirmwarePreparation
         if (conversionLog is not null)
         {
             int code = (int)Math.Clamp(Math.Floor(pinMv * 1024 / 5000), 0, 1023);
-            lock (conversionLog) conversionLog.Add((cycle, code));
+            lock (conversionLog) conversionLog.Add(new LoggedConversion(cycle, code, Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency));
         }
 
         return pinMv;
@@ -244,3 +246,10 @@ public sealed class FirmwarePreparation
     private static InvalidDataException Bad(ReadOnlySpan<byte> line) =>
         new($"analog socket: cannot read '{System.Text.Encoding.ASCII.GetString(line)}' (hardware/sim/README.md, protocol 1)");
 }
+
+/// <summary>One ADC conversion the simulated board asked for.</summary>
+/// <param name="Cycle">The CPU cycle it was asked at (simulated time: 16,000 cycles a millisecond on an Uno).</param>
+/// <param name="Code">The 10-bit code the ATmega's ADC makes of the answer.</param>
+/// <param name="HostSeconds">This machine's monotonic clock when it was asked (s): simulated time falls behind it
+/// whenever the machine deschedules the simulator, which a real board's clock never does.</param>
+public readonly record struct LoggedConversion(ulong Cycle, int Code, double HostSeconds);
