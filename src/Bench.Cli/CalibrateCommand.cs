@@ -329,6 +329,7 @@ internal static class CalibrateCommand
         Array.Fill(counts, double.NaN);
         var pulses = new List<JournalPulse>();
         ulong end = 0;
+        bool watchdogTripped = false;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds((seconds * 3) + 5));
         while (end < want)
@@ -345,6 +346,7 @@ internal static class CalibrateCommand
                     }
                 }
                 else if (e is GapEvent gap) comparison.OnGap(gap.StartIndex, gap.Length);
+                else if (e is StatusEvent { Status.Flags: var flags } && (flags & Status.WatchdogTripped) != 0) watchdogTripped = true;
             }
 
             comparison.OnSamples(batch.FirstSampleIndex, batch.Codes);
@@ -354,6 +356,13 @@ internal static class CalibrateCommand
 
         await session.StopAsync(cancellationToken);
         comparison.Complete();
+        // A gain fitted to a model that fired where the rig was never stimulated would be wrong, and look right.
+        if (watchdogTripped || comparison.GetUpdate().PulsesAssumed > 0)
+        {
+            throw new UserErrorException("calibrate: the rig's watchdog stopped the stimulus before all of it had played (it heard no heartbeat from this "
+                + "computer for 500 ms: too busy?); nothing was stored: run bench calibrate again");
+        }
+
         var trace = comparison.GetTrace();
         int n = (int)Math.Min((ulong)trace.PredictedMv.Length, want);
         try

@@ -319,6 +319,29 @@ public sealed class SessionTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, 50).Select(k => (ulong)k * 200), pulses.Select(p => p.SessionOnsetIndex));
     }
 
+    [Fact]
+    public async Task A_watchdog_noticed_late_still_plays_every_pulse_due_before_its_deadline()
+    {
+        // The rig's next pass comes 800 ms after the last heartbeat (its thread descheduled, as an emulator's can be):
+        // as on a board, the pulses due in the 500 ms before the watchdog's deadline played, and none after it.
+        var clock = new FakeTimeProvider();
+        var (host, rig) = StartRig(new EmulatorOptions { Speed = 1, Baud = 0 }, clock);
+        var spy = new TransportSpy(host, clock);
+        await using var session = await RigSession.ConnectAsync(spy, new RigSessionOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(100), TimeProvider = clock });
+        await session.ConfigureAsync(20_000);
+        await session.StartAsync();
+        await session.PlayAsync(LongTrain);
+        session.PauseHeartbeatsForTest();
+        clock.Advance(TimeSpan.FromMilliseconds(800));
+        long late = clock.GetTimestamp();
+        await Eventually.True(() => rig.LastPassTimestamp >= late && SteppedClock.Acquired(session) >= 16_000, "the rig's pass at 800 ms and its samples");
+        var steps = new SteppedClock(clock, rig);
+        for (int i = 0; i < 20; i++) await steps.StepAsync(session, 20_000);
+        var events = Drain(session);
+        Assert.Contains(events, e => e is StatusEvent s && (s.Status.Flags & Status.WatchdogTripped) != 0);
+        Assert.Equal(Enumerable.Range(0, 50).Select(k => (ulong)k * 200), events.OfType<PulsePlayedEvent>().Select(p => p.SessionOnsetIndex));
+    }
+
     /// <summary>A session on a fake clock whose first Start the link loses: the Start is sent and awaits its answer.</summary>
     private async Task<(FakeTimeProvider Clock, TransportSpy Spy, RigSession Session, Task Start)> StartWithTheFirstStartLostAsync()
     {

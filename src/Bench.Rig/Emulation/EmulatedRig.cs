@@ -149,6 +149,16 @@ public sealed class EmulatedRig
 
         private double DeviceSeconds => Elapsed.TotalSeconds * Options.Speed * (1 + (Options.Faults.DriftPpm * 1e-6));
 
+        /// <summary>The device time at the host's <paramref name="timestamp"/> (of <see cref="TimeProvider.GetTimestamp"/>).</summary>
+        private double DeviceSecondsAt(long timestamp) =>
+            rig.time.GetElapsedTime(startTimestamp, timestamp).TotalSeconds * Options.Speed * (1 + (Options.Faults.DriftPpm * 1e-6));
+
+        /// <summary>
+        /// A pass this much later than its tick means this emulator was descheduled (a board never is): its watchdog,
+        /// whose heartbeats waited unread meanwhile, does not count that time against the host.
+        /// </summary>
+        private static readonly TimeSpan FreezeMargin = TimeSpan.FromMilliseconds(50);
+
         private double SampleRateHz => (double)ClockHz / periodTicks;
 
         // The device loop has a thread of its own, as a device has its own processor: it must not wait for a busy
@@ -170,6 +180,7 @@ public sealed class EmulatedRig
             bool systemClock = ReferenceEquals(rig.time, TimeProvider.System);
             using var pacing = systemClock ? null : rig.time.CreateTimer(_ => wake.Set(), null, tick, tick);
             var nextTick = Elapsed + tick;
+            long previousPass = long.MinValue;
             string reason = "cancelled";
             try
             {
@@ -183,6 +194,8 @@ public sealed class EmulatedRig
 
                     // Read before the device time, so that a clock stepped meanwhile makes the pass look older, never newer.
                     long passTimestamp = rig.time.GetTimestamp();
+                    if (systemClock && previousPass != long.MinValue) ForgiveFreeze(rig.time.GetElapsedTime(previousPass, passTimestamp) - tick - FreezeMargin);
+                    previousPass = passTimestamp;
                     double now = DeviceSeconds;
                     if (running && now - startDeviceSeconds >= Options.Faults.DisconnectAtSeconds)
                     {
@@ -279,12 +292,25 @@ public sealed class EmulatedRig
             // The watchdog: a stimulus playing or scheduled with no heartbeat for watchdog_ms is stopped.
             if (player is { Finished: false } && HeartbeatAgeMs() > WatchdogMs)
             {
+                // At its deadline, as a board's would: what was due before it was acquired and played first (a pass that
+                // comes late must not cut pulses the rig had time to play).
+                long deadline = Volatile.Read(ref lastHeartbeatTicks) + (long)(WatchdogMs / 1000.0 * rig.time.TimestampFrequency);
+                if (running) Acquire(Math.Min(now, DeviceSecondsAt(deadline)));
                 AbortStimulus();
                 watchdogTripped = true;
                 Reply(StatusNow(reply: false, 0));
             }
 
             if (running) Acquire(now);
+        }
+
+        /// <summary>Moves the last heartbeat on by <paramref name="frozen"/> (when positive), unless a newer one came meanwhile.</summary>
+        private void ForgiveFreeze(TimeSpan frozen)
+        {
+            if (frozen <= TimeSpan.Zero) return;
+            long last = Volatile.Read(ref lastHeartbeatTicks);
+            if (last == long.MinValue) return;
+            Interlocked.CompareExchange(ref lastHeartbeatTicks, last + (long)(frozen.TotalSeconds * rig.time.TimestampFrequency), last);
         }
 
         private double HeartbeatAgeMs()
