@@ -304,16 +304,26 @@ internal static class CalibrateCommand
         StimulusProtocol protocol, double seconds, CancellationToken cancellationToken)
     {
         await session.StartAsync(cancellationToken);
-        // Far enough ahead that a busy host still schedules it in time (the rig refuses a start sample already past).
+        // Far enough ahead that a busy host still schedules it in time (the rig refuses a start sample already past);
+        // when this computer was slower still to ask, asked again further ahead of the newest sample, and the recording
+        // is as much longer.
         ulong onset = (ulong)Math.Round(0.5 * session.SampleRateHz);
         StimulusCommand command;
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            command = await session.PlayAsync(protocol, atDeviceSampleIndex: onset, cancellationToken: cancellationToken);
-        }
-        catch (StimulusProtocolException e)
-        {
-            throw new UserErrorException($"calibrate: the stimulus cannot be played on this rig: {e.Message}");
+            try
+            {
+                command = await session.PlayAsync(protocol, atDeviceSampleIndex: onset, cancellationToken: cancellationToken);
+                break;
+            }
+            catch (StimulusProtocolException e)
+            {
+                throw new UserErrorException($"calibrate: the stimulus cannot be played on this rig: {e.Message}");
+            }
+            catch (RigCommandRefusedException e) when (e.Nack.Code == (byte)NackCode.TooLate && attempt < 4)
+            {
+                onset = session.NextSampleIndex + (ulong)Math.Round(0.5 * attempt * session.SampleRateHz);
+            }
         }
 
         // The model is stepped on the same clock with the same pulses; it does not depend on the calibration.
@@ -324,7 +334,7 @@ internal static class CalibrateCommand
             Stimulus = command,
             NanoampsPerCode = session.Device.Outputs[command.Output].Scale,
         }, new ComparisonOptions { RetainTrace = true, PublishIntervalMs = double.PositiveInfinity });
-        ulong want = (ulong)Math.Round((0.5 + seconds) * session.SampleRateHz);
+        ulong want = onset + (ulong)Math.Round(seconds * session.SampleRateHz);
         var counts = new double[want];
         Array.Fill(counts, double.NaN);
         var pulses = new List<JournalPulse>();
