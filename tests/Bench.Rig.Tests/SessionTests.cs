@@ -279,18 +279,28 @@ public sealed class SessionTests : IAsyncLifetime
         Assert.InRange(events.OfType<PulsePlayedEvent>().Count(), 145, 151);
     }
 
-    [Fact]
-    public async Task The_watchdog_stops_stimulation_at_its_first_tick_500_ms_after_the_last_heartbeat()
+    /// <summary>
+    /// On a fake clock, the long train starts at time 0 and the host hangs right after the heartbeat that went before
+    /// it: the last one the rig sees.
+    /// </summary>
+    private async Task<(FakeTimeProvider Clock, EmulatedRig Rig, TransportSpy Spy, RigSession Session)> PlayThenHangAsync()
     {
         var clock = new FakeTimeProvider();
         var (host, rig) = StartRig(new EmulatorOptions { Speed = 1, Baud = 0 }, clock);
         var spy = new TransportSpy(host, clock);
-        await using var session = await RigSession.ConnectAsync(spy, new RigSessionOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(100), TimeProvider = clock });
+        var session = await RigSession.ConnectAsync(spy, new RigSessionOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(100), TimeProvider = clock });
         await session.ConfigureAsync(20_000);
         await session.StartAsync();
         await session.PlayAsync(LongTrain);
-        // The host hangs at time 0, right after the heartbeat that went before the stimulus: the last one the rig sees.
         session.PauseHeartbeatsForTest();
+        return (clock, rig, spy, session);
+    }
+
+    [Fact]
+    public async Task The_watchdog_stops_stimulation_at_its_first_tick_500_ms_after_the_last_heartbeat()
+    {
+        var (clock, rig, spy, session) = await PlayThenHangAsync();
+        await using var disposeSession = session;
         var steps = new SteppedClock(clock, rig);
         StatusEvent? tripped = null;
         var pulses = new List<PulsePlayedEvent>();
@@ -324,14 +334,8 @@ public sealed class SessionTests : IAsyncLifetime
     {
         // The rig's next pass comes 800 ms after the last heartbeat (its thread descheduled, as an emulator's can be):
         // as on a board, the pulses due in the 500 ms before the watchdog's deadline played, and none after it.
-        var clock = new FakeTimeProvider();
-        var (host, rig) = StartRig(new EmulatorOptions { Speed = 1, Baud = 0 }, clock);
-        var spy = new TransportSpy(host, clock);
-        await using var session = await RigSession.ConnectAsync(spy, new RigSessionOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(100), TimeProvider = clock });
-        await session.ConfigureAsync(20_000);
-        await session.StartAsync();
-        await session.PlayAsync(LongTrain);
-        session.PauseHeartbeatsForTest();
+        var (clock, rig, _, session) = await PlayThenHangAsync();
+        await using var disposeSession = session;
         clock.Advance(TimeSpan.FromMilliseconds(800));
         long late = clock.GetTimestamp();
         await Eventually.True(() => rig.LastPassTimestamp >= late && SteppedClock.Acquired(session) >= 16_000, "the rig's pass at 800 ms and its samples");
