@@ -12,9 +12,9 @@ namespace Bench.Core.Comparison;
 /// </summary>
 internal sealed class LiveApAnalyser
 {
-    /// <summary>How many noisy copies of a model AP are measured to find its features' noise-based uncertainty: enough
-    /// that the rarer ways noise moves a feature (the 10 mV/ms crossing reached early, ~1.5 mV low) show among them.</summary>
-    private const int NoiseDraws = 48;
+    /// <summary>How many noisy copies of a model AP are measured to find its features' noise-based uncertainty (48 made
+    /// the service's pipeline fall behind on a loaded machine: it runs on the pump).</summary>
+    private const int NoiseDraws = 16;
 
     private readonly SampleAligner samples;
     private readonly SpikeMatcher spikes;
