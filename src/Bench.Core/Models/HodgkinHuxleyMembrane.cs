@@ -200,18 +200,28 @@ public sealed class HodgkinHuxleyMembrane
     }
 
     /// <summary>
+    /// The table coordinate of four potentials <paramref name="v"/>, clamped as the scalar read clamps (θ = 0 at either
+    /// end): the row <paramref name="index"/> of each and the fraction θ past it, which is returned.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<double> TableCoordinate4(Vector256<double> v, out Vector128<int> index)
+    {
+        var xi = (v - Vector256.Create(Kinetics.TableOrigin)) - Vector256.Create(HodgkinHuxleyRateTable.MinMv);
+        xi = Vector256.ConditionalSelect(Vector256.GreaterThan(xi, Vector256<double>.Zero), xi, Vector256<double>.Zero);
+        xi = Vector256.Min(xi, Vector256.Create((double)HodgkinHuxleyRateTable.Intervals));
+        var floor = Vector256.Floor(xi);
+        index = Avx.ConvertToVector128Int32WithTruncation(floor);
+        return xi - floor;
+    }
+
+    /// <summary>
     /// Gates of patches c…c+3 by the step table at potentials <paramref name="v"/>: the table coordinate is found for
     /// the four at once (clamping as the scalar read does: θ = 0 at either end), then each patch interpolates its row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AdvanceStepTable4(int c, Vector256<double> v, Vector256<double>[] decays, Vector256<double>[] offsets)
     {
-        var xi = (v - Vector256.Create(Kinetics.TableOrigin)) - Vector256.Create(HodgkinHuxleyRateTable.MinMv);
-        xi = Vector256.ConditionalSelect(Vector256.GreaterThan(xi, Vector256<double>.Zero), xi, Vector256<double>.Zero);
-        xi = Vector256.Min(xi, Vector256.Create((double)HodgkinHuxleyRateTable.Intervals));
-        var floor = Vector256.Floor(xi);
-        var theta = xi - floor;
-        var index = Avx.ConvertToVector128Int32WithTruncation(floor);
+        var theta = TableCoordinate4(v, out var index);
         for (int j = 0; j < 4; j++)
         {
             int i = index.GetElement(j);
@@ -223,6 +233,7 @@ public sealed class HodgkinHuxleyMembrane
             gates[c + j] = (e * gates[c + j]) + b;
         }
     }
+
     /// <summary>
     /// Gates of patches c…c+3 by NEURON's table at potentials <paramref name="v"/>, each gate across the four patches.
     /// Every lane computes what <see cref="HodgkinHuxleyKinetics.Advance"/> computes in that gate's lane for one patch:
@@ -235,12 +246,7 @@ public sealed class HodgkinHuxleyMembrane
         int c, Vector256<double> v, Vector256<double> m, Vector256<double> h, Vector256<double> n,
         Vector256<double>[] taus, Vector256<double>[] infs, double dtMs)
     {
-        var xi = (v - Vector256.Create(Kinetics.TableOrigin)) - Vector256.Create(HodgkinHuxleyRateTable.MinMv);
-        xi = Vector256.ConditionalSelect(Vector256.GreaterThan(xi, Vector256<double>.Zero), xi, Vector256<double>.Zero);
-        xi = Vector256.Min(xi, Vector256.Create((double)HodgkinHuxleyRateTable.Intervals));
-        var floor = Vector256.Floor(xi);
-        var theta = xi - floor;
-        var index = Avx.ConvertToVector128Int32WithTruncation(floor);
+        var theta = TableCoordinate4(v, out var index);
 
         // Each patch interpolates its rows (τm, τh, τn, 1) and (m∞, h∞, n∞, 0) as the single compartment does.
         ref var tau0 = ref MemoryMarshal.GetArrayDataReference(taus);
